@@ -1,0 +1,422 @@
+// File-descriptor syscalls: TUN attach, sockets, options and batch I/O.
+// No packet logic here: bytes move between fds and memory that JavaScript
+// owns, and every failure becomes a Node-style error (errors.h).
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "fd_ops.h"
+
+namespace tdn {
+namespace {
+
+// sendmmsg/recvmmsg take at most UIO_MAXIOV messages per call; larger
+// batches are handled in chunks of this size.
+constexpr unsigned kChunk = 1024;
+thread_local mmsghdr g_msgs[kChunk];
+thread_local iovec g_iovs[kChunk];
+thread_local sockaddr_in g_addrs[kChunk];
+
+// open("/dev/net/tun") + TUNSETIFF. flags: IFF_TUN|IFF_NO_PI, and later
+// IFF_VNET_HDR / IFF_MULTI_QUEUE. Returns {fd, name} (the kernel may pick
+// the name when the requested one holds a %d pattern).
+Napi::Value TunOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t flags;
+  if (info.Length() < 1 || !info[0].IsString()) {
+    ThrowArg(env, "tunOpen(name, flags): name must be a string");
+    return env.Undefined();
+  }
+  if (!ArgInt(info, 1, &flags)) return env.Undefined();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name.size() >= IFNAMSIZ) {
+    ThrowArg(env, "tunOpen: interface name longer than 15 bytes");
+    return env.Undefined();
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "open");
+    return env.Undefined();
+  }
+  ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name.data(), name.size());
+  ifr.ifr_flags = static_cast<short>(flags);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(env, err, "ioctl(TUNSETIFF)");
+    return env.Undefined();
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("fd", Napi::Number::New(env, fd));
+  result.Set("name", Napi::String::New(env, ifr.ifr_name));
+  return result;
+}
+
+// TUNSETPERSIST: a persistent device outlives the fd that made it.
+Napi::Value TunSetPersist(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  unsigned long on = info.Length() > 1 && info[1].ToBoolean().Value() ? 1 : 0;
+  if (ioctl(fd, TUNSETPERSIST, on) < 0) ThrowErrno(env, errno, "ioctl(TUNSETPERSIST)");
+  return env.Undefined();
+}
+
+// socket(domain, type | SOCK_CLOEXEC, protocol). The caller adds
+// SOCK_NONBLOCK to `type` for fds driven by a Poller.
+Napi::Value Socket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t domain, type, protocol;
+  if (!ArgInt(info, 0, &domain) || !ArgInt(info, 1, &type) || !ArgInt(info, 2, &protocol))
+    return env.Undefined();
+  int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "socket");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  if (close(fd) < 0 && errno != EINTR) ThrowErrno(env, errno, "close");
+  return env.Undefined();
+}
+
+sockaddr_in MakeInet(uint32_t addr, uint32_t port) {
+  sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(addr);
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  return sa;
+}
+
+// bindInet(fd, addr, port): addr is the IPv4 address as a host-order u32.
+Napi::Value BindInet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint32_t addr, port;
+  if (!ArgInt(info, 0, &fd) || !ArgU32(info, 1, &addr) || !ArgU32(info, 2, &port))
+    return env.Undefined();
+  sockaddr_in sa = MakeInet(addr, port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) ThrowErrno(env, errno, "bind");
+  return env.Undefined();
+}
+
+Napi::Value ConnectInet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint32_t addr, port;
+  if (!ArgInt(info, 0, &fd) || !ArgU32(info, 1, &addr) || !ArgU32(info, 2, &port))
+    return env.Undefined();
+  sockaddr_in sa = MakeInet(addr, port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
+    ThrowErrno(env, errno, "connect");
+  return env.Undefined();
+}
+
+// getsocknameInet(fd) -> [addr, port] (host order).
+Napi::Value GetsocknameInet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
+    ThrowErrno(env, errno, "getsockname");
+    return env.Undefined();
+  }
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, ntohl(sa.sin_addr.s_addr)));
+  result.Set(1u, Napi::Number::New(env, ntohs(sa.sin_port)));
+  return result;
+}
+
+// bindNetlink(fd, groups) -> the port id the kernel assigned.
+Napi::Value BindNetlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint32_t groups;
+  if (!ArgInt(info, 0, &fd) || !ArgU32(info, 1, &groups)) return env.Undefined();
+  sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = groups;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    ThrowErrno(env, errno, "bind");
+    return env.Undefined();
+  }
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
+    ThrowErrno(env, errno, "getsockname");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, sa.nl_pid);
+}
+
+Napi::Value SetsockoptInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd, level, name, value;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name) ||
+      !ArgInt(info, 3, &value))
+    return env.Undefined();
+  if (setsockopt(fd, level, name, &value, sizeof value) < 0) ThrowErrno(env, errno, "setsockopt");
+  return env.Undefined();
+}
+
+Napi::Value GetsockoptInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd, level, name;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name))
+    return env.Undefined();
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt(fd, level, name, &value, &len) < 0) {
+    ThrowErrno(env, errno, "getsockopt");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, value);
+}
+
+// For options whose value is a byte string (SO_BINDTODEVICE) or a struct.
+Napi::Value SetsockoptBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd, level, name;
+  uint8_t* data;
+  size_t len;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name) ||
+      !ArgBytes(info, 3, &data, &len))
+    return env.Undefined();
+  if (setsockopt(fd, level, name, data, static_cast<socklen_t>(len)) < 0)
+    ThrowErrno(env, errno, "setsockopt");
+  return env.Undefined();
+}
+
+// Shared batch-layout check: `max` slots of `slot` bytes, packet data at
+// `headroom` inside each slot, sizes[] (and addrs[] pairs) per slot.
+bool CheckSlots(Napi::Env env, size_t buf_len, uint32_t slot, uint32_t headroom, uint32_t max,
+                size_t sizes_len) {
+  if (slot == 0 || headroom >= slot || static_cast<uint64_t>(slot) * max > buf_len ||
+      sizes_len < max) {
+    ThrowArg(env, "batch layout does not fit the buffers (slot, headroom, count, sizes)");
+    return false;
+  }
+  return true;
+}
+
+bool CheckSpans(Napi::Env env, size_t buf_len, const uint32_t* offsets, const uint32_t* lengths,
+                uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    if (static_cast<uint64_t>(offsets[i]) + lengths[i] > buf_len) {
+      ThrowArg(env, "batch span outside the buffer");
+      return false;
+    }
+  }
+  return true;
+}
+
+// readBatch(fd, buf, slot, headroom, max, sizes) -> n. Repeats read()
+// until the fd has nothing more (EAGAIN) or `max` packets were read; packet
+// i lands at buf[i*slot + headroom], its length in sizes[i]. On a blocking
+// fd, call it with max = 1.
+Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint32_t slot, headroom, max;
+  uint8_t* buf;
+  size_t buf_len, sizes_len;
+  uint32_t* sizes;
+  if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &buf, &buf_len) || !ArgU32(info, 2, &slot) ||
+      !ArgU32(info, 3, &headroom) || !ArgU32(info, 4, &max) ||
+      !ArgU32Array(info, 5, &sizes, &sizes_len))
+    return env.Undefined();
+  if (!CheckSlots(env, buf_len, slot, headroom, max, sizes_len)) return env.Undefined();
+  uint32_t n = 0;
+  while (n < max) {
+    ssize_t got = read(fd, buf + static_cast<size_t>(n) * slot + headroom, slot - headroom);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || n > 0) break;
+      ThrowErrno(env, errno, "read");
+      return env.Undefined();
+    }
+    if (got == 0) break;
+    sizes[n++] = static_cast<uint32_t>(got);
+  }
+  return Napi::Number::New(env, n);
+}
+
+// writeBatch(fd, buf, offsets, lengths, count) -> n written. Stops at
+// EAGAIN (returns what went out). Any other error on the first packet
+// throws; after the first it returns early so the caller can retry from
+// the failed packet and see that packet's own error.
+Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint8_t* buf;
+  size_t buf_len, off_len, len_len;
+  uint32_t *offsets, *lengths, count;
+  if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &buf, &buf_len) ||
+      !ArgU32Array(info, 2, &offsets, &off_len) || !ArgU32Array(info, 3, &lengths, &len_len) ||
+      !ArgU32(info, 4, &count))
+    return env.Undefined();
+  if (off_len < count || len_len < count) {
+    ThrowArg(env, "writeBatch: offsets/lengths shorter than count");
+    return env.Undefined();
+  }
+  if (!CheckSpans(env, buf_len, offsets, lengths, count)) return env.Undefined();
+  uint32_t n = 0;
+  while (n < count) {
+    ssize_t put = write(fd, buf + offsets[n], lengths[n]);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || n > 0) break;
+      ThrowErrno(env, errno, "write");
+      return env.Undefined();
+    }
+    n++;
+  }
+  return Napi::Number::New(env, n);
+}
+
+// recvBatch(fd, buf, slot, headroom, max, sizes, addrs|null, flags) -> n.
+// recvmmsg with MSG_DONTWAIT; addrs receives [addr, port] per packet
+// (IPv4 sockets; pass null for netlink or when the source is not needed).
+Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd, flags;
+  uint32_t slot, headroom, max;
+  uint8_t* buf;
+  size_t buf_len, sizes_len, addrs_len = 0;
+  uint32_t *sizes, *addrs = nullptr;
+  if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &buf, &buf_len) || !ArgU32(info, 2, &slot) ||
+      !ArgU32(info, 3, &headroom) || !ArgU32(info, 4, &max) ||
+      !ArgU32Array(info, 5, &sizes, &sizes_len))
+    return env.Undefined();
+  if (info.Length() > 6 && !info[6].IsNull() && !info[6].IsUndefined() &&
+      !ArgU32Array(info, 6, &addrs, &addrs_len))
+    return env.Undefined();
+  if (!ArgInt(info, 7, &flags)) return env.Undefined();
+  if (!CheckSlots(env, buf_len, slot, headroom, max, sizes_len)) return env.Undefined();
+  if (addrs && addrs_len < 2 * static_cast<size_t>(max)) {
+    ThrowArg(env, "recvBatch: addrs needs two entries per packet");
+    return env.Undefined();
+  }
+  uint32_t n = 0;
+  while (n < max) {
+    unsigned want = std::min<unsigned>(kChunk, max - n);
+    for (unsigned i = 0; i < want; i++) {
+      g_iovs[i].iov_base = buf + static_cast<size_t>(n + i) * slot + headroom;
+      g_iovs[i].iov_len = slot - headroom;
+      memset(&g_msgs[i], 0, sizeof g_msgs[i]);
+      g_msgs[i].msg_hdr.msg_iov = &g_iovs[i];
+      g_msgs[i].msg_hdr.msg_iovlen = 1;
+      if (addrs) {
+        g_msgs[i].msg_hdr.msg_name = &g_addrs[i];
+        g_msgs[i].msg_hdr.msg_namelen = sizeof g_addrs[i];
+      }
+    }
+    int got = recvmmsg(fd, g_msgs, want, flags | MSG_DONTWAIT, nullptr);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || n > 0) break;
+      ThrowErrno(env, errno, "recvmmsg");
+      return env.Undefined();
+    }
+    for (int i = 0; i < got; i++) {
+      sizes[n + i] = g_msgs[i].msg_len;
+      if (addrs) {
+        addrs[2 * (n + i)] = ntohl(g_addrs[i].sin_addr.s_addr);
+        addrs[2 * (n + i) + 1] = ntohs(g_addrs[i].sin_port);
+      }
+    }
+    n += got;
+    if (static_cast<unsigned>(got) < want) break;
+  }
+  return Napi::Number::New(env, n);
+}
+
+// sendBatch(fd, buf, offsets, lengths, addrs|null, count) -> n sent.
+// sendmmsg; addrs gives [addr, port] per packet, or null on a connected
+// socket. Same partial/early-return contract as writeBatch.
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint8_t* buf;
+  size_t buf_len, off_len, len_len, addrs_len = 0;
+  uint32_t *offsets, *lengths, *addrs = nullptr, count;
+  if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &buf, &buf_len) ||
+      !ArgU32Array(info, 2, &offsets, &off_len) || !ArgU32Array(info, 3, &lengths, &len_len))
+    return env.Undefined();
+  if (info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined() &&
+      !ArgU32Array(info, 4, &addrs, &addrs_len))
+    return env.Undefined();
+  if (!ArgU32(info, 5, &count)) return env.Undefined();
+  if (off_len < count || len_len < count || (addrs && addrs_len < 2 * static_cast<size_t>(count))) {
+    ThrowArg(env, "sendBatch: offsets/lengths/addrs shorter than count");
+    return env.Undefined();
+  }
+  if (!CheckSpans(env, buf_len, offsets, lengths, count)) return env.Undefined();
+  uint32_t n = 0;
+  while (n < count) {
+    unsigned want = std::min<unsigned>(kChunk, count - n);
+    for (unsigned i = 0; i < want; i++) {
+      g_iovs[i].iov_base = buf + offsets[n + i];
+      g_iovs[i].iov_len = lengths[n + i];
+      memset(&g_msgs[i], 0, sizeof g_msgs[i]);
+      g_msgs[i].msg_hdr.msg_iov = &g_iovs[i];
+      g_msgs[i].msg_hdr.msg_iovlen = 1;
+      if (addrs) {
+        g_addrs[i] = MakeInet(addrs[2 * (n + i)], addrs[2 * (n + i) + 1]);
+        g_msgs[i].msg_hdr.msg_name = &g_addrs[i];
+        g_msgs[i].msg_hdr.msg_namelen = sizeof g_addrs[i];
+      }
+    }
+    int sent = sendmmsg(fd, g_msgs, want, MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || n > 0) break;
+      ThrowErrno(env, errno, "sendmmsg");
+      return env.Undefined();
+    }
+    n += sent;
+    if (static_cast<unsigned>(sent) < want) break;
+  }
+  return Napi::Number::New(env, n);
+}
+
+}  // namespace
+
+void InitFdOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("tunOpen", Napi::Function::New(env, TunOpen));
+  exports.Set("tunSetPersist", Napi::Function::New(env, TunSetPersist));
+  exports.Set("socket", Napi::Function::New(env, Socket));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("bindInet", Napi::Function::New(env, BindInet));
+  exports.Set("connectInet", Napi::Function::New(env, ConnectInet));
+  exports.Set("getsocknameInet", Napi::Function::New(env, GetsocknameInet));
+  exports.Set("bindNetlink", Napi::Function::New(env, BindNetlink));
+  exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt));
+  exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt));
+  exports.Set("setsockoptBytes", Napi::Function::New(env, SetsockoptBytes));
+  exports.Set("readBatch", Napi::Function::New(env, ReadBatch));
+  exports.Set("writeBatch", Napi::Function::New(env, WriteBatch));
+  exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
+  exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
+}
+
+}  // namespace tdn

@@ -1,0 +1,117 @@
+// The native addon's whole surface. Everything else imports this file,
+// never the .node binary. The addon does syscalls only: it moves bytes
+// between file descriptors and memory owned here, and reports readiness.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A Node-style system error thrown by the addon. */
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+export interface NativePoller {
+  /** events: POLL_READABLE | POLL_WRITABLE. */
+  start(events: number): void;
+  stop(): void;
+  /** Stops and frees the libuv handle; the fd stays open. */
+  close(): void;
+}
+
+export interface NativeAddon {
+  tunOpen(name: string, flags: number): { fd: number; name: string };
+  tunSetPersist(fd: number, persist: boolean): void;
+  socket(domain: number, type: number, protocol: number): number;
+  close(fd: number): void;
+  /** addr: IPv4 address as a host-order u32. */
+  bindInet(fd: number, addr: number, port: number): void;
+  connectInet(fd: number, addr: number, port: number): void;
+  getsocknameInet(fd: number): [addr: number, port: number];
+  /** Binds an AF_NETLINK socket; returns its port id. */
+  bindNetlink(fd: number, groups: number): number;
+  setsockoptInt(fd: number, level: number, name: number, value: number): void;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  setsockoptBytes(fd: number, level: number, name: number, value: Uint8Array): void;
+  /** read() until EAGAIN or max packets; packet i at buf[i*slot+headroom]. */
+  readBatch(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array): number;
+  /** write() each span; returns how many went out (stops at EAGAIN). */
+  writeBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  /** recvmmsg(MSG_DONTWAIT | flags); addrs gets [addr, port] per packet. */
+  recvBatch(
+    fd: number, buf: Uint8Array, slot: number, headroom: number, max: number,
+    sizes: Uint32Array, addrs: Uint32Array | null, flags: number,
+  ): number;
+  /** sendmmsg; addrs gives [addr, port] per packet, null when connected. */
+  sendBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, count: number): number;
+  Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
+  openPath(path: string, flags: number, mode?: number): number;
+  setns(fd: number, nstype: number): void;
+  unshare(flags: number): void;
+  mount(source: string, target: string, fstype: string, flags: number): void;
+  umount2(target: string, flags: number): void;
+}
+
+/** Linux constants used with the addon (x86_64 / generic values). */
+export const C = {
+  AF_INET: 2,
+  AF_NETLINK: 16,
+  SOCK_STREAM: 1,
+  SOCK_DGRAM: 2,
+  SOCK_RAW: 3,
+  SOCK_NONBLOCK: 0o4000,
+  IPPROTO_IP: 0,
+  IPPROTO_ICMP: 1,
+  IPPROTO_UDP: 17,
+  NETLINK_ROUTE: 0,
+  SOL_SOCKET: 1,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_RCVTIMEO: 20,
+  SO_BINDTODEVICE: 25,
+  SO_SNDBUFFORCE: 32,
+  SO_RCVBUFFORCE: 33,
+  IP_TTL: 2,
+  IP_MTU_DISCOVER: 10,
+  IP_RECVERR: 11,
+  IP_PMTUDISC_DONT: 0,
+  IP_PMTUDISC_DO: 2,
+  SOL_NETLINK: 270,
+  NETLINK_CAP_ACK: 10,
+  NETLINK_EXT_ACK: 11,
+  MSG_ERRQUEUE: 0x2000,
+  IFF_TUN: 0x0001,
+  IFF_TAP: 0x0002,
+  IFF_MULTI_QUEUE: 0x0100,
+  IFF_NO_PI: 0x1000,
+  IFF_VNET_HDR: 0x4000,
+  POLL_READABLE: 1,
+  POLL_WRITABLE: 2,
+  CLONE_NEWNET: 0x40000000,
+  O_RDONLY: 0,
+  O_WRONLY: 1,
+  O_CREAT: 0o100,
+  O_EXCL: 0o200,
+  MS_BIND: 4096,
+  MS_REC: 16384,
+  MS_SHARED: 1 << 20,
+  MNT_DETACH: 2,
+} as const;
+
+function locateBinary(): string {
+  // dist/src/native/addon.js -> <package root>/build/Release/...
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  for (const kind of ['Release', 'Debug']) {
+    const path = join(root, 'build', kind, 'tun_driver_native.node');
+    if (existsSync(path)) return path;
+  }
+  throw new Error('the tun-driver native addon is not built: run `npm install` (or `npx node-gyp rebuild`) in the package root');
+}
+
+export const native: NativeAddon = createRequire(import.meta.url)(locateBinary()) as NativeAddon;
+
+export function isSystemError(err: unknown): err is SystemError {
+  return err instanceof Error && typeof (err as SystemError).code === 'string' && typeof (err as SystemError).syscall === 'string';
+}

@@ -1,0 +1,63 @@
+// A view over a UDP header (RFC 768), re-pointable like IPv4View.
+import { foldChecksum, sumWords } from './checksum.js';
+import { get16, put16 } from './bytes.js';
+import { IPPROTO } from './ipv4.js';
+
+export const UDP = { SRC_PORT: 0, DST_PORT: 2, LENGTH: 4, CHECKSUM: 6, HEADER: 8 } as const;
+
+export type UdpProblem = 'truncated' | 'bad-length' | 'bad-checksum';
+
+/** Sum of the IPv4 pseudo-header (RFC 768) for `length` bytes of UDP. */
+export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
+  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
+}
+
+export class UdpView {
+  buf: Uint8Array = new Uint8Array(0);
+  off = 0;
+  /** Bytes of UDP available (IP payload length). */
+  available = 0;
+
+  constructor(buf?: Uint8Array, off = 0, available = buf ? buf.length - off : 0) {
+    if (buf) this.attach(buf, off, available);
+  }
+
+  attach(buf: Uint8Array, off: number, available: number): this {
+    this.buf = buf;
+    this.off = off;
+    this.available = available;
+    return this;
+  }
+
+  /**
+   * The one validity check: header present, length field within what was
+   * read, and (unless the sender left it 0) a correct checksum over the
+   * pseudo-header of src/dst.
+   */
+  check(src: number, dst: number): UdpProblem | undefined {
+    if (this.available < UDP.HEADER) return 'truncated';
+    const length = this.length;
+    if (length < UDP.HEADER || length > this.available) return 'bad-length';
+    if (this.checksum !== 0 && this.computeChecksum(src, dst) !== 0) return 'bad-checksum';
+    return undefined;
+  }
+
+  get srcPort(): number { return get16(this.buf, this.off + UDP.SRC_PORT); }
+  get dstPort(): number { return get16(this.buf, this.off + UDP.DST_PORT); }
+  get length(): number { return get16(this.buf, this.off + UDP.LENGTH); }
+  get checksum(): number { return get16(this.buf, this.off + UDP.CHECKSUM); }
+  get payloadOffset(): number { return this.off + UDP.HEADER; }
+
+  /** Checksum over pseudo-header + datagram; 0 when the stored one is right. */
+  computeChecksum(src: number, dst: number): number {
+    const length = this.length;
+    return foldChecksum(sumWords(this.buf, this.off, this.off + length, pseudoHeaderSum(src, dst, IPPROTO.UDP, length)));
+  }
+
+  /** Fills the checksum field (0 computed is sent as 0xffff, RFC 768). */
+  fillChecksum(src: number, dst: number): void {
+    put16(this.buf, this.off + UDP.CHECKSUM, 0);
+    const value = this.computeChecksum(src, dst);
+    put16(this.buf, this.off + UDP.CHECKSUM, value === 0 ? 0xffff : value);
+  }
+}
