@@ -1,0 +1,172 @@
+// Links over rtnetlink. Each operation is a pure request builder (tested
+// byte for byte against iproute2) plus a call that sends it; the doc line
+// of each names the `ip` command it equals.
+import { MessageBuilder, parseAttrs, attrString, attrU32, attrU8, readU64, NlMessage } from './nl/codec.js';
+import { AF_UNSPEC, IFF, IFLA, IFLA_INFO, NLM_F, OPERSTATES, RTM, VETH_INFO } from './nl/constants.js';
+import { decodeIfInfo, encodeIfInfo, IFINFO_LEN } from './nl/structs.js';
+import { NetlinkError, NetlinkSocket } from './socket.js';
+import { TunDriverError } from '../errors.js';
+
+export interface LinkStats {
+  rxPackets: number;
+  txPackets: number;
+  rxBytes: number;
+  txBytes: number;
+  rxErrors: number;
+  txErrors: number;
+  rxDropped: number;
+  txDropped: number;
+}
+
+export interface Link {
+  index: number;
+  name: string;
+  /** IFF_* flags as the kernel reports them. */
+  flags: number;
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** Carrier present (IFF_LOWER_UP); a TUN has it only while a process holds it open. */
+  lowerUp: boolean;
+  mtu: number;
+  operstate: string;
+  /** IFLA_INFO_KIND: 'tun', 'veth', 'bridge', ... (undefined for plain devices). */
+  kind?: string;
+  /** ifindex of the bridge this link is enslaved to. */
+  master?: number;
+  stats?: LinkStats;
+}
+
+const ACK = NLM_F.REQUEST | NLM_F.ACK;
+const CREATE = ACK | NLM_F.CREATE | NLM_F.EXCL;
+
+/** Pure request builders for the link operations. */
+export const linkRequests = {
+  /** ip link show */
+  list: () => new MessageBuilder(RTM.GETLINK, NLM_F.REQUEST | NLM_F.DUMP).bytes(encodeIfInfo({ family: AF_UNSPEC })),
+  /** ip link show dev NAME */
+  get: (name: string) => new MessageBuilder(RTM.GETLINK, NLM_F.REQUEST).bytes(encodeIfInfo({})).attrString(IFLA.IFNAME, name),
+  /** ip link set dev X up|down */
+  setUp: (index: number, up: boolean) =>
+    new MessageBuilder(RTM.NEWLINK, ACK).bytes(encodeIfInfo({ index, flags: up ? IFF.UP : 0, change: IFF.UP })),
+  /** ip link set dev X mtu N */
+  setMtu: (index: number, mtu: number) => new MessageBuilder(RTM.NEWLINK, ACK).bytes(encodeIfInfo({ index })).attrU32(IFLA.MTU, mtu),
+  /** ip link set dev X master BR (masterIndex 0: nomaster) */
+  setMaster: (index: number, masterIndex: number) =>
+    new MessageBuilder(RTM.NEWLINK, ACK).bytes(encodeIfInfo({ index })).attrU32(IFLA.MASTER, masterIndex),
+  /** ip link set dev X netns NS (nsFd: an open handle of NS), optionally renaming it */
+  setNetns: (index: number, nsFd: number, newName?: string) => {
+    const b = new MessageBuilder(RTM.NEWLINK, ACK).bytes(encodeIfInfo({ index })).attrU32(IFLA.NET_NS_FD, nsFd);
+    return newName ? b.attrString(IFLA.IFNAME, newName) : b;
+  },
+  /** ip link del dev X */
+  del: (index: number) => new MessageBuilder(RTM.DELLINK, ACK).bytes(encodeIfInfo({ index })),
+  /** ip link add NAME type bridge */
+  addBridge: (name: string) =>
+    new MessageBuilder(RTM.NEWLINK, CREATE)
+      .bytes(encodeIfInfo({}))
+      .attrString(IFLA.IFNAME, name)
+      .beginNest(IFLA.LINKINFO)
+      .attrString(IFLA_INFO.KIND, 'bridge', false)
+      .endNest(),
+  /** ip link add NAME type veth peer name PEER [netns NS] */
+  addVeth: (name: string, peer: string, peerNsFd?: number) => {
+    const b = new MessageBuilder(RTM.NEWLINK, CREATE)
+      .bytes(encodeIfInfo({}))
+      .attrString(IFLA.IFNAME, name)
+      .beginNest(IFLA.LINKINFO)
+      .attrString(IFLA_INFO.KIND, 'veth', false)
+      .beginNest(IFLA_INFO.DATA)
+      .beginNest(VETH_INFO.PEER)
+      .bytes(encodeIfInfo({}))
+      .attrString(IFLA.IFNAME, peer);
+    if (peerNsFd !== undefined) b.attrU32(IFLA.NET_NS_FD, peerNsFd);
+    return b.endNest().endNest().endNest();
+  },
+};
+
+function decodeStats(a: Uint8Array | undefined): LinkStats | undefined {
+  // struct rtnl_link_stats64: rx_packets, tx_packets, rx_bytes, tx_bytes,
+  // rx_errors, tx_errors, rx_dropped, tx_dropped, ... (u64 each).
+  if (!a || a.length < 64) return undefined;
+  return {
+    rxPackets: readU64(a, 0), txPackets: readU64(a, 8), rxBytes: readU64(a, 16), txBytes: readU64(a, 24),
+    rxErrors: readU64(a, 32), txErrors: readU64(a, 40), rxDropped: readU64(a, 48), txDropped: readU64(a, 56),
+  };
+}
+
+/** Decodes an RTM_NEWLINK message. */
+export function decodeLink(m: NlMessage): Link {
+  const info = decodeIfInfo(m.data);
+  const attrs = parseAttrs(m.data, IFINFO_LEN);
+  const linkinfo = attrs.get(IFLA.LINKINFO);
+  const oper = attrU8(attrs.get(IFLA.OPERSTATE)) ?? 0;
+  return {
+    index: info.index,
+    name: attrString(attrs.get(IFLA.IFNAME)) ?? '',
+    flags: info.flags,
+    up: (info.flags & IFF.UP) !== 0,
+    lowerUp: (info.flags & IFF.LOWER_UP) !== 0,
+    mtu: attrU32(attrs.get(IFLA.MTU)) ?? 0,
+    operstate: OPERSTATES[oper] ?? 'unknown',
+    kind: linkinfo ? attrString(parseAttrs(linkinfo).get(IFLA_INFO.KIND)) : undefined,
+    master: attrU32(attrs.get(IFLA.MASTER)),
+    stats: decodeStats(attrs.get(IFLA.STATS64)),
+  };
+}
+
+/** ip -s link show */
+export function linkList(nl: NetlinkSocket): Link[] {
+  return nl.dump('list links', linkRequests.list()).filter((m) => m.type === RTM.NEWLINK).map(decodeLink);
+}
+
+/** ip -s link show dev NAME; undefined when there is no such device. */
+export function linkGet(nl: NetlinkSocket, name: string): Link | undefined {
+  try {
+    return decodeLink(nl.get(`get link ${name}`, linkRequests.get(name)));
+  } catch (err) {
+    if (err instanceof NetlinkError && err.errnoName === 'ENODEV') return undefined;
+    throw err;
+  }
+}
+
+/** Like linkGet, but a missing device is an error that names it. */
+export function linkByName(nl: NetlinkSocket, name: string): Link {
+  const link = linkGet(nl, name);
+  if (!link) throw new TunDriverError('TUN_ERR_NO_DEVICE', `device "${name}" does not exist (see: tun-driver tun show)`);
+  return link;
+}
+
+/** ip link set dev X up|down */
+export function linkSetUp(nl: NetlinkSocket, index: number, up = true): void {
+  nl.ack(`set link ${index} ${up ? 'up' : 'down'}`, linkRequests.setUp(index, up));
+}
+
+/** ip link set dev X mtu N */
+export function linkSetMtu(nl: NetlinkSocket, index: number, mtu: number): void {
+  nl.ack(`set link ${index} mtu ${mtu}`, linkRequests.setMtu(index, mtu));
+}
+
+/** ip link set dev X master BR */
+export function linkSetMaster(nl: NetlinkSocket, index: number, masterIndex: number): void {
+  nl.ack(`set link ${index} master ${masterIndex}`, linkRequests.setMaster(index, masterIndex));
+}
+
+/** ip link set dev X netns NS [name NEW] */
+export function linkSetNetns(nl: NetlinkSocket, index: number, nsFd: number, newName?: string): void {
+  nl.ack(`move link ${index} to another namespace`, linkRequests.setNetns(index, nsFd, newName));
+}
+
+/** ip link del dev X */
+export function linkDelete(nl: NetlinkSocket, index: number): void {
+  nl.ack(`delete link ${index}`, linkRequests.del(index));
+}
+
+/** ip link add NAME type bridge */
+export function linkAddBridge(nl: NetlinkSocket, name: string): void {
+  nl.ack(`add bridge ${name}`, linkRequests.addBridge(name));
+}
+
+/** ip link add NAME type veth peer name PEER [netns NS] */
+export function linkAddVeth(nl: NetlinkSocket, name: string, peer: string, peerNsFd?: number): void {
+  nl.ack(`add veth ${name}/${peer}`, linkRequests.addVeth(name, peer, peerNsFd));
+}

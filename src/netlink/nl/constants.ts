@@ -1,0 +1,69 @@
+// rtnetlink numbers from <linux/netlink.h>, <linux/rtnetlink.h>,
+// <linux/if_link.h>, <linux/if_addr.h> and <linux/if.h>.
+
+export const NLMSG = { NOOP: 1, ERROR: 2, DONE: 3, HEADER_LEN: 16 } as const;
+
+export const NLM_F = {
+  REQUEST: 0x1,
+  MULTI: 0x2,
+  ACK: 0x4,
+  DUMP_INTR: 0x10,
+  // GET requests
+  DUMP: 0x300,
+  // NEW requests
+  REPLACE: 0x100,
+  EXCL: 0x200,
+  CREATE: 0x400,
+  // flags on NLMSG_ERROR
+  CAPPED: 0x100,
+  ACK_TLVS: 0x200,
+} as const;
+
+/** Extended-ack attributes carried by NLMSG_ERROR (NLMSGERR_ATTR_*). */
+export const NLMSGERR_ATTR = { MSG: 1, OFFS: 2 } as const;
+
+export const RTM = {
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  DELROUTE: 25,
+  GETROUTE: 26,
+} as const;
+
+export const IFLA = {
+  ADDRESS: 1,
+  IFNAME: 3,
+  MTU: 4,
+  LINK: 5,
+  MASTER: 10,
+  OPERSTATE: 16,
+  LINKINFO: 18,
+  NET_NS_PID: 19,
+  STATS64: 23,
+  EXT_MASK: 29,
+  NET_NS_FD: 28,
+} as const;
+
+export const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
+export const VETH_INFO = { PEER: 1 } as const;
+
+export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4 } as const;
+
+export const RTA = { DST: 1, SRC: 2, IIF: 3, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
+
+export const RT_TABLE = { MAIN: 254, LOCAL: 255 } as const;
+export const RTPROT = { UNSPEC: 0, KERNEL: 2, BOOT: 3, STATIC: 4 } as const;
+export const RT_SCOPE = { UNIVERSE: 0, LINK: 253, HOST: 254, NOWHERE: 255 } as const;
+export const RTN = { UNSPEC: 0, UNICAST: 1, LOCAL: 2, BROADCAST: 3 } as const;
+
+export const IFF = { UP: 0x1, BROADCAST: 0x2, LOOPBACK: 0x8, POINTOPOINT: 0x10, RUNNING: 0x40, NOARP: 0x80, MULTICAST: 0x1000, LOWER_UP: 0x10000 } as const;
+
+/** IF_OPER_* as reported in IFLA_OPERSTATE (RFC 2863 names, lower case like `ip`). */
+export const OPERSTATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const;
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
