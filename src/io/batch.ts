@@ -1,0 +1,61 @@
+// Preallocated, batch-shaped packet memory (the shape of wireguard-go's
+// tun.Device Read(bufs, sizes, offset)): `capacity` slots of `slotSize`
+// bytes in one buffer, each packet stored `headroom` bytes into its slot so
+// an outer header can later be written in place in front of it. Readers
+// fill `sizes` and `count`; nothing is allocated per packet.
+
+export class PacketBatch {
+  readonly buf: Uint8Array;
+  readonly sizes: Uint32Array;
+  /** [addr, port] per slot for datagram sockets (host-order IPv4). */
+  readonly addrs: Uint32Array;
+  /** Write-side spans: where each outgoing packet starts and how long it is. */
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** How many slots hold packets after a read (or are queued for a write). */
+  count = 0;
+
+  constructor(readonly capacity: number, readonly slotSize: number, readonly headroom = 0) {
+    if (!(capacity > 0 && slotSize > headroom)) throw new RangeError('PacketBatch needs capacity > 0 and slotSize > headroom');
+    this.buf = new Uint8Array(capacity * slotSize);
+    this.sizes = new Uint32Array(capacity);
+    this.addrs = new Uint32Array(capacity * 2);
+    this.offsets = new Uint32Array(capacity);
+    this.lengths = new Uint32Array(capacity);
+  }
+
+  /** Offset in `buf` of the packet in slot i. */
+  offset(i: number): number {
+    return i * this.slotSize + this.headroom;
+  }
+
+  /** A view of the packet in slot i (allocates: for tests and slow paths). */
+  packet(i: number): Uint8Array {
+    const o = this.offset(i);
+    return this.buf.subarray(o, o + this.sizes[i]);
+  }
+
+  /** Copies `data` into the next slot and queues it for writing. */
+  push(data: Uint8Array): void {
+    if (this.count >= this.capacity) throw new RangeError('PacketBatch is full');
+    if (data.length > this.slotSize - this.headroom) throw new RangeError('packet larger than a batch slot');
+    const i = this.count++;
+    const o = this.offset(i);
+    this.buf.set(data, o);
+    this.sizes[i] = data.length;
+    this.offsets[i] = o;
+    this.lengths[i] = data.length;
+  }
+
+  /** Queues the packets that were read (slots 0..count-1) for writing as they are. */
+  spansFromSizes(): void {
+    for (let i = 0; i < this.count; i++) {
+      this.offsets[i] = this.offset(i);
+      this.lengths[i] = this.sizes[i];
+    }
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+}

@@ -1,0 +1,40 @@
+// Drives batch reads from a non-blocking fd: one libuv readiness event ->
+// one batch read (as many packets as are waiting, up to capacity) -> one
+// handler call. Shared by TUN devices and datagram sockets; `read` is the
+// batch syscall wrapper that fills the batch (readBatch or recvBatch).
+import { C, NativePoller, native } from '../native/addon.js';
+import { PacketBatch } from './batch.js';
+
+export type BatchRead = (batch: PacketBatch) => number;
+
+export class FdReader {
+  private poller?: NativePoller;
+
+  constructor(private readonly fd: number, private readonly read: BatchRead) {}
+
+  start(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void {
+    this.stop();
+    const poller = new native.Poller(this.fd, (status) => {
+      if (status < 0) {
+        onError(Object.assign(new Error(`poll failed on fd ${this.fd}`), { errno: status }));
+        return;
+      }
+      let n: number;
+      try {
+        n = this.read(batch);
+      } catch (err) {
+        onError(err as Error);
+        return;
+      }
+      batch.count = n;
+      if (n > 0) onBatch(batch);
+    });
+    poller.start(C.POLL_READABLE);
+    this.poller = poller;
+  }
+
+  stop(): void {
+    this.poller?.close();
+    this.poller = undefined;
+  }
+}

@@ -1,0 +1,26 @@
+// What the relay and overlay need from a TUN: batch reads on readiness and
+// batch writes. The Linux device (linux-tun.ts) and the in-memory double
+// (memory-tun.ts) both implement it.
+import { PacketBatch } from '../io/batch.js';
+
+export interface WriteResult {
+  /** Packets the device accepted. */
+  written: number;
+  /** Packets it refused (each counted as a drop by the caller). */
+  failed: number;
+}
+
+export interface PacketDevice {
+  readonly name: string;
+  /**
+   * Calls `onBatch` once per readiness event with `batch` filled (count,
+   * sizes) with every packet that was waiting, up to its capacity.
+   */
+  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError?: (err: Error) => void): void;
+  stopReading(): void;
+  /** Reads what is waiting now, without waiting; returns batch.count. */
+  readNow(batch: PacketBatch): number;
+  /** Writes batch.offsets/lengths[0..count) as one packet each. */
+  writeBatch(batch: PacketBatch): WriteResult;
+  close(): void;
+}

@@ -1,0 +1,73 @@
+// An in-memory TUN double for unit tests of packet logic: tests inject the
+// packets "the kernel" would hand to the daemon and inspect what the daemon
+// wrote back. Same batch contract as the real device; never used by the
+// product itself.
+import { PacketBatch } from '../io/batch.js';
+import { PacketDevice, WriteResult } from './device.js';
+
+export class MemoryTun implements PacketDevice {
+  /** Packets the code under test wrote into the device, oldest first. */
+  readonly written: Uint8Array[] = [];
+  private readonly pending: Uint8Array[] = [];
+  private reader?: { batch: PacketBatch; onBatch: (b: PacketBatch) => void };
+  private scheduled = false;
+  private closed = false;
+  /** Writes larger than this are refused, like a real TUN over its MTU + headroom. */
+  maxPacket = 65535;
+
+  constructor(readonly name = 'memtun0') {}
+
+  /** Queues packets for the reader, delivered in batches on a later tick. */
+  inject(...packets: Uint8Array[]): void {
+    for (const p of packets) this.pending.push(p.slice());
+    this.schedule();
+  }
+
+  startReading(batch: PacketBatch, onBatch: (b: PacketBatch) => void): void {
+    this.reader = { batch, onBatch };
+    this.schedule();
+  }
+
+  stopReading(): void {
+    this.reader = undefined;
+  }
+
+  readNow(batch: PacketBatch): number {
+    batch.count = 0;
+    while (batch.count < batch.capacity && this.pending.length > 0) {
+      const p = this.pending.shift()!;
+      const i = batch.count++;
+      batch.buf.set(p.subarray(0, batch.slotSize - batch.headroom), batch.offset(i));
+      batch.sizes[i] = Math.min(p.length, batch.slotSize - batch.headroom);
+    }
+    return batch.count;
+  }
+
+  writeBatch(batch: PacketBatch): WriteResult {
+    let failed = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const len = batch.lengths[i];
+      if (this.closed || len === 0 || len > this.maxPacket) failed++;
+      else this.written.push(batch.buf.slice(batch.offsets[i], batch.offsets[i] + len));
+    }
+    return { written: batch.count - failed, failed };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.reader = undefined;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.reader && this.pending.length > 0) {
+        const { batch, onBatch } = this.reader;
+        this.readNow(batch);
+        onBatch(batch);
+      }
+    });
+  }
+}

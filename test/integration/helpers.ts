@@ -1,0 +1,39 @@
+// Shared scaffolding for integration tests: they need root and build their
+// own tdlab- namespaces, which they remove even when an assertion fails.
+import { after, TestContext } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { netnsCreate, netnsDelete, netnsExists } from '../../src/netns/netns.js';
+
+export const IS_ROOT = process.getuid?.() === 0;
+export const ROOT_SKIP = IS_ROOT ? false : 'needs root (namespaces, TUN devices): run as root, as CI does';
+
+let counter = 0;
+
+/** A fresh, uniquely named tdlab- namespace, deleted after the test file. */
+export function scratchNetns(label: string): string {
+  const name = `tdlab-t${process.pid % 100000}-${label}-${counter++}`;
+  netnsCreate(name);
+  after(() => {
+    if (netnsExists(name)) netnsDelete(name);
+  });
+  return name;
+}
+
+/** Runs a command to completion (for checking against iproute2 and friends). */
+export function run(cmd: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: options.input, timeout: options.timeoutMs ?? 30_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** `ip -n NS -j ...` parsed. */
+export function ipJson(netns: string, ...args: string[]): unknown {
+  const r = run('ip', ['-n', netns, '-j', ...args]);
+  if (r.code !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout || '[]');
+}
+
+export function skipUnlessRoot(t: TestContext): boolean {
+  if (IS_ROOT) return false;
+  t.skip('needs root');
+  return true;
+}
