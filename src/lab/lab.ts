@@ -1,0 +1,252 @@
+// A lab: hosts, switches, routers and pods made of tdlab- network
+// namespaces on this machine, wired with veth pairs and bridges over our
+// own rtnetlink API. Nothing is ever configured in the root namespace:
+// every veth is created inside a lab namespace with its peer placed
+// straight into another lab namespace.
+import { ChildProcess, SpawnOptions } from 'node:child_process';
+import { TunDriverError } from '../errors.js';
+import { addrAdd } from '../netlink/addr.js';
+import { linkAddBridge, linkAddVeth, linkByName, linkSetMaster, linkSetMtu, linkSetUp } from '../netlink/link.js';
+import { routeAdd } from '../netlink/route.js';
+import { NetlinkSocket } from '../netlink/socket.js';
+import { netnsCreate, netnsDelete, netnsList, netnsOpen } from '../netns/netns.js';
+import { killNetnsProcesses, spawnInNetns } from '../netns/processes.js';
+import { sysctlWrite } from '../netns/sysctl.js';
+import { native } from '../native/addon.js';
+import { formatIPv4, parseCidr, parseIPv4 } from '../packet/addr.js';
+import { LabNode, LabState, listLabStates, readLabState, removeLabState, writeLabState } from './state.js';
+import { LAB_PREFIX, namespaceOf, podName, Topology } from './topology.js';
+
+const BRIDGE = 'br0';
+const POD_BRIDGE = 'cni0';
+
+/** The nodes a topology becomes, with their namespaces and addresses. */
+export function planNodes(t: Topology): LabNode[] {
+  const segLen = new Map(t.segments.map((s) => [s.name, parseCidr(s.subnet).length]));
+  const nodes: LabNode[] = t.segments.map((s) => ({ name: s.name, kind: 'switch', netns: namespaceOf(t.name, s.name), addresses: [] }));
+  for (const h of t.hosts) {
+    const addresses = [`${h.address}/${segLen.get(h.segment)}`];
+    if (h.pods) addresses.push(`${formatIPv4(parseCidr(h.pods.subnet).network + 1)}/${parseCidr(h.pods.subnet).length}`);
+    nodes.push({ name: h.name, kind: 'host', netns: namespaceOf(t.name, h.name), addresses });
+  }
+  for (const r of t.routers) {
+    nodes.push({ name: r.name, kind: 'router', netns: namespaceOf(t.name, r.name), addresses: r.interfaces.map((i) => `${i.address}/${segLen.get(i.segment)}`) });
+  }
+  for (const h of t.hosts) {
+    if (!h.pods) continue;
+    const subnet = parseCidr(h.pods.subnet);
+    for (let j = 1; j <= h.pods.count; j++) {
+      const name = podName(h.name, j);
+      nodes.push({ name, kind: 'pod', netns: namespaceOf(t.name, name), addresses: [`${formatIPv4(subnet.network + 1 + j)}/${subnet.length}`], host: h.name });
+    }
+  }
+  return nodes;
+}
+
+function withNetlink<T>(netns: string, fn: (nl: NetlinkSocket) => T): T {
+  const nl = NetlinkSocket.open({ netns });
+  try {
+    return fn(nl);
+  } finally {
+    nl.close();
+  }
+}
+
+/**
+ * Connects `ifname` in namespace `netns` to bridge `bridge` in `bridgeNetns`
+ * through a veth pair whose bridge-side end is called `portName`.
+ */
+function plug(netns: string, ifname: string, bridgeNetns: string, bridge: string, portName: string, cidr: string | undefined, mtu?: number): void {
+  const bridgeFd = netnsOpen(bridgeNetns);
+  try {
+    withNetlink(netns, (nl) => linkAddVeth(nl, ifname, portName, bridgeFd));
+  } finally {
+    native.close(bridgeFd);
+  }
+  withNetlink(bridgeNetns, (nl) => {
+    const port = linkByName(nl, portName);
+    if (mtu) linkSetMtu(nl, port.index, mtu);
+    linkSetMaster(nl, port.index, linkByName(nl, bridge).index);
+    linkSetUp(nl, port.index);
+  });
+  withNetlink(netns, (nl) => {
+    const link = linkByName(nl, ifname);
+    if (mtu) linkSetMtu(nl, link.index, mtu);
+    if (cidr) addrAdd(nl, link.index, parseCidr(cidr));
+    linkSetUp(nl, link.index);
+  });
+}
+
+function addBridge(netns: string, name: string, cidr?: string, mtu?: number): void {
+  withNetlink(netns, (nl) => {
+    linkAddBridge(nl, name);
+    const br = linkByName(nl, name);
+    if (mtu) linkSetMtu(nl, br.index, mtu);
+    if (cidr) addrAdd(nl, br.index, parseCidr(cidr));
+    linkSetUp(nl, br.index);
+  });
+}
+
+function addDefaultRoute(netns: string, gateway: string): void {
+  withNetlink(netns, (nl) => routeAdd(nl, { dst: parseCidr('0.0.0.0/0'), gateway: parseIPv4(gateway)! }));
+}
+
+function build(t: Topology, nodes: LabNode[]): void {
+  const ns = (node: string): string => namespaceOf(t.name, node);
+  for (const node of nodes) {
+    netnsCreate(node.netns);
+    withNetlink(node.netns, (nl) => linkSetUp(nl, linkByName(nl, 'lo').index));
+  }
+  const segMtu = new Map(t.segments.map((s) => [s.name, s.mtu]));
+  for (const s of t.segments) addBridge(ns(s.name), BRIDGE, undefined, s.mtu);
+  const segLen = new Map(t.segments.map((s) => [s.name, parseCidr(s.subnet).length]));
+  for (const r of t.routers) {
+    r.interfaces.forEach((i, k) => plug(ns(r.name), `eth${k}`, ns(i.segment), BRIDGE, r.name, `${i.address}/${segLen.get(i.segment)}`, segMtu.get(i.segment)));
+    sysctlWrite('net.ipv4.ip_forward', 1, ns(r.name));
+  }
+  for (const h of t.hosts) {
+    plug(ns(h.name), 'eth0', ns(h.segment), BRIDGE, h.name, `${h.address}/${segLen.get(h.segment)}`, segMtu.get(h.segment));
+    const gateway = t.routers.flatMap((r) => r.interfaces).find((i) => i.segment === h.segment);
+    if (gateway) addDefaultRoute(ns(h.name), gateway.address);
+    if (!h.pods) continue;
+    const subnet = parseCidr(h.pods.subnet);
+    const hostSide = `${formatIPv4(subnet.network + 1)}/${subnet.length}`;
+    addBridge(ns(h.name), POD_BRIDGE, hostSide);
+    sysctlWrite('net.ipv4.ip_forward', 1, ns(h.name));
+    for (let j = 1; j <= h.pods.count; j++) {
+      const pod = podName(h.name, j);
+      plug(ns(pod), 'eth0', ns(h.name), POD_BRIDGE, `veth-pod${j}`, `${formatIPv4(subnet.network + 1 + j)}/${subnet.length}`);
+      addDefaultRoute(ns(pod), formatIPv4(subnet.network + 1));
+    }
+  }
+}
+
+/** Namespaces that belong to lab `name`: recorded ones plus any stray tdlab-<name>-* ones. */
+function labNamespaces(name: string, state: LabState | undefined): string[] {
+  const others = listLabStates().filter((s) => s.name !== name).flatMap((s) => s.nodes.map((n) => n.netns));
+  const recorded = state?.nodes.map((n) => n.netns) ?? [];
+  const prefix = `${LAB_PREFIX}${name}-`;
+  const stray = netnsList().filter((n) => n.startsWith(prefix) && !others.includes(n));
+  return [...new Set([...recorded, ...stray])];
+}
+
+export interface LabSummary {
+  name: string;
+  createdAt?: string;
+  nodes: LabNode[];
+  /** Namespaces of this lab that exist right now. */
+  present: number;
+}
+
+export class Lab {
+  private constructor(readonly state: LabState) {}
+
+  get name(): string {
+    return this.state.name;
+  }
+
+  /** Builds the lab; on any failure removes whatever it had made and rethrows. */
+  static async up(topology: Topology): Promise<Lab> {
+    if (readLabState(topology.name) || labNamespaces(topology.name, undefined).length > 0) {
+      throw new TunDriverError('TUN_ERR_EXISTS', `lab "${topology.name}" is already up (remove it with: tun-driver lab down ${topology.name})`);
+    }
+    const state: LabState = { name: topology.name, createdAt: new Date().toISOString(), builtBy: process.pid, topology, nodes: planNodes(topology) };
+    writeLabState(state);
+    try {
+      build(topology, state.nodes);
+    } catch (err) {
+      await Lab.down(topology.name);
+      throw err;
+    }
+    return new Lab(state);
+  }
+
+  /** Re-opens a lab that is up (for `lab exec` and tests). */
+  static open(name: string): Lab {
+    const state = readLabState(name);
+    if (!state) throw new TunDriverError('TUN_ERR_LAB', `no lab named "${name}" is up (see: tun-driver lab ls)`);
+    return new Lab(state);
+  }
+
+  /**
+   * Stops every process inside the lab's namespaces and removes them, with
+   * everything in them. Without a name: every lab and every tdlab- namespace.
+   * Returns the namespaces removed.
+   */
+  static async down(name?: string): Promise<string[]> {
+    const labs = name ? [name] : [...new Set([...listLabStates().map((s) => s.name)])];
+    const targets = new Set<string>();
+    for (const lab of labs) for (const n of labNamespaces(lab, readLabState(lab))) targets.add(n);
+    if (!name) for (const n of netnsList()) if (n.startsWith(LAB_PREFIX)) targets.add(n);
+    const present = new Set(netnsList());
+    const removed: string[] = [];
+    for (const n of targets) if (present.has(n)) await killNetnsProcesses(n);
+    for (const n of targets) {
+      if (!present.has(n)) continue;
+      netnsDelete(n);
+      removed.push(n);
+    }
+    for (const lab of labs) removeLabState(lab);
+    return removed;
+  }
+
+  static list(): { labs: LabSummary[]; orphans: string[] } {
+    const present = new Set(netnsList());
+    const labs = listLabStates().map((s) => ({ name: s.name, createdAt: s.createdAt, nodes: s.nodes, present: s.nodes.filter((n) => present.has(n.netns)).length }));
+    const owned = new Set(labs.flatMap((l) => l.nodes.map((n) => n.netns)));
+    const orphans = [...present].filter((n) => n.startsWith(LAB_PREFIX) && !owned.has(n));
+    return { labs, orphans };
+  }
+
+  /** Finds the lab that has a node called `node` (when only one does). */
+  static findByNode(node: string): Lab {
+    const matches = listLabStates().filter((s) => s.nodes.some((n) => n.name === node));
+    if (matches.length === 1) return new Lab(matches[0]);
+    if (matches.length === 0) throw new TunDriverError('TUN_ERR_LAB', `no lab that is up has a node "${node}" (see: tun-driver lab ls)`);
+    throw new TunDriverError('TUN_ERR_LAB', `labs ${matches.map((m) => m.name).join(', ')} all have a node "${node}": say which with --lab NAME`);
+  }
+
+  node(name: string): LabNode {
+    const node = this.state.nodes.find((n) => n.name === name);
+    if (!node) throw new TunDriverError('TUN_ERR_LAB', `lab ${this.name} has no node "${name}" (nodes: ${this.state.nodes.map((n) => n.name).join(', ')})`);
+    return node;
+  }
+
+  /** The namespace of a node. */
+  ns(node: string): string {
+    return this.node(node).netns;
+  }
+
+  /** The first address of a node, without prefix length. */
+  address(node: string): string {
+    return this.node(node).addresses[0].split('/')[0];
+  }
+
+  spawn(node: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    return spawnInNetns(this.ns(node), command, args, options);
+  }
+
+  /** Runs a command in a node to completion; kills it after `timeoutMs`. */
+  run(node: string, command: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = this.spawn(node, command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  down(): Promise<string[]> {
+    return Lab.down(this.name);
+  }
+}

@@ -1,0 +1,63 @@
+// Built-in topologies. `two-hosts` is the seed article's host-1/host-2;
+// `routed` puts a router between them (for traceroute); `cluster` is N
+// hosts with M pods each (flannel's layout: host i owns 10.244.i.0/24).
+import { TunDriverError } from '../errors.js';
+import { Topology, validateTopology } from './topology.js';
+
+export interface PresetOptions {
+  /** cluster: number of hosts (1-20). */
+  hosts?: number;
+  /** cluster: pods per host (1-16). */
+  pods?: number;
+  /** Lab name (default: the preset's name). */
+  name?: string;
+}
+
+const underlay = [{ name: 'underlay', subnet: '198.51.100.0/24' }];
+
+const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
+  'two-hosts': (o) => ({
+    name: o.name ?? 'two-hosts',
+    segments: underlay,
+    hosts: [
+      { name: 'host-1', segment: 'underlay', address: '198.51.100.1' },
+      { name: 'host-2', segment: 'underlay', address: '198.51.100.2' },
+    ],
+  }),
+  routed: (o) => ({
+    name: o.name ?? 'routed',
+    segments: [
+      { name: 'lan-a', subnet: '198.51.100.0/25' },
+      { name: 'lan-b', subnet: '198.51.100.128/25' },
+    ],
+    hosts: [
+      { name: 'host-1', segment: 'lan-a', address: '198.51.100.1' },
+      { name: 'host-2', segment: 'lan-b', address: '198.51.100.130' },
+    ],
+    routers: [{ name: 'router-1', interfaces: [{ segment: 'lan-a', address: '198.51.100.126' }, { segment: 'lan-b', address: '198.51.100.254' }] }],
+  }),
+  cluster: (o) => {
+    const hosts = o.hosts ?? 3;
+    const pods = o.pods ?? 2;
+    if (!(Number.isInteger(hosts) && hosts >= 1 && hosts <= 20)) throw new TunDriverError('TUN_ERR_USAGE', `--hosts ${hosts}: use 1 to 20`);
+    if (!(Number.isInteger(pods) && pods >= 1 && pods <= 16)) throw new TunDriverError('TUN_ERR_USAGE', `--pods ${pods}: use 1 to 16`);
+    return {
+      name: o.name ?? 'cluster',
+      segments: underlay,
+      hosts: Array.from({ length: hosts }, (_, i) => ({
+        name: `host-${i + 1}`,
+        segment: 'underlay',
+        address: `198.51.100.${i + 1}`,
+        pods: { subnet: `10.244.${i + 1}.0/24`, count: pods },
+      })),
+    };
+  },
+};
+
+export const PRESET_NAMES = Object.keys(PRESETS);
+
+export function presetTopology(preset: string, options: PresetOptions = {}): Topology {
+  const make = PRESETS[preset];
+  if (!make) throw new TunDriverError('TUN_ERR_USAGE', `unknown preset "${preset}": choose one of ${PRESET_NAMES.join(', ')}`);
+  return validateTopology(make(options), `preset ${preset}`);
+}

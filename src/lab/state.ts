@@ -1,0 +1,60 @@
+// What a lab is made of, recorded before anything is built so `lab down`
+// can remove it all even after the process that built it crashed.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Topology } from './topology.js';
+
+export const LAB_STATE_DIR = process.env.TUN_DRIVER_STATE_DIR ?? '/run/tun-driver/labs';
+
+export type NodeKind = 'switch' | 'host' | 'router' | 'pod';
+
+export interface LabNode {
+  name: string;
+  kind: NodeKind;
+  netns: string;
+  /** Addresses with prefix length, e.g. ["198.51.100.1/24"]. */
+  addresses: string[];
+  /** For pods: the host they hang off. */
+  host?: string;
+}
+
+export interface LabState {
+  name: string;
+  createdAt: string;
+  /** PID of the process that built it (for diagnosis only). */
+  builtBy: number;
+  topology: Topology;
+  nodes: LabNode[];
+}
+
+const statePath = (lab: string): string => join(LAB_STATE_DIR, `${lab}.json`);
+
+export function writeLabState(state: LabState): void {
+  mkdirSync(LAB_STATE_DIR, { recursive: true, mode: 0o700 });
+  writeFileSync(statePath(state.name), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+}
+
+export function readLabState(lab: string): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(lab), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeLabState(lab: string): void {
+  rmSync(statePath(lab), { force: true });
+}
+
+export function listLabStates(): LabState[] {
+  let files: string[];
+  try {
+    files = readdirSync(LAB_STATE_DIR);
+  } catch {
+    return [];
+  }
+  return files
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => readLabState(f.slice(0, -5)))
+    .filter((s): s is LabState => s !== undefined);
+}

@@ -1,0 +1,134 @@
+// The lab's topology file: what a lab is made of, validated with messages
+// that say what to fix. JSON; see presets.ts for examples.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { TunDriverError } from '../errors.js';
+import { formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
+
+/** Every lab namespace is named tdlab-<lab>-<node>; cleanup finds them by this prefix. */
+export const LAB_PREFIX = 'tdlab-';
+export const UNDERLAY = parseCidr('198.51.100.0/24');
+export const POD_NETWORK = parseCidr('10.244.0.0/16');
+
+const nodeName = z.string().regex(/^[a-z][a-z0-9-]{0,14}$/, 'must be 1-15 characters: lower-case letters, digits and "-", starting with a letter');
+const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, 'must be an IPv4 address like 198.51.100.1');
+const cidr = z.string().refine((s) => {
+  try {
+    parseCidr(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IPv4 prefix like 198.51.100.0/24');
+
+export const TopologySchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 characters: lower-case letters, digits and "-"'),
+    /** Switches: each a bridge in its own namespace, with an IPv4 subnet inside 198.51.100.0/24. */
+    segments: z.array(z.object({ name: nodeName, subnet: cidr, mtu: z.number().int().min(576).max(9000).optional() }).strict()).min(1),
+    hosts: z
+      .array(
+        z
+          .object({
+            name: nodeName,
+            segment: nodeName,
+            address: ipv4,
+            /** Pods: namespaces behind a bridge (cni0) on the host; the host gets subnet .1. */
+            pods: z.object({ subnet: cidr, count: z.number().int().min(1).max(16) }).strict().optional(),
+          })
+          .strict(),
+      )
+      .min(1),
+    routers: z
+      .array(z.object({ name: nodeName, interfaces: z.array(z.object({ segment: nodeName, address: ipv4 }).strict()).min(2) }).strict())
+      .default([]),
+  })
+  .strict();
+
+export type Topology = z.infer<typeof TopologySchema>;
+
+function fail(message: string): never {
+  throw new TunDriverError('TUN_ERR_LAB', message);
+}
+
+/** Structure (zod) plus the rules a schema cannot say: uniqueness, containment, overlap. */
+export function validateTopology(input: unknown, source = 'topology'): Topology {
+  const parsed = TopologySchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    fail(`${source}: ${issue.path.join('.') || '(top level)'} ${issue.message}`);
+  }
+  const t = parsed.data;
+  const names = new Set<string>();
+  const addresses = new Set<number>();
+  const segments = new Map<string, Prefix>();
+  const claim = (name: string): void => {
+    if (names.has(name)) fail(`${source}: the name "${name}" is used twice (segments, hosts, routers and pods share one name space)`);
+    names.add(name);
+  };
+  const claimAddress = (where: string, text: string, segment: string): void => {
+    const subnet = segments.get(segment);
+    if (!subnet) fail(`${source}: ${where} is on segment "${segment}", which is not declared in "segments"`);
+    const a = parseIPv4(text)!;
+    if (!prefixContains(subnet, a)) fail(`${source}: ${where} address ${text} is outside its segment ${segment} (${formatIPv4(subnet.network)}/${subnet.length})`);
+    if (a === subnet.network || a === (subnet.network | (~(0xffffffff << (32 - subnet.length)) >>> 0)) >>> 0) fail(`${source}: ${where} address ${text} is the network or broadcast address of ${segment}`);
+    if (addresses.has(a)) fail(`${source}: address ${text} (${where}) is used twice`);
+    addresses.add(a);
+  };
+  for (const s of t.segments) {
+    claim(s.name);
+    const p = parseCidr(s.subnet);
+    if (!prefixContains(UNDERLAY, p.network) || p.length < UNDERLAY.length) fail(`${source}: segment ${s.name} subnet ${s.subnet} must lie inside the lab underlay 198.51.100.0/24`);
+    for (const [other, q] of segments) {
+      if (prefixContains(q, p.network) || prefixContains(p, q.network)) fail(`${source}: segments ${s.name} and ${other} overlap`);
+    }
+    segments.set(s.name, p);
+  }
+  const pods: Array<[string, Prefix]> = [];
+  for (const h of t.hosts) {
+    claim(h.name);
+    claimAddress(`host ${h.name}`, h.address, h.segment);
+    if (h.pods) {
+      const p = parseCidr(h.pods.subnet);
+      if (!prefixContains(POD_NETWORK, p.network) || p.length < POD_NETWORK.length || p.length > 28) fail(`${source}: host ${h.name} pod subnet ${h.pods.subnet} must be a /16-/28 inside 10.244.0.0/16`);
+      if (h.pods.count + 2 > 2 ** (32 - p.length) - 1) fail(`${source}: host ${h.name} pod subnet ${h.pods.subnet} is too small for ${h.pods.count} pods`);
+      for (const [other, q] of pods) if (prefixContains(q, p.network) || prefixContains(p, q.network)) fail(`${source}: pod subnets of ${h.name} and ${other} overlap`);
+      pods.push([h.name, p]);
+      for (let i = 1; i <= h.pods.count; i++) claim(podName(h.name, i));
+    }
+  }
+  for (const r of t.routers) {
+    claim(r.name);
+    const seen = new Set<string>();
+    for (const i of r.interfaces) {
+      if (seen.has(i.segment)) fail(`${source}: router ${r.name} has two interfaces on segment ${i.segment}`);
+      seen.add(i.segment);
+      claimAddress(`router ${r.name}`, i.address, i.segment);
+    }
+  }
+  return t;
+}
+
+export function loadTopologyFile(path: string): Topology {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    fail(`cannot read topology file ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    fail(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return validateTopology(json, path);
+}
+
+export function podName(host: string, index: number): string {
+  return `${host}-pod${index}`;
+}
+
+export function namespaceOf(lab: string, node: string): string {
+  return `${LAB_PREFIX}${lab}-${node}`;
+}
