@@ -37,3 +37,20 @@ export function skipUnlessRoot(t: TestContext): boolean {
   t.skip('needs root');
   return true;
 }
+
+export const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+/** Runs the tun-driver CLI (this build) with `args`; never inside a shell. */
+export function cli(args: string[], timeoutMs = 60_000): { code: number; stdout: string; stderr: string } {
+  return run(process.execPath, [CLI, ...args], { timeoutMs });
+}
+
+/** Runs the tun-driver CLI inside a lab node, via `lab exec --lab`. */
+export function cliIn(lab: string, node: string, args: string[]): { code: number; stdout: string; stderr: string } {
+  return cli(['lab', 'exec', '--lab', lab, node, '--', 'tun-driver', ...args]);
+}
+
+/** A lab name unique to this test process. */
+export function labName(label: string): string {
+  return `t${process.pid % 100000}${label}`.slice(0, 20);
+}

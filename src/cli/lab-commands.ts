@@ -1,0 +1,106 @@
+// `tun-driver lab up|down|ls|exec`: the namespace lab from the command line.
+import { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../lab/lab.js';
+import { PRESET_NAMES, presetTopology } from '../lab/presets.js';
+import { loadTopologyFile } from '../lab/topology.js';
+import { spawnInNetns } from '../netns/processes.js';
+import { intOption, printJson, usageError } from './output.js';
+
+const MAIN_SCRIPT = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function describeLab(lab: Lab): string {
+  const rows = lab.state.nodes.map((n) => `  ${n.name.padEnd(16)} ${n.kind.padEnd(7)} ${n.netns.padEnd(34)} ${n.addresses.join(' ')}`);
+  return [`lab ${lab.name} is up:`, `  ${'node'.padEnd(16)} ${'kind'.padEnd(7)} ${'namespace'.padEnd(34)} addresses`, ...rows].join('\n');
+}
+
+export function labCommands(): Command {
+  const lab = new Command('lab').description('build hosts, switches, routers and pods out of tdlab- network namespaces').enablePositionalOptions();
+
+  lab
+    .command('up')
+    .description('build a lab from a preset or a topology file (JSON)')
+    .argument('[file]', 'topology file (see presets/ for examples)')
+    .option('-p, --preset <name>', `built-in topology: ${PRESET_NAMES.join(', ')}`)
+    .option('--name <lab>', "lab name (default: the preset's or file's)")
+    .option('--hosts <n>', 'cluster preset: number of hosts (1-20)', '3')
+    .option('--pods <m>', 'cluster preset: pods per host (1-16)', '2')
+    .option('--json', 'print the lab as JSON')
+    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up presets/routed.json\n')
+    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; json?: boolean }) => {
+      if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
+      let topology;
+      if (file) {
+        topology = loadTopologyFile(file);
+        if (opts.name) topology = { ...topology, name: opts.name };
+      } else {
+        const hosts = intOption('--hosts', opts.hosts, 1, 20);
+        const pods = intOption('--pods', opts.pods, 1, 16);
+        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name });
+      }
+      const built = await Lab.up(topology);
+      if (opts.json) printJson(built.state);
+      else process.stdout.write(`${describeLab(built)}\n\ntry:  tun-driver lab exec ${built.state.nodes.find((n) => n.kind === 'host')!.name} -- ping -c 1 ${otherHostAddress(built)}\nend:  tun-driver lab down ${built.name}\n`);
+    });
+
+  lab
+    .command('down')
+    .description('remove a lab (every tdlab- namespace, with its links and processes, when no name is given)')
+    .argument('[name]', 'lab name')
+    .addHelpText('after', '\nExamples:\n  tun-driver lab down two-hosts\n  tun-driver lab down          # everything tdlab-\n')
+    .action(async (name: string | undefined) => {
+      const removed = await Lab.down(name);
+      process.stdout.write(`removed ${removed.length} namespace${removed.length === 1 ? '' : 's'}${removed.length ? `: ${removed.join(' ')}` : ''}\n`);
+    });
+
+  lab
+    .command('ls')
+    .description('list labs that are up, and stray tdlab- namespaces')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const { labs, orphans } = Lab.list();
+      if (opts.json) return printJson({ labs, orphans });
+      if (!labs.length && !orphans.length) return void process.stdout.write('no labs are up\n');
+      for (const l of labs) process.stdout.write(`${l.name}: ${l.nodes.length} nodes (${l.present} present), up since ${l.createdAt}\n  ${l.nodes.map((n) => n.name).join(' ')}\n`);
+      if (orphans.length) process.stdout.write(`stray namespaces (remove with: tun-driver lab down): ${orphans.join(' ')}\n`);
+    });
+
+  lab
+    .command('exec')
+    .description('run a command inside a lab node (like ip netns exec)')
+    .argument('<node>', 'node name, e.g. host-1 or host-1-pod1')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('--lab <name>', 'which lab (needed only when several labs have that node)')
+    .passThroughOptions()
+    .addHelpText('after', '\nExamples:\n  tun-driver lab exec host-1 -- ping -c 1 198.51.100.2\n  tun-driver lab exec host-1 -- tun-driver tun show\n')
+    .action(async (node: string, argv: string[], opts: { lab?: string }) => {
+      const command = argv[0] === '--' ? argv.slice(1) : argv;
+      if (command.length === 0) throw usageError('lab exec: give a command to run, e.g. lab exec host-1 -- ping -c 1 198.51.100.2');
+      const target = opts.lab ? Lab.open(opts.lab) : Lab.findByNode(node);
+      const netns = target.ns(node);
+      // `tun-driver` inside a node means this very installation.
+      const [cmd, args] = command[0] === 'tun-driver' ? [process.execPath, [MAIN_SCRIPT, ...command.slice(1)]] : [command[0], command.slice(1)];
+      const child = spawnInNetns(netns, cmd, args, { stdio: 'inherit' });
+      const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+      process.on('SIGINT', forward).on('SIGTERM', forward);
+      const code = await new Promise<number>((resolve) => {
+        child.on('error', (err) => {
+          process.stderr.write(`tun-driver: cannot run ${command[0]}: ${err.message}\n`);
+          resolve(127);
+        });
+        child.on('close', (c, signal) => resolve(c ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1)));
+      });
+      process.exitCode = code;
+    });
+
+  return lab;
+}
+
+function otherHostAddress(lab: Lab): string {
+  const hosts = lab.state.nodes.filter((n) => n.kind === 'host');
+  return (hosts[1] ?? hosts[0]).addresses[0].split('/')[0];
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return ({ SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal];
+}

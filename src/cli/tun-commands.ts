@@ -1,0 +1,130 @@
+// `tun-driver tun add|del|show`: the seed's "plan one", a TUN device made
+// on its own and left for a relay to attach to.
+import { Command } from 'commander';
+import { TunDriverError } from '../errors.js';
+import { Address, addrList } from '../netlink/addr.js';
+import { Link, linkByName, linkDelete, linkList } from '../netlink/link.js';
+import { IFF } from '../netlink/nl/constants.js';
+import { NetlinkSocket } from '../netlink/socket.js';
+import { parseCidr } from '../packet/addr.js';
+import { checkInterfaceName, checkMtu, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
+import { intOption, printJson, usageError } from './output.js';
+
+export interface TunView {
+  name: string;
+  index: number;
+  kind: string | null;
+  state: string;
+  flags: string[];
+  mtu: number;
+  addresses: string[];
+  stats: Link['stats'] | null;
+}
+
+const FLAG_NAMES: Array<[number, string]> = [
+  [IFF.UP, 'UP'], [IFF.LOWER_UP, 'LOWER_UP'], [IFF.POINTOPOINT, 'POINTOPOINT'], [IFF.NOARP, 'NOARP'], [IFF.MULTICAST, 'MULTICAST'],
+];
+
+export function tunView(link: Link, addresses: Address[]): TunView {
+  const flags = FLAG_NAMES.filter(([bit]) => link.flags & bit).map(([, name]) => name);
+  // Like `ip link`: an up device without carrier (a TUN nobody holds open) is NO-CARRIER.
+  if (link.up && !link.lowerUp) flags.unshift('NO-CARRIER');
+  return {
+    name: link.name,
+    index: link.index,
+    kind: link.kind ?? null,
+    state: link.operstate.toUpperCase(),
+    flags,
+    mtu: link.mtu,
+    addresses: addresses.filter((a) => a.index === link.index).map((a) => a.cidr),
+    stats: link.stats ?? null,
+  };
+}
+
+export function formatTunView(v: TunView): string {
+  const s = v.stats;
+  const lines = [`${v.index}: ${v.name}: <${v.flags.join(',')}> mtu ${v.mtu} state ${v.state}${v.kind ? ` kind ${v.kind}` : ''}`];
+  for (const a of v.addresses) lines.push(`    inet ${a}`);
+  if (s) {
+    lines.push(`    RX: packets ${s.rxPackets} bytes ${s.rxBytes} errors ${s.rxErrors} dropped ${s.rxDropped}`);
+    lines.push(`    TX: packets ${s.txPackets} bytes ${s.txBytes} errors ${s.txErrors} dropped ${s.txDropped}`);
+  }
+  return lines.join('\n');
+}
+
+function withNetlink<T>(fn: (nl: NetlinkSocket) => T): T {
+  const nl = NetlinkSocket.open();
+  try {
+    return fn(nl);
+  } finally {
+    nl.close();
+  }
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function tunCommands(): Command {
+  const tun = new Command('tun').description('create, delete and inspect TUN devices (over rtnetlink)');
+
+  tun
+    .command('add')
+    .description('create a persistent TUN device, give it addresses and bring it up')
+    .argument('<name>', 'interface name (at most 15 characters)')
+    .option('-a, --address <cidr>', 'address with prefix length; repeat for more', collect, [])
+    .option('--mtu <n>', `MTU (${MIN_MTU}-${MAX_MTU}); default: the kernel's (1500)`)
+    .option('--replace', 'delete an existing TUN of the same name first')
+    .option('--json', 'print the device as JSON')
+    .addHelpText('after', '\nExample:\n  tun-driver tun add tun19 --address 10.244.1.3/24 --mtu 1472\n')
+    .action((name: string, opts: { address: string[]; mtu?: string; replace?: boolean; json?: boolean }) => {
+      // Everything is validated before anything is changed.
+      checkInterfaceName(name);
+      const addresses = opts.address.map((a) => {
+        try {
+          return parseCidr(a);
+        } catch (err) {
+          throw usageError(`--address ${(err as Error).message}`);
+        }
+      });
+      const mtu = opts.mtu === undefined ? undefined : intOption('--mtu', opts.mtu, MIN_MTU, MAX_MTU);
+      if (mtu !== undefined) checkMtu(mtu);
+      const device = LinuxTun.create({ name, addresses, mtu, persist: true, replace: opts.replace });
+      device.close();
+      const view = withNetlink((nl) => tunView(linkByName(nl, name), addrList(nl)));
+      if (opts.json) printJson(view);
+      else process.stdout.write(`created ${name}\n${formatTunView(view)}\n`);
+    });
+
+  tun
+    .command('del')
+    .description('delete a TUN device')
+    .argument('<name>', 'interface name')
+    .addHelpText('after', '\nExample:\n  tun-driver tun del tun19\n')
+    .action((name: string) => {
+      checkInterfaceName(name);
+      withNetlink((nl) => {
+        const link = linkByName(nl, name);
+        if (link.kind !== 'tun') throw new TunDriverError('TUN_ERR_USAGE', `${name} is a ${link.kind ?? 'non-TUN'} device, not a TUN: refusing to delete it`);
+        linkDelete(nl, link.index);
+      });
+      process.stdout.write(`deleted ${name}\n`);
+    });
+
+  tun
+    .command('show')
+    .description('show TUN devices: addresses, MTU, state and counters (like ip -s link)')
+    .argument('[name]', 'one device (default: every TUN device)')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  tun-driver tun show\n  tun-driver tun show tun19 --json\n')
+    .action((name: string | undefined, opts: { json?: boolean }) => {
+      if (name !== undefined) checkInterfaceName(name);
+      const views = withNetlink((nl) => {
+        const addresses = addrList(nl);
+        const links = name ? [linkByName(nl, name)] : linkList(nl).filter((l) => l.kind === 'tun');
+        return links.map((l) => tunView(l, addresses));
+      });
+      if (opts.json) printJson(name ? views[0] : views);
+      else process.stdout.write(views.length ? views.map(formatTunView).join('\n') + '\n' : 'no TUN devices\n');
+    });
+
+  return tun;
+}

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateTopology } from './topology.js';
+import { presetTopology, PRESET_NAMES } from './presets.js';
+import { planNodes } from './lab.js';
+
+test('every preset validates and plans tdlab- namespaces with addresses', () => {
+  for (const name of PRESET_NAMES) {
+    const t = presetTopology(name);
+    const nodes = planNodes(t);
+    assert.ok(nodes.length >= 3, name);
+    for (const n of nodes) assert.match(n.netns, new RegExp(`^tdlab-${t.name}-`));
+  }
+});
+
+test('cluster preset: host i owns 10.244.i.0/24, pods get .2, .3 ... behind cni0 (.1)', () => {
+  const nodes = planNodes(presetTopology('cluster', { hosts: 2, pods: 3, name: 'c' }));
+  const host2 = nodes.find((n) => n.name === 'host-2')!;
+  assert.deepEqual(host2.addresses, ['198.51.100.2/24', '10.244.2.1/24']);
+  assert.deepEqual(nodes.filter((n) => n.host === 'host-2').map((n) => [n.name, n.addresses[0]]), [
+    ['host-2-pod1', '10.244.2.2/24'], ['host-2-pod2', '10.244.2.3/24'], ['host-2-pod3', '10.244.2.4/24'],
+  ]);
+  assert.throws(() => presetTopology('cluster', { hosts: 21 }), /--hosts 21: use 1 to 20/);
+  assert.throws(() => presetTopology('nope'), /unknown preset "nope": choose one of/);
+});
+
+const base = { name: 'x', segments: [{ name: 'lan', subnet: '198.51.100.0/24' }] };
+
+test('validation names what is wrong', () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...base, hosts: [] }, /hosts/],
+    [{ ...base, hosts: [{ name: 'h', segment: 'wan', address: '198.51.100.1' }] }, /segment "wan", which is not declared/],
+    [{ ...base, hosts: [{ name: 'h', segment: 'lan', address: '198.51.100.0' }] }, /network or broadcast/],
+    [{ ...base, hosts: [{ name: 'a', segment: 'lan', address: '198.51.100.1' }, { name: 'b', segment: 'lan', address: '198.51.100.1' }] }, /address 198\.51\.100\.1 .* used twice/],
+    [{ ...base, hosts: [{ name: 'h', segment: 'lan', address: '198.51.100.1', pods: { subnet: '10.245.0.0/24', count: 1 } }] }, /inside 10\.244\.0\.0\/16/],
+    [{ ...base, hosts: [
+      { name: 'a', segment: 'lan', address: '198.51.100.1', pods: { subnet: '10.244.0.0/23', count: 1 } },
+      { name: 'b', segment: 'lan', address: '198.51.100.2', pods: { subnet: '10.244.1.0/24', count: 1 } }] }, /pod subnets of b and a overlap/],
+    [{ ...base, segments: [...base.segments, { name: 'lan2', subnet: '198.51.100.128/25' }], hosts: [{ name: 'h', segment: 'lan', address: '198.51.100.1' }] }, /segments lan2 and lan overlap/],
+    [{ ...base, hosts: [{ name: 'h', segment: 'lan', address: '198.51.100.1' }], extra: 1 }, /Unrecognized key/],
+  ];
+  for (const [input, message] of cases) assert.throws(() => validateTopology(input), message);
+});
