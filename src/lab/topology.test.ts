@@ -41,3 +41,11 @@ test('validation names what is wrong', () => {
   ];
   for (const [input, message] of cases) assert.throws(() => validateTopology(input), message);
 });
+
+test('the example files in presets/ are exactly the built-in presets', async () => {
+  const { readFileSync } = await import('node:fs');
+  for (const name of PRESET_NAMES) {
+    const file = new URL(`../../../presets/${name}.json`, import.meta.url);
+    assert.deepEqual(validateTopology(JSON.parse(readFileSync(file, 'utf8'))), presetTopology(name), name);
+  }
+});

@@ -1,6 +1,7 @@
 // A view over an ICMPv4 message (RFC 792), re-pointable like IPv4View.
 import { checksum, updateChecksum16 } from './checksum.js';
 import { get16, put16 } from './bytes.js';
+import { IPPROTO, IPV4, writeIPv4Header } from './ipv4.js';
 
 export const ICMP = {
   TYPE: 0,
@@ -112,4 +113,23 @@ export function writeIcmpEcho(b: Uint8Array, o: number, type: number, id: number
   put16(b, o + ICMP.CHECKSUM, 0);
   put16(b, o + ICMP.CHECKSUM, checksum(b, o, o + length));
   return length;
+}
+
+export interface EchoPacketFields {
+  type: number;
+  src: number;
+  dst: number;
+  id: number;
+  seq: number;
+  payload: Uint8Array;
+  ttl?: number;
+  /** IPv4 identification (default: seq). */
+  ipId?: number;
+}
+
+/** Writes a whole IPv4 + ICMP echo packet at b[o]; returns its length. */
+export function writeEchoPacket(b: Uint8Array, o: number, f: EchoPacketFields): number {
+  const icmpLength = writeIcmpEcho(b, o + IPV4.MIN_HEADER, f.type, f.id, f.seq, f.payload);
+  writeIPv4Header(b, o, { src: f.src, dst: f.dst, protocol: IPPROTO.ICMP, payloadLength: icmpLength, ttl: f.ttl ?? 64, id: f.ipId ?? f.seq });
+  return IPV4.MIN_HEADER + icmpLength;
 }

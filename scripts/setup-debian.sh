@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what tun-driver's build, demo and tests need on a fresh Debian
+# machine (run as root). Idempotent: apt runs only when something is missing.
+# Node.js >= 20 with npm must already be there (Debian 12's nodejs is 18).
+set -euo pipefail
+need=()
+for pair in ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump \
+            setpriv:util-linux g++:g++ make:make python3:python3; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup-debian: installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+node -e 'const [major] = process.versions.node.split(".").map(Number); if (major < 20) { console.error(`setup-debian: Node.js ${process.version} is too old: tun-driver needs Node.js 20 or newer`); process.exit(1); }'
+[ -c /dev/net/tun ] || { echo "setup-debian: /dev/net/tun is missing: run 'modprobe tun'" >&2; exit 1; }
+echo "setup-debian: ready"
