@@ -2,6 +2,7 @@
 import { checksum, updateChecksum16 } from './checksum.js';
 import { get16, put16 } from './bytes.js';
 import { IPPROTO, IPV4, writeIPv4Header } from './ipv4.js';
+import { PacketView } from './view.js';
 
 export const ICMP = {
   TYPE: 0,
@@ -37,22 +38,10 @@ export const ICMP_UNREACH = {
 
 export type IcmpProblem = 'truncated' | 'bad-checksum';
 
-export class IcmpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  /** Length of the whole ICMP message (IP payload length). */
-  length = 0;
-
-  constructor(buf?: Uint8Array, off = 0, length = buf ? buf.length - off : 0) {
-    if (buf) this.attach(buf, off, length);
-  }
-
-  attach(buf: Uint8Array, off: number, length: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.length = length;
-    return this;
-  }
+/** An ICMP message; attach it with the IP payload's offset and length. */
+export class IcmpView extends PacketView {
+  /** Length of the whole ICMP message (the IP payload length). */
+  get length(): number { return this.available; }
 
   /** The one validity check: a full 8-byte header and a correct checksum. */
   check(): IcmpProblem | undefined {

@@ -3,6 +3,7 @@
 // nothing: check() once, then use the cheap accessors and setters.
 import { checksum, updateChecksum16, updateChecksum32 } from './checksum.js';
 import { get16, get32, put16, put32 } from './bytes.js';
+import { PacketView } from './view.js';
 
 /** Field offsets from the start of the header (RFC 791, section 3.1). */
 export const IPV4 = {
@@ -28,23 +29,7 @@ export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 /** Why a buffer is not a usable IPv4 packet (used as a drop reason). */
 export type IPv4Problem = 'truncated' | 'not-ipv4' | 'bad-header-length' | 'bad-total-length' | 'bad-checksum';
 
-export class IPv4View {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  /** Bytes available from `off` (what was read, not what the header claims). */
-  available = 0;
-
-  constructor(buf?: Uint8Array, off = 0, available = buf ? buf.length - off : 0) {
-    if (buf) this.attach(buf, off, available);
-  }
-
-  attach(buf: Uint8Array, off = 0, available = buf.length - off): this {
-    this.buf = buf;
-    this.off = off;
-    this.available = available;
-    return this;
-  }
-
+export class IPv4View extends PacketView {
   /**
    * The one validity check: version 4, a header length that fits, a total
    * length within what was read, and a correct header checksum. Returns

@@ -2,6 +2,7 @@
 import { foldChecksum, sumWords } from './checksum.js';
 import { get16, put16 } from './bytes.js';
 import { IPPROTO } from './ipv4.js';
+import { PacketView } from './view.js';
 
 export const UDP = { SRC_PORT: 0, DST_PORT: 2, LENGTH: 4, CHECKSUM: 6, HEADER: 8 } as const;
 
@@ -12,23 +13,8 @@ export function pseudoHeaderSum(src: number, dst: number, protocol: number, leng
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
 }
 
-export class UdpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  /** Bytes of UDP available (IP payload length). */
-  available = 0;
-
-  constructor(buf?: Uint8Array, off = 0, available = buf ? buf.length - off : 0) {
-    if (buf) this.attach(buf, off, available);
-  }
-
-  attach(buf: Uint8Array, off: number, available: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.available = available;
-    return this;
-  }
-
+/** A UDP datagram; attach it with the IP payload's offset and length. */
+export class UdpView extends PacketView {
   /**
    * The one validity check: header present, length field within what was
    * read, and (unless the sender left it 0) a correct checksum over the
