@@ -5,13 +5,14 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { labCommands } from './lab-commands.js';
 import { tunCommands } from './tun-commands.js';
+import { relayCommand } from './relay-command.js';
 import { EXIT, reportError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command('tun-driver')
-    .description('Linux user-space TUN networking: TUN devices over rtnetlink, and a namespace lab to try them in')
+    .description('Linux user-space TUN networking: TUN devices over rtnetlink, an ICMP relay, and a namespace lab to try them in')
     .version(pkg.version)
     .enablePositionalOptions()
     .addHelpText('after', `
@@ -19,11 +20,13 @@ Examples:
   tun-driver lab up --preset two-hosts
   tun-driver lab exec host-1 -- tun-driver tun add tun19 --address 10.244.1.3/24
   tun-driver lab exec host-1 -- tun-driver tun show tun19
+  tun-driver lab exec host-1 -- tun-driver relay --address 10.244.1.3/24 --trace
   tun-driver lab down
 
 Exit codes: 0 ok, 1 run-time failure, 2 bad input or missing privilege (nothing was changed).`);
   program.addCommand(tunCommands());
   program.addCommand(labCommands());
+  program.addCommand(relayCommand());
   // Commander's own parse errors (unknown option, missing argument) are
   // usage errors: one line on stderr, exit 2 (see main()).
   const asUsageErrors = (cmd: Command): void => {

@@ -4,7 +4,55 @@
 // an outer header can later be written in place in front of it. Readers
 // fill `sizes` and `count`; nothing is allocated per packet.
 
-export class PacketBatch {
+/**
+ * Packets to send, as spans of one buffer: packet i is
+ * buf[offsets[i], offsets[i] + lengths[i]), addressed to addrs[2i] (host-order
+ * IPv4) : addrs[2i+1] (port) where the socket needs it. A PacketBatch is
+ * one; a SpanList points into a buffer it does not own (zero-copy: send what
+ * was just read, rewritten in place).
+ */
+export interface Spans {
+  buf: Uint8Array;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  addrs: Uint32Array;
+  count: number;
+}
+
+export class SpanList implements Spans {
+  buf: Uint8Array = new Uint8Array(0);
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  readonly addrs: Uint32Array;
+  count = 0;
+
+  constructor(readonly capacity: number) {
+    this.offsets = new Uint32Array(capacity);
+    this.lengths = new Uint32Array(capacity);
+    this.addrs = new Uint32Array(capacity * 2);
+  }
+
+  /** Empties the list and points it at `buf`. */
+  reset(buf: Uint8Array): void {
+    this.buf = buf;
+    this.count = 0;
+  }
+
+  get full(): boolean {
+    return this.count >= this.capacity;
+  }
+
+  add(offset: number, length: number, addr = 0, port = 0): number {
+    const i = this.count++;
+    this.offsets[i] = offset;
+    this.lengths[i] = length;
+    this.addrs[2 * i] = addr;
+    this.addrs[2 * i + 1] = port;
+    return i;
+  }
+}
+
+export class PacketBatch implements Spans {
   readonly buf: Uint8Array;
   readonly sizes: Uint32Array;
   /** [addr, port] per slot for datagram sockets (host-order IPv4). */

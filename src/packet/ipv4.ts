@@ -74,6 +74,13 @@ export class IPv4View extends PacketView {
     put16(this.buf, this.off + IPV4.CHECKSUM, updateChecksum16(this.checksum, oldWord, get16(this.buf, o)));
   }
 
+  /** Sets the flags + fragment-offset word (e.g. to clear DF), updating the checksum incrementally. */
+  setFlagsFragment(value: number): void {
+    const o = this.off + IPV4.FLAGS_FRAGMENT;
+    put16(this.buf, this.off + IPV4.CHECKSUM, updateChecksum16(this.checksum, get16(this.buf, o), value));
+    put16(this.buf, o, value);
+  }
+
   setSrc(addr: number): void { this.setAddress(IPV4.SRC, addr); }
   setDst(addr: number): void { this.setAddress(IPV4.DST, addr); }
 

@@ -1,7 +1,7 @@
 // What the relay and overlay need from a TUN: batch reads on readiness and
 // batch writes. The Linux device (linux-tun.ts) and the in-memory double
 // (memory-tun.ts) both implement it.
-import { PacketBatch } from '../io/batch.js';
+import { PacketBatch, Spans } from '../io/batch.js';
 
 export interface WriteResult {
   /** Packets the device accepted. */
@@ -21,6 +21,6 @@ export interface PacketDevice {
   /** Reads what is waiting now, without waiting; returns batch.count. */
   readNow(batch: PacketBatch): number;
   /** Writes batch.offsets/lengths[0..count) as one packet each. */
-  writeBatch(batch: PacketBatch): WriteResult;
+  writeBatch(batch: Spans): WriteResult;
   close(): void;
 }

@@ -3,7 +3,7 @@
 // we close it, unless it was made persistent (`tun add`) on purpose.
 import { C, isSystemError, native } from '../native/addon.js';
 import { isPermissionErrno, PERMISSION_HINT, TunDriverError } from '../errors.js';
-import { PacketBatch } from '../io/batch.js';
+import { PacketBatch, Spans } from '../io/batch.js';
 import { FdReader } from '../io/fd-reader.js';
 import { addrAdd } from '../netlink/addr.js';
 import { Link, linkByName, linkDelete, linkGet, linkSetMtu, linkSetUp, LinkStats } from '../netlink/link.js';
@@ -157,7 +157,7 @@ export class LinuxTun implements PacketDevice {
    * Writes every queued span. A packet the kernel refuses (malformed, too
    * big) is skipped and counted in `failed`; the rest still go out.
    */
-  writeBatch(batch: PacketBatch): WriteResult {
+  writeBatch(batch: Spans): WriteResult {
     let done = 0;
     let failed = 0;
     const { buf, offsets, lengths } = batch;

@@ -2,7 +2,7 @@
 // packets "the kernel" would hand to the daemon and inspect what the daemon
 // wrote back. Same batch contract as the real device; never used by the
 // product itself.
-import { PacketBatch } from '../io/batch.js';
+import { PacketBatch, Spans } from '../io/batch.js';
 import { PacketDevice, WriteResult } from './device.js';
 
 export class MemoryTun implements PacketDevice {
@@ -43,7 +43,7 @@ export class MemoryTun implements PacketDevice {
     return batch.count;
   }
 
-  writeBatch(batch: PacketBatch): WriteResult {
+  writeBatch(batch: Spans): WriteResult {
     let failed = 0;
     for (let i = 0; i < batch.count; i++) {
       const len = batch.lengths[i];

@@ -1,0 +1,64 @@
+// What the relay counts: packets it moved, errors it relayed or gave, and
+// every packet it dropped, by reason.
+
+export type DropReason =
+  | 'malformed' // not a valid IPv4 packet / ICMP message from the TUN
+  | 'ipv6' // IPv6 (router solicitations, MLD, ...): the relay is IPv4 only
+  | 'not-icmp' // TCP/UDP/... that could not be answered (non-first fragment, broadcast)
+  | 'not-echo-request' // ICMP from the TUN that is not an echo request
+  | 'bad-source' // source outside the TUN subnet
+  | 'broadcast' // echo to a broadcast/multicast address
+  | 'flow-table-full'
+  | 'reassembly-overlap'
+  | 'reassembly-too-big'
+  | 'reassembly-table-full'
+  | 'send-failed' // the kernel refused to send a request
+  | 'tun-write-failed' // the TUN refused a reply
+  | 'fragment-failed' // a reply too big for the TUN that could not be fragmented
+  | 'net-malformed' // an invalid packet from the network socket
+  | 'error-rate-limited' // an ICMP error we would have given, over the rate limit
+  | 'internal-error';
+
+export class RelayCounters {
+  /** Echo requests sent to the network. */
+  requests = 0;
+  /** Echo replies written into the TUN. */
+  replies = 0;
+  /** ICMP errors from the network, rewritten and written into the TUN. */
+  errorsRelayed = 0;
+  /** ICMP errors the relay gave itself (unreachable, prohibited). */
+  errorsGenerated = 0;
+  /** Fragments read from the TUN, and the whole packets they made. */
+  fragmentsIn = 0;
+  reassembled = 0;
+  /** Replies written into the TUN in fragments because they exceeded its MTU. */
+  repliesFragmented = 0;
+  /** ICMP from the network that belongs to no flow (e.g. pings to this host): ignored, not relayed. */
+  ignored = 0;
+  readonly drops = new Map<DropReason, number>();
+
+  drop(reason: DropReason, n = 1): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
+  }
+
+  get dropped(): number {
+    let n = 0;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      requests: this.requests, replies: this.replies, errorsRelayed: this.errorsRelayed, errorsGenerated: this.errorsGenerated,
+      fragmentsIn: this.fragmentsIn, reassembled: this.reassembled, repliesFragmented: this.repliesFragmented, ignored: this.ignored,
+      dropped: Object.fromEntries([...this.drops].sort()),
+    };
+  }
+
+  format(): string {
+    const drops = [...this.drops].sort().map(([k, v]) => `${k} ${v}`).join(', ');
+    return `requests ${this.requests}, replies ${this.replies}, errors relayed ${this.errorsRelayed}, errors generated ${this.errorsGenerated}, ` +
+      `fragments in ${this.fragmentsIn} (${this.reassembled} reassembled), replies fragmented ${this.repliesFragmented}, ignored ${this.ignored}; ` +
+      `dropped ${this.dropped}${drops ? ` (${drops})` : ''}`;
+  }
+}

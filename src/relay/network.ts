@@ -1,0 +1,17 @@
+// The relay's network side: where echo requests leave and replies and
+// errors come back. RawIcmpSocket is the Linux implementation; unit tests
+// use a fake with the same contract.
+import { PacketBatch, Spans } from '../io/batch.js';
+
+export interface IcmpNetwork {
+  /**
+   * Sends spans[first, first+count) — each an ICMP message (no IP header)
+   * to addrs[2i] — with IP TTL `ttl`. Calls onRefused(i, errnoName) for
+   * every packet that did not leave. Returns how many left.
+   */
+  send(spans: Spans, first: number, count: number, ttl: number, onRefused: (index: number, errnoName: string) => void): number;
+  /** Delivers received IPv4 packets (header included) batch by batch. */
+  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void;
+  stopReading(): void;
+  close(): void;
+}

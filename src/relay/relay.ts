@@ -1,0 +1,318 @@
+// The ICMP relay: echo requests that local pingers send into the TUN leave
+// through the host's network stack, and the replies and errors that come
+// back are written into the TUN as if the destination had answered
+// directly. This file is pure packet logic over a PacketDevice (the TUN)
+// and an IcmpNetwork (the socket side), so it runs on the in-memory TUN in
+// unit tests exactly as on the real one.
+//
+// Contract for every packet: it is relayed, answered, or dropped and
+// counted; nothing that is not an echo flow of ours leaves as ICMP, and
+// nothing from the network that is not for one of our flows enters the TUN.
+import { PacketBatch, SpanList } from '../io/batch.js';
+import { Prefix, prefixMask } from '../packet/addr.js';
+import { describeIPv4 } from '../packet/describe.js';
+import { fragmentIPv4, Reassembler } from '../packet/fragment.js';
+import { IPv4View, IPPROTO, IPV4 } from '../packet/ipv4.js';
+import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
+import { PacketDevice } from '../tun/device.js';
+import { RelayCounters } from './counters.js';
+import { Flow, FlowTable } from './flow-table.js';
+import { mayAnswerWithError, Quote, readQuote, rewriteError, writeIcmpError } from './icmp-errors.js';
+import { IcmpNetwork } from './network.js';
+
+export interface RelayOptions {
+  /** The TUN's address and prefix: pingers must use a source inside it. */
+  subnet: Prefix;
+  tunMtu: number;
+  /** Addresses of the relay host: an error *from* one of them (ARP failure) would be a martian in the TUN. */
+  localAddresses?: ReadonlySet<number>;
+  maxFlows?: number;
+  flowIdleMs?: number;
+  /** Packets per read from either side. */
+  batchSize?: number;
+  /** ICMP errors the relay may give per second (bursts up to the same number). */
+  errorRatePerSecond?: number;
+  /** Called with one tcpdump-like line per packet when tracing. */
+  trace?: (line: string) => void;
+  now?: () => number;
+}
+
+const SWEEP_MS = 5_000;
+const ERROR_CODE_FOR_ERRNO: Record<string, number> = { ENETUNREACH: ICMP_UNREACH.NET, EHOSTUNREACH: ICMP_UNREACH.HOST, EACCES: ICMP_UNREACH.ADMIN_PROHIBITED, EPERM: ICMP_UNREACH.ADMIN_PROHIBITED };
+
+export class IcmpRelay {
+  readonly counters = new RelayCounters();
+  readonly flows: FlowTable;
+  private readonly reassembler = new Reassembler();
+  private readonly now: () => number;
+  private readonly trace?: (line: string) => void;
+  private readonly broadcast: number;
+  private readonly local: ReadonlySet<number>;
+
+  // Preallocated per-batch state.
+  private readonly tunRx: PacketBatch;
+  private readonly netRx: PacketBatch;
+  /** Requests to send: spans into tunRx.buf (ICMP part), with their TTL and IP header offset. */
+  private readonly toNet: SpanList;
+  private readonly toNetTtl: Uint8Array;
+  private readonly toNetIpOffset: Uint32Array;
+  /** Replies/errors to write: spans into netRx.buf. */
+  private readonly toTun: SpanList;
+  /** Packets the relay builds itself (errors, fragments), written after toTun. */
+  private readonly generated: PacketBatch;
+  private readonly scratch: Uint8Array;
+  private readonly ip = new IPv4View();
+  private readonly icmp = new IcmpView();
+  private readonly quote: Quote = { ip: new IPv4View(), icmp: new IcmpView() };
+  private readonly errorRate: number;
+  private errorTokens: number;
+  private lastRefill: number;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(private readonly tun: PacketDevice, private readonly net: IcmpNetwork, private readonly options: RelayOptions) {
+    this.now = options.now ?? Date.now;
+    this.trace = options.trace;
+    this.flows = new FlowTable(options.subnet, { maxFlows: options.maxFlows, idleMs: options.flowIdleMs });
+    this.broadcast = (options.subnet.network | ~prefixMask(options.subnet.length)) >>> 0;
+    this.local = options.localAddresses ?? new Set();
+    const batch = options.batchSize ?? 64;
+    const tunSlot = Math.max(2048, options.tunMtu);
+    this.tunRx = new PacketBatch(batch, tunSlot);
+    this.netRx = new PacketBatch(batch, 65536);
+    this.toNet = new SpanList(batch);
+    this.toNetTtl = new Uint8Array(batch);
+    this.toNetIpOffset = new Uint32Array(batch);
+    this.toTun = new SpanList(batch);
+    this.generated = new PacketBatch(256, tunSlot);
+    this.scratch = new Uint8Array(65536);
+    this.errorRate = options.errorRatePerSecond ?? 100;
+    this.errorTokens = this.errorRate;
+    this.lastRefill = this.now();
+  }
+
+  start(onError: (err: Error) => void): void {
+    this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError);
+    this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError);
+    this.sweeper = setInterval(() => {
+      const now = this.now();
+      this.flows.expire(now);
+      this.reassembler.expire(now);
+    }, SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    this.tun.stopReading();
+    this.net.stopReading();
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  /** One batch read from the TUN: requests out to the network, answers back into the TUN. */
+  fromTun(batch: PacketBatch): void {
+    const now = this.now();
+    this.toNet.reset(batch.buf);
+    this.generated.clear();
+    for (let i = 0; i < batch.count; i++) {
+      try {
+        this.requestFromTun(batch.buf, batch.offset(i), batch.sizes[i], now);
+      } catch {
+        this.counters.drop('internal-error');
+      }
+    }
+    this.flushToNetwork();
+    this.flushGenerated();
+  }
+
+  /** One batch read from the network socket: replies and errors for our flows into the TUN. */
+  fromNetwork(batch: PacketBatch): void {
+    const now = this.now();
+    this.toTun.reset(batch.buf);
+    this.generated.clear();
+    for (let i = 0; i < batch.count; i++) {
+      try {
+        this.answerFromNetwork(batch.buf, batch.offset(i), batch.sizes[i], now);
+      } catch {
+        this.counters.drop('internal-error');
+      }
+    }
+    if (this.toTun.count > 0) {
+      const { failed } = this.tun.writeBatch(this.toTun);
+      if (failed) this.counters.drop('tun-write-failed', failed);
+    }
+    this.flushGenerated();
+  }
+
+  private requestFromTun(buf: Uint8Array, off: number, len: number, now: number): void {
+    const { ip, icmp, counters } = this;
+    ip.attach(buf, off, len);
+    if (len > 0 && ip.version === 6) return counters.drop('ipv6');
+    if (ip.check() !== undefined) return counters.drop('malformed');
+    if (ip.isFragment) {
+      if (ip.protocol !== IPPROTO.ICMP) return this.refuseNonIcmp(ip);
+      counters.fragmentsIn++;
+      this.trace?.(`tun>    ${describeIPv4(ip)}`);
+      const whole = this.reassembler.add(ip, now);
+      if (whole === undefined) return;
+      if (typeof whole === 'string') return counters.drop(whole);
+      counters.reassembled++;
+      // A reassembled request lives in its own buffer: send it on its own.
+      this.flushToNetwork();
+      const saved = this.toNet.buf;
+      this.toNet.reset(whole);
+      this.requestFromTun(whole, 0, whole.length, now);
+      this.flushToNetwork();
+      this.toNet.reset(saved);
+      return;
+    }
+    if (ip.protocol !== IPPROTO.ICMP) return this.refuseNonIcmp(ip);
+    icmp.attach(buf, ip.payloadOffset, ip.payloadLength);
+    if (icmp.check() !== undefined) return counters.drop('malformed');
+    if (icmp.type !== ICMP_TYPE.ECHO_REQUEST) return counters.drop('not-echo-request');
+    if (!mayAnswerWithError(ip, ICMP_TYPE.ECHO_REQUEST, this.broadcast)) return counters.drop('broadcast');
+    const flow = this.flows.outbound(ip.src, ip.dst, icmp.id, now);
+    if (!flow) return counters.drop(this.flows.ownsSource(ip.src) ? 'flow-table-full' : 'bad-source');
+    this.trace?.(`tun>net ${describeIPv4(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
+    icmp.setId(flow.outId);
+    flow.requests++;
+    if (this.toNet.full) this.flushToNetwork();
+    const k = this.toNet.add(ip.payloadOffset, ip.payloadLength, ip.dst);
+    this.toNetTtl[k] = ip.ttl;
+    this.toNetIpOffset[k] = off;
+  }
+
+  /** Sends queued requests in runs of equal TTL (TTL is a socket option). */
+  private flushToNetwork(): void {
+    const spans = this.toNet;
+    let start = 0;
+    while (start < spans.count) {
+      let end = start + 1;
+      while (end < spans.count && this.toNetTtl[end] === this.toNetTtl[start]) end++;
+      const sent = this.net.send(spans, start, end - start, this.toNetTtl[start], (i, errno) => this.sendRefused(i, errno));
+      this.counters.requests += sent;
+      start = end;
+    }
+    spans.count = 0;
+  }
+
+  /** The kernel would not send request i: tell the pinger as a router would. */
+  private sendRefused(i: number, errno: string): void {
+    this.counters.drop('send-failed');
+    const ip = this.ip.attach(this.toNet.buf, this.toNetIpOffset[i]);
+    const icmp = this.icmp.attach(this.toNet.buf, ip.payloadOffset, ip.payloadLength);
+    const flow = this.flows.inbound(ip.dst, icmp.id);
+    if (!flow) return;
+    icmp.setId(flow.id); // quote what the pinger sent
+    const code = ERROR_CODE_FOR_ERRNO[errno];
+    if (code !== undefined) this.giveError(ip, ICMP_TYPE.DEST_UNREACH, code, ip.dst);
+  }
+
+  /**
+   * TCP, UDP and other protocols cannot be relayed as ICMP. Answer as a
+   * filtering router would (Destination Unreachable, Communication
+   * Administratively Prohibited) so the sender fails fast, from the
+   * destination's address (a TUN-subnet or local source would be a martian).
+   */
+  private refuseNonIcmp(ip: IPv4View): void {
+    if (!mayAnswerWithError(ip, undefined, this.broadcast)) return this.counters.drop('not-icmp');
+    this.trace?.(`tun>    ${describeIPv4(ip)} refused: not ICMP`);
+    this.giveError(ip, ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.ADMIN_PROHIBITED, ip.dst);
+  }
+
+  private giveError(offending: IPv4View, type: number, code: number, from: number): void {
+    const now = this.now();
+    this.errorTokens = Math.min(this.errorRate, this.errorTokens + ((now - this.lastRefill) / 1000) * this.errorRate);
+    this.lastRefill = now;
+    if (this.errorTokens < 1) return this.counters.drop('error-rate-limited');
+    this.errorTokens--;
+    const g = this.generated;
+    if (g.count >= g.capacity) this.flushGenerated();
+    const i = g.count++;
+    const o = g.offset(i);
+    const len = writeIcmpError(g.buf, o, type, code, from, offending);
+    g.sizes[i] = len;
+    g.offsets[i] = o;
+    g.lengths[i] = len;
+    this.counters.errorsGenerated++;
+    if (this.trace) {
+      const ip = new IPv4View(g.buf, o, len);
+      this.trace(`   >tun ${describeIPv4(ip, new IcmpView(g.buf, ip.payloadOffset, ip.payloadLength))} (from the relay)`);
+    }
+  }
+
+  private answerFromNetwork(buf: Uint8Array, off: number, len: number, now: number): void {
+    const { ip, icmp, counters } = this;
+    ip.attach(buf, off, len);
+    if (ip.check() !== undefined || ip.protocol !== IPPROTO.ICMP || ip.isFragment) return counters.drop('net-malformed');
+    icmp.attach(buf, ip.payloadOffset, ip.payloadLength);
+    if (icmp.check() !== undefined) return counters.drop('net-malformed');
+    // What the relay writes into the TUN is delivered on this host, and a
+    // raw socket gets a copy of every ICMP packet delivered here: anything
+    // addressed into the TUN subnet is our own output coming round again
+    // (answers from the network are addressed to the host's outgoing address).
+    if (this.flows.ownsSource(ip.dst)) {
+      counters.ignored++;
+      return;
+    }
+    let flow: Flow | undefined;
+    if (icmp.type === ICMP_TYPE.ECHO_REPLY) {
+      flow = this.flows.inbound(ip.src, icmp.id);
+      if (!flow) {
+        counters.ignored++;
+        return;
+      }
+      ip.setDst(flow.src);
+      icmp.setId(flow.id);
+      flow.replies++;
+      counters.replies++;
+    } else if (icmp.isError && readQuote(icmp, this.quote)) {
+      flow = this.flows.inbound(this.quote.ip.dst, this.quote.icmp.id);
+      if (!flow) {
+        counters.ignored++;
+        return;
+      }
+      // An error generated by this very host (its ARP for the next hop
+      // failed) has a local source, which the TUN side would drop as a
+      // martian: present it as coming from the destination instead.
+      rewriteError(ip, icmp, this.quote, flow.src, flow.id, this.local.has(ip.src) ? this.quote.ip.dst : undefined);
+      flow.errors++;
+      counters.errorsRelayed++;
+    } else {
+      counters.ignored++; // echo requests to this host, other hosts' pings, redirects, ...
+      return;
+    }
+    flow.lastSeen = now;
+    this.trace?.(`net>tun ${describeIPv4(ip, icmp)}`);
+    const total = ip.totalLength;
+    if (total <= this.options.tunMtu) {
+      if (this.toTun.full) {
+        const { failed } = this.tun.writeBatch(this.toTun);
+        if (failed) counters.drop('tun-write-failed', failed);
+        this.toTun.reset(this.toTun.buf);
+      }
+      this.toTun.add(off, total);
+      return;
+    }
+    // Bigger than the TUN's MTU (a reply to ping -s 3000): hand it over in
+    // fragments, as the link would have delivered it. DF is ours to clear
+    // on this last hop, since the reply already arrived whole.
+    ip.setFlagsFragment(ip.flagsFragment & ~IPV4.FLAG_DF);
+    counters.repliesFragmented++;
+    const g = this.generated;
+    const ok = fragmentIPv4(ip, this.options.tunMtu, this.scratch, (fb, fo, fl) => {
+      if (g.count >= g.capacity) this.flushGenerated();
+      const i = g.count++;
+      g.buf.set(fb.subarray(fo, fo + fl), g.offset(i));
+      g.offsets[i] = g.offset(i);
+      g.lengths[i] = fl;
+    });
+    if (!ok) counters.drop('fragment-failed');
+  }
+
+  private flushGenerated(): void {
+    const g = this.generated;
+    if (g.count === 0) return;
+    const { failed } = this.tun.writeBatch(g);
+    if (failed) this.counters.drop('tun-write-failed', failed);
+    g.clear();
+  }
+}
