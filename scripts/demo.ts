@@ -1,15 +1,15 @@
-// npm run demo — the seed article's setup, in namespaces on this machine:
-// host-1 and host-2 on an underlay switch, a TUN device tun19 on host-1
-// made with `tun-driver tun add`, shown with `tun show`, and a hand-built
-// ICMP echo written into tun19 whose kernel reply is read back. Everything
-// is torn down at the end (also on Ctrl-C); exit 0 only if every step worked.
+// npm run demo — the seed article's system, in namespaces on this machine:
+// host-1 and host-2 on an underlay switch; on host-1 a TUN device tun19
+// (10.244.1.3/24) made with `tun-driver tun add` ("plan one"), and the
+// relay attached to it. A real `ping -I tun19 host-2` and `traceroute -I`
+// go through the TUN and the relay; the relay's --trace shows the path.
+// Everything is torn down at the end (also on Ctrl-C). Exit 0 only if the
+// replies came back.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
-import { LinuxTun } from '../src/tun/linux-tun.js';
-import { parseIPv4 } from '../src/packet/addr.js';
-import { echoRoundTrip } from '../test/support/echo-roundtrip.js';
+import { startRelay, RelayRun } from '../test/support/relay-harness.js';
 
 const LAB = 'demo';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -18,42 +18,64 @@ function step(title: string): void {
   process.stdout.write(`\n== ${title}\n`);
 }
 
-/** Shows and runs a tun-driver command the way a reader would type it. */
-function tunDriver(...args: string[]): void {
-  process.stdout.write(`$ tun-driver ${args.join(' ')}\n`);
-  const r = spawnSync(process.execPath, [CLI, ...args], { stdio: 'inherit', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`tun-driver ${args.join(' ')} exited with ${r.status}`);
+/** Shows and runs a command inside host-1 the way a reader would type it there; returns its output. */
+function onHost1(cmd: string, ...args: string[]): { code: number | null; output: string } {
+  process.stdout.write(`host-1$ ${cmd} ${args.join(' ')}\n`);
+  const [file, argv] = cmd === 'tun-driver' ? [process.execPath, [CLI, ...args]] : [cmd, args];
+  const r = spawnSync(process.execPath, [CLI, 'lab', 'exec', '--lab', LAB, 'host-1', '--', file, ...argv], { encoding: 'utf8', timeout: 60_000 });
+  const output = (r.stdout ?? '') + (r.stderr ?? '');
+  process.stdout.write(output.replace(/^/gm, '  ').replace(/ +$/, ''));
+  return { code: r.status, output };
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the demo builds network namespaces: run it as root');
   await Lab.down(LAB); // a demo interrupted earlier
-  step("the article's two hosts, built from network namespaces");
-  tunDriver('lab', 'up', '--preset', 'two-hosts', '--name', LAB);
-  const lab = Lab.open(LAB);
+  step("the article's two hosts, built from network namespaces (tun-driver lab up --preset two-hosts)");
+  const lab = await Lab.up(presetTopology('two-hosts', { name: LAB }));
+  for (const n of lab.state.nodes) process.stdout.write(`  ${n.name.padEnd(9)} ${n.netns.padEnd(24)} ${n.addresses.join(' ')}\n`);
+  const host2 = lab.address('host-2');
 
-  step('host-1 reaches host-2 over the underlay');
-  tunDriver('lab', 'exec', '--lab', LAB, 'host-1', '--', 'ping', '-c', '2', '-i', '0.2', lab.address('host-2'));
+  step('"plan one": make tun19 on host-1 on its own, over rtnetlink');
+  if (onHost1('tun-driver', 'tun', 'add', 'tun19', '--address', '10.244.1.3/24').code !== 0) throw new Error('tun add failed');
 
-  step('"plan one": make tun19 on host-1 on its own (rtnetlink, no `ip` commands)');
-  tunDriver('lab', 'exec', '--lab', LAB, 'host-1', '--', 'tun-driver', 'tun', 'add', 'tun19', '--address', '10.244.1.3/24');
-
-  step("attach to tun19 and write a hand-built echo request from 10.244.1.9 into it");
-  const tun = LinuxTun.attach('tun19', { netns: lab.ns('host-1') });
+  step('start the relay on host-1, attached to tun19, tracing every packet');
+  process.stdout.write('host-1$ tun-driver relay --tun tun19 --attach --trace &\n');
+  let relay: RelayRun | undefined = await startRelay(lab, 'host-1', ['--tun', 'tun19', '--attach', '--trace']);
   try {
-    const r = await echoRoundTrip(tun, { count: 3, timeoutMs: 5000, tunAddress: parseIPv4('10.244.1.3')!, peerAddress: parseIPv4('10.244.1.9')!, batchSize: 8 });
-    process.stdout.write(`wrote 3 echo requests 10.244.1.9 > 10.244.1.3 into tun19; read back ${r.received} echo replies 10.244.1.3 > 10.244.1.9 (${r.elapsedMs.toFixed(1)} ms)\n`);
-    if (r.received !== 3) throw new Error(`expected 3 replies through tun19, got ${r.received}`);
-    step('tun19 while we hold it open: carrier up, and the kernel counted our packets');
-    tunDriver('lab', 'exec', '--lab', LAB, 'host-1', '--', 'tun-driver', 'tun', 'show', 'tun19');
-  } finally {
-    tun.close();
-  }
+    process.stdout.write(relay.stderr().replace(/^/gm, '  '));
 
-  step('clean up');
-  tunDriver('lab', 'exec', '--lab', LAB, 'host-1', '--', 'tun-driver', 'tun', 'del', 'tun19');
-  tunDriver('lab', 'down', LAB);
-  process.stdout.write('\ndemo OK: the lab was built, tun19 carried packets both ways, and everything was removed.\n');
+    step('ping host-2 through the TUN: the kernel sends it into tun19, the relay out through eth0');
+    const pinged = onHost1('ping', '-c', '3', '-i', '0.3', '-I', 'tun19', host2);
+    const received = Number(/(\d+) received/.exec(pinged.output)?.[1] ?? 0);
+
+    step('traceroute -I through the TUN: TTLs pass through, errors come back');
+    const traced = onHost1('traceroute', '-I', '-n', '-q', '1', '-w', '2', '-i', 'tun19', host2);
+    const reached = new RegExp(`^\\s*\\d+\\s+${host2.replace(/\./g, '\\.')}\\s`, 'm').test(traced.output);
+
+    step('the path of the first ping, from the relay\'s --trace');
+    await new Promise((r) => setTimeout(r, 200)); // spawnSync held the loop: let the relay's output in
+    const trace = relay.stdout().split('\n').filter((l) => / seq 1,/.test(l)).slice(0, 2);
+    process.stdout.write(trace.map((l) => `  ${l}\n`).join(''));
+    process.stdout.write('  (tun>net: read from tun19, sent out through the host; net>tun: the reply, written into tun19)\n');
+
+    step('stop the relay (SIGTERM): it prints its counters and restores what it changed');
+    await relay.stop('SIGTERM');
+    process.stdout.write(relay.stderr().split('\n').filter((l) => /stopping/.test(l)).map((l) => `  ${l}\n`).join(''));
+    relay = undefined;
+
+    step('clean up');
+    onHost1('tun-driver', 'tun', 'del', 'tun19');
+    await Lab.down(LAB);
+    process.stdout.write(`  lab ${LAB} removed\n`);
+
+    step('summary');
+    process.stdout.write(`  ping -I tun19 ${host2}: ${received}/3 replies; traceroute -I: ${reached ? 'reached' : 'did NOT reach'} ${host2}\n`);
+    if (received !== 3 || !reached) throw new Error('the replies did not all come back');
+    process.stdout.write('\ndemo OK\n');
+  } finally {
+    await relay?.stop('SIGKILL').catch(() => undefined);
+  }
 }
 
 const interrupted = (): void => {

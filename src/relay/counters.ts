@@ -35,6 +35,8 @@ export class RelayCounters {
   repliesFragmented = 0;
   /** ICMP from the network that belongs to no flow (e.g. pings to this host): ignored, not relayed. */
   ignored = 0;
+  /** The relay's own writes into the TUN, delivered on this host and seen again by its raw socket: skipped. */
+  ownCopies = 0;
   readonly drops = new Map<DropReason, number>();
 
   drop(reason: DropReason, n = 1): void {
@@ -50,7 +52,7 @@ export class RelayCounters {
   toJSON(): Record<string, unknown> {
     return {
       requests: this.requests, replies: this.replies, errorsRelayed: this.errorsRelayed, errorsGenerated: this.errorsGenerated,
-      fragmentsIn: this.fragmentsIn, reassembled: this.reassembled, repliesFragmented: this.repliesFragmented, ignored: this.ignored,
+      fragmentsIn: this.fragmentsIn, reassembled: this.reassembled, repliesFragmented: this.repliesFragmented, ignored: this.ignored, ownCopies: this.ownCopies,
       dropped: Object.fromEntries([...this.drops].sort()),
     };
   }
@@ -58,7 +60,7 @@ export class RelayCounters {
   format(): string {
     const drops = [...this.drops].sort().map(([k, v]) => `${k} ${v}`).join(', ');
     return `requests ${this.requests}, replies ${this.replies}, errors relayed ${this.errorsRelayed}, errors generated ${this.errorsGenerated}, ` +
-      `fragments in ${this.fragmentsIn} (${this.reassembled} reassembled), replies fragmented ${this.repliesFragmented}, ignored ${this.ignored}; ` +
+      `fragments in ${this.fragmentsIn} (${this.reassembled} reassembled), replies fragmented ${this.repliesFragmented}, ignored ${this.ignored} (+${this.ownCopies} own copies); ` +
       `dropped ${this.dropped}${drops ? ` (${drops})` : ''}`;
   }
 }

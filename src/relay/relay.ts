@@ -250,7 +250,7 @@ export class IcmpRelay {
     // addressed into the TUN subnet is our own output coming round again
     // (answers from the network are addressed to the host's outgoing address).
     if (this.flows.ownsSource(ip.dst)) {
-      counters.ignored++;
+      counters.ownCopies++;
       return;
     }
     let flow: Flow | undefined;

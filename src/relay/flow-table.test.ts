@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCidr, parseIPv4 } from '../packet/addr.js';
+import { FlowTable } from './flow-table.js';
+
+const A = (s: string): number => parseIPv4(s)!;
+const subnet = parseCidr('10.244.1.3/24');
+
+test('flows are found both ways and idle ones expire', () => {
+  const t = new FlowTable(subnet, { idleMs: 1000 });
+  const f = t.outbound(A('10.244.1.3'), A('198.51.100.2'), 7, 0)!;
+  assert.equal(t.outbound(A('10.244.1.3'), A('198.51.100.2'), 7, 500), f, 'same flow again');
+  assert.equal(t.inbound(A('198.51.100.2'), f.outId), f);
+  assert.equal(t.inbound(A('198.51.100.3'), f.outId), undefined, 'keyed by the remote too');
+  assert.equal(t.expire(1400), 0);
+  assert.equal(t.expire(1600), 1);
+  assert.equal(t.size, 0);
+  assert.equal(t.inbound(A('198.51.100.2'), f.outId), undefined);
+});
+
+test('outgoing identifiers are unique per destination, and the table is bounded', () => {
+  const t = new FlowTable(subnet, { maxFlows: 3, idleMs: 1000 });
+  const a = t.outbound(A('10.244.1.3'), A('198.51.100.2'), 7, 0)!;
+  const b = t.outbound(A('10.244.1.4'), A('198.51.100.2'), 7, 0)!;
+  const c = t.outbound(A('10.244.1.4'), A('198.51.100.9'), 7, 0)!;
+  assert.equal(a.outId, 7);
+  assert.notEqual(b.outId, 7);
+  assert.equal(c.outId, 7, 'another destination may reuse the identifier');
+  assert.equal(t.outbound(A('10.244.1.5'), A('198.51.100.2'), 8, 10), undefined, 'full');
+  assert.ok(t.outbound(A('10.244.1.5'), A('198.51.100.2'), 8, 2000), 'room again once idle flows expired');
+  assert.equal(t.outbound(A('10.244.2.1'), A('198.51.100.2'), 8, 2000), undefined, 'sources outside the subnet are refused');
+  assert.equal(t.ownsSource(A('10.244.2.1')), false);
+});
