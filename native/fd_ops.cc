@@ -260,7 +260,8 @@ Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-// writeBatch(fd, buf, offsets, lengths, count) -> n written. Stops at
+// writeBatch(fd, buf, offsets, lengths, count, first = 0) -> n written,
+// for spans first .. first+count-1 (so callers resume without slicing). Stops at
 // EAGAIN (returns what went out). Any other error on the first packet
 // throws; after the first it returns early so the caller can retry from
 // the failed packet and see that packet's own error.
@@ -274,10 +275,14 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
       !ArgU32Array(info, 2, &offsets, &off_len) || !ArgU32Array(info, 3, &lengths, &len_len) ||
       !ArgU32(info, 4, &count))
     return env.Undefined();
-  if (off_len < count || len_len < count) {
-    ThrowArg(env, "writeBatch: offsets/lengths shorter than count");
+  uint32_t first = 0;
+  if (info.Length() > 5 && !ArgU32(info, 5, &first)) return env.Undefined();
+  if (off_len < static_cast<size_t>(first) + count || len_len < static_cast<size_t>(first) + count) {
+    ThrowArg(env, "writeBatch: offsets/lengths shorter than first + count");
     return env.Undefined();
   }
+  offsets += first;
+  lengths += first;
   if (!CheckSpans(env, buf_len, offsets, lengths, count)) return env.Undefined();
   uint32_t n = 0;
   while (n < count) {
@@ -350,7 +355,8 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-// sendBatch(fd, buf, offsets, lengths, addrs|null, count) -> n sent.
+// sendBatch(fd, buf, offsets, lengths, addrs|null, count, first = 0) -> n
+// sent, for spans first .. first+count-1.
 // sendmmsg; addrs gives [addr, port] per packet, or null on a connected
 // socket. Same partial/early-return contract as writeBatch.
 Napi::Value SendBatch(const Napi::CallbackInfo& info) {
@@ -366,10 +372,16 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       !ArgU32Array(info, 4, &addrs, &addrs_len))
     return env.Undefined();
   if (!ArgU32(info, 5, &count)) return env.Undefined();
-  if (off_len < count || len_len < count || (addrs && addrs_len < 2 * static_cast<size_t>(count))) {
-    ThrowArg(env, "sendBatch: offsets/lengths/addrs shorter than count");
+  uint32_t first = 0;
+  if (info.Length() > 6 && !ArgU32(info, 6, &first)) return env.Undefined();
+  size_t end = static_cast<size_t>(first) + count;
+  if (off_len < end || len_len < end || (addrs && addrs_len < 2 * end)) {
+    ThrowArg(env, "sendBatch: offsets/lengths/addrs shorter than first + count");
     return env.Undefined();
   }
+  offsets += first;
+  lengths += first;
+  if (addrs) addrs += 2 * static_cast<size_t>(first);
   if (!CheckSpans(env, buf_len, offsets, lengths, count)) return env.Undefined();
   uint32_t n = 0;
   while (n < count) {

@@ -37,15 +37,15 @@ export interface NativeAddon {
   setsockoptBytes(fd: number, level: number, name: number, value: Uint8Array): void;
   /** read() until EAGAIN or max packets; packet i at buf[i*slot+headroom]. */
   readBatch(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array): number;
-  /** write() each span; returns how many went out (stops at EAGAIN). */
-  writeBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  /** write() spans first..first+count-1; returns how many went out (stops at EAGAIN). */
+  writeBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, first?: number): number;
   /** recvmmsg(MSG_DONTWAIT | flags); addrs gets [addr, port] per packet. */
   recvBatch(
     fd: number, buf: Uint8Array, slot: number, headroom: number, max: number,
     sizes: Uint32Array, addrs: Uint32Array | null, flags: number,
   ): number;
-  /** sendmmsg; addrs gives [addr, port] per packet, null when connected. */
-  sendBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, count: number): number;
+  /** sendmmsg of spans first..first+count-1; addrs gives [addr, port] per packet, null when connected. */
+  sendBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, count: number, first?: number): number;
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
   openPath(path: string, flags: number, mode?: number): number;
   setns(fd: number, nstype: number): void;

@@ -88,7 +88,7 @@ export class RawIcmpSocket implements IcmpNetwork {
     while (at < end) {
       let n: number;
       try {
-        n = native.sendBatch(this.fd, spans.buf, spans.offsets.subarray(at), spans.lengths.subarray(at), spans.addrs.subarray(2 * at), end - at);
+        n = native.sendBatch(this.fd, spans.buf, spans.offsets, spans.lengths, spans.addrs, end - at, at);
       } catch (err) {
         onRefused(at, isSystemError(err) ? err.code : 'EIO');
         at++;

@@ -164,7 +164,7 @@ export class LinuxTun implements PacketDevice {
     while (done + failed < batch.count) {
       const start = done + failed;
       try {
-        const n = native.writeBatch(this.fd, buf, start === 0 ? offsets : offsets.subarray(start), start === 0 ? lengths : lengths.subarray(start), batch.count - start);
+        const n = native.writeBatch(this.fd, buf, offsets, lengths, batch.count - start, start);
         if (n === 0) break; // EAGAIN: the device queue is full, the rest is dropped
         done += n;
       } catch {
