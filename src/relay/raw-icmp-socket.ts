@@ -9,8 +9,8 @@
 import { C, isSystemError, native } from '../native/addon.js';
 import { isPermissionErrno, PERMISSION_HINT, TunDriverError } from '../errors.js';
 import { PacketBatch, Spans } from '../io/batch.js';
-import { FdReader } from '../io/fd-reader.js';
-import { formatIPv4 } from '../packet/addr.js';
+import { DatagramSocket } from '../io/datagram-socket.js';
+import { bindAddress, bindToDevice, setBuffers } from '../io/socket-options.js';
 import { IcmpNetwork } from './network.js';
 
 const SOL_RAW = 255;
@@ -25,13 +25,9 @@ export interface RawIcmpOptions {
 }
 
 export class RawIcmpSocket implements IcmpNetwork {
-  private readonly reader: FdReader;
   private ttl = -1;
-  private closed = false;
 
-  private constructor(private readonly fd: number) {
-    this.reader = new FdReader(fd, (b) => native.recvBatch(fd, b.buf, b.slotSize, b.headroom, b.capacity, b.sizes, b.addrs, 0));
-  }
+  private constructor(private readonly socket: DatagramSocket) {}
 
   static open(options: RawIcmpOptions = {}): RawIcmpSocket {
     let fd: number;
@@ -43,12 +39,7 @@ export class RawIcmpSocket implements IcmpNetwork {
       throw err;
     }
     try {
-      const size = options.receiveBufferBytes ?? 4 << 20;
-      try {
-        native.setsockoptInt(fd, C.SOL_SOCKET, C.SO_RCVBUFFORCE, size);
-      } catch {
-        native.setsockoptInt(fd, C.SOL_SOCKET, C.SO_RCVBUF, size);
-      }
+      setBuffers(fd, options.receiveBufferBytes ?? 4 << 20);
       // Kernel-side filter (ICMP_FILTER): only echo replies and the errors
       // that can concern our requests reach us; the host's other ICMP
       // (echo requests from third hosts, redirects, ...) never wakes us.
@@ -56,67 +47,33 @@ export class RawIcmpSocket implements IcmpNetwork {
       const mask = new Uint8Array(4);
       new DataView(mask.buffer).setUint32(0, ~wanted >>> 0, true);
       native.setsockoptBytes(fd, SOL_RAW, ICMP_FILTER, mask);
-      if (options.via) {
-        try {
-          native.setsockoptBytes(fd, C.SOL_SOCKET, C.SO_BINDTODEVICE, new TextEncoder().encode(options.via + '\0'));
-        } catch (err) {
-          throw new TunDriverError('TUN_ERR_USAGE', `--via ${options.via}: cannot bind to that interface (${(err as Error).message})`, { cause: err });
-        }
-      }
-      if (options.bind !== undefined) {
-        try {
-          native.bindInet(fd, options.bind, 0);
-        } catch (err) {
-          throw new TunDriverError('TUN_ERR_USAGE', `--bind ${formatIPv4(options.bind)}: not an address of this host (${(err as Error).message})`, { cause: err });
-        }
-      }
+      if (options.via) bindToDevice(fd, options.via);
+      if (options.bind !== undefined) bindAddress(fd, options.bind, 0);
     } catch (err) {
       native.close(fd);
       throw err;
     }
-    return new RawIcmpSocket(fd);
+    return new RawIcmpSocket(new DatagramSocket(fd));
   }
 
+  /** The TTL is a socket option: set only when it changes. */
   send(spans: Spans, first: number, count: number, ttl: number, onRefused: (index: number, errnoName: string) => void): number {
     if (ttl !== this.ttl) {
-      native.setsockoptInt(this.fd, C.IPPROTO_IP, C.IP_TTL, ttl);
+      native.setsockoptInt(this.socket.fd, C.IPPROTO_IP, C.IP_TTL, ttl);
       this.ttl = ttl;
     }
-    let sent = 0;
-    let at = first;
-    const end = first + count;
-    while (at < end) {
-      let n: number;
-      try {
-        n = native.sendBatch(this.fd, spans.buf, spans.offsets, spans.lengths, spans.addrs, end - at, at);
-      } catch (err) {
-        onRefused(at, isSystemError(err) ? err.code : 'EIO');
-        at++;
-        continue;
-      }
-      if (n === 0) {
-        // EAGAIN: the send buffer is full; what is left is dropped.
-        for (; at < end; at++) onRefused(at, 'EAGAIN');
-        break;
-      }
-      sent += n;
-      at += n;
-    }
-    return sent;
+    return this.socket.send(spans, first, count, onRefused);
   }
 
   startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void {
-    this.reader.start(batch, onBatch, onError);
+    this.socket.startReading(batch, onBatch, onError);
   }
 
   stopReading(): void {
-    this.reader.stop();
+    this.socket.stopReading();
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.reader.stop();
-    native.close(this.fd);
+    this.socket.close();
   }
 }

@@ -8,7 +8,7 @@ import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH, writeEchoPacket } from '../packet/icmp.js';
 import { fragmentIPv4 } from '../packet/fragment.js';
 import { checksum } from '../packet/checksum.js';
-import { writeIcmpError } from './icmp-errors.js';
+import { writeIcmpError } from '../packet/icmp-errors.js';
 import { IcmpNetwork } from './network.js';
 import { IcmpRelay } from './relay.js';
 

@@ -17,8 +17,9 @@ import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
 import { PacketDevice } from '../tun/device.js';
 import { RelayCounters } from './counters.js';
 import { Flow, FlowTable } from './flow-table.js';
-import { mayAnswerWithError, Quote, readQuote, rewriteError, writeIcmpError } from './icmp-errors.js';
+import { mayAnswerWithError, Quote, readQuote, rewriteError, writeIcmpError } from '../packet/icmp-errors.js';
 import { IcmpNetwork } from './network.js';
+import { TokenBucket } from '../util/token-bucket.js';
 
 export interface RelayOptions {
   /** The TUN's address and prefix: pingers must use a source inside it. */
@@ -64,9 +65,7 @@ export class IcmpRelay {
   private readonly ip = new IPv4View();
   private readonly icmp = new IcmpView();
   private readonly quote: Quote = { ip: new IPv4View(), icmp: new IcmpView() };
-  private readonly errorRate: number;
-  private errorTokens: number;
-  private lastRefill: number;
+  private readonly errorBudget: TokenBucket;
   private sweeper?: NodeJS.Timeout;
 
   constructor(private readonly tun: PacketDevice, private readonly net: IcmpNetwork, private readonly options: RelayOptions) {
@@ -85,9 +84,7 @@ export class IcmpRelay {
     this.toTun = new SpanList(batch);
     this.generated = new PacketBatch(256, tunSlot);
     this.scratch = new Uint8Array(65536);
-    this.errorRate = options.errorRatePerSecond ?? 100;
-    this.errorTokens = this.errorRate;
-    this.lastRefill = this.now();
+    this.errorBudget = new TokenBucket(options.errorRatePerSecond ?? 100, this.now);
   }
 
   start(onError: (err: Error) => void): void {
@@ -219,11 +216,7 @@ export class IcmpRelay {
   }
 
   private giveError(offending: IPv4View, type: number, code: number, from: number): void {
-    const now = this.now();
-    this.errorTokens = Math.min(this.errorRate, this.errorTokens + ((now - this.lastRefill) / 1000) * this.errorRate);
-    this.lastRefill = now;
-    if (this.errorTokens < 1) return this.counters.drop('error-rate-limited');
-    this.errorTokens--;
+    if (!this.errorBudget.take()) return this.counters.drop('error-rate-limited');
     const g = this.generated;
     if (g.count >= g.capacity) this.flushGenerated();
     const i = g.count++;

@@ -1,10 +1,10 @@
-// ICMP errors on their way to the pinger: rewriting the ones the network
-// sent so the quoted packet is the one the pinger sent, and writing the
-// ones the relay itself must give (RFC 792 / RFC 1812).
-import { IPv4View, IPPROTO, IPV4, writeIPv4Header } from '../packet/ipv4.js';
-import { ICMP, IcmpView, ICMP_TYPE } from '../packet/icmp.js';
-import { checksum } from '../packet/checksum.js';
-import { put16, put32 } from '../packet/bytes.js';
+// ICMP errors: reading the packet an error quotes, rewriting it, and
+// writing the errors a relay or overlay hop must give itself (RFC 792,
+// RFC 1122 3.2.2, RFC 1812).
+import { IPv4View, IPPROTO, IPV4, writeIPv4Header } from './ipv4.js';
+import { ICMP, IcmpView, ICMP_TYPE } from './icmp.js';
+import { checksum } from './checksum.js';
+import { put16, put32 } from './bytes.js';
 
 /** What an ICMP error quotes: the offending packet's IP header and the first 8 bytes after it. */
 export interface Quote {

@@ -1,0 +1,51 @@
+// Longest-prefix match over the cluster's node subnets: which node (public
+// IP and port) owns an inner destination. Pure and rebuilt whole on every
+// lease change; lookups are a few Map probes, one per distinct prefix length.
+import { Prefix, prefixMask } from '../packet/addr.js';
+
+export interface Peer {
+  subnet: Prefix;
+  publicIp: number;
+  port: number;
+  /** Counters, kept by the data plane. */
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+}
+
+export class RouteTable {
+  /** Prefix lengths present, longest first, each with network -> peer. */
+  private readonly levels: Array<{ mask: number; peers: Map<number, Peer> }> = [];
+  /** Peers by public IP:port, for checking who sent a datagram. */
+  private readonly byEndpoint = new Map<number, Peer>();
+
+  constructor(readonly peers: readonly Peer[]) {
+    const lengths = [...new Set(peers.map((p) => p.subnet.length))].sort((a, b) => b - a);
+    for (const length of lengths) {
+      const map = new Map<number, Peer>();
+      for (const p of peers) if (p.subnet.length === length) map.set(p.subnet.network, p);
+      this.levels.push({ mask: prefixMask(length), peers: map });
+    }
+    for (const p of peers) this.byEndpoint.set(endpointKey(p.publicIp, p.port), p);
+  }
+
+  /** The peer whose subnet holds `dst` (longest prefix wins). */
+  lookup(dst: number): Peer | undefined {
+    for (const level of this.levels) {
+      const peer = level.peers.get((dst & level.mask) >>> 0);
+      if (peer) return peer;
+    }
+    return undefined;
+  }
+
+  /** The peer that sends from addr:port, if it is a known node. */
+  fromEndpoint(addr: number, port: number): Peer | undefined {
+    return this.byEndpoint.get(endpointKey(addr, port));
+  }
+}
+
+/** addr:port as one exact number (< 2^48). */
+export function endpointKey(addr: number, port: number): number {
+  return addr * 0x10000 + port;
+}
