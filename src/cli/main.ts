@@ -6,13 +6,14 @@ import { readFileSync } from 'node:fs';
 import { labCommands } from './lab-commands.js';
 import { tunCommands } from './tun-commands.js';
 import { relayCommand } from './relay-command.js';
+import { overlayCommand } from './overlay-command.js';
 import { EXIT, reportError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command('tun-driver')
-    .description('Linux user-space TUN networking: TUN devices over rtnetlink, an ICMP relay, and a namespace lab to try them in')
+    .description('Linux user-space TUN networking: TUN devices over rtnetlink, an ICMP relay, a UDP overlay, and a namespace lab to try them in')
     .version(pkg.version)
     .enablePositionalOptions()
     .addHelpText('after', `
@@ -27,6 +28,7 @@ Exit codes: 0 ok, 1 run-time failure, 2 bad input or missing privilege (nothing 
   program.addCommand(tunCommands());
   program.addCommand(labCommands());
   program.addCommand(relayCommand());
+  program.addCommand(overlayCommand());
   // Commander's own parse errors (unknown option, missing argument) are
   // usage errors: one line on stderr, exit 2 (see main()).
   const asUsageErrors = (cmd: Command): void => {

@@ -3,7 +3,6 @@ import { Command, Option } from 'commander';
 import { TunDriverError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { addrList } from '../netlink/addr.js';
-import { linkGet } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { formatCidr, parseCidr, parseIPv4, Prefix } from '../packet/addr.js';
 import { IcmpRelay } from '../relay/relay.js';
@@ -11,6 +10,7 @@ import { RawIcmpSocket } from '../relay/raw-icmp-socket.js';
 import { applyRpFilter, RP_FILTER_MODES, RpFilterMode } from '../relay/rp-filter.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { intOption, usageError } from './output.js';
+import { runUntilSignal, traceWriter, UndoStack } from './daemon.js';
 
 interface RelayFlags {
   tun: string;
@@ -73,29 +73,16 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   const maxFlows = intOption('--max-flows', flags.maxFlows, 1, 1 << 20);
   const log = createLogger('relay', { json: flags.jsonLog });
 
-  const undo: Array<() => void> = [];
-  const undoAll = (): void => {
-    for (const step of undo.reverse()) {
-      try {
-        step();
-      } catch (err) {
-        log.error(`cleanup step failed: ${(err as Error).message}`);
-      }
-    }
-  };
+  const undo = new UndoStack(log);
   let relay: IcmpRelay;
   let tun: LinuxTun;
   try {
     const nl = NetlinkSocket.open();
     let localAddresses: Set<number>;
     try {
-      const existing = linkGet(nl, flags.tun);
-      if (!flags.attach && existing?.kind === 'tun' && existing.lowerUp) {
-        throw new TunDriverError('TUN_ERR_EXISTS', `${flags.tun} is in use by another process (another relay?): stop it, or pick another --tun`);
-      }
       tun = flags.attach
         ? LinuxTun.attach(flags.tun)
-        : LinuxTun.create({ name: flags.tun, addresses: [subnet!], mtu, persist: flags.keep, replace: existing?.kind === 'tun' });
+        : LinuxTun.create({ name: flags.tun, addresses: [subnet!], mtu, persist: flags.keep, replace: 'if-stale' });
       if (flags.attach && !subnet) {
         const own = addrList(nl, tun.index)[0];
         if (!own) throw new TunDriverError('TUN_ERR_USAGE', `${flags.tun} has no IPv4 address: give --address or add one (tun-driver tun add ... --address)`);
@@ -111,29 +98,15 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     undo.push(() => net.close());
     undo.push(applyRpFilter(flags.tun, flags.rpFilter, log));
     const device = tun.describe();
-    const trace = flags.trace ? (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`) : undefined;
-    relay = new IcmpRelay(tun, net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace });
+    relay = new IcmpRelay(tun, net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace) });
     relay.start((err) => {
       log.error(`I/O error: ${err.message}`);
     });
     undo.push(() => relay.stop());
     log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });
   } catch (err) {
-    undoAll();
+    undo.undoAll();
     throw err;
   }
-
-  const printCounters = (when: string): void => log.info(`${when}: ${relay.counters.format()}; flows ${relay.flows.size}`, { counters: relay.counters.toJSON(), flows: relay.flows.size });
-  await new Promise<void>((resolve) => {
-    const onUsr1 = (): void => printCounters('counters');
-    const stop = (signal: string): void => {
-      process.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGUSR1', onUsr1);
-      printCounters(`stopping on ${signal}`);
-      undoAll();
-      resolve();
-    };
-    const onInt = (): void => stop('SIGINT');
-    const onTerm = (): void => stop('SIGTERM');
-    process.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGUSR1', onUsr1);
-  });
+  await runUntilSignal(undo, (when) => log.info(`${when}: ${relay.counters.format()}; flows ${relay.flows.size}`, { counters: relay.counters.toJSON(), flows: relay.flows.size }));
 }

@@ -23,8 +23,12 @@ export interface TunCreateOptions {
   mtu?: number;
   /** Keep the device after this process closes it (like `ip tuntap add`). */
   persist?: boolean;
-  /** Delete an existing TUN of the same name first (never another kind). */
-  replace?: boolean;
+  /**
+   * Delete an existing TUN of the same name first (never another kind).
+   * 'if-stale': only one that no process holds open (a daemon's leftover
+   * after SIGKILL); one in use is an error.
+   */
+  replace?: boolean | 'if-stale';
   /** Create it inside this named network namespace. */
   netns?: string;
 }
@@ -90,6 +94,7 @@ export class LinuxTun implements PacketDevice {
       if (existing) {
         if (!options.replace) throw new TunDriverError('TUN_ERR_EXISTS', `device ${options.name} already exists (use --replace to delete a stale TUN of that name first)`);
         if (existing.kind !== 'tun') throw new TunDriverError('TUN_ERR_EXISTS', `device ${options.name} exists and is a ${existing.kind ?? 'non-TUN'} device: refusing to replace it`);
+        if (options.replace === 'if-stale' && existing.lowerUp) throw new TunDriverError('TUN_ERR_EXISTS', `${options.name} is in use by another process (another daemon?): stop it, or pick another device name`);
         linkDelete(nl, existing.index);
       }
       fd = inNetns(options.netns, () => {

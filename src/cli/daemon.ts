@@ -1,0 +1,47 @@
+// What every long-running command (relay, overlay) does around its work:
+// undo its set-up in reverse order on the way out, and run until SIGINT or
+// SIGTERM, printing its counters on SIGUSR1 and at exit.
+import { Logger } from '../log.js';
+
+/** Set-up steps register how to undo themselves; undoAll() runs them newest first, once. */
+export class UndoStack {
+  private readonly steps: Array<() => void> = [];
+
+  constructor(private readonly log: Logger) {}
+
+  push(step: () => void): void {
+    this.steps.push(step);
+  }
+
+  undoAll(): void {
+    while (this.steps.length) {
+      const step = this.steps.pop()!;
+      try {
+        step();
+      } catch (err) {
+        this.log.error(`cleanup step failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Resolves on SIGINT/SIGTERM after report('stopping on SIG...') and undo.undoAll(). */
+export function runUntilSignal(undo: UndoStack, report: (when: string) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onUsr1 = (): void => report('counters');
+    const stop = (signal: string): void => {
+      process.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGUSR1', onUsr1);
+      report(`stopping on ${signal}`);
+      undo.undoAll();
+      resolve();
+    };
+    const onInt = (): void => stop('SIGINT');
+    const onTerm = (): void => stop('SIGTERM');
+    process.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGUSR1', onUsr1);
+  });
+}
+
+/** A --trace writer: one line per packet on stdout, stamped with the time of day. */
+export function traceWriter(enabled: boolean | undefined): ((line: string) => void) | undefined {
+  return enabled ? (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`) : undefined;
+}

@@ -1,0 +1,59 @@
+// What the overlay counts: packets each way, per peer (on the Peer
+// objects of the route table) and in total, and drops by reason.
+import { formatCidr, formatIPv4 } from '../packet/addr.js';
+import { Peer } from './route-table.js';
+
+export type OverlayDropReason =
+  | 'malformed' // not a valid IPv4 packet (from the TUN or inside a datagram)
+  | 'ipv6'
+  | 'outside-network' // destination outside the cluster network
+  | 'own-subnet' // destination in this node's own subnet read from the TUN
+  | 'no-route' // no node owns the destination (answered with Net Unreachable)
+  | 'too-big' // DF set and larger than the path allows (answered with Fragmentation Needed)
+  | 'unknown-peer' // datagram from an address:port that is not a node of the cluster
+  | 'spoofed-source' // inner source outside the sending node's subnet
+  | 'not-for-this-node' // inner destination outside this node's subnet
+  | 'ttl-expired' // answered with Time Exceeded
+  | 'send-failed'
+  | 'tun-write-failed'
+  | 'error-rate-limited'
+  | 'internal-error';
+
+export class OverlayCounters {
+  /** Packets read from the TUN and sent to a peer. */
+  sent = 0;
+  /** Datagrams received from peers and written into the TUN. */
+  delivered = 0;
+  /** ICMP errors the daemon gave (net unreachable, frag needed, time exceeded). */
+  errorsGenerated = 0;
+  /** Packets fragmented before encapsulation (no DF, bigger than the path). */
+  fragmented = 0;
+  readonly drops = new Map<OverlayDropReason, number>();
+
+  drop(reason: OverlayDropReason, n = 1): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
+  }
+
+  get dropped(): number {
+    let n = 0;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  toJSON(peers: readonly Peer[]): Record<string, unknown> {
+    return {
+      sent: this.sent, delivered: this.delivered, errorsGenerated: this.errorsGenerated, fragmented: this.fragmented,
+      dropped: Object.fromEntries([...this.drops].sort()),
+      peers: peers.map((p) => ({ subnet: formatCidr(p.subnet, false), publicIp: formatIPv4(p.publicIp), port: p.port, txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
+    };
+  }
+
+  format(peers: readonly Peer[]): string {
+    const drops = [...this.drops].sort().map(([k, v]) => `${k} ${v}`).join(', ');
+    const lines = [`sent ${this.sent}, delivered ${this.delivered}, errors generated ${this.errorsGenerated}, fragmented ${this.fragmented}; dropped ${this.dropped}${drops ? ` (${drops})` : ''}`];
+    for (const p of peers) {
+      lines.push(`  peer ${formatCidr(p.subnet, false)} at ${formatIPv4(p.publicIp)}:${p.port}: tx ${p.txPackets} packets ${p.txBytes} bytes, rx ${p.rxPackets} packets ${p.rxBytes} bytes`);
+    }
+    return lines.join('\n');
+  }
+}

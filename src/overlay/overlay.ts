@@ -1,0 +1,270 @@
+// The overlay's data plane (flannel's UDP backend): every IP packet the
+// kernel routes into the TUN is sent, as the whole UDP payload, to the node
+// that owns its destination subnet; every datagram from a node is checked
+// and written into the TUN. Pure logic over a PacketDevice and a UdpNetwork,
+// so it runs on the in-memory TUN in unit tests as on the real one.
+//
+// Hot path: one TUN readiness event -> one batch -> one sendmmsg straight
+// out of the read buffer (zero copy); one socket readiness event -> one
+// recvmmsg -> checks and a TTL decrement in place -> one batch of TUN writes.
+//
+// The hop: the *receiving* daemon decrements the inner TTL, like a router
+// between the two nodes. When it expires, that daemon answers Time Exceeded
+// from its own overlay address, back through the overlay to the sender's
+// node; the address is not local there, so the sender's kernel accepts it
+// (an error from a node's own address written into its own TUN would be
+// dropped as a martian). Errors the sending daemon gives itself (Net
+// Unreachable, Fragmentation Needed) carry the unreachable destination as
+// source for the same reason.
+import { PacketBatch, SpanList, Spans } from '../io/batch.js';
+import { formatIPv4, Prefix, prefixContains, prefixMask } from '../packet/addr.js';
+import { describeIPv4 } from '../packet/describe.js';
+import { fragmentIPv4 } from '../packet/fragment.js';
+import { mayAnswerWithError, writeIcmpError } from '../packet/icmp-errors.js';
+import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
+import { IPv4View, IPPROTO } from '../packet/ipv4.js';
+import { PacketDevice } from '../tun/device.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { OverlayCounters } from './counters.js';
+import { Lease } from './leases.js';
+import { endpointKey, Peer, RouteTable } from './route-table.js';
+
+export interface UdpNetwork {
+  /** Sends spans[first, first+count) to addrs[2i]:addrs[2i+1]; onRefused for each that did not leave. */
+  send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number;
+  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void;
+  stopReading(): void;
+  close(): void;
+}
+
+export interface OverlayOptions {
+  network: Prefix;
+  /** This node's subnet; the TUN's address (its network address) is our hop address. */
+  subnet: Prefix;
+  tunMtu: number;
+  /** Largest inner packet that fits one datagram on the underlay (underlay MTU - 28). */
+  pathMtu: number;
+  batchSize?: number;
+  errorRatePerSecond?: number;
+  trace?: (line: string) => void;
+  now?: () => number;
+}
+
+export class Overlay {
+  readonly counters = new OverlayCounters();
+  private routes = new RouteTable([]);
+  private readonly hopAddress: number;
+  private readonly broadcast: number;
+  private readonly trace?: (line: string) => void;
+  private readonly errorBudget: TokenBucket;
+
+  private readonly tunRx: PacketBatch;
+  private readonly netRx: PacketBatch;
+  private readonly toNet: SpanList;
+  private readonly toTun: SpanList;
+  /** Packets the daemon builds: errors into the TUN, and fragments / errors to peers. */
+  private readonly genTun: PacketBatch;
+  private readonly genNet: PacketBatch;
+  private readonly scratch = new Uint8Array(65536);
+  private readonly ip = new IPv4View();
+
+  constructor(private readonly tun: PacketDevice, private readonly net: UdpNetwork, private readonly options: OverlayOptions) {
+    this.hopAddress = options.subnet.network;
+    this.broadcast = (options.subnet.network | ~prefixMask(options.subnet.length)) >>> 0;
+    this.trace = options.trace;
+    this.errorBudget = new TokenBucket(options.errorRatePerSecond ?? 100, options.now ?? Date.now);
+    const batch = options.batchSize ?? 128;
+    const slot = Math.max(2048, options.tunMtu, options.pathMtu);
+    this.tunRx = new PacketBatch(batch, slot);
+    this.netRx = new PacketBatch(batch, slot);
+    this.toNet = new SpanList(batch);
+    this.toTun = new SpanList(batch);
+    this.genTun = new PacketBatch(64, slot);
+    this.genNet = new PacketBatch(64, slot);
+  }
+
+  get peers(): readonly Peer[] {
+    return this.routes.peers;
+  }
+
+  /**
+   * Installs a new set of leases (this node's own is skipped). Counters of
+   * peers that stay are kept; removed peers stop receiving at once.
+   */
+  setLeases(leases: readonly Lease[]): void {
+    const old = new Map(this.routes.peers.map((p) => [`${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`, p]));
+    const peers = leases
+      .filter((l) => !(l.subnet.network === this.options.subnet.network && l.subnet.length === this.options.subnet.length))
+      .map((l) => old.get(`${l.subnet.network}/${l.subnet.length}@${endpointKey(l.publicIp, l.port)}`) ?? { subnet: l.subnet, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
+    this.routes = new RouteTable(peers);
+  }
+
+  start(onError: (err: Error) => void): void {
+    this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError);
+    this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError);
+  }
+
+  stop(): void {
+    this.tun.stopReading();
+    this.net.stopReading();
+  }
+
+  /** A batch from the TUN: each packet to the node that owns its destination. */
+  fromTun(batch: PacketBatch): void {
+    this.toNet.reset(batch.buf);
+    const routes = this.routes; // one route table for the whole batch
+    let lastDst = -1;
+    let lastPeer: Peer | undefined;
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offset(i);
+      const ip = this.ip.attach(batch.buf, off, batch.sizes[i]);
+      if (batch.sizes[i] > 0 && ip.version === 6) {
+        this.counters.drop('ipv6');
+        continue;
+      }
+      if (ip.check() !== undefined) {
+        this.counters.drop('malformed');
+        continue;
+      }
+      const dst = ip.dst;
+      if (dst !== lastDst) {
+        lastDst = dst;
+        lastPeer = routes.lookup(dst);
+      }
+      const peer = lastPeer;
+      if (!peer) {
+        this.unroutable(ip);
+        continue;
+      }
+      const len = ip.totalLength;
+      if (len > this.options.pathMtu) {
+        this.tooBig(ip, peer);
+        continue;
+      }
+      this.trace?.(`tun>net ${describeIPv4(ip, ip.protocol === IPPROTO.ICMP ? new IcmpView(batch.buf, ip.payloadOffset, ip.payloadLength) : undefined)} to ${formatIPv4(peer.publicIp)}:${peer.port}`);
+      if (this.toNet.full) this.flushToNet(this.toNet);
+      this.toNet.add(off, len, peer.publicIp, peer.port);
+      peer.txPackets++;
+      peer.txBytes += len;
+    }
+    this.flushToNet(this.toNet);
+    this.flushGenerated();
+  }
+
+  /** A batch of datagrams: checked, TTL decremented, written into the TUN. */
+  fromNetwork(batch: PacketBatch): void {
+    this.toTun.reset(batch.buf);
+    const routes = this.routes;
+    const own = this.options.subnet;
+    for (let i = 0; i < batch.count; i++) {
+      const peer = routes.fromEndpoint(batch.addrs[2 * i], batch.addrs[2 * i + 1]);
+      if (!peer) {
+        this.counters.drop('unknown-peer');
+        continue;
+      }
+      const off = batch.offset(i);
+      const size = batch.sizes[i];
+      const ip = this.ip.attach(batch.buf, off, size);
+      if (ip.check() !== undefined || ip.totalLength !== size) {
+        this.counters.drop('malformed');
+        continue;
+      }
+      if (!prefixContains(peer.subnet, ip.src)) {
+        this.counters.drop('spoofed-source');
+        continue;
+      }
+      if (!prefixContains(own, ip.dst)) {
+        this.counters.drop('not-for-this-node');
+        continue;
+      }
+      peer.rxPackets++;
+      peer.rxBytes += size;
+      if (ip.ttl <= 1) {
+        this.counters.drop('ttl-expired');
+        this.answer(ip, ICMP_TYPE.TIME_EXCEEDED, 0, this.hopAddress, peer);
+        continue;
+      }
+      ip.setTtl(ip.ttl - 1);
+      this.trace?.(`net>tun ${describeIPv4(ip, ip.protocol === IPPROTO.ICMP ? new IcmpView(batch.buf, ip.payloadOffset, ip.payloadLength) : undefined)}`);
+      if (this.toTun.full) this.flushToTun();
+      this.toTun.add(off, size);
+    }
+    this.flushToTun();
+    this.flushGenerated();
+  }
+
+  private unroutable(ip: IPv4View): void {
+    const dst = ip.dst;
+    if (!prefixContains(this.options.network, dst)) return this.counters.drop('outside-network');
+    if (prefixContains(this.options.subnet, dst)) return this.counters.drop('own-subnet');
+    this.counters.drop('no-route');
+    this.answer(ip, ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.NET, dst);
+  }
+
+  private tooBig(ip: IPv4View, peer: Peer): void {
+    if (ip.dontFragment) {
+      this.counters.drop('too-big');
+      return this.answer(ip, ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.FRAG_NEEDED, ip.dst, undefined, this.options.pathMtu);
+    }
+    this.counters.fragmented++;
+    const g = this.genNet;
+    fragmentIPv4(ip, this.options.pathMtu, this.scratch, (fb, fo, fl) => {
+      if (g.count >= g.capacity) this.flushGenerated();
+      const i = g.count++;
+      g.buf.set(fb.subarray(fo, fo + fl), g.offset(i));
+      g.offsets[i] = g.offset(i);
+      g.lengths[i] = fl;
+      g.addrs[2 * i] = peer.publicIp;
+      g.addrs[2 * i + 1] = peer.port;
+      peer.txPackets++;
+      peer.txBytes += fl;
+    });
+  }
+
+  /**
+   * Gives an ICMP error about `offending` from `from`: into our TUN when
+   * `via` is undefined (the offender is local), else through the overlay
+   * to node `via`. `word` is the 32 bits after the checksum (next-hop MTU).
+   */
+  private answer(offending: IPv4View, type: number, code: number, from: number, via?: Peer, mtu = 0): void {
+    const icmpType = offending.protocol === IPPROTO.ICMP && offending.payloadLength > 0 ? offending.buf[offending.payloadOffset] : undefined;
+    if (!mayAnswerWithError(offending, icmpType, this.broadcast)) return;
+    if (!this.errorBudget.take()) return this.counters.drop('error-rate-limited');
+    const g = via ? this.genNet : this.genTun;
+    if (g.count >= g.capacity) this.flushGenerated();
+    const i = g.count++;
+    const o = g.offset(i);
+    const len = writeIcmpError(g.buf, o, type, code, from, offending, mtu);
+    g.offsets[i] = o;
+    g.lengths[i] = len;
+    if (via) {
+      g.addrs[2 * i] = via.publicIp;
+      g.addrs[2 * i + 1] = via.port;
+    }
+    this.counters.errorsGenerated++;
+    this.trace?.(`${via ? 'hop>net' : 'hop>tun'} ICMP type ${type} code ${code} about ${describeIPv4(offending)}`);
+  }
+
+  private flushToNet(spans: SpanList | PacketBatch): void {
+    if (spans.count === 0) return;
+    this.counters.sent += this.net.send(spans, 0, spans.count, () => this.counters.drop('send-failed'));
+    spans.count = 0;
+  }
+
+  private flushToTun(): void {
+    if (this.toTun.count === 0) return;
+    const { written, failed } = this.tun.writeBatch(this.toTun);
+    this.counters.delivered += written;
+    if (failed) this.counters.drop('tun-write-failed', failed);
+    this.toTun.count = 0;
+  }
+
+  private flushGenerated(): void {
+    if (this.genNet.count > 0) this.flushToNet(this.genNet);
+    if (this.genTun.count > 0) {
+      const { failed } = this.tun.writeBatch(this.genTun);
+      if (failed) this.counters.drop('tun-write-failed', failed);
+      this.genTun.count = 0;
+    }
+  }
+}
