@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
-import { parsePing, startRelay } from '../test/support/relay-harness.js';
+import { parsePing, startRelay } from '../test/support/daemon-harness.js';
 
 const LAB = `bench-relay`;
 const FLOOD_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
-import { startRelay, RelayRun } from '../test/support/relay-harness.js';
+import { startRelay, RelayRun } from '../test/support/daemon-harness.js';
 
 const LAB = 'demo';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

@@ -25,7 +25,12 @@ export class UndoStack {
   }
 }
 
-/** Resolves on SIGINT/SIGTERM after report('stopping on SIG...') and undo.undoAll(). */
+/**
+ * Installs the daemon's signal handlers at once and resolves on SIGINT or
+ * SIGTERM, after report('stopping on SIG...') and undo.undoAll(). Call it
+ * *before* announcing readiness: Node 20 opens its debugger on a SIGUSR1
+ * that finds no handler, so there must be no window where one is missing.
+ */
 export function runUntilSignal(undo: UndoStack, report: (when: string) => void): Promise<void> {
   return new Promise<void>((resolve) => {
     const onUsr1 = (): void => report('counters');

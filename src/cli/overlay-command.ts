@@ -98,6 +98,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   const tunMtu = mtuFlag ?? pathMtu;
   if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
 
+  let announceReady: () => void = () => {};
   const undo = new UndoStack(log);
   let overlay: Overlay;
   let watcher: FSWatcher;
@@ -121,13 +122,16 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       log.info(`leases changed: ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: overlay.peers.length });
     }, (err) => log.warn(`ignoring the new ${flags.leases}: ${err.message}; keeping the previous leases`));
     undo.push(() => watcher.close());
-    log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}, UDP ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
-      { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });
+    announceReady = () =>
+      log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}, UDP ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+        { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });
   } catch (err) {
     undo.undoAll();
     throw err;
   }
-  await runUntilSignal(undo, (when) => log.info(`${when}: ${overlay.counters.format(overlay.peers)}`, { counters: overlay.counters.toJSON(overlay.peers) }));
+  const stopped = runUntilSignal(undo, (when) => log.info(`${when}: ${overlay.counters.format(overlay.peers)}`, { counters: overlay.counters.toJSON(overlay.peers) }));
+  announceReady();
+  await stopped;
 }
 
 /** This node's own entry in the leases, if listed, must agree with the flags. */

@@ -73,6 +73,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   const maxFlows = intOption('--max-flows', flags.maxFlows, 1, 1 << 20);
   const log = createLogger('relay', { json: flags.jsonLog });
 
+  let announceReady: () => void = () => {};
   const undo = new UndoStack(log);
   let relay: IcmpRelay;
   let tun: LinuxTun;
@@ -103,10 +104,13 @@ async function runRelay(flags: RelayFlags): Promise<void> {
       log.error(`I/O error: ${err.message}`);
     });
     undo.push(() => relay.stop());
-    log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });
+    announceReady = () =>
+      log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });
   } catch (err) {
     undo.undoAll();
     throw err;
   }
-  await runUntilSignal(undo, (when) => log.info(`${when}: ${relay.counters.format()}; flows ${relay.flows.size}`, { counters: relay.counters.toJSON(), flows: relay.flows.size }));
+  const stopped = runUntilSignal(undo, (when) => log.info(`${when}: ${relay.counters.format()}; flows ${relay.flows.size}`, { counters: relay.counters.toJSON(), flows: relay.flows.size }));
+  announceReady();
+  await stopped;
 }

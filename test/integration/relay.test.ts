@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/lab.js';
 import { validateTopology } from '../../src/lab/topology.js';
 import { sysctlRead, sysctlWrite } from '../../src/netns/sysctl.js';
-import { ping, startRelay, RelayRun } from '../support/relay-harness.js';
+import { ping, startRelay, RelayRun } from '../support/daemon-harness.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
 const HOST2 = '198.51.100.130';

@@ -1,11 +1,11 @@
-// Starts and stops `tun-driver relay` inside a lab node for integration
-// tests and benchmarks, and parses ping's output.
+// Starts and stops tun-driver daemons (relay, overlay) inside lab nodes
+// for integration tests, benchmarks and the demo, and parses ping's output.
 import { ChildProcess } from 'node:child_process';
 import { Lab } from '../../src/lab/lab.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
-export interface RelayRun {
+export interface DaemonRun {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
@@ -13,14 +13,21 @@ export interface RelayRun {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
+export type RelayRun = DaemonRun;
+
 /** Starts the relay in `node`; resolves once it says it is relaying (or rejects with its stderr). */
 export function startRelay(lab: Lab, node: string, args: string[], timeoutMs = 10_000): Promise<RelayRun> {
-  const child = lab.spawn(node, process.execPath, [CLI, 'relay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startDaemon(lab, node, ['relay', ...args], /relaying ICMP/, timeoutMs);
+}
+
+/** Starts `tun-driver ARGS` in `node`; resolves once stderr matches `ready`. */
+export function startDaemon(lab: Lab, node: string, args: string[], ready: RegExp, timeoutMs = 10_000): Promise<DaemonRun> {
+  const child = lab.spawn(node, process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const run: RelayRun = {
+  const run: DaemonRun = {
     child,
     stdout: () => out,
     stderr: () => err,
@@ -29,7 +36,7 @@ export function startRelay(lab: Lab, node: string, args: string[], timeoutMs = 1
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
       if (code === 'timeout') {
         child.kill('SIGKILL');
-        throw new Error(`relay did not stop on ${signal}; stderr: ${err}`);
+        throw new Error(`${args[0]} did not stop on ${signal}; stderr: ${err}`);
       }
       return code;
     },
@@ -37,18 +44,18 @@ export function startRelay(lab: Lab, node: string, args: string[], timeoutMs = 1
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`relay did not start within ${timeoutMs} ms; stderr: ${err}`));
+      reject(new Error(`${args[0]} did not start within ${timeoutMs} ms; stderr: ${err}`));
     }, timeoutMs);
     child.stderr!.on('data', (d) => {
       err += d;
-      if (/relaying ICMP/.test(err)) {
+      if (ready.test(err)) {
         clearTimeout(timer);
         resolve(run);
       }
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(Object.assign(new Error(`relay exited with ${code} before it started: ${err.trim()}`), { exitCode: code, stderr: err }));
+      reject(Object.assign(new Error(`${args[0]} exited with ${code} before it started: ${err.trim()}`), { exitCode: code, stderr: err }));
     });
   });
 }
