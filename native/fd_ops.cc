@@ -7,6 +7,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
+#include <linux/udp.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -22,6 +23,8 @@ namespace {
 // sendmmsg/recvmmsg take at most UIO_MAXIOV messages per call; larger
 // batches are handled in chunks of this size.
 constexpr unsigned kChunk = 1024;
+// At most this many segments in one UDP GSO send (the kernel's UDP_MAX_SEGMENTS).
+constexpr unsigned kMaxSegments = 64;
 thread_local mmsghdr g_msgs[kChunk];
 thread_local iovec g_iovs[kChunk];
 thread_local sockaddr_in g_addrs[kChunk];
@@ -411,6 +414,67 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
+// sendSegments(fd, buf, offsets, lengths, first, count, addr, port,
+// segment) -> packets sent (0 on EAGAIN). UDP GSO: one sendmsg whose
+// iovecs are the spans (each `segment` bytes, the last one no longer) and
+// a UDP_SEGMENT control message, so the kernel builds one large datagram
+// and splits it into `count` datagrams of `segment` bytes as late as it
+// can. Throws EINVAL/EIO where the kernel or route cannot do UDP GSO.
+Napi::Value SendSegments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint8_t* buf;
+  size_t buf_len, off_len, len_len;
+  uint32_t *offsets, *lengths, first, count, addr, port, segment;
+  if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &buf, &buf_len) ||
+      !ArgU32Array(info, 2, &offsets, &off_len) || !ArgU32Array(info, 3, &lengths, &len_len) ||
+      !ArgU32(info, 4, &first) || !ArgU32(info, 5, &count) || !ArgU32(info, 6, &addr) ||
+      !ArgU32(info, 7, &port) || !ArgU32(info, 8, &segment))
+    return env.Undefined();
+  size_t end = static_cast<size_t>(first) + count;
+  if (count == 0 || count > kMaxSegments || off_len < end || len_len < end || segment == 0 ||
+      segment > 0xffff) {
+    ThrowArg(env, "sendSegments: bad span range or segment size");
+    return env.Undefined();
+  }
+  offsets += first;
+  lengths += first;
+  if (!CheckSpans(env, buf_len, offsets, lengths, count)) return env.Undefined();
+  for (uint32_t i = 0; i < count; i++) {
+    if (lengths[i] > segment || (i + 1 < count && lengths[i] != segment)) {
+      ThrowArg(env, "sendSegments: every span but the last must be exactly one segment");
+      return env.Undefined();
+    }
+    g_iovs[i].iov_base = buf + offsets[i];
+    g_iovs[i].iov_len = lengths[i];
+  }
+  sockaddr_in sa = MakeInet(addr, port);
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))];
+  memset(control, 0, sizeof control);
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_name = &sa;
+  msg.msg_namelen = sizeof sa;
+  msg.msg_iov = g_iovs;
+  msg.msg_iovlen = count;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = IPPROTO_UDP;  // SOL_UDP
+  cm->cmsg_type = UDP_SEGMENT;
+  cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  uint16_t gso = static_cast<uint16_t>(segment);
+  memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+  for (;;) {
+    ssize_t sent = sendmsg(fd, &msg, MSG_DONTWAIT);
+    if (sent >= 0) return Napi::Number::New(env, count);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return Napi::Number::New(env, 0);
+    ThrowErrno(env, errno, "sendmsg(UDP_SEGMENT)");
+    return env.Undefined();
+  }
+}
+
 }  // namespace
 
 void InitFdOps(Napi::Env env, Napi::Object exports) {
@@ -429,6 +493,7 @@ void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("writeBatch", Napi::Function::New(env, WriteBatch));
   exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
+  exports.Set("sendSegments", Napi::Function::New(env, SendSegments));
 }
 
 }  // namespace tdn

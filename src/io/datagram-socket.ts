@@ -42,6 +42,16 @@ export class DatagramSocket {
     return sent;
   }
 
+  /**
+   * UDP GSO: sends spans[first, first+count) — each `segment` bytes except
+   * a shorter last one — as `count` datagrams to addr:port in one syscall.
+   * Returns count, or 0 when the send buffer is full. Throws (EINVAL, EIO)
+   * where the kernel cannot segment for this socket or route.
+   */
+  sendSegments(spans: Spans, first: number, count: number, segment: number, addr: number, port: number): number {
+    return native.sendSegments(this.fd, spans.buf, spans.offsets, spans.lengths, first, count, addr, port, segment);
+  }
+
   startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void {
     this.reader.start(batch, onBatch, onError);
   }

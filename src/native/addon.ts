@@ -46,6 +46,8 @@ export interface NativeAddon {
   ): number;
   /** sendmmsg of spans first..first+count-1; addrs gives [addr, port] per packet, null when connected. */
   sendBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, count: number, first?: number): number;
+  /** UDP GSO: spans first..first+count-1 (all `segment` bytes but the last) as `count` datagrams to addr:port in one sendmsg. Returns count, or 0 on EAGAIN. */
+  sendSegments(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, addr: number, port: number, segment: number): number;
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
   openPath(path: string, flags: number, mode?: number): number;
   setns(fd: number, nstype: number): void;

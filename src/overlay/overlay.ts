@@ -32,6 +32,8 @@ import { endpointKey, Peer, RouteTable } from './route-table.js';
 export interface UdpNetwork {
   /** Sends spans[first, first+count) to addrs[2i]:addrs[2i+1]; onRefused for each that did not leave. */
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number;
+  /** Optional UDP GSO: a run of equal-size spans (last may be shorter) to one address in one syscall; see DatagramSocket. */
+  sendSegments?(spans: Spans, first: number, count: number, segment: number, addr: number, port: number): number;
   startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void;
   stopReading(): void;
   close(): void;
@@ -48,7 +50,15 @@ export interface OverlayOptions {
   errorRatePerSecond?: number;
   trace?: (line: string) => void;
   now?: () => number;
+  /** Use UDP GSO for runs of equal-size packets (default: when the socket can). */
+  gso?: boolean;
 }
+
+/** A GSO run: at least this many packets (below it sendmmsg is as good)... */
+const GSO_MIN_RUN = 4;
+/** ...at most the kernel's UDP_MAX_SEGMENTS, and at most one UDP datagram's worth of bytes. */
+const GSO_MAX_SEGMENTS = 64;
+const GSO_MAX_BYTES = 65000;
 
 export class Overlay {
   readonly counters = new OverlayCounters();
@@ -67,6 +77,8 @@ export class Overlay {
   private readonly genNet: PacketBatch;
   private readonly scratch = new Uint8Array(65536);
   private readonly ip = new IPv4View();
+  /** Whether to try UDP GSO (turned off for good if the kernel refuses it). */
+  private gso: boolean;
 
   constructor(private readonly tun: PacketDevice, private readonly net: UdpNetwork, private readonly options: OverlayOptions) {
     this.hopAddress = options.subnet.network;
@@ -81,6 +93,7 @@ export class Overlay {
     this.toTun = new SpanList(batch);
     this.genTun = new PacketBatch(64, slot);
     this.genNet = new PacketBatch(64, slot);
+    this.gso = options.gso !== false && typeof net.sendSegments === 'function';
   }
 
   get peers(): readonly Peer[] {
@@ -245,11 +258,53 @@ export class Overlay {
     this.trace?.(`${via ? 'hop>net' : 'hop>tun'} ICMP type ${type} code ${code} about ${describeIPv4(offending)}`);
   }
 
+  /**
+   * Sends every queued span, in order. Runs of equal-size packets to one
+   * node (a TCP transfer's full-size segments) go out with UDP GSO: one
+   * syscall and one trip through the UDP/IP stack per run instead of per
+   * packet; the receiver still gets one datagram per inner packet.
+   */
   private flushToNet(spans: SpanList | PacketBatch): void {
-    if (spans.count === 0) return;
-    this.counters.sent += this.net.send(spans, 0, spans.count, () => this.counters.drop('send-failed'));
+    const n = spans.count;
+    if (n === 0) return;
+    const { lengths, addrs } = spans;
+    let singles = 0; // spans [singles, i) still to send one by one
+    let i = 0;
+    while (this.gso && i < n) {
+      const size = lengths[i];
+      const addr = addrs[2 * i];
+      const port = addrs[2 * i + 1];
+      let j = i + 1;
+      while (j < n && j - i < GSO_MAX_SEGMENTS && (j - i + 1) * size <= GSO_MAX_BYTES && addrs[2 * j] === addr && addrs[2 * j + 1] === port) {
+        const len = lengths[j++];
+        if (len !== size) {
+          if (len > size) j--; // only a shorter packet may end a run
+          break;
+        }
+      }
+      if (j - i >= GSO_MIN_RUN) {
+        this.sendOneByOne(spans, singles, i - singles);
+        try {
+          const sent = this.net.sendSegments!(spans, i, j - i, size, addr, port);
+          this.counters.sent += sent;
+          if (sent === 0) this.counters.drop('send-failed', j - i);
+        } catch {
+          this.gso = false; // this kernel/route cannot: fall back for good
+          this.sendOneByOne(spans, i, j - i);
+        }
+        singles = j;
+      }
+      i = j;
+    }
+    this.sendOneByOne(spans, singles, n - singles);
     spans.count = 0;
   }
+
+  private sendOneByOne(spans: Spans, first: number, count: number): void {
+    if (count > 0) this.counters.sent += this.net.send(spans, first, count, this.onSendRefused);
+  }
+
+  private readonly onSendRefused = (): void => this.counters.drop('send-failed');
 
   private flushToTun(): void {
     if (this.toTun.count === 0) return;

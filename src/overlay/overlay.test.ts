@@ -1,0 +1,137 @@
+// The overlay's packet logic on the in-memory TUN and a fake network.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PacketBatch, Spans } from '../io/batch.js';
+import { MemoryTun } from '../tun/memory-tun.js';
+import { parseCidr, parseIPv4 } from '../packet/addr.js';
+import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
+import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
+import { parseLeases } from './leases.js';
+import { Overlay, UdpNetwork } from './overlay.js';
+import { RouteTable } from './route-table.js';
+
+const A = (s: string): number => parseIPv4(s)!;
+const NETWORK = parseCidr('10.244.0.0/16');
+
+class FakeUdp implements UdpNetwork {
+  sent: Array<{ addr: number; port: number; packet: Uint8Array; gso: boolean }> = [];
+  gsoCalls: number[] = [];
+  constructor(readonly withGso: boolean) {
+    if (!withGso) this.sendSegments = undefined;
+  }
+  send(spans: Spans, first: number, count: number): number {
+    for (let i = first; i < first + count; i++) this.record(spans, i, false);
+    return count;
+  }
+  sendSegments?(spans: Spans, first: number, count: number, segment: number, addr: number, port: number): number {
+    this.gsoCalls.push(count);
+    for (let i = first; i < first + count; i++) {
+      assert.ok(spans.lengths[i] === segment || (i === first + count - 1 && spans.lengths[i] < segment));
+      assert.deepEqual([spans.addrs[2 * i], spans.addrs[2 * i + 1]], [addr, port]);
+      this.record(spans, i, true);
+    }
+    return count;
+  }
+  private record(spans: Spans, i: number, gso: boolean): void {
+    this.sent.push({ addr: spans.addrs[2 * i], port: spans.addrs[2 * i + 1], packet: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]), gso });
+  }
+  startReading(): void {}
+  stopReading(): void {}
+  close(): void {}
+}
+
+function udpPacket(src: string, dst: string, payload: number, ttl = 64, df = true): Uint8Array {
+  const b = new Uint8Array(28 + payload);
+  writeIPv4Header(b, 0, { src: A(src), dst: A(dst), protocol: IPPROTO.UDP, payloadLength: 8 + payload, ttl, dontFragment: df });
+  b[24] = 0; b[25] = 8 + payload; // UDP length (checksum 0: none)
+  return b;
+}
+
+function setup(gso = true, pathMtu = 1472) {
+  const tun = new MemoryTun();
+  const net = new FakeUdp(gso);
+  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), tunMtu: pathMtu, pathMtu, now: () => 0 });
+  overlay.setLeases(parseLeases({ nodes: [
+    { subnet: '10.244.1.0/24', publicIp: '198.51.100.1' },
+    { subnet: '10.244.2.0/24', publicIp: '198.51.100.2' },
+    { subnet: '10.244.3.0/24', publicIp: '198.51.100.3', port: 9000 },
+  ] }, NETWORK, 'test'));
+  const batch = new PacketBatch(128, 2048);
+  const fromTun = (...ps: Uint8Array[]): void => { batch.clear(); ps.forEach((p) => batch.push(p)); overlay.fromTun(batch); };
+  const fromNet = (addr: string, port: number, ...ps: Uint8Array[]): void => {
+    batch.clear();
+    ps.forEach((p, i) => { batch.push(p); batch.addrs[2 * i] = A(addr); batch.addrs[2 * i + 1] = port; });
+    overlay.fromNetwork(batch);
+  };
+  return { tun, net, overlay, fromTun, fromNet };
+}
+
+test('longest-prefix match picks the most specific subnet', () => {
+  const mk = (s: string, ip: string) => ({ subnet: parseCidr(s), publicIp: A(ip), port: 1, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
+  const t = new RouteTable([mk('10.244.0.0/16', '198.51.100.9'), mk('10.244.2.0/24', '198.51.100.2'), mk('10.244.2.128/25', '198.51.100.3')]);
+  assert.equal(t.lookup(A('10.244.2.200'))!.publicIp, A('198.51.100.3'));
+  assert.equal(t.lookup(A('10.244.2.1'))!.publicIp, A('198.51.100.2'));
+  assert.equal(t.lookup(A('10.244.7.1'))!.publicIp, A('198.51.100.9'));
+  assert.equal(t.lookup(A('10.245.0.1')), undefined);
+});
+
+test('leases: overlapping, outside the network, duplicate public IPs, host bits — each named', () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ nodes: [{ subnet: '10.244.1.0/24', publicIp: '198.51.100.1' }, { subnet: '10.244.1.128/25', publicIp: '198.51.100.2' }] }, /nodes\.1 subnet 10\.244\.1\.128\/25 overlaps 10\.244\.1\.0\/24/],
+    [{ nodes: [{ subnet: '10.9.1.0/24', publicIp: '198.51.100.1' }] }, /outside the network 10\.244\.0\.0\/16/],
+    [{ nodes: [{ subnet: '10.244.1.0/24', publicIp: '198.51.100.1' }, { subnet: '10.244.2.0/24', publicIp: '198.51.100.1' }] }, /public IP 198\.51\.100\.1 is listed twice/],
+    [{ nodes: [{ subnet: '10.244.1.1/24', publicIp: '198.51.100.1' }] }, /no host bits/],
+    [{ network: '10.0.0.0/8', nodes: [] }, /differs from --network/],
+    [{ nodes: [{ subnet: '10.244.1.0/24' }] }, /publicIp/],
+  ];
+  for (const [input, message] of cases) assert.throws(() => parseLeases(input, NETWORK, 'leases.json'), message);
+});
+
+test('packets go to the owning node; equal-size runs use GSO, in order, and mixed batches keep their order', () => {
+  const { net, fromTun, overlay } = setup(true);
+  const big = (): Uint8Array => udpPacket('10.244.1.2', '10.244.2.2', 1444);
+  const packets = [udpPacket('10.244.1.2', '10.244.3.2', 100), ...Array.from({ length: 10 }, big), udpPacket('10.244.1.2', '10.244.2.2', 500), udpPacket('10.244.1.2', '10.244.2.2', 40)];
+  fromTun(...packets);
+  assert.equal(net.sent.length, packets.length);
+  assert.deepEqual(net.sent.map((s) => s.packet.length), packets.map((p) => p.length), 'same packets, same order');
+  assert.deepEqual(net.gsoCalls, [11], 'the ten full-size packets and the shorter one after them went in one GSO send');
+  assert.deepEqual([net.sent[0].addr, net.sent[0].port], [A('198.51.100.3'), 9000]);
+  assert.equal(overlay.counters.sent, packets.length);
+  const plain = setup(false);
+  plain.fromTun(...packets);
+  assert.deepEqual(plain.net.sent.map((s) => s.packet.length), packets.map((p) => p.length));
+});
+
+test('from the network: only known nodes, their own subnets, for ours; TTL decremented; expiry answered through the overlay', () => {
+  const { tun, net, overlay, fromNet } = setup();
+  fromNet('198.51.100.2', 8285, udpPacket('10.244.2.2', '10.244.1.2', 10, 64)); // delivered
+  fromNet('198.51.100.2', 9999, udpPacket('10.244.2.2', '10.244.1.2', 10)); // wrong port
+  fromNet('198.51.100.2', 8285, udpPacket('10.244.3.2', '10.244.1.2', 10)); // spoofed source
+  fromNet('198.51.100.2', 8285, udpPacket('10.244.2.2', '10.244.3.2', 10)); // not for us
+  fromNet('198.51.100.2', 8285, Uint8Array.of(1, 2, 3)); // garbage
+  fromNet('198.51.100.2', 8285, udpPacket('10.244.2.2', '10.244.1.2', 10, 1)); // TTL expires here
+  assert.equal(tun.written.length, 1);
+  assert.equal(new IPv4View(tun.written[0]).ttl, 63);
+  assert.equal(new IPv4View(tun.written[0]).check(), undefined);
+  assert.deepEqual(Object.fromEntries(overlay.counters.drops), { 'unknown-peer': 1, 'spoofed-source': 1, 'not-for-this-node': 1, malformed: 1, 'ttl-expired': 1 });
+  const te = net.sent.at(-1)!;
+  assert.deepEqual([te.addr, te.port], [A('198.51.100.2'), 8285], 'Time Exceeded goes back to the sender\'s node');
+  const ip = new IPv4View(te.packet);
+  const icmp = new IcmpView(te.packet, 20, ip.payloadLength);
+  assert.deepEqual([ip.src, ip.dst, icmp.type, icmp.check()], [A('10.244.1.0'), A('10.244.2.2'), ICMP_TYPE.TIME_EXCEEDED, undefined]);
+});
+
+test('unknown destinations get Net Unreachable; too-big DF packets get Fragmentation Needed; others are fragmented', () => {
+  const { tun, net, fromTun, overlay } = setup(true, 1472);
+  fromTun(udpPacket('10.244.1.2', '10.244.9.9', 10));
+  const unreach = new IcmpView(tun.written[0], 20, tun.written[0].length - 20);
+  assert.deepEqual([new IPv4View(tun.written[0]).src, unreach.type, unreach.code], [A('10.244.9.9'), ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.NET]);
+  const o2 = setup(true, 1400);
+  o2.fromTun(udpPacket('10.244.1.2', '10.244.2.2', 1444, 64, true), udpPacket('10.244.1.2', '10.244.2.2', 1444, 64, false));
+  const fn = new IcmpView(o2.tun.written[0], 20, o2.tun.written[0].length - 20);
+  assert.deepEqual([fn.type, fn.code, fn.nextHopMtu], [ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.FRAG_NEEDED, 1400]);
+  assert.equal(o2.net.sent.length, 2, 'the non-DF packet left in two fragments');
+  for (const s of o2.net.sent) assert.ok(s.packet.length <= 1400 && new IPv4View(s.packet).check() === undefined);
+  assert.equal(overlay.counters.drops.get('no-route'), 1);
+  assert.equal(net.sent.length, 0);
+});
