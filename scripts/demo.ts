@@ -1,8 +1,10 @@
 // npm run demo — the seed article's system, in namespaces on this machine:
-// host-1 and host-2 on an underlay switch; on host-1 a TUN device tun19
-// (10.244.1.3/24) made with `tun-driver tun add` ("plan one"), and the
+// part 1: host-1 and host-2 on an underlay switch; on host-1 a TUN device
+// tun19 (10.244.1.3/24) made with `tun-driver tun add` ("plan one"), and the
 // relay attached to it. A real `ping -I tun19 host-2` and `traceroute -I`
 // go through the TUN and the relay; the relay's --trace shows the path.
+// part 2 (the article's proposed next step): two nodes with a pod each,
+// an overlay daemon per node, and the pods talking across nodes over UDP.
 // Everything is torn down at the end (also on Ctrl-C). Exit 0 only if the
 // replies came back.
 import { spawnSync } from 'node:child_process';
@@ -10,8 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
 import { startRelay, RelayRun } from '../test/support/daemon-harness.js';
+import { OverlayCluster } from '../test/support/overlay-cluster.js';
 
 const LAB = 'demo';
+const OVERLAY_LAB = 'demo-ovl';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 function step(title: string): void {
@@ -31,6 +35,7 @@ function onHost1(cmd: string, ...args: string[]): { code: number | null; output:
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the demo builds network namespaces: run it as root');
   await Lab.down(LAB); // a demo interrupted earlier
+  await Lab.down(OVERLAY_LAB);
   step("the article's two hosts, built from network namespaces (tun-driver lab up --preset two-hosts)");
   const lab = await Lab.up(presetTopology('two-hosts', { name: LAB }));
   for (const n of lab.state.nodes) process.stdout.write(`  ${n.name.padEnd(9)} ${n.netns.padEnd(24)} ${n.addresses.join(' ')}\n`);
@@ -69,22 +74,53 @@ async function main(): Promise<void> {
     await Lab.down(LAB);
     process.stdout.write(`  lab ${LAB} removed\n`);
 
+    const overlay = await overlayPart();
+
     step('summary');
-    process.stdout.write(`  ping -I tun19 ${host2}: ${received}/3 replies; traceroute -I: ${reached ? 'reached' : 'did NOT reach'} ${host2}\n`);
-    if (received !== 3 || !reached) throw new Error('the replies did not all come back');
+    process.stdout.write(`  relay:   ping -I tun19 ${host2}: ${received}/3 replies; traceroute -I: ${reached ? 'reached' : 'did NOT reach'} ${host2}\n`);
+    process.stdout.write(`  overlay: pod 10.244.1.2 -> pod 10.244.2.2 on another node: ${overlay}/3 replies\n`);
+    if (received !== 3 || !reached || overlay !== 3) throw new Error('the replies did not all come back');
     process.stdout.write('\ndemo OK\n');
   } finally {
     await relay?.stop('SIGKILL').catch(() => undefined);
   }
 }
 
+/** Two nodes, a pod on each, an overlay daemon per node; returns the replies of a pod-to-pod ping. */
+async function overlayPart(): Promise<number> {
+  step('the article\'s next step: a pod network over UDP (tun-driver lab up --preset cluster --hosts 2 --pods 1)');
+  const cluster = await OverlayCluster.up(OVERLAY_LAB, 2, 1);
+  try {
+    for (const n of cluster.lab.state.nodes) process.stdout.write(`  ${n.name.padEnd(12)} ${n.netns.padEnd(28)} ${n.addresses.join(' ')}\n`);
+    process.stdout.write(`  leases (${cluster.leasesFile}): host-1 owns 10.244.1.0/24, host-2 owns 10.244.2.0/24\n`);
+    for (const h of [1, 2]) {
+      process.stdout.write(`host-${h}$ tun-driver ${cluster.args(h).join(' ')} &\n`);
+      const run = await cluster.start(h);
+      process.stdout.write(`  ${JSON.parse(run.stderr().trim().split('\n')[0]).msg}\n`);
+    }
+    step('pod on host-1 pings the pod on host-2: cni0 -> flannel0 -> daemon -> UDP -> daemon -> flannel0 -> cni0');
+    process.stdout.write('host-1-pod1$ ping -c 3 -i 0.3 10.244.2.2\n');
+    const r = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', '10.244.2.2']);
+    process.stdout.write(r.stdout.trimEnd().replace(/^/gm, '  ') + '\n');
+    const host1 = cluster.daemons.get(1)!;
+    await cluster.stop(1);
+    const exit = host1.stderr().trim().split('\n').map((l) => JSON.parse(l)).find((l) => /stopping/.test(l.msg));
+    if (exit) process.stdout.write(`  host-1's daemon at exit: ${exit.msg.split('\n')[0]}\n`);
+    return Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
+  } finally {
+    await cluster.down();
+    process.stdout.write(`\n  lab ${OVERLAY_LAB} removed\n`);
+  }
+}
+
 const interrupted = (): void => {
-  void Lab.down(LAB).finally(() => process.exit(130));
+  void Promise.all([Lab.down(LAB), Lab.down(OVERLAY_LAB)]).finally(() => process.exit(130));
 };
 process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
 
 main().catch(async (err) => {
   process.stderr.write(`\ndemo FAILED: ${err instanceof Error ? err.message : err}\n`);
   await Lab.down(LAB);
+  await Lab.down(OVERLAY_LAB);
   process.exitCode = 1;
 });

@@ -1,10 +1,10 @@
 // The lab end to end through the CLI: presets come up and carry traffic,
 // and `lab down` leaves no tdlab- namespace, link or process behind, also
 // after the process that built a lab was killed half-way.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, CLI, labName, ROOT_SKIP, run } from './helpers.js';
@@ -85,6 +85,7 @@ test('lab down cleans up after a builder that was SIGKILLed and lost its state f
 
 test('a bad topology file: exit 2, a message that says what to fix, nothing built', { skip: ROOT_SKIP }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tdlab-topo-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const cases: Array<[unknown, RegExp]> = [
     [{ name: 'x1', segments: [{ name: 'lan', subnet: '198.51.100.0/24' }], hosts: [{ name: 'h1', segment: 'lan', address: '10.0.0.1' }] }, /outside its segment lan/],
     [{ name: 'x2', segments: [{ name: 'lan', subnet: '192.0.2.0/24' }], hosts: [{ name: 'h1', segment: 'lan', address: '192.0.2.1' }] }, /must lie inside the lab underlay/],

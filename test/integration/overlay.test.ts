@@ -188,9 +188,10 @@ describe('tun-driver overlay', { skip: ROOT_SKIP }, () => {
       [[leaseFor(1), { subnet: '10.245.0.0/24', publicIp: '198.51.100.7' }], /outside the network 10\.244\.0\.0\/16/],
       [[leaseFor(1), { subnet: '10.244.7.0/24', publicIp: '198.51.100.1' }], /public IP 198\.51\.100\.1 is listed twice/],
     ] as const) {
-      const { writeFileSync, mkdtempSync } = await import('node:fs');
+      const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
       const dir = mkdtempSync('/tmp/tdlab-bad-leases-');
       writeFileSync(`${dir}/l.json`, JSON.stringify({ nodes }));
+      after(() => rmSync(dir, { recursive: true, force: true }));
       const r = await cluster.lab.run('host-2', process.execPath, [new URL('../../src/cli/main.js', import.meta.url).pathname, 'overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.2.0/24', '--public-ip', '198.51.100.2', '--port', '8299', '--tun', 'flannel9', '--leases', `${dir}/l.json`]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);

@@ -1,9 +1,9 @@
 // A cluster lab with one overlay daemon per host, for the overlay's
 // integration tests, benchmark and demo: host i owns 10.244.i.0/24, the
 // leases file lists every host.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Lab } from '../../src/lab/lab.js';
 import { presetTopology } from '../../src/lab/presets.js';
 import { DaemonRun, startDaemon } from './daemon-harness.js';
@@ -57,6 +57,7 @@ export class OverlayCluster {
   async down(): Promise<void> {
     for (const h of [...this.daemons.keys()]) await this.stop(h).catch(() => undefined);
     await this.lab.down();
+    rmSync(dirname(this.leasesFile), { recursive: true, force: true });
   }
 }
 
