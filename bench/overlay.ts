@@ -8,7 +8,7 @@
 // Figures: iperf3 TCP (one stream, BENCH_TCP_SECONDS, default 10 s),
 // iperf3 UDP with 64-byte payloads (packets per second delivered, loss),
 // and ping RTT (median of 300 at 10 ms). Bounded in count and time.
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import { Lab } from '../src/lab/lab.js';
 import { sysctlWrite } from '../src/netns/sysctl.js';
 import { OverlayCluster } from '../test/support/overlay-cluster.js';
@@ -153,6 +153,8 @@ async function measure(lab: Lab, impl: Impl): Promise<Figures> {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:overlay needs root (it builds a tdlab- lab)');
+  const missing = ['socat', 'wireguard-go', 'wg', 'iperf3'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+  if (missing.length) throw new Error(`missing ${missing.join(', ')}: run bash scripts/setup-debian.sh --bench`);
   await Lab.down(LAB);
   const cluster = await OverlayCluster.up(LAB, 2, 1);
   const results = new Map<string, Figures>();

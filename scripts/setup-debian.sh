@@ -2,10 +2,13 @@
 # Installs what tun-driver's build, demo and tests need on a fresh Debian
 # machine (run as root). Idempotent: apt runs only when something is missing.
 # Node.js >= 20 with npm must already be there (Debian 12's nodejs is 18).
+#   --bench  also the benchmarks' peers: socat, wireguard-go, wg
+#            (bench:relay builds the seed's Go program itself on first use)
 set -euo pipefail
+tools="ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux g++:g++ make:make python3:python3"
+[ "${1:-}" = "--bench" ] && tools="$tools socat:socat wireguard-go:wireguard-go wg:wireguard-tools"
 need=()
-for pair in ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump \
-            setpriv:util-linux g++:g++ make:make python3:python3; do
+for pair in $tools; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
