@@ -1,8 +1,8 @@
 // The lab's topology file: what a lab is made of, validated with messages
 // that say what to fix. JSON; see presets.ts for examples.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 import { formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
 
 /** Every lab namespace is named tdlab-<lab>-<node>; cleanup finds them by this prefix. */
@@ -110,19 +110,7 @@ export function validateTopology(input: unknown, source = 'topology'): Topology 
 }
 
 export function loadTopologyFile(path: string): Topology {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    fail(`cannot read topology file ${path}: ${(err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    fail(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  return validateTopology(json, path);
+  return validateTopology(readJsonFile(path, 'topology file', 'TUN_ERR_LAB'), path);
 }
 
 export function podName(host: string, index: number): string {

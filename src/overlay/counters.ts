@@ -2,6 +2,7 @@
 // objects of the route table) and in total, and drops by reason.
 import { formatCidr, formatIPv4 } from '../packet/addr.js';
 import { Peer } from './route-table.js';
+import { DropCounts } from '../util/drop-counts.js';
 
 export type OverlayDropReason =
   | 'malformed' // not a valid IPv4 packet (from the TUN or inside a datagram)
@@ -28,29 +29,22 @@ export class OverlayCounters {
   errorsGenerated = 0;
   /** Packets fragmented before encapsulation (no DF, bigger than the path). */
   fragmented = 0;
-  readonly drops = new Map<OverlayDropReason, number>();
+  readonly drops = new DropCounts<OverlayDropReason>();
 
   drop(reason: OverlayDropReason, n = 1): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
-  }
-
-  get dropped(): number {
-    let n = 0;
-    for (const v of this.drops.values()) n += v;
-    return n;
+    this.drops.add(reason, n);
   }
 
   toJSON(peers: readonly Peer[]): Record<string, unknown> {
     return {
       sent: this.sent, delivered: this.delivered, errorsGenerated: this.errorsGenerated, fragmented: this.fragmented,
-      dropped: Object.fromEntries([...this.drops].sort()),
+      dropped: this.drops.toJSON(),
       peers: peers.map((p) => ({ subnet: formatCidr(p.subnet, false), publicIp: formatIPv4(p.publicIp), port: p.port, txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
     };
   }
 
   format(peers: readonly Peer[]): string {
-    const drops = [...this.drops].sort().map(([k, v]) => `${k} ${v}`).join(', ');
-    const lines = [`sent ${this.sent}, delivered ${this.delivered}, errors generated ${this.errorsGenerated}, fragmented ${this.fragmented}; dropped ${this.dropped}${drops ? ` (${drops})` : ''}`];
+    const lines = [`sent ${this.sent}, delivered ${this.delivered}, errors generated ${this.errorsGenerated}, fragmented ${this.fragmented}; ${this.drops.format()}`];
     for (const p of peers) {
       lines.push(`  peer ${formatCidr(p.subnet, false)} at ${formatIPv4(p.publicIp)}:${p.port}: tx ${p.txPackets} packets ${p.txBytes} bytes, rx ${p.rxPackets} packets ${p.rxBytes} bytes`);
     }

@@ -1,10 +1,11 @@
 // The static control plane: a JSON file listing the nodes of the cluster
 // (subnet, public IP, port). Validated with messages that say what to fix,
 // and watched, so edits take effect without a restart.
-import { readFileSync, watch, FSWatcher } from 'node:fs';
+import { watch, FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
 
 export const DEFAULT_PORT = 8285;
@@ -76,19 +77,7 @@ export function parseLeases(input: unknown, network: Prefix, source: string): Le
 }
 
 export function loadLeasesFile(path: string, network: Prefix): Lease[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    fail(`cannot read leases file ${path}: ${(err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    fail(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  return parseLeases(json, network, path);
+  return parseLeases(readJsonFile(path, 'leases file', 'TUN_ERR_USAGE'), network, path);
 }
 
 /**

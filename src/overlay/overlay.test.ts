@@ -113,7 +113,7 @@ test('from the network: only known nodes, their own subnets, for ours; TTL decre
   assert.equal(tun.written.length, 1);
   assert.equal(new IPv4View(tun.written[0]).ttl, 63);
   assert.equal(new IPv4View(tun.written[0]).check(), undefined);
-  assert.deepEqual(Object.fromEntries(overlay.counters.drops), { 'unknown-peer': 1, 'spoofed-source': 1, 'not-for-this-node': 1, malformed: 1, 'ttl-expired': 1 });
+  assert.deepEqual(overlay.counters.drops.toJSON(), { 'unknown-peer': 1, 'spoofed-source': 1, 'not-for-this-node': 1, malformed: 1, 'ttl-expired': 1 });
   const te = net.sent.at(-1)!;
   assert.deepEqual([te.addr, te.port], [A('198.51.100.2'), 8285], 'Time Exceeded goes back to the sender\'s node');
   const ip = new IPv4View(te.packet);

@@ -169,8 +169,21 @@ export class Overlay {
     this.toTun.reset(batch.buf);
     const routes = this.routes;
     const own = this.options.subnet;
+    // A batch nearly always comes from one node: look the sender up once
+    // per change (the endpoint key is not a small integer, so a Map lookup
+    // per packet would box it).
+    let lastAddr = -1;
+    let lastPort = -1;
+    let lastPeer: Peer | undefined;
     for (let i = 0; i < batch.count; i++) {
-      const peer = routes.fromEndpoint(batch.addrs[2 * i], batch.addrs[2 * i + 1]);
+      const addr = batch.addrs[2 * i];
+      const port = batch.addrs[2 * i + 1];
+      if (addr !== lastAddr || port !== lastPort) {
+        lastAddr = addr;
+        lastPort = port;
+        lastPeer = routes.fromEndpoint(addr, port);
+      }
+      const peer = lastPeer;
       if (!peer) {
         this.counters.drop('unknown-peer');
         continue;

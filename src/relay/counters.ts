@@ -1,5 +1,6 @@
 // What the relay counts: packets it moved, errors it relayed or gave, and
 // every packet it dropped, by reason.
+import { DropCounts } from '../util/drop-counts.js';
 
 export type DropReason =
   | 'malformed' // not a valid IPv4 packet / ICMP message from the TUN
@@ -37,30 +38,23 @@ export class RelayCounters {
   ignored = 0;
   /** The relay's own writes into the TUN, delivered on this host and seen again by its raw socket: skipped. */
   ownCopies = 0;
-  readonly drops = new Map<DropReason, number>();
+  readonly drops = new DropCounts<DropReason>();
 
   drop(reason: DropReason, n = 1): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
-  }
-
-  get dropped(): number {
-    let n = 0;
-    for (const v of this.drops.values()) n += v;
-    return n;
+    this.drops.add(reason, n);
   }
 
   toJSON(): Record<string, unknown> {
     return {
       requests: this.requests, replies: this.replies, errorsRelayed: this.errorsRelayed, errorsGenerated: this.errorsGenerated,
       fragmentsIn: this.fragmentsIn, reassembled: this.reassembled, repliesFragmented: this.repliesFragmented, ignored: this.ignored, ownCopies: this.ownCopies,
-      dropped: Object.fromEntries([...this.drops].sort()),
+      dropped: this.drops.toJSON(),
     };
   }
 
   format(): string {
-    const drops = [...this.drops].sort().map(([k, v]) => `${k} ${v}`).join(', ');
     return `requests ${this.requests}, replies ${this.replies}, errors relayed ${this.errorsRelayed}, errors generated ${this.errorsGenerated}, ` +
       `fragments in ${this.fragmentsIn} (${this.reassembled} reassembled), replies fragmented ${this.repliesFragmented}, ignored ${this.ignored} (+${this.ownCopies} own copies); ` +
-      `dropped ${this.dropped}${drops ? ` (${drops})` : ''}`;
+      this.drops.format();
   }
 }
