@@ -171,9 +171,15 @@ export class IcmpRelay {
     this.trace?.(`tun>net ${describeIPv4(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
     icmp.setId(flow.outId);
     flow.requests++;
+    // Read what the span needs first: a flush may report a refused send,
+    // and answering it re-points the shared views at another packet.
+    const payloadOffset = ip.payloadOffset;
+    const payloadLength = ip.payloadLength;
+    const dst = ip.dst;
+    const ttl = ip.ttl;
     if (this.toNet.full) this.flushToNetwork();
-    const k = this.toNet.add(ip.payloadOffset, ip.payloadLength, ip.dst);
-    this.toNetTtl[k] = ip.ttl;
+    const k = this.toNet.add(payloadOffset, payloadLength, dst);
+    this.toNetTtl[k] = ttl;
     this.toNetIpOffset[k] = off;
   }
 
