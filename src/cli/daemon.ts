@@ -50,3 +50,15 @@ export function runUntilSignal(undo: UndoStack, report: (when: string) => void):
 export function traceWriter(enabled: boolean | undefined): ((line: string) => void) | undefined {
   return enabled ? (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`) : undefined;
 }
+
+/**
+ * What a daemon does when its TUN or socket fails for good: say so, then
+ * stop through the same path as SIGTERM (counters, undo), exiting 1.
+ */
+export function stopOnIoError(log: Logger, what: string): (err: Error) => void {
+  return (err) => {
+    log.error(`${what} failed: ${err.message}; stopping`);
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
+  };
+}

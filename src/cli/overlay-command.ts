@@ -12,7 +12,7 @@ import { DEFAULT_PORT, describeLease, Lease, loadLeasesFile, watchLeasesFile } f
 import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
-import { runUntilSignal, traceWriter, UndoStack } from './daemon.js';
+import { runUntilSignal, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 import { intOption, usageError } from './output.js';
 
 /** Outer IPv4 (20) + UDP (8) headers around every inner packet. */
@@ -110,7 +110,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     undo.push(() => socket.close());
     overlay = new Overlay(tun, socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace) });
     overlay.setLeases(leases);
-    overlay.start((err) => log.error(`I/O error: ${err.message}`));
+    overlay.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
     undo.push(() => overlay.stop());
     watcher = watchLeasesFile(flags.leases, network, (next) => {
       try {

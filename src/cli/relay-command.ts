@@ -10,7 +10,7 @@ import { RawIcmpSocket } from '../relay/raw-icmp-socket.js';
 import { applyRpFilter, RP_FILTER_MODES, RpFilterMode } from '../relay/rp-filter.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { intOption, usageError } from './output.js';
-import { runUntilSignal, traceWriter, UndoStack } from './daemon.js';
+import { runUntilSignal, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 
 interface RelayFlags {
   tun: string;
@@ -100,9 +100,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     undo.push(applyRpFilter(flags.tun, flags.rpFilter, log));
     const device = tun.describe();
     relay = new IcmpRelay(tun, net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace) });
-    relay.start((err) => {
-      log.error(`I/O error: ${err.message}`);
-    });
+    relay.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
     undo.push(() => relay.stop());
     announceReady = () =>
       log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });

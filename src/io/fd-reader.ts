@@ -4,6 +4,7 @@
 // batch syscall wrapper that fills the batch (readBatch or recvBatch).
 import { C, NativePoller, native } from '../native/addon.js';
 import { PacketBatch } from './batch.js';
+import { errnoName } from '../errors.js';
 
 export type BatchRead = (batch: PacketBatch) => number;
 
@@ -15,14 +16,18 @@ export class FdReader {
   start(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void {
     this.stop();
     const poller = new native.Poller(this.fd, (status) => {
+      // A failing fd (its device deleted, say) fails again at once: stop
+      // reading and let the owner decide, instead of reporting forever.
       if (status < 0) {
-        onError(Object.assign(new Error(`poll failed on fd ${this.fd}`), { errno: status }));
+        this.stop();
+        onError(Object.assign(new Error(`poll failed on fd ${this.fd} (${errnoName(status)})`), { errno: status }));
         return;
       }
       let n: number;
       try {
         n = this.read(batch);
       } catch (err) {
+        this.stop();
         onError(err as Error);
         return;
       }

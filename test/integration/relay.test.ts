@@ -260,4 +260,17 @@ describe('tun-driver relay', { skip: ROOT_SKIP }, () => {
     assert.equal(await second.stop('SIGTERM'), 0);
     assert.equal(await links(), before, 'SIGTERM removed the device it made');
   });
+
+  test('its TUN deleted under it, the relay says so, cleans up and exits 1 (no silent zombie)', async () => {
+    const relay = await startRelay(lab, 'host-1', ['--address', '10.244.1.3/24']);
+    await sh('host-1', 'ip', 'link', 'del', 'tun19');
+    const code = await new Promise<number | null>((resolve) => {
+      if (relay.child.exitCode !== null) resolve(relay.child.exitCode);
+      else relay.child.on('exit', (c) => resolve(c));
+      setTimeout(() => resolve(-1), 5000);
+    });
+    assert.equal(code, 1, relay.stderr());
+    assert.match(relay.stderr(), /relaying between tun19 and the network failed: .*; stopping/);
+    assert.match(relay.stderr(), /stopping on SIGTERM: requests/);
+  });
 });
