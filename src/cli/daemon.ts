@@ -33,16 +33,20 @@ export class UndoStack {
  */
 export function runUntilSignal(undo: UndoStack, report: (when: string) => void): Promise<void> {
   return new Promise<void>((resolve) => {
-    const onUsr1 = (): void => report('counters');
+    let stopping = false;
     const stop = (signal: string): void => {
-      process.off('SIGINT', onInt).off('SIGTERM', onTerm).off('SIGUSR1', onUsr1);
+      // The handlers stay installed to the end: a second SIGINT/SIGTERM
+      // (Ctrl-C twice, a supervisor repeating itself) must not kill the
+      // process half-way through undoing its set-up.
+      if (stopping) return;
+      stopping = true;
       report(`stopping on ${signal}`);
       undo.undoAll();
       resolve();
     };
-    const onInt = (): void => stop('SIGINT');
-    const onTerm = (): void => stop('SIGTERM');
-    process.on('SIGINT', onInt).on('SIGTERM', onTerm).on('SIGUSR1', onUsr1);
+    process.on('SIGINT', () => stop('SIGINT')).on('SIGTERM', () => stop('SIGTERM')).on('SIGUSR1', () => {
+      if (!stopping) report('counters');
+    });
   });
 }
 

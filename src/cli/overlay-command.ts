@@ -12,13 +12,14 @@ import { DEFAULT_PORT, describeLease, Lease, loadLeasesFile, watchLeasesFile } f
 import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
+import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { runUntilSignal, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 import { intOption, usageError } from './output.js';
 
 /** Outer IPv4 (20) + UDP (8) headers around every inner packet. */
 export const ENCAP_OVERHEAD = 28;
 
-interface OverlayFlags {
+interface OverlayFlags extends CaptureFlags {
   network: string;
   subnet: string;
   publicIp: string;
@@ -32,7 +33,7 @@ interface OverlayFlags {
 }
 
 export function overlayCommand(): Command {
-  return new Command('overlay')
+  return addCaptureOptions(new Command('overlay'))
     .description("carry the cluster network between nodes in UDP (flannel's UDP backend): each node owns a subnet")
     .requiredOption('--network <cidr>', 'the whole cluster network, e.g. 10.244.0.0/16')
     .requiredOption('--subnet <cidr>', "this node's subnet, e.g. 10.244.1.0/24")
@@ -78,6 +79,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
   const mtuFlag = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
+  const pcapBytes = captureLimit(flags);
   const leases = loadLeasesFile(flags.leases, network);
   checkOwnLease(leases, subnet, publicIp, port, flags.leases);
   const log = createLogger('overlay', { json: flags.jsonLog });
@@ -108,7 +110,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     undo.push(() => tun.close());
     const socket = openOverlaySocket({ address: publicIp, port, via: flags.via });
     undo.push(() => socket.close());
-    overlay = new Overlay(tun, socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace) });
+    overlay = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace) });
     overlay.setLeases(leases);
     overlay.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
     undo.push(() => overlay.stop());

@@ -10,9 +10,10 @@ import { RawIcmpSocket } from '../relay/raw-icmp-socket.js';
 import { applyRpFilter, RP_FILTER_MODES, RpFilterMode } from '../relay/rp-filter.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { intOption, usageError } from './output.js';
+import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { runUntilSignal, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 
-interface RelayFlags {
+interface RelayFlags extends CaptureFlags {
   tun: string;
   address?: string;
   bind?: string;
@@ -27,7 +28,7 @@ interface RelayFlags {
 }
 
 export function relayCommand(): Command {
-  return new Command('relay')
+  return addCaptureOptions(new Command('relay'))
     .description('relay ICMP echo (ping, traceroute -I) between a TUN device and the host network')
     .option('--tun <name>', 'TUN device name', 'tun19')
     .option('--address <cidr>', 'TUN address and prefix, e.g. 10.244.1.3/24 (with --attach: taken from the device)')
@@ -71,6 +72,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   const mtu = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   if (flags.attach && mtu !== undefined) throw usageError('--mtu applies only when the relay creates the device (not with --attach)');
   const maxFlows = intOption('--max-flows', flags.maxFlows, 1, 1 << 20);
+  const pcapBytes = captureLimit(flags);
   const log = createLogger('relay', { json: flags.jsonLog });
 
   let announceReady: () => void = () => {};
@@ -99,7 +101,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     undo.push(() => net.close());
     undo.push(applyRpFilter(flags.tun, flags.rpFilter, log));
     const device = tun.describe();
-    relay = new IcmpRelay(tun, net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace) });
+    relay = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace) });
     relay.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
     undo.push(() => relay.stop());
     announceReady = () =>

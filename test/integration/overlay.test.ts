@@ -150,13 +150,15 @@ describe('tun-driver overlay', { skip: ROOT_SKIP }, () => {
     assert.equal(await pings(pod(1, 1), podIp(2, 1)), 3, 'back after SIGKILL and start');
   });
 
-  test('6. counters per peer on SIGUSR1; --trace prints one line per packet', async () => {
+  test('6. counters per peer on SIGUSR1; --trace prints one line per packet; --pcap records them', async () => {
+    assert.equal(await pings(pod(1, 1), podIp(2, 1)), 3);
     const c = await counters(1);
     const peer2 = c.peers.find((p) => p.subnet === '10.244.2.0/24')!;
     assert.ok(peer2.txPackets > 0 && peer2.rxPackets > 0, JSON.stringify(c.peers));
     // A traced node: four lines for one ping (request out, reply in) as seen by host-3.
     await cluster.stop(3);
-    const traced = await startDaemon(cluster.lab, 'host-3', cluster.args(3, ['--trace']), /overlay up/);
+    const pcap = `${cluster.leasesFile}.pcap`;
+    const traced = await startDaemon(cluster.lab, 'host-3', cluster.args(3, ['--trace', '--pcap', pcap]), /overlay up/);
     try {
       assert.equal(await pings(pod(3, 1), podIp(1, 1), 1), 1);
       await sleep(200);
@@ -167,6 +169,8 @@ describe('tun-driver overlay', { skip: ROOT_SKIP }, () => {
     } finally {
       await traced.stop();
     }
+    const read = await cluster.lab.run('host-3', 'tcpdump', ['-r', pcap, '-nn']);
+    assert.equal(read.stdout.split('\n').filter((l) => /IP 10\.244\.(3\.2 > 10\.244\.1\.2|1\.2 > 10\.244\.3\.2): ICMP echo/.test(l)).length, 2, `--pcap: ${read.stdout}`);
     await cluster.start(3);
   });
 

@@ -2,6 +2,9 @@
 // traceroute in a lab: host-1 runs the relay, host-3 shares its segment
 // (the "third host"), host-2 sits behind router-1.
 import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/lab.js';
 import { validateTopology } from '../../src/lab/topology.js';
@@ -259,6 +262,33 @@ describe('tun-driver relay', { skip: ROOT_SKIP }, () => {
     assert.equal(r.received, 2, 'the restarted relay replaced the stale device');
     assert.equal(await second.stop('SIGTERM'), 0);
     assert.equal(await links(), before, 'SIGTERM removed the device it made');
+  });
+
+  test('--pcap records what crosses the TUN (tcpdump -r reads it), bounded; a doubled SIGTERM still shuts down cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tdlab-pcap-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const relay = await startRelay(lab, 'host-1', ['--address', '10.244.1.3/24', '--pcap', `${dir}/all.pcap`]);
+    assert.equal((await ping(lab, 'host-1', ['-c', '2', '-i', '0.2', '-W', '2', '-I', 'tun19', HOST2])).received, 2);
+    relay.child.kill('SIGTERM');
+    relay.child.kill('SIGTERM'); // Ctrl-C twice, or a supervisor repeating itself
+    assert.equal(await relay.stop(), 0);
+    assert.match(relay.stderr(), /stopping on SIGTERM: requests 2, replies 2/);
+    const read = await lab.run('host-1', 'tcpdump', ['-r', `${dir}/all.pcap`, '-nn']);
+    const echoes = read.stdout.split('\n').filter((l) => / ICMP echo /.test(l));
+    assert.equal(echoes.length, 4, read.stdout + read.stderr);
+    assert.match(echoes[0], /IP 10\.244\.1\.3 > 198\.51\.100\.130: ICMP echo request, id \d+, seq 1, length 64/);
+    assert.match(echoes[1], /IP 198\.51\.100\.130 > 10\.244\.1\.3: ICMP echo reply, id \d+, seq 1, length 64/);
+
+    const bounded = await startRelay(lab, 'host-1', ['--address', '10.244.1.3/24', '--pcap', `${dir}/bounded.pcap`, '--pcap-max-mb', '1']);
+    const flood = await ping(lab, 'host-1', ['-f', '-c', '1000', '-s', '1400', '-W', '2', '-I', 'tun19', HOST2], 60_000);
+    assert.ok(flood.received > 900, flood.output);
+    await bounded.stop();
+    assert.match(bounded.stderr(), /reached 1 MB: recording stopped/);
+    assert.ok(statSync(`${dir}/bounded.pcap`).size <= 1024 * 1024);
+    const partial = await lab.run('host-1', 'tcpdump', ['-r', `${dir}/bounded.pcap`, '-nn']);
+    assert.equal(partial.code, 0, 'the bounded file is still a valid capture');
+    const recorded = partial.stdout.trim().split('\n').length;
+    assert.ok(recorded > 500 && recorded < 2000, `${recorded} packets recorded before the bound`);
   });
 
   test('its TUN deleted under it, the relay says so, cleans up and exits 1 (no silent zombie)', async () => {

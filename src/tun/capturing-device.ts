@@ -1,0 +1,44 @@
+// A PacketDevice that records every packet read from and written to the
+// device it wraps into a pcap file (--pcap). Neither daemon changes: they
+// are handed this instead of the TUN itself.
+import { PacketBatch, Spans } from '../io/batch.js';
+import { PcapWriter } from '../io/pcap-writer.js';
+import { PacketDevice, WriteResult } from './device.js';
+
+export class CapturingDevice implements PacketDevice {
+  constructor(private readonly inner: PacketDevice, private readonly pcap: PcapWriter) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError?: (err: Error) => void): void {
+    this.inner.startReading(batch, (b) => {
+      this.recordRead(b);
+      onBatch(b);
+    }, onError);
+  }
+
+  stopReading(): void {
+    this.inner.stopReading();
+  }
+
+  readNow(batch: PacketBatch): number {
+    const n = this.inner.readNow(batch);
+    this.recordRead(batch);
+    return n;
+  }
+
+  writeBatch(spans: Spans): WriteResult {
+    for (let i = 0; i < spans.count; i++) this.pcap.record(spans.buf, spans.offsets[i], spans.lengths[i]);
+    return this.inner.writeBatch(spans);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  private recordRead(b: PacketBatch): void {
+    for (let i = 0; i < b.count; i++) this.pcap.record(b.buf, b.offset(i), b.sizes[i]);
+  }
+}
