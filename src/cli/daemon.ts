@@ -2,6 +2,8 @@
 // undo its set-up in reverse order on the way out, and run until SIGINT or
 // SIGTERM, printing its counters on SIGUSR1 and at exit.
 import { Logger } from '../log.js';
+import { ControlServer } from '../control/control-server.js';
+import { controlSocketPath } from '../control/paths.js';
 
 /** Set-up steps register how to undo themselves; undoAll() runs them newest first, once. */
 export class UndoStack {
@@ -65,4 +67,25 @@ export function stopOnIoError(log: Logger, what: string): (err: Error) => void {
     process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');
   };
+}
+
+/**
+ * Serves `tun-driver status` for this daemon on its control socket, and
+ * calls `sample` once a second (for rates). Registered for undo.
+ */
+export async function serveStatus(device: string, status: () => Record<string, unknown>, undo: UndoStack, sample?: () => void): Promise<void> {
+  const startedAt = new Date();
+  const server = await ControlServer.listen(controlSocketPath(device), () => ({
+    pid: process.pid,
+    device,
+    startedAt: startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    ...status(),
+  }));
+  undo.push(() => server.close());
+  if (sample) {
+    const timer = setInterval(sample, 1000);
+    timer.unref();
+    undo.push(() => clearInterval(timer));
+  }
 }

@@ -7,6 +7,7 @@ import { labCommands } from './lab-commands.js';
 import { tunCommands } from './tun-commands.js';
 import { relayCommand } from './relay-command.js';
 import { overlayCommand } from './overlay-command.js';
+import { statusCommand } from './status-command.js';
 import { EXIT, reportError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -29,6 +30,7 @@ Exit codes: 0 ok, 1 run-time failure, 2 bad input or missing privilege (nothing 
   program.addCommand(labCommands());
   program.addCommand(relayCommand());
   program.addCommand(overlayCommand());
+  program.addCommand(statusCommand());
   // Commander's own parse errors (unknown option, missing argument) are
   // usage errors: one line on stderr, exit 2 (see main()).
   const asUsageErrors = (cmd: Command): void => {

@@ -13,8 +13,9 @@ import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { runUntilSignal, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
+import { runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 import { intOption, usageError } from './output.js';
+import { RateMeter } from '../control/rates.js';
 
 /** Outer IPv4 (20) + UDP (8) headers around every inner packet. */
 export const ENCAP_OVERHEAD = 28;
@@ -124,6 +125,10 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       log.info(`leases changed: ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: overlay.peers.length });
     }, (err) => log.warn(`ignoring the new ${flags.leases}: ${err.message}; keeping the previous leases`));
     undo.push(() => watcher.close());
+    const rates = new RateMeter();
+    await serveStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, flags.leases, rates), undo, () => {
+      for (const p of overlay.peers) rates.sample(`${p.subnet.network}/${p.subnet.length}`, [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
+    });
     announceReady = () =>
       log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}, UDP ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
         { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });
@@ -147,4 +152,21 @@ function checkOwnLease(leases: Lease[], subnet: Prefix, publicIp: number, port: 
       throw new TunDriverError('TUN_ERR_USAGE', `${file} gives this node's subnet ${formatCidr(subnet, false)} to ${formatIPv4(l.publicIp)}, not to --public-ip ${formatIPv4(publicIp)}`);
     }
   }
+}
+
+/** What `tun-driver status` shows for an overlay node: counters, and each peer with its rates. */
+function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, leasesFile: string, rates: RateMeter): Record<string, unknown> {
+  const counters = overlay.counters.toJSON(overlay.peers);
+  return {
+    mode: 'overlay',
+    network: formatCidr(network, false),
+    subnet: formatCidr(subnet, false),
+    endpoint: `${formatIPv4(publicIp)}:${port}`,
+    leases: { source: leasesFile, peers: overlay.peers.length },
+    counters: { ...counters, peers: undefined },
+    peers: overlay.peers.map((p, i) => {
+      const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(`${p.subnet.network}/${p.subnet.length}`) ?? [];
+      return { ...(counters.peers as object[])[i], txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
+    }),
+  };
 }

@@ -10,8 +10,10 @@ import { RawIcmpSocket } from '../relay/raw-icmp-socket.js';
 import { applyRpFilter, RP_FILTER_MODES, RpFilterMode } from '../relay/rp-filter.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { intOption, usageError } from './output.js';
+import { RateMeter } from '../control/rates.js';
+import { formatIPv4 as ip4 } from '../packet/addr.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { runUntilSignal, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
+import { runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 
 interface RelayFlags extends CaptureFlags {
   tun: string;
@@ -104,6 +106,8 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     relay = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace) });
     relay.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
     undo.push(() => relay.stop());
+    const rates = new RateMeter();
+    await serveStatus(flags.tun, () => relayStatus(relay, subnet!, rates), undo, () => rates.sample('all', [relay.counters.requests, relay.counters.replies]));
     announceReady = () =>
       log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });
   } catch (err) {
@@ -113,4 +117,21 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   const stopped = runUntilSignal(undo, (when) => log.info(`${when}: ${relay.counters.format()}; flows ${relay.flows.size}`, { counters: relay.counters.toJSON(), flows: relay.flows.size }));
   announceReady();
   await stopped;
+}
+
+/** What `tun-driver status` shows for a relay: counters, rates and the busiest flows. */
+function relayStatus(relay: IcmpRelay, subnet: Prefix, rates: RateMeter): Record<string, unknown> {
+  const [requestsPerSecond = 0, repliesPerSecond = 0] = rates.rates.get('all') ?? [];
+  const now = Date.now();
+  const flows = relay.flows.list().sort((a, b) => b.requests - a.requests);
+  return {
+    mode: 'relay',
+    subnet: formatCidr(subnet),
+    counters: relay.counters.toJSON(),
+    rates: { requestsPerSecond, repliesPerSecond },
+    flowCount: flows.length,
+    flows: flows.slice(0, 50).map((f) => ({
+      src: ip4(f.src), dst: ip4(f.dst), id: f.id, outId: f.outId, requests: f.requests, replies: f.replies, errors: f.errors, idleSeconds: Math.round((now - f.lastSeen) / 1000),
+    })),
+  };
 }

@@ -155,6 +155,16 @@ describe('tun-driver overlay', { skip: ROOT_SKIP }, () => {
     const c = await counters(1);
     const peer2 = c.peers.find((p) => p.subnet === '10.244.2.0/24')!;
     assert.ok(peer2.txPackets > 0 && peer2.rxPackets > 0, JSON.stringify(c.peers));
+    // The same through `tun-driver status` (control socket, mode 0600), with per-peer rates.
+    await sleep(1100);
+    const st = await cluster.lab.run('host-1', process.execPath, [new URL('../../src/cli/main.js', import.meta.url).pathname, 'status', '--tun', 'flannel0', '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    const [s] = JSON.parse(st.stdout);
+    assert.deepEqual([s.mode, s.device, s.subnet, s.endpoint], ['overlay', 'flannel0', '10.244.1.0/24', '198.51.100.1:8285']);
+    const statusPeer = s.peers.find((p: { subnet: string }) => p.subnet === '10.244.2.0/24');
+    assert.ok(statusPeer.txPackets >= peer2.txPackets && 'txPacketsPerSecond' in statusPeer, JSON.stringify(statusPeer));
+    const { readdirSync, statSync } = await import('node:fs');
+    for (const f of readdirSync('/run/tun-driver').filter((n) => n.endsWith('.sock'))) assert.equal(statSync(`/run/tun-driver/${f}`).mode & 0o777, 0o600, f);
     // A traced node: four lines for one ping (request out, reply in) as seen by host-3.
     await cluster.stop(3);
     const pcap = `${cluster.leasesFile}.pcap`;

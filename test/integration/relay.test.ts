@@ -16,6 +16,7 @@ const HOST2 = '198.51.100.130';
 const HOST3 = '198.51.100.2';
 const RELAY_HOST = '198.51.100.1';
 const ROUTER = '198.51.100.126';
+const CLI_PATH = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 let lab: Lab;
 
@@ -227,6 +228,17 @@ describe('tun-driver relay', { skip: ROOT_SKIP }, () => {
     relay.child.kill('SIGUSR1');
     await new Promise((res) => setTimeout(res, 300));
     assert.match(relay.stderr(), /relay: counters: requests 2, replies 2,/);
+    // tun-driver status asks it over its control socket (0600).
+    const st = await lab.run('host-1', process.execPath, [CLI_PATH, 'status', '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    const [s] = JSON.parse(st.stdout);
+    assert.equal(s.mode, 'relay');
+    assert.equal(s.device, 'tun19');
+    assert.equal(s.counters.requests, 2);
+    assert.equal(s.flowCount, 1);
+    assert.equal(s.flows[0].src, '10.244.1.3');
+    assert.equal(s.flows[0].dst, HOST2);
+    assert.equal((await lab.run('host-2', process.execPath, [CLI_PATH, 'status'])).code, 2, 'another namespace sees no daemon');
     await relay.stop('SIGINT');
     const lines = relay.stdout().trim().split('\n').filter((l) => / ICMP echo /.test(l));
     assert.equal(lines.length, 4, relay.stdout());

@@ -1,0 +1,49 @@
+// `tun-driver status`: asks the daemons of this network namespace (relay,
+// overlay) what they are doing, over their control sockets.
+import { Command } from 'commander';
+import { TunDriverError } from '../errors.js';
+import { queryStatus } from '../control/control-server.js';
+import { listControlSockets } from '../control/paths.js';
+import { printJson } from './output.js';
+
+type Status = Record<string, any>;
+
+const rate = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : `${Math.round(n)}`);
+
+function describe(s: Status): string {
+  const head = `${s.mode} on ${s.device} (pid ${s.pid}, up ${s.uptimeSeconds} s)`;
+  const c = s.counters;
+  const drops = Object.entries(c.dropped as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  if (s.mode === 'relay') {
+    const lines = [`${head}: ${s.subnet}; requests ${c.requests} (${rate(s.rates.requestsPerSecond)}/s), replies ${c.replies} (${rate(s.rates.repliesPerSecond)}/s), errors relayed ${c.errorsRelayed}, generated ${c.errorsGenerated}; dropped: ${drops}; flows ${s.flowCount}`];
+    for (const f of s.flows) lines.push(`  ${f.src} > ${f.dst} id ${f.id}${f.outId !== f.id ? ` (out ${f.outId})` : ''}: ${f.requests} requests, ${f.replies} replies, ${f.errors} errors, idle ${f.idleSeconds} s`);
+    return lines.join('\n');
+  }
+  const lines = [`${head}: ${s.subnet} of ${s.network} at ${s.endpoint}; sent ${c.sent}, delivered ${c.delivered}, errors generated ${c.errorsGenerated}; dropped: ${drops}; ${s.leases.peers} peer(s) from ${s.leases.source}`];
+  for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`);
+  return lines.join('\n');
+}
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('show what the tun-driver daemons in this network namespace are doing (mode, device, uptime, counters, flows or peers)')
+    .option('--tun <name>', 'only the daemon on this device')
+    .option('--json', 'print JSON (an array, one object per daemon)')
+    .addHelpText('after', '\nExamples:\n  tun-driver status\n  tun-driver lab exec host-1 -- tun-driver status --tun flannel0 --json\n')
+    .action(async (opts: { tun?: string; json?: boolean }) => {
+      const sockets = listControlSockets().filter((s) => !opts.tun || s.device === opts.tun);
+      if (sockets.length === 0) {
+        throw new TunDriverError('TUN_ERR_NO_DEVICE', `no tun-driver daemon${opts.tun ? ` on ${opts.tun}` : ''} is running in this network namespace`);
+      }
+      const answers: Status[] = [];
+      for (const s of sockets) {
+        try {
+          answers.push((await queryStatus(s.path)) as Status);
+        } catch (err) {
+          process.stderr.write(`tun-driver: the daemon on ${s.device} did not answer (${(err as Error).message}); it may have been killed\n`);
+        }
+      }
+      if (opts.json) printJson(answers);
+      else process.stdout.write(answers.map(describe).join('\n') + '\n');
+    });
+}

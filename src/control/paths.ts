@@ -1,0 +1,32 @@
+// Where daemons listen for `tun-driver status`: a Unix socket per daemon
+// under /run/tun-driver. Socket paths are shared by every network
+// namespace (they live in the file system), so the name carries the
+// daemon's netns inode: a status client finds the daemons of its own
+// namespace only, and two labs' flannel0 daemons never collide.
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const CONTROL_DIR = process.env.TUN_DRIVER_CONTROL_DIR ?? '/run/tun-driver';
+
+function netnsInode(): number {
+  return statSync('/proc/self/ns/net').ino;
+}
+
+export function controlSocketPath(device: string): string {
+  mkdirSync(CONTROL_DIR, { recursive: true, mode: 0o700 });
+  return join(CONTROL_DIR, `ctl-${netnsInode()}-${device}.sock`);
+}
+
+/** Control sockets of daemons in this process's network namespace, by device. */
+export function listControlSockets(): Array<{ device: string; path: string }> {
+  const prefix = `ctl-${netnsInode()}-`;
+  let names: string[];
+  try {
+    names = readdirSync(CONTROL_DIR);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.startsWith(prefix) && n.endsWith('.sock'))
+    .map((n) => ({ device: n.slice(prefix.length, -'.sock'.length), path: join(CONTROL_DIR, n) }));
+}
