@@ -1,0 +1,29 @@
+// `tun-driver doctor`: checks the TUN devices and daemons of this network
+// namespace and says what is wrong and how to fix it. Exit 1 when any
+// check finds a problem, 0 otherwise.
+import { Command } from 'commander';
+import { runDoctor } from '../doctor/doctor.js';
+import { checkInterfaceName } from '../tun/linux-tun.js';
+import { printJson } from './output.js';
+
+const LABEL = { ok: 'ok     ', warning: 'warning', problem: 'PROBLEM' } as const;
+
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('find why packets vanish: TUN state, reverse-path filtering, ip_forward, MTU, firewall rules (reads only)')
+    .option('--tun <name>', 'only this device')
+    .option('--json', 'print the findings as JSON')
+    .addHelpText('after', '\nExamples:\n  tun-driver doctor\n  tun-driver lab exec host-1 -- tun-driver doctor --tun tun19 --json\n\nExit code: 0 when nothing is wrong, 1 when a check found a problem.\n')
+    .action(async (opts: { tun?: string; json?: boolean }) => {
+      if (opts.tun) checkInterfaceName(opts.tun);
+      const findings = await runDoctor({ tun: opts.tun });
+      if (opts.json) printJson(findings);
+      else {
+        for (const f of findings) {
+          process.stdout.write(`${LABEL[f.status]}  ${f.check}: ${f.evidence}\n`);
+          if (f.fix) process.stdout.write(`         fix: ${f.fix}\n`);
+        }
+      }
+      if (findings.some((f) => f.status === 'problem')) process.exitCode = 1;
+    });
+}

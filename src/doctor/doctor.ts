@@ -1,0 +1,124 @@
+// `tun-driver doctor`: what the seed article found by hand in a day
+// (section 3.5), found in seconds. Each check reports ok / warning /
+// problem with its evidence and, for anything wrong, the exact command
+// that fixes it. Reads only; changes nothing.
+import { queryStatus } from '../control/control-server.js';
+import { listControlSockets } from '../control/paths.js';
+import { addrList } from '../netlink/addr.js';
+import { Link, linkList } from '../netlink/link.js';
+import { NetlinkSocket } from '../netlink/socket.js';
+import { sysctlRead } from '../netns/sysctl.js';
+import { parseIPv4 } from '../packet/addr.js';
+import { readRpFilter } from '../relay/rp-filter.js';
+import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewall.js';
+
+export type Verdict = 'ok' | 'warning' | 'problem';
+
+export interface Finding {
+  check: string;
+  status: Verdict;
+  evidence: string;
+  fix?: string;
+}
+
+/** What doctor knows about a device: the daemon on it, if one answers on its control socket. */
+interface Subject {
+  link: Link;
+  addresses: string[];
+  daemon?: Record<string, any>;
+}
+
+const ENCAP_OVERHEAD = 28;
+
+export async function runDoctor(options: { tun?: string } = {}): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const add = (check: string, status: Verdict, evidence: string, fix?: string): void => void findings.push({ check, status, evidence, fix });
+  const nl = NetlinkSocket.open();
+  let links: Link[];
+  let addrs: ReturnType<typeof addrList>;
+  try {
+    links = linkList(nl);
+    addrs = addrList(nl);
+  } finally {
+    nl.close();
+  }
+  const daemons = new Map<string, Record<string, any>>();
+  for (const s of listControlSockets()) {
+    try {
+      daemons.set(s.device, (await queryStatus(s.path, 1000)) as Record<string, any>);
+    } catch {
+      add(`daemon on ${s.device}`, 'warning', `a control socket exists for ${s.device} but nobody answers: the daemon was probably killed`, `remove it: rm ${s.path}`);
+    }
+  }
+  const tuns = links.filter((l) => l.kind === 'tun' && (!options.tun || l.name === options.tun));
+  if (options.tun && tuns.length === 0) {
+    add(`device ${options.tun}`, 'problem', `${options.tun} does not exist in this network namespace`, `start the daemon that makes it (tun-driver relay/overlay ... --tun ${options.tun}), or tun-driver tun add ${options.tun} --address CIDR`);
+    return findings;
+  }
+  if (tuns.length === 0) add('TUN devices', 'warning', 'no TUN device in this network namespace: nothing to diagnose', 'start tun-driver relay or overlay first');
+  const ruleset = readRuleset();
+  for (const link of tuns) {
+    const subject: Subject = { link, addresses: addrs.filter((a) => a.index === link.index).map((a) => a.cidr), daemon: daemons.get(link.name) };
+    checkDevice(subject, add);
+    checkRpFilter(subject, add);
+    if (subject.daemon?.mode === 'overlay') checkOverlay(subject, links, addrs, add);
+    checkFirewall(subject, ruleset, add);
+  }
+  return findings;
+}
+
+type Add = (check: string, status: Verdict, evidence: string, fix?: string) => void;
+
+function checkDevice(s: Subject, add: Add): void {
+  const { link } = s;
+  add(`${link.name} up`, link.up ? 'ok' : 'problem', `${link.name} is ${link.up ? 'up' : 'down'}`, link.up ? undefined : `ip link set dev ${link.name} up`);
+  add(`${link.name} attached`, link.lowerUp ? 'ok' : 'problem',
+    link.lowerUp ? `a process holds ${link.name} open (carrier up)` : `no process holds ${link.name} open (NO-CARRIER): packets routed into it are dropped`,
+    link.lowerUp ? undefined : `start the daemon on it, e.g. tun-driver relay --tun ${link.name} --attach`);
+  add(`${link.name} addresses`, s.addresses.length ? 'ok' : 'problem', s.addresses.length ? `${link.name} has ${s.addresses.join(', ')}` : `${link.name} has no IPv4 address, so nothing routes into it`,
+    s.addresses.length ? undefined : `ip addr add CIDR dev ${link.name}`);
+  if (s.daemon) add(`${link.name} daemon`, 'ok', `${s.daemon.mode} (pid ${s.daemon.pid}) is running on ${link.name}, up ${s.daemon.uptimeSeconds} s`);
+}
+
+function checkRpFilter(s: Subject, add: Add): void {
+  const name = s.link.name;
+  const r = readRpFilter(name);
+  const detail = `net.ipv4.conf.all.rp_filter=${r.all}, net.ipv4.conf.${name}.rp_filter=${r.device}: effective ${r.effective} (${['off', 'strict', 'loose'][r.effective] ?? r.effective})`;
+  // Replies written into a relay's TUN come from hosts whose route points
+  // elsewhere: strict mode drops them. An overlay's TUN carries the
+  // cluster route, so its reverse path is the TUN itself.
+  if (r.effective === 1 && s.daemon?.mode !== 'overlay') {
+    add(`${name} reverse-path filter`, 'problem', `${detail}: strict reverse-path filtering drops the replies written into ${name} (their source routes via another interface)`, `sysctl -w net.ipv4.conf.${name}.rp_filter=2`);
+  } else {
+    add(`${name} reverse-path filter`, 'ok', detail);
+  }
+}
+
+function checkOverlay(s: Subject, links: Link[], addrs: ReturnType<typeof addrList>, add: Add): void {
+  const name = s.link.name;
+  const forward = sysctlRead('net.ipv4.ip_forward');
+  add('ip_forward', forward === '1' ? 'ok' : 'problem', `net.ipv4.ip_forward=${forward}${forward === '1' ? '' : ': pods behind this node cannot reach the overlay'}`, forward === '1' ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
+  const endpoint = String(s.daemon!.endpoint ?? '');
+  const publicIp = parseIPv4(endpoint.split(':')[0]);
+  const underlayAddr = addrs.find((a) => a.prefix.address === publicIp);
+  const underlay = underlayAddr && links.find((l) => l.index === underlayAddr.index);
+  if (!underlay) return add(`${name} MTU`, 'warning', `cannot find the interface holding ${endpoint}`);
+  const fits = s.link.mtu + ENCAP_OVERHEAD <= underlay.mtu;
+  add(`${name} MTU`, fits ? 'ok' : 'problem',
+    `${name} mtu ${s.link.mtu} + ${ENCAP_OVERHEAD} bytes of UDP/IP ${fits ? '<=' : '>'} ${underlay.name} mtu ${underlay.mtu}${fits ? '' : ': full-size packets do not fit one datagram (the daemon must answer Fragmentation Needed or fragment)'}`,
+    fits ? undefined : `restart the overlay without --mtu (default ${underlay.mtu - ENCAP_OVERHEAD}), or: ip link set dev ${name} mtu ${underlay.mtu - ENCAP_OVERHEAD}`);
+}
+
+function checkFirewall(s: Subject, ruleset: Record<string, any> | undefined, add: Add): void {
+  const name = s.link.name;
+  const traffic: Traffic | undefined = s.daemon?.mode === 'overlay'
+    ? { proto: 'udp', port: Number(String(s.daemon.endpoint).split(':')[1]) }
+    : s.daemon?.mode === 'relay' ? { proto: 'icmp' } : undefined;
+  if (!traffic) return;
+  const what = traffic.proto === 'udp' ? `the overlay's UDP port ${traffic.port}` : 'the relayed ICMP replies';
+  if (!ruleset) return add(`${name} firewall`, 'warning', 'could not read the nftables ruleset (nft missing or not permitted): firewall not checked');
+  const blocking = blockingRules(ruleset, traffic);
+  for (const b of blocking) add(`${name} firewall`, 'problem', `${b.evidence}: drops ${what}`, b.fix);
+  for (const p of droppingPolicies(ruleset)) add(`${name} firewall policy`, 'warning', `${p}: ${what} must be accepted explicitly`);
+  if (blocking.length === 0) add(`${name} firewall`, 'ok', `no rule drops ${what}`);
+}
