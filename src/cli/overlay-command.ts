@@ -16,11 +16,13 @@ import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './ca
 import { runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
+import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
 
 /** Outer IPv4 (20) + UDP (8) headers around every inner packet. */
 export const ENCAP_OVERHEAD = 28;
 
 interface OverlayFlags extends CaptureFlags {
+  metrics?: string;
   network: string;
   subnet: string;
   publicIp: string;
@@ -34,7 +36,7 @@ interface OverlayFlags extends CaptureFlags {
 }
 
 export function overlayCommand(): Command {
-  return addCaptureOptions(new Command('overlay'))
+  return addMetricsOption(addCaptureOptions(new Command('overlay')))
     .description("carry the cluster network between nodes in UDP (flannel's UDP backend): each node owns a subnet")
     .requiredOption('--network <cidr>', 'the whole cluster network, e.g. 10.244.0.0/16')
     .requiredOption('--subnet <cidr>', "this node's subnet, e.g. 10.244.1.0/24")
@@ -81,6 +83,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   if (flags.via) checkInterfaceName(flags.via);
   const mtuFlag = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   const pcapBytes = captureLimit(flags);
+  const metricsAt = metricsListen(flags.metrics);
   const leases = loadLeasesFile(flags.leases, network);
   checkOwnLease(leases, subnet, publicIp, port, flags.leases);
   const log = createLogger('overlay', { json: flags.jsonLog });
@@ -111,7 +114,24 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     undo.push(() => tun.close());
     const socket = openOverlaySocket({ address: publicIp, port, via: flags.via });
     undo.push(() => socket.close());
-    overlay = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace) });
+    let leaseEvents = 0;
+    const metrics = daemonMetrics(metricsAt, {
+      daemon: 'overlay',
+      traffic: () => {
+        let txBytes = 0;
+        let rxBytes = 0;
+        for (const p of overlay.peers) {
+          txBytes += p.txBytes;
+          rxBytes += p.rxBytes;
+        }
+        return { tunToNet: { packets: overlay.counters.sent, bytes: txBytes }, netToTun: { packets: overlay.counters.delivered, bytes: rxBytes } };
+      },
+      drops: () => overlay.counters.drops.toJSON(),
+      active: () => overlay.peers.length,
+      peers: () => overlay.peers.map((p) => ({ subnet: formatCidr(p.subnet, false), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
+      leaseEvents: () => leaseEvents,
+    });
+    overlay = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
     overlay.setLeases(leases);
     overlay.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
     undo.push(() => overlay.stop());
@@ -122,9 +142,11 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         return log.warn(`ignoring the new ${flags.leases}: ${(err as Error).message}; keeping the previous leases`);
       }
       overlay.setLeases(next);
+      leaseEvents++;
       log.info(`leases changed: ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: overlay.peers.length });
     }, (err) => log.warn(`ignoring the new ${flags.leases}: ${err.message}; keeping the previous leases`));
     undo.push(() => watcher.close());
+    await serveMetrics(metricsAt, metrics, undo, log);
     const rates = new RateMeter();
     await serveStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, flags.leases, rates), undo, () => {
       for (const p of overlay.peers) rates.sample(`${p.subnet.network}/${p.subnet.length}`, [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);

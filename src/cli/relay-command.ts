@@ -11,11 +11,13 @@ import { applyRpFilter, RP_FILTER_MODES, RpFilterMode } from '../relay/rp-filter
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
+import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
 import { formatIPv4 as ip4 } from '../packet/addr.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 
 interface RelayFlags extends CaptureFlags {
+  metrics?: string;
   tun: string;
   address?: string;
   bind?: string;
@@ -30,7 +32,7 @@ interface RelayFlags extends CaptureFlags {
 }
 
 export function relayCommand(): Command {
-  return addCaptureOptions(new Command('relay'))
+  return addMetricsOption(addCaptureOptions(new Command('relay')))
     .description('relay ICMP echo (ping, traceroute -I) between a TUN device and the host network')
     .option('--tun <name>', 'TUN device name', 'tun19')
     .option('--address <cidr>', 'TUN address and prefix, e.g. 10.244.1.3/24 (with --attach: taken from the device)')
@@ -75,6 +77,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   if (flags.attach && mtu !== undefined) throw usageError('--mtu applies only when the relay creates the device (not with --attach)');
   const maxFlows = intOption('--max-flows', flags.maxFlows, 1, 1 << 20);
   const pcapBytes = captureLimit(flags);
+  const metricsAt = metricsListen(flags.metrics);
   const log = createLogger('relay', { json: flags.jsonLog });
 
   let announceReady: () => void = () => {};
@@ -103,10 +106,20 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     undo.push(() => net.close());
     undo.push(applyRpFilter(flags.tun, flags.rpFilter, log));
     const device = tun.describe();
-    relay = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace) });
+    const metrics = daemonMetrics(metricsAt, {
+      daemon: 'relay',
+      traffic: () => ({
+        tunToNet: { packets: relay.counters.requests, bytes: relay.counters.requestBytes },
+        netToTun: { packets: relay.counters.replies + relay.counters.errorsRelayed + relay.counters.errorsGenerated, bytes: relay.counters.replyBytes },
+      }),
+      drops: () => relay.counters.drops.toJSON(),
+      active: () => relay.flows.size,
+    });
+    relay = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
     relay.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
     undo.push(() => relay.stop());
     const rates = new RateMeter();
+    await serveMetrics(metricsAt, metrics, undo, log);
     await serveStatus(flags.tun, () => relayStatus(relay, subnet!, rates), undo, () => rates.sample('all', [relay.counters.requests, relay.counters.replies]));
     announceReady = () =>
       log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });

@@ -52,6 +52,8 @@ export interface OverlayOptions {
   now?: () => number;
   /** Use UDP GSO for runs of equal-size packets (default: when the socket can). */
   gso?: boolean;
+  /** Called once per batch read, with its size (for metrics). */
+  batchObserver?: (side: 'tun' | 'net', size: number) => void;
 }
 
 /** A GSO run: at least this many packets (below it sendmmsg is as good)... */
@@ -124,6 +126,7 @@ export class Overlay {
 
   /** A batch from the TUN: each packet to the node that owns its destination. */
   fromTun(batch: PacketBatch): void {
+    this.options.batchObserver?.('tun', batch.count);
     this.toNet.reset(batch.buf);
     const routes = this.routes; // one route table for the whole batch
     let lastDst = -1;
@@ -166,6 +169,7 @@ export class Overlay {
 
   /** A batch of datagrams: checked, TTL decremented, written into the TUN. */
   fromNetwork(batch: PacketBatch): void {
+    this.options.batchObserver?.('net', batch.count);
     this.toTun.reset(batch.buf);
     const routes = this.routes;
     const own = this.options.subnet;

@@ -23,8 +23,12 @@ export type DropReason =
 export class RelayCounters {
   /** Echo requests sent to the network. */
   requests = 0;
+  /** Bytes of the requests read from the TUN and handed to the socket (IP packets). */
+  requestBytes = 0;
   /** Echo replies written into the TUN. */
   replies = 0;
+  /** Bytes of replies and errors written into the TUN (IP packets). */
+  replyBytes = 0;
   /** ICMP errors from the network, rewritten and written into the TUN. */
   errorsRelayed = 0;
   /** ICMP errors the relay gave itself (unreachable, prohibited). */
@@ -46,7 +50,7 @@ export class RelayCounters {
 
   toJSON(): Record<string, unknown> {
     return {
-      requests: this.requests, replies: this.replies, errorsRelayed: this.errorsRelayed, errorsGenerated: this.errorsGenerated,
+      requests: this.requests, requestBytes: this.requestBytes, replies: this.replies, replyBytes: this.replyBytes, errorsRelayed: this.errorsRelayed, errorsGenerated: this.errorsGenerated,
       fragmentsIn: this.fragmentsIn, reassembled: this.reassembled, repliesFragmented: this.repliesFragmented, ignored: this.ignored, ownCopies: this.ownCopies,
       dropped: this.drops.toJSON(),
     };

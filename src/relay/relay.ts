@@ -36,6 +36,8 @@ export interface RelayOptions {
   /** Called with one tcpdump-like line per packet when tracing. */
   trace?: (line: string) => void;
   now?: () => number;
+  /** Called once per batch read, with its size (for metrics). */
+  batchObserver?: (side: 'tun' | 'net', size: number) => void;
 }
 
 const SWEEP_MS = 5_000;
@@ -106,6 +108,7 @@ export class IcmpRelay {
 
   /** One batch read from the TUN: requests out to the network, answers back into the TUN. */
   fromTun(batch: PacketBatch): void {
+    this.options.batchObserver?.('tun', batch.count);
     const now = this.now();
     this.toNet.reset(batch.buf);
     this.generated.clear();
@@ -122,6 +125,7 @@ export class IcmpRelay {
 
   /** One batch read from the network socket: replies and errors for our flows into the TUN. */
   fromNetwork(batch: PacketBatch): void {
+    this.options.batchObserver?.('net', batch.count);
     const now = this.now();
     this.toTun.reset(batch.buf);
     this.generated.clear();
@@ -177,6 +181,7 @@ export class IcmpRelay {
     const payloadLength = ip.payloadLength;
     const dst = ip.dst;
     const ttl = ip.ttl;
+    counters.requestBytes += ip.totalLength;
     if (this.toNet.full) this.flushToNetwork();
     const k = this.toNet.add(payloadOffset, payloadLength, dst);
     this.toNetTtl[k] = ttl;
@@ -289,6 +294,7 @@ export class IcmpRelay {
         this.toTun.reset(this.toTun.buf);
       }
       this.toTun.add(off, total);
+      counters.replyBytes += total;
       return;
     }
     // Bigger than the TUN's MTU (a reply to ping -s 3000): hand it over in
@@ -296,6 +302,7 @@ export class IcmpRelay {
     // on this last hop, since the reply already arrived whole.
     ip.setFlagsFragment(ip.flagsFragment & ~IPV4.FLAG_DF);
     counters.repliesFragmented++;
+    counters.replyBytes += total;
     const g = this.generated;
     const ok = fragmentIPv4(ip, this.options.tunMtu, this.scratch, (fb, fo, fl) => {
       if (g.count >= g.capacity) this.flushGenerated();

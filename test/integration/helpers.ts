@@ -54,3 +54,16 @@ export function cliIn(lab: string, node: string, args: string[]): { code: number
 export function labName(label: string): string {
   return `t${process.pid % 100000}${label}`.slice(0, 20);
 }
+
+/** GETs http://127.0.0.1:PORT/PATH from inside a lab node (where the daemon listens). */
+export async function fetchInNode(lab: import('../../src/lab/lab.js').Lab, node: string, port: number, path: string): Promise<string> {
+  const r = await lab.run(node, process.execPath, ['-e', `fetch('http://127.0.0.1:${port}${path}').then((r) => r.text()).then((t) => process.stdout.write(t), (e) => { console.error(String(e)); process.exit(1); })`]);
+  if (r.code !== 0) throw new Error(`GET ${path} in ${node}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The value of one Prometheus sample, e.g. metric('tun_driver_packets_total{direction="tun_to_net"') */
+export function metricValue(text: string, prefix: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { leaseFor, lastCounters, OverlayCluster } from '../support/overlay-cluster.js';
 import { ping, startDaemon } from '../support/daemon-harness.js';
-import { labName, ROOT_SKIP } from './helpers.js';
+import { fetchInNode, labName, metricValue, ROOT_SKIP } from './helpers.js';
 
 let cluster: OverlayCluster;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -168,9 +168,14 @@ describe('tun-driver overlay', { skip: ROOT_SKIP }, () => {
     // A traced node: four lines for one ping (request out, reply in) as seen by host-3.
     await cluster.stop(3);
     const pcap = `${cluster.leasesFile}.pcap`;
-    const traced = await startDaemon(cluster.lab, 'host-3', cluster.args(3, ['--trace', '--pcap', pcap]), /overlay up/);
+    const traced = await startDaemon(cluster.lab, 'host-3', cluster.args(3, ['--trace', '--pcap', pcap, '--metrics', '127.0.0.1:9101']), /overlay up/);
     try {
       assert.equal(await pings(pod(3, 1), podIp(1, 1), 1), 1);
+      const metrics = await fetchInNode(cluster.lab, 'host-3', 9101, '/metrics');
+      assert.equal(metricValue(metrics, 'tun_driver_peer_packets_total{peer="10.244.1.0/24",direction="tx",daemon="overlay"}'), 1, metrics);
+      assert.equal(metricValue(metrics, 'tun_driver_peer_packets_total{peer="10.244.1.0/24",direction="rx",daemon="overlay"}'), 1);
+      assert.equal(metricValue(metrics, 'tun_driver_peers{daemon="overlay"}'), 2);
+      assert.equal(metricValue(metrics, 'tun_driver_bytes_total{direction="tun_to_net",daemon="overlay"}'), 84);
       await sleep(200);
       const lines = traced.stdout().trim().split('\n').filter((l) => /ICMP echo/.test(l));
       assert.equal(lines.length, 2, traced.stdout());

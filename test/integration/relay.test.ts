@@ -10,7 +10,7 @@ import { Lab } from '../../src/lab/lab.js';
 import { validateTopology } from '../../src/lab/topology.js';
 import { sysctlRead, sysctlWrite } from '../../src/netns/sysctl.js';
 import { ping, startRelay, RelayRun } from '../support/daemon-harness.js';
-import { labName, ROOT_SKIP } from './helpers.js';
+import { fetchInNode, labName, metricValue, ROOT_SKIP } from './helpers.js';
 
 const HOST2 = '198.51.100.130';
 const HOST3 = '198.51.100.2';
@@ -222,9 +222,15 @@ describe('tun-driver relay', { skip: ROOT_SKIP }, () => {
   });
 
   test('7. --trace prints one line per packet; SIGUSR1 and exit print the counters', async () => {
-    const relay = await startRelay(lab, 'host-1', ['--address', '10.244.1.3/24', '--trace']);
+    const relay = await startRelay(lab, 'host-1', ['--address', '10.244.1.3/24', '--trace', '--metrics', '127.0.0.1:9101']);
     const r = await ping(lab, 'host-1', ['-c', '2', '-i', '0.2', '-W', '2', '-I', 'tun19', HOST2]);
     assert.equal(r.received, 2);
+    const metrics = await fetchInNode(lab, 'host-1', 9101, '/metrics');
+    assert.equal(metricValue(metrics, 'tun_driver_packets_total{direction="tun_to_net",daemon="relay"}'), 2);
+    assert.equal(metricValue(metrics, 'tun_driver_packets_total{direction="net_to_tun",daemon="relay"}'), 2);
+    assert.equal(metricValue(metrics, 'tun_driver_bytes_total{direction="tun_to_net",daemon="relay"}'), 168);
+    assert.equal(metricValue(metrics, 'tun_driver_active_flows{daemon="relay"}'), 1);
+    assert.ok((metricValue(metrics, 'tun_driver_batch_size_count{daemon="relay",side="tun"}') ?? 0) >= 2, metrics);
     relay.child.kill('SIGUSR1');
     await new Promise((res) => setTimeout(res, 300));
     assert.match(relay.stderr(), /relay: counters: requests 2, replies 2,/);

@@ -1,0 +1,89 @@
+// Prometheus metrics for a daemon (--metrics HOST:PORT). Values are read
+// from the daemon's own counters when Prometheus scrapes, so the data path
+// pays nothing for them except one histogram observation per batch.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface MetricsSource {
+  daemon: 'relay' | 'overlay';
+  /** Packets and bytes moved, by direction. */
+  traffic(): { tunToNet: { packets: number; bytes: number }; netToTun: { packets: number; bytes: number } };
+  drops(): Record<string, number>;
+  /** Active flows (relay) or peers (overlay). */
+  active(): number;
+  /** Per-peer traffic (overlay). */
+  peers?(): Array<{ subnet: string; txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
+  /** Lease changes applied (overlay). */
+  leaseEvents?(): number;
+}
+
+export interface DaemonMetrics {
+  registry: Registry;
+  /** Call once per batch with its size: `side` is where the batch was read. */
+  observeBatch(side: 'tun' | 'net', size: number): void;
+}
+
+/** A counter whose value is kept elsewhere: set from `read` at each scrape. */
+function mirroredCounter(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void): void {
+  new Counter({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      read((labels, value) => this.inc(labels, value));
+    },
+  });
+}
+
+export function createMetrics(src: MetricsSource): DaemonMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ daemon: src.daemon });
+  mirroredCounter(registry, 'tun_driver_packets_total', 'Packets moved, by direction (tun_to_net: read from the TUN and sent; net_to_tun: received and written into the TUN)', ['direction'], (set) => {
+    const t = src.traffic();
+    set({ direction: 'tun_to_net' }, t.tunToNet.packets);
+    set({ direction: 'net_to_tun' }, t.netToTun.packets);
+  });
+  mirroredCounter(registry, 'tun_driver_bytes_total', 'Bytes moved, by direction', ['direction'], (set) => {
+    const t = src.traffic();
+    set({ direction: 'tun_to_net' }, t.tunToNet.bytes);
+    set({ direction: 'net_to_tun' }, t.netToTun.bytes);
+  });
+  mirroredCounter(registry, 'tun_driver_dropped_packets_total', 'Packets dropped, by reason', ['reason'], (set) => {
+    for (const [reason, n] of Object.entries(src.drops())) set({ reason }, n);
+  });
+  new Gauge({
+    name: src.daemon === 'relay' ? 'tun_driver_active_flows' : 'tun_driver_peers',
+    help: src.daemon === 'relay' ? 'Pinger flows in the relay\'s table' : 'Nodes this node sends to',
+    registers: [registry],
+    collect() {
+      this.set(src.active());
+    },
+  });
+  if (src.peers) {
+    const peers = src.peers.bind(src);
+    mirroredCounter(registry, 'tun_driver_peer_packets_total', 'Packets to and from each peer', ['peer', 'direction'], (set) => {
+      for (const p of peers()) {
+        set({ peer: p.subnet, direction: 'tx' }, p.txPackets);
+        set({ peer: p.subnet, direction: 'rx' }, p.rxPackets);
+      }
+    });
+    mirroredCounter(registry, 'tun_driver_peer_bytes_total', 'Bytes to and from each peer', ['peer', 'direction'], (set) => {
+      for (const p of peers()) {
+        set({ peer: p.subnet, direction: 'tx' }, p.txBytes);
+        set({ peer: p.subnet, direction: 'rx' }, p.rxBytes);
+      }
+    });
+  }
+  if (src.leaseEvents) {
+    const events = src.leaseEvents.bind(src);
+    mirroredCounter(registry, 'tun_driver_lease_events_total', 'Lease changes applied', [], (set) => set({}, events()));
+  }
+  const batches = new Histogram({
+    name: 'tun_driver_batch_size', help: 'Packets per batch read, by side', labelNames: ['side'], registers: [registry],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  });
+  const tunBatches = batches.labels({ side: 'tun' });
+  const netBatches = batches.labels({ side: 'net' });
+  return {
+    registry,
+    observeBatch: (side, size) => (side === 'tun' ? tunBatches : netBatches).observe(size),
+  };
+}
