@@ -69,19 +69,24 @@ export function stopOnIoError(log: Logger, what: string): (err: Error) => void {
   };
 }
 
-/**
- * Serves `tun-driver status` for this daemon on its control socket, and
- * calls `sample` once a second (for rates). Registered for undo.
- */
-export async function serveStatus(device: string, status: () => Record<string, unknown>, undo: UndoStack, sample?: () => void): Promise<void> {
+/** A daemon's status with who and since when it runs: what `status` and the live page show. */
+export function daemonStatus(device: string, status: () => Record<string, unknown>): () => Record<string, unknown> {
   const startedAt = new Date();
-  const server = await ControlServer.listen(controlSocketPath(device), () => ({
+  return () => ({
     pid: process.pid,
     device,
     startedAt: startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     ...status(),
-  }));
+  });
+}
+
+/**
+ * Serves `tun-driver status` for this daemon on its control socket, and
+ * calls `sample` once a second (for rates). Registered for undo.
+ */
+export async function serveStatus(device: string, status: () => Record<string, unknown>, undo: UndoStack, sample?: () => void): Promise<void> {
+  const server = await ControlServer.listen(controlSocketPath(device), status);
   undo.push(() => server.close());
   if (sample) {
     const timer = setInterval(sample, 1000);

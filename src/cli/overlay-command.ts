@@ -13,7 +13,7 @@ import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
+import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
 import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
@@ -146,9 +146,10 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       log.info(`leases changed: ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: overlay.peers.length });
     }, (err) => log.warn(`ignoring the new ${flags.leases}: ${err.message}; keeping the previous leases`));
     undo.push(() => watcher.close());
-    await serveMetrics(metricsAt, metrics, undo, log);
     const rates = new RateMeter();
-    await serveStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, flags.leases, rates), undo, () => {
+    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, flags.leases, rates));
+    await serveMetrics(metricsAt, metrics, status, undo, log);
+    await serveStatus(flags.tun, status, undo, () => {
       for (const p of overlay.peers) rates.sample(`${p.subnet.network}/${p.subnet.length}`, [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
     });
     announceReady = () =>

@@ -14,7 +14,7 @@ import { RateMeter } from '../control/rates.js';
 import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
 import { formatIPv4 as ip4 } from '../packet/addr.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
+import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
 
 interface RelayFlags extends CaptureFlags {
   metrics?: string;
@@ -119,8 +119,9 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     relay.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
     undo.push(() => relay.stop());
     const rates = new RateMeter();
-    await serveMetrics(metricsAt, metrics, undo, log);
-    await serveStatus(flags.tun, () => relayStatus(relay, subnet!, rates), undo, () => rates.sample('all', [relay.counters.requests, relay.counters.replies]));
+    const status = daemonStatus(flags.tun, () => relayStatus(relay, subnet!, rates));
+    await serveMetrics(metricsAt, metrics, status, undo, log);
+    await serveStatus(flags.tun, status, undo, () => rates.sample('all', [relay.counters.requests, relay.counters.replies]));
     announceReady = () =>
       log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });
   } catch (err) {

@@ -1,8 +1,10 @@
-// The HTTP side of --metrics: GET /metrics for Prometheus.
+// The HTTP side of --metrics: GET /metrics for Prometheus, / for the live
+// page, /status.json for what the page shows (the same as tun-driver status).
 import { createServer, Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { TunDriverError } from '../errors.js';
 import { parseIPv4 } from '../packet/addr.js';
+import { LIVE_PAGE } from './page.js';
 
 export interface Listen {
   host: string;
@@ -19,8 +21,16 @@ export function parseListen(text: string): Listen {
   return { host: m[1], port };
 }
 
-export async function startMetricsServer(listen: Listen, registry: Registry): Promise<Server> {
+export async function startMetricsServer(listen: Listen, registry: Registry, status: () => unknown): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/' || req.url === '/index.html')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(LIVE_PAGE);
+      return;
+    }
+    if (req.method === 'GET' && req.url === '/status.json') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(status()));
+      return;
+    }
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
@@ -28,7 +38,7 @@ export async function startMetricsServer(listen: Listen, registry: Registry): Pr
       );
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try / or /metrics\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new TunDriverError('TUN_ERR_USAGE', `--metrics ${listen.host}:${listen.port}: cannot listen (${(err as Error).message})`)));
