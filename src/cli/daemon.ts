@@ -4,6 +4,7 @@
 import { Logger } from '../log.js';
 import { ControlServer } from '../control/control-server.js';
 import { controlSocketPath } from '../control/paths.js';
+import { Probe } from '../control/probe.js';
 
 /** Set-up steps register how to undo themselves; undoAll() runs them newest first, once. */
 export class UndoStack {
@@ -81,12 +82,31 @@ export function daemonStatus(device: string, status: () => Record<string, unknow
   });
 }
 
+/** What an engine offers doctor's live probe: a slot for the armed probe. */
+export interface Probeable {
+  probe?: Probe;
+}
+
 /**
- * Serves `tun-driver status` for this daemon on its control socket, and
- * calls `sample` once a second (for rates). Registered for undo.
+ * Serves `tun-driver status` and doctor's live probe for this daemon on
+ * its control socket, and calls `sample` once a second (for rates).
+ * Registered for undo.
  */
-export async function serveStatus(device: string, status: () => Record<string, unknown>, undo: UndoStack, sample?: () => void): Promise<void> {
-  const server = await ControlServer.listen(controlSocketPath(device), status);
+export async function serveStatus(device: string, status: () => Record<string, unknown>, undo: UndoStack, engine: Probeable, sample?: () => void): Promise<void> {
+  const server = await ControlServer.listen(controlSocketPath(device), {
+    status,
+    probe: (arg) => {
+      const id = Number(arg);
+      if (!/^\d{1,5}$/.test(arg) || id > 0xffff) throw new Error('probe takes an ICMP identifier, 0-65535');
+      engine.probe = new Probe(id);
+      return { armed: id };
+    },
+    'probe-result': () => {
+      const result = engine.probe?.toJSON() ?? { error: 'no probe armed' };
+      engine.probe = undefined;
+      return result;
+    },
+  });
   undo.push(() => server.close());
   if (sample) {
     const timer = setInterval(sample, 1000);

@@ -149,7 +149,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     const rates = new RateMeter();
     const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, flags.leases, rates));
     await serveMetrics(metricsAt, metrics, status, undo, log);
-    await serveStatus(flags.tun, status, undo, () => {
+    await serveStatus(flags.tun, status, undo, overlay, () => {
       for (const p of overlay.peers) rates.sample(`${p.subnet.network}/${p.subnet.length}`, [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
     });
     announceReady = () =>

@@ -121,7 +121,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     const rates = new RateMeter();
     const status = daemonStatus(flags.tun, () => relayStatus(relay, subnet!, rates));
     await serveMetrics(metricsAt, metrics, status, undo, log);
-    await serveStatus(flags.tun, status, undo, () => rates.sample('all', [relay.counters.requests, relay.counters.replies]));
+    await serveStatus(flags.tun, status, undo, relay, () => rates.sample('all', [relay.counters.requests, relay.counters.replies]));
     announceReady = () =>
       log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });
   } catch (err) {

@@ -1,13 +1,14 @@
-// The daemon side of `tun-driver status`: a Unix socket (mode 0600, so
-// only root — or whoever runs the daemon — may ask) that answers the line
-// "status" with one JSON object.
+// The daemon side of `tun-driver status` (and doctor's live probe): a Unix
+// socket (mode 0600, so only root — or whoever runs the daemon — may ask)
+// that answers one command line ("status", "probe 4242", "probe-result")
+// with one JSON object.
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
 
 export class ControlServer {
   private constructor(private readonly server: Server, readonly path: string) {}
 
-  static async listen(path: string, status: () => unknown): Promise<ControlServer> {
+  static async listen(path: string, commands: Record<string, (arg: string) => unknown>): Promise<ControlServer> {
     rmSync(path, { force: true }); // a stale socket of a daemon that was SIGKILLed
     const server = createServer((conn) => {
       let input = '';
@@ -18,8 +19,15 @@ export class ControlServer {
         input += chunk;
         if (input.length > 256) return void conn.destroy();
         if (!input.includes('\n')) return;
-        const command = input.trim();
-        conn.end(command === 'status' ? JSON.stringify(status()) + '\n' : JSON.stringify({ error: `unknown command "${command}" (try: status)` }) + '\n');
+        const [command, arg = ''] = input.trim().split(/\s+/, 2);
+        const handler = Object.hasOwn(commands, command) ? commands[command] : undefined;
+        let answer: unknown;
+        try {
+          answer = handler ? handler(arg) : { error: `unknown command "${command}" (try: ${Object.keys(commands).join(', ')})` };
+        } catch (err) {
+          answer = { error: (err as Error).message };
+        }
+        conn.end(JSON.stringify(answer) + '\n');
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -39,6 +47,11 @@ export class ControlServer {
 
 /** Asks one control socket for its status. */
 export function queryStatus(path: string, timeoutMs = 2000): Promise<unknown> {
+  return controlRequest(path, 'status', timeoutMs);
+}
+
+/** Sends one command line to a control socket; resolves with its JSON answer. */
+export function controlRequest(path: string, line: string, timeoutMs = 2000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     import('node:net').then(({ createConnection }) => {
       const conn = createConnection(path);
@@ -48,7 +61,7 @@ export function queryStatus(path: string, timeoutMs = 2000): Promise<unknown> {
         conn.destroy();
         reject(new Error(`${path}: no answer within ${timeoutMs} ms`));
       });
-      conn.on('connect', () => conn.write('status\n'));
+      conn.on('connect', () => conn.write(line + '\n'));
       conn.on('data', (d) => (data += d));
       conn.on('error', (err) => reject(err));
       conn.on('end', () => {

@@ -11,6 +11,7 @@ import { sysctlRead } from '../netns/sysctl.js';
 import { parseIPv4 } from '../packet/addr.js';
 import { readRpFilter } from '../relay/rp-filter.js';
 import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewall.js';
+import { liveProbe } from './live-probe.js';
 
 export type Verdict = 'ok' | 'warning' | 'problem';
 
@@ -30,7 +31,7 @@ interface Subject {
 
 const ENCAP_OVERHEAD = 28;
 
-export async function runDoctor(options: { tun?: string } = {}): Promise<Finding[]> {
+export async function runDoctor(options: { tun?: string; probe?: string } = {}): Promise<Finding[]> {
   const findings: Finding[] = [];
   const add = (check: string, status: Verdict, evidence: string, fix?: string): void => void findings.push({ check, status, evidence, fix });
   const nl = NetlinkSocket.open();
@@ -43,9 +44,11 @@ export async function runDoctor(options: { tun?: string } = {}): Promise<Finding
     nl.close();
   }
   const daemons = new Map<string, Record<string, any>>();
+  const sockets = new Map<string, string>();
   for (const s of listControlSockets()) {
     try {
       daemons.set(s.device, (await queryStatus(s.path, 1000)) as Record<string, any>);
+      sockets.set(s.device, s.path);
     } catch {
       add(`daemon on ${s.device}`, 'warning', `a control socket exists for ${s.device} but nobody answers: the daemon was probably killed`, `remove it: rm ${s.path}`);
     }
@@ -63,6 +66,13 @@ export async function runDoctor(options: { tun?: string } = {}): Promise<Finding
     checkRpFilter(subject, add);
     if (subject.daemon?.mode === 'overlay') checkOverlay(subject, links, addrs, add);
     checkFirewall(subject, ruleset, add);
+    if (subject.daemon) {
+      // The live probe: an overlay pings a peer's overlay address (that node's kernel answers); a relay needs a target.
+      const peer = subject.daemon.peers?.[0]?.subnet as string | undefined;
+      const target = options.probe ?? (subject.daemon.mode === 'overlay' && peer ? peer.split('/')[0] : undefined);
+      if (target) findings.push(await liveProbe(sockets.get(link.name)!, link.name, subject.daemon.mode, target));
+      else add(`${link.name} live probe`, 'warning', `not run: give --probe ADDR (a host the ${subject.daemon.mode} should reach) to send one test packet through ${link.name}`);
+    }
   }
   return findings;
 }

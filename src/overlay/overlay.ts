@@ -26,6 +26,7 @@ import { IPv4View, IPPROTO } from '../packet/ipv4.js';
 import { PacketDevice } from '../tun/device.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
+import { isProbePacket, Probe } from '../control/probe.js';
 import { Lease } from './leases.js';
 import { endpointKey, Peer, RouteTable } from './route-table.js';
 
@@ -64,6 +65,8 @@ const GSO_MAX_BYTES = 65000;
 
 export class Overlay {
   readonly counters = new OverlayCounters();
+  /** Armed by doctor's live probe (see control/probe.ts). */
+  probe?: Probe;
   private routes = new RouteTable([]);
   private readonly hopAddress: number;
   private readonly broadcast: number;
@@ -128,6 +131,7 @@ export class Overlay {
   fromTun(batch: PacketBatch): void {
     this.options.batchObserver?.('tun', batch.count);
     this.toNet.reset(batch.buf);
+    let sentProbe = false;
     const routes = this.routes; // one route table for the whole batch
     let lastDst = -1;
     let lastPeer: Peer | undefined;
@@ -142,6 +146,8 @@ export class Overlay {
         this.counters.drop('malformed');
         continue;
       }
+      const probing = isProbePacket(this.probe, ip, ICMP_TYPE.ECHO_REQUEST);
+      if (probing) this.probe!.mark('tun-in');
       const dst = ip.dst;
       if (dst !== lastDst) {
         lastDst = dst;
@@ -149,6 +155,7 @@ export class Overlay {
       }
       const peer = lastPeer;
       if (!peer) {
+        if (probing) this.probe!.stoppedBecause = 'no node owns the destination (no lease)';
         this.unroutable(ip);
         continue;
       }
@@ -157,6 +164,7 @@ export class Overlay {
         this.tooBig(ip, peer);
         continue;
       }
+      if (probing) sentProbe = true;
       this.trace?.(`tun>net ${describeIPv4(ip, ip.protocol === IPPROTO.ICMP ? new IcmpView(batch.buf, ip.payloadOffset, ip.payloadLength) : undefined)} to ${formatIPv4(peer.publicIp)}:${peer.port}`);
       if (this.toNet.full) this.flushToNet(this.toNet);
       this.toNet.add(off, len, peer.publicIp, peer.port);
@@ -164,6 +172,7 @@ export class Overlay {
       peer.txBytes += len;
     }
     this.flushToNet(this.toNet);
+    if (sentProbe) this.probe?.mark('sent');
     this.flushGenerated();
   }
 
@@ -171,6 +180,7 @@ export class Overlay {
   fromNetwork(batch: PacketBatch): void {
     this.options.batchObserver?.('net', batch.count);
     this.toTun.reset(batch.buf);
+    let probeDelivered = false;
     const routes = this.routes;
     const own = this.options.subnet;
     // A batch nearly always comes from one node: look the sender up once
@@ -215,11 +225,16 @@ export class Overlay {
         continue;
       }
       ip.setTtl(ip.ttl - 1);
+      if (isProbePacket(this.probe, ip, ICMP_TYPE.ECHO_REPLY)) {
+        this.probe!.mark('from-network');
+        probeDelivered = true;
+      }
       this.trace?.(`net>tun ${describeIPv4(ip, ip.protocol === IPPROTO.ICMP ? new IcmpView(batch.buf, ip.payloadOffset, ip.payloadLength) : undefined)}`);
       if (this.toTun.full) this.flushToTun();
       this.toTun.add(off, size);
     }
     this.flushToTun();
+    if (probeDelivered) this.probe?.mark('tun-out');
     this.flushGenerated();
   }
 

@@ -9,13 +9,14 @@
 // counted; nothing that is not an echo flow of ours leaves as ICMP, and
 // nothing from the network that is not for one of our flows enters the TUN.
 import { PacketBatch, SpanList } from '../io/batch.js';
-import { Prefix, prefixMask } from '../packet/addr.js';
+import { formatIPv4, Prefix, prefixMask } from '../packet/addr.js';
 import { describeIPv4 } from '../packet/describe.js';
 import { fragmentIPv4, Reassembler } from '../packet/fragment.js';
 import { IPv4View, IPPROTO, IPV4 } from '../packet/ipv4.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
 import { PacketDevice } from '../tun/device.js';
-import { RelayCounters } from './counters.js';
+import { DropReason, RelayCounters } from './counters.js';
+import { isProbePacket, Probe } from '../control/probe.js';
 import { Flow, FlowTable } from './flow-table.js';
 import { mayAnswerWithError, Quote, readQuote, rewriteError, writeIcmpError } from '../packet/icmp-errors.js';
 import { IcmpNetwork } from './network.js';
@@ -45,6 +46,10 @@ const ERROR_CODE_FOR_ERRNO: Record<string, number> = { ENETUNREACH: ICMP_UNREACH
 
 export class IcmpRelay {
   readonly counters = new RelayCounters();
+  /** Armed by doctor's live probe (see control/probe.ts). */
+  probe?: Probe;
+  /** Index in toNet of the probe's request, while it waits to be sent. */
+  private probeSpan = -1;
   readonly flows: FlowTable;
   private readonly reassembler = new Reassembler();
   private readonly now: () => number;
@@ -139,6 +144,7 @@ export class IcmpRelay {
     if (this.toTun.count > 0) {
       const { failed } = this.tun.writeBatch(this.toTun);
       if (failed) this.counters.drop('tun-write-failed', failed);
+      else if (this.probe?.reached.has('from-network')) this.probe.mark('tun-out');
     }
     this.flushGenerated();
   }
@@ -169,9 +175,11 @@ export class IcmpRelay {
     icmp.attach(buf, ip.payloadOffset, ip.payloadLength);
     if (icmp.check() !== undefined) return counters.drop('malformed');
     if (icmp.type !== ICMP_TYPE.ECHO_REQUEST) return counters.drop('not-echo-request');
-    if (!mayAnswerWithError(ip, ICMP_TYPE.ECHO_REQUEST, this.broadcast)) return counters.drop('broadcast');
+    const probing = isProbePacket(this.probe, ip, ICMP_TYPE.ECHO_REQUEST);
+    if (probing) this.probe!.mark('tun-in');
+    if (!mayAnswerWithError(ip, ICMP_TYPE.ECHO_REQUEST, this.broadcast)) return this.dropProbe(probing, 'broadcast');
     const flow = this.flows.outbound(ip.src, ip.dst, icmp.id, now);
-    if (!flow) return counters.drop(this.flows.ownsSource(ip.src) ? 'flow-table-full' : 'bad-source');
+    if (!flow) return this.dropProbe(probing, this.flows.ownsSource(ip.src) ? 'flow-table-full' : 'bad-source');
     this.trace?.(`tun>net ${describeIPv4(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
     icmp.setId(flow.outId);
     flow.requests++;
@@ -186,6 +194,7 @@ export class IcmpRelay {
     const k = this.toNet.add(payloadOffset, payloadLength, dst);
     this.toNetTtl[k] = ttl;
     this.toNetIpOffset[k] = off;
+    if (probing) this.probeSpan = k;
   }
 
   /** Sends queued requests in runs of equal TTL (TTL is a socket option). */
@@ -199,12 +208,23 @@ export class IcmpRelay {
       this.counters.requests += sent;
       start = end;
     }
+    if (this.probeSpan >= 0) this.probe?.mark('sent'); // not refused (sendRefused clears it)
+    this.probeSpan = -1;
     spans.count = 0;
+  }
+
+  private dropProbe(probing: boolean, reason: DropReason): void {
+    if (probing) this.probe!.stoppedBecause = `the relay dropped it: ${reason}`;
+    this.counters.drop(reason);
   }
 
   /** The kernel would not send request i: tell the pinger as a router would. */
   private sendRefused(i: number, errno: string): void {
     this.counters.drop('send-failed');
+    if (i === this.probeSpan) {
+      this.probe!.stoppedBecause = `the kernel refused to send it: ${errno}`;
+      this.probeSpan = -1;
+    }
     const ip = this.ip.attach(this.toNet.buf, this.toNetIpOffset[i]);
     const icmp = this.icmp.attach(this.toNet.buf, ip.payloadOffset, ip.payloadLength);
     const flow = this.flows.inbound(ip.dst, icmp.id);
@@ -268,6 +288,7 @@ export class IcmpRelay {
       icmp.setId(flow.id);
       flow.replies++;
       counters.replies++;
+      if (this.probe?.icmpId === flow.id) this.probe.mark('from-network');
     } else if (icmp.isError && readQuote(icmp, this.quote)) {
       flow = this.flows.inbound(this.quote.ip.dst, this.quote.icmp.id);
       if (!flow) {
@@ -280,6 +301,10 @@ export class IcmpRelay {
       rewriteError(ip, icmp, this.quote, flow.src, flow.id, this.local.has(ip.src) ? this.quote.ip.dst : undefined);
       flow.errors++;
       counters.errorsRelayed++;
+      if (this.probe?.icmpId === flow.id) {
+        this.probe.mark('from-network');
+        this.probe.stoppedBecause = `the network answered with an ICMP error (type ${icmp.type} code ${icmp.code}) from ${formatIPv4(ip.src)}`;
+      }
     } else {
       counters.ignored++; // echo requests to this host, other hosts' pings, redirects, ...
       return;

@@ -33,16 +33,22 @@ describe('tun-driver doctor', { skip: ROOT_SKIP }, () => {
     try {
       const before = await ping(lab, 'host-1', ['-c', '2', '-i', '0.2', '-W', '1', '-I', 'tun19', '198.51.100.2']);
       assert.equal(before.received, 0, 'the replies vanish, as in the article');
-      const d = await doctor(lab, 'host-1');
+      const d = await doctor(lab, 'host-1', '--probe', '198.51.100.2');
       assert.equal(d.code, 1);
       const rp = d.findings.find((f) => f.check === 'tun19 reverse-path filter')!;
       assert.equal(rp.status, 'problem');
       assert.match(rp.evidence, /strict reverse-path filtering drops the replies/);
       assert.equal(rp.fix, 'sysctl -w net.ipv4.conf.tun19.rp_filter=2');
-      assert.equal(d.findings.filter((f) => f.status === 'problem').length, 1, 'and nothing else is blamed');
+      // The live probe shows the symptom stage by stage: everything up to the TUN worked.
+      const probe = d.findings.find((f) => f.check === 'tun19 live probe')!;
+      assert.equal(probe.status, 'problem');
+      assert.match(probe.evidence, /answer written into the TUN \(\+\d+ ms\) -> stopped before "answer delivered to ping by the kernel"/);
+      assert.deepEqual(d.findings.filter((f) => f.status === 'problem').map((f) => f.check).sort(), ['tun19 live probe', 'tun19 reverse-path filter'], 'and nothing else is blamed');
       await applyFix(lab, 'host-1', rp.fix!);
       assert.equal((await ping(lab, 'host-1', ['-c', '2', '-i', '0.2', '-W', '2', '-I', 'tun19', '198.51.100.2'])).received, 2);
-      assert.equal((await doctor(lab, 'host-1')).code, 0, 'healthy now');
+      const healthy = await doctor(lab, 'host-1', '--probe', '198.51.100.2');
+      assert.equal(healthy.code, 0, 'healthy now');
+      assert.match(healthy.findings.find((f) => f.check === 'tun19 live probe')!.evidence, /answer delivered to ping by the kernel$/);
     } finally {
       await relay.stop();
     }
@@ -66,6 +72,12 @@ describe('tun-driver doctor', { skip: ROOT_SKIP }, () => {
       const fw = d.findings.find((f) => f.check === 'flannel0 firewall' && f.status === 'problem')!;
       assert.match(fw.evidence, /udp dport 8285 drop: drops the overlay's UDP port 8285/);
       assert.match(fw.fix!, /^nft delete rule ip filter INPUT handle \d+$/);
+      // host-2's probe (to host-1's overlay address) leaves, and its answer is dropped on the way in.
+      const probe = d.findings.find((f) => f.check === 'flannel0 live probe')!;
+      assert.match(probe.evidence, /ping -e \d+ 10\.244\.1\.0: .*sent to the network .* stopped before "answer received from the network"/);
+      // Seen from host-1, whose own answers are what gets dropped:
+      const fromHost1 = await doctor(lab, 'host-1');
+      assert.match(fromHost1.findings.find((f) => f.check === 'flannel0 live probe')!.evidence, /stopped before "answer received from the network": nothing came back/);
       await applyFix(lab, 'host-2', fw.fix!);
       assert.equal((await ping(lab, 'host-1-pod1', ['-c', '2', '-i', '0.2', '-W', '2', '10.244.2.2'])).received, 2);
     });
@@ -79,6 +91,7 @@ describe('tun-driver doctor', { skip: ROOT_SKIP }, () => {
       assert.equal(mtu.status, 'problem');
       assert.match(mtu.evidence, /flannel0 mtu 1500 \+ 28 bytes of UDP\/IP > eth0 mtu 1500/);
       assert.match(mtu.fix!, /ip link set dev flannel0 mtu 1472/);
+      assert.equal(d.findings.find((f) => f.check === 'flannel0 live probe')!.status, 'ok', 'small packets still get through');
       await cluster.stop(1);
       await cluster.start(1);
       assert.equal((await doctor(cluster.lab, 'host-1', '--tun', 'flannel0')).code, 0);

@@ -1,0 +1,31 @@
+// A live probe: the stages one ICMP echo (picked by its identifier) passes
+// through a daemon, with the time each was first reached. Armed over the
+// control socket by `tun-driver doctor`; the data path pays one comparison
+// per packet while a probe is armed, and a null check otherwise.
+
+/** In order: read from the TUN, handed to the network socket, answer received, written into the TUN. */
+export const PROBE_STAGES = ['tun-in', 'sent', 'from-network', 'tun-out'] as const;
+export type ProbeStage = (typeof PROBE_STAGES)[number];
+
+export class Probe {
+  readonly reached = new Map<ProbeStage, number>();
+  /** Why the daemon stopped the packet, when it said (a drop reason or errno). */
+  stoppedBecause?: string;
+
+  constructor(readonly icmpId: number, readonly armedAt = Date.now()) {}
+
+  mark(stage: ProbeStage): void {
+    if (!this.reached.has(stage)) this.reached.set(stage, Date.now() - this.armedAt);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { icmpId: this.icmpId, reached: Object.fromEntries(this.reached), stoppedBecause: this.stoppedBecause };
+  }
+}
+
+/** Whether `ip` (a checked IPv4 packet) is the probe's ICMP echo of `icmpType`, identified by `id`. */
+export function isProbePacket(probe: Probe | undefined, ip: { protocol: number; payloadLength: number; payloadOffset: number; buf: Uint8Array; fragmentOffset: number }, icmpType: number, id?: number): boolean {
+  if (!probe || ip.protocol !== 1 || ip.fragmentOffset !== 0 || ip.payloadLength < 8) return false;
+  const o = ip.payloadOffset;
+  return ip.buf[o] === icmpType && ((ip.buf[o + 4] << 8) | ip.buf[o + 5]) === (id ?? probe.icmpId);
+}
