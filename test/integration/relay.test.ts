@@ -74,28 +74,40 @@ describe('tun-driver relay', { skip: ROOT_SKIP }, () => {
   });
 
   test('2. concurrent pingers, several sources, the same identifier: each gets exactly its own replies', async () => {
-    const relay = await startRelay(lab, 'host-1', ['--address', '10.244.1.3/24', '--json-log']);
+    const dir = mkdtempSync(join(tmpdir(), 'tdlab-flows-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const relay = await startRelay(lab, 'host-1', ['--address', '10.244.1.3/24', '--json-log', '--pcap', `${dir}/tun.pcap`]);
+    const pingers = [
+      ['-e', '777', '-I', '10.244.1.4', HOST2],
+      ['-e', '777', '-I', '10.244.1.5', HOST2],
+      ['-e', '777', '-I', '10.244.1.3', HOST2],
+      // Same source, other destination, other identifier: (source, identifier)
+      // is all a raw-socket ping can tell its replies by, relay or not.
+      ['-e', '778', '-I', '10.244.1.4', HOST3],
+      ['-I', 'tun19', HOST3],
+      ['-I', 'tun19', HOST2],
+    ];
     try {
       // Two more pinger addresses, and a rule that sends their traffic into the TUN.
       await sh('host-1', 'ip', 'addr', 'add', '10.244.1.4/24', 'dev', 'tun19');
       await sh('host-1', 'ip', 'addr', 'add', '10.244.1.5/24', 'dev', 'tun19');
       await sh('host-1', 'ip', 'route', 'add', 'default', 'dev', 'tun19', 'table', '100');
       await sh('host-1', 'ip', 'rule', 'add', 'from', '10.244.1.0/24', 'lookup', '100');
-      const pingers = [
-        ['-e', '777', '-I', '10.244.1.4', HOST2],
-        ['-e', '777', '-I', '10.244.1.5', HOST2],
-        ['-e', '777', '-I', '10.244.1.3', HOST2],
-        // Same source, other destination, other identifier: (source, identifier)
-        // is all a raw-socket ping can tell its replies by, relay or not.
-        ['-e', '778', '-I', '10.244.1.4', HOST3],
-        ['-I', 'tun19', HOST3],
-        ['-I', 'tun19', HOST2],
-      ];
       const results = await Promise.all(pingers.map((p) => ping(lab, 'host-1', ['-c', '30', '-i', '0.02', '-W', '2', ...p])));
       results.forEach((r, i) => {
         assert.equal(r.received, 30, `${pingers[i].join(' ')}: ${r.output}`);
-        assert.equal(r.duplicates, 0, `${pingers[i].join(' ')}: DUP!`);
-        assert.deepEqual(r.seqs, Array.from({ length: 30 }, (_, k) => k + 1));
+        assert.deepEqual([...new Set(r.seqs)].sort((a, b) => a - b), Array.from({ length: 30 }, (_, k) => k + 1));
+        // iputils opens its raw socket before bind()ing it to -I ADDR, and an
+        // unbound raw socket gets every ICMP packet the host delivers: a
+        // pinger that starts while another one with the same identifier is
+        // being answered can queue that one's first replies and later call
+        // its own a DUP!. Not the relay's doing (the capture below proves
+        // each reply went to exactly one pinger), so only there, and only
+        // for the first sequence numbers, is a DUP! tolerated.
+        const sameIdRace = pingers[i][1] === '777';
+        const dupSeqs = r.output.split('\n').filter((l) => l.includes('(DUP!)')).map((l) => Number(/icmp_seq=(\d+)/.exec(l)?.[1]));
+        if (sameIdRace) assert.ok(dupSeqs.every((q) => q <= 3), `${pingers[i].join(' ')}: DUP! past startup: ${dupSeqs}`);
+        else assert.equal(r.duplicates, 0, `${pingers[i].join(' ')}: DUP!`);
       });
     } finally {
       await lab.run('host-1', 'ip', ['rule', 'del', 'from', '10.244.1.0/24', 'lookup', '100']);
@@ -105,6 +117,20 @@ describe('tun-driver relay', { skip: ROOT_SKIP }, () => {
     assert.equal(flows, 6, 'one flow per (source, destination, identifier)');
     assert.equal(counters.replies, 180);
     assert.equal(counters.requests, 180);
+    // What the relay wrote into the TUN: one reply per request, to the pinger that sent it.
+    const read = await lab.run('host-1', 'tcpdump', ['-r', `${dir}/tun.pcap`, '-nn']);
+    const key = (l: string, src: string, dst: string): string => `${src}>${dst} id ${/id (\d+)/.exec(l)?.[1]} seq ${/seq (\d+)/.exec(l)?.[1]}`;
+    const requests = new Map<string, number>();
+    const replies = new Map<string, number>();
+    for (const l of read.stdout.split('\n')) {
+      const m = /IP (\S+) > (\S+): ICMP echo (request|reply)/.exec(l);
+      if (!m) continue;
+      if (m[3] === 'request') requests.set(key(l, m[1], m[2]), (requests.get(key(l, m[1], m[2])) ?? 0) + 1);
+      else replies.set(key(l, m[2], m[1]), (replies.get(key(l, m[2], m[1])) ?? 0) + 1);
+    }
+    assert.equal(requests.size, 180);
+    assert.deepEqual([...replies.entries()].filter(([, n]) => n !== 1), [], 'no reply written twice');
+    assert.deepEqual([...requests.keys()].sort(), [...replies.keys()].sort(), 'each request answered, to the pinger that sent it');
   });
 
   test('3. never a DUP!: a third host pinging the relay host is left alone', async () => {
