@@ -8,7 +8,8 @@ import { addrList } from '../netlink/addr.js';
 import { Link, linkList } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { sysctlRead } from '../netns/sysctl.js';
-import { parseIPv4 } from '../packet/addr.js';
+import { formatCidr, formatIPv4, parseIPv4 } from '../packet/addr.js';
+import { Route, routeList } from '../netlink/route.js';
 import { readRpFilter } from '../relay/rp-filter.js';
 import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewall.js';
 import { liveProbe } from './live-probe.js';
@@ -37,9 +38,11 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
   const nl = NetlinkSocket.open();
   let links: Link[];
   let addrs: ReturnType<typeof addrList>;
+  let routes: Route[];
   try {
     links = linkList(nl);
     addrs = addrList(nl);
+    routes = routeList(nl);
   } finally {
     nl.close();
   }
@@ -63,6 +66,7 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
   for (const link of tuns) {
     const subject: Subject = { link, addresses: addrs.filter((a) => a.index === link.index).map((a) => a.cidr), daemon: daemons.get(link.name) };
     checkDevice(subject, add);
+    checkRoutesAndAddresses(subject, routes, addrs, links, add);
     checkRpFilter(subject, add);
     if (subject.daemon?.mode === 'overlay') checkOverlay(subject, links, addrs, add);
     checkFirewall(subject, ruleset, add);
@@ -88,6 +92,24 @@ function checkDevice(s: Subject, add: Add): void {
   add(`${link.name} addresses`, s.addresses.length ? 'ok' : 'problem', s.addresses.length ? `${link.name} has ${s.addresses.join(', ')}` : `${link.name} has no IPv4 address, so nothing routes into it`,
     s.addresses.length ? undefined : `ip addr add CIDR dev ${link.name}`);
   if (s.daemon) add(`${link.name} daemon`, 'ok', `${s.daemon.mode} (pid ${s.daemon.pid}) is running on ${link.name}, up ${s.daemon.uptimeSeconds} s`);
+}
+
+/** Routes into the device (the kernel's connected route counts), and no address of it used elsewhere. */
+function checkRoutesAndAddresses(s: Subject, routes: Route[], addrs: ReturnType<typeof addrList>, links: Link[], add: Add): void {
+  const name = s.link.name;
+  const into = routes.filter((r) => r.oif === s.link.index).map((r) => (r.dst.length === 0 ? 'default' : formatCidr({ ...r.dst, address: r.dst.network })));
+  const own = addrs.find((a) => a.index === s.link.index);
+  if (own) {
+    add(`${name} routes`, into.length ? 'ok' : 'problem', into.length ? `routes into ${name}: ${into.join(', ')}` : `no route points into ${name}: nothing will be sent through it`,
+      into.length ? undefined : `ip route add ${formatCidr(own.prefix, false)} dev ${name}`);
+  }
+  for (const mine of addrs.filter((a) => a.index === s.link.index)) {
+    const clash = addrs.find((a) => a.index !== s.link.index && a.prefix.address === mine.prefix.address);
+    if (clash) {
+      const other = links.find((l) => l.index === clash.index)?.name ?? `#${clash.index}`;
+      add(`${name} address ${mine.cidr}`, 'problem', `${mine.prefix.address === clash.prefix.address ? formatIPv4(mine.prefix.address) : mine.cidr} is also on ${other}: replies may leave or arrive through the wrong device`, `ip addr del ${clash.cidr} dev ${other}`);
+    }
+  }
 }
 
 function checkRpFilter(s: Subject, add: Add): void {

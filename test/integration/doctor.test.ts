@@ -82,6 +82,18 @@ describe('tun-driver doctor', { skip: ROOT_SKIP }, () => {
       assert.equal((await ping(lab, 'host-1-pod1', ['-c', '2', '-i', '0.2', '-W', '2', '10.244.2.2'])).received, 2);
     });
 
+    test('a missing route into the TUN', async () => {
+      const lab = cluster.lab;
+      await lab.run('host-1', 'ip', ['route', 'del', '10.244.0.0/16', 'dev', 'flannel0']);
+      assert.equal((await ping(lab, 'host-1-pod1', ['-c', '1', '-W', '1', '10.244.2.2'])).received, 0);
+      const d = await doctor(lab, 'host-1', '--tun', 'flannel0');
+      const route = d.findings.find((f) => f.check === 'flannel0 routes')!;
+      assert.equal(route.status, 'problem');
+      assert.equal(route.fix, 'ip route add 10.244.0.0/16 dev flannel0');
+      await applyFix(lab, 'host-1', route.fix!);
+      assert.equal((await ping(lab, 'host-1-pod1', ['-c', '2', '-i', '0.2', '-W', '2', '10.244.2.2'])).received, 2);
+    });
+
     test('an MTU that does not fit the underlay', async () => {
       await cluster.stop(1);
       await cluster.start(1, ['--mtu', '1500']);
