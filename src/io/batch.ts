@@ -95,14 +95,6 @@ export class PacketBatch implements Spans {
     this.lengths[i] = data.length;
   }
 
-  /** Queues the packets that were read (slots 0..count-1) for writing as they are. */
-  spansFromSizes(): void {
-    for (let i = 0; i < this.count; i++) {
-      this.offsets[i] = this.offset(i);
-      this.lengths[i] = this.sizes[i];
-    }
-  }
-
   clear(): void {
     this.count = 0;
   }
