@@ -204,7 +204,7 @@ export class IcmpRelay {
     while (start < spans.count) {
       let end = start + 1;
       while (end < spans.count && this.toNetTtl[end] === this.toNetTtl[start]) end++;
-      const sent = this.net.send(spans, start, end - start, this.toNetTtl[start], (i, errno) => this.sendRefused(i, errno));
+      const sent = this.net.send(spans, start, end - start, this.toNetTtl[start], this.onSendRefused);
       this.counters.requests += sent;
       start = end;
     }
@@ -217,6 +217,8 @@ export class IcmpRelay {
     if (probing) this.probe!.stoppedBecause = `the relay dropped it: ${reason}`;
     this.counters.drop(reason);
   }
+
+  private readonly onSendRefused = (i: number, errno: string): void => this.sendRefused(i, errno);
 
   /** The kernel would not send request i: tell the pinger as a router would. */
   private sendRefused(i: number, errno: string): void {
