@@ -83,16 +83,35 @@ export class PacketBatch implements Spans {
     return this.buf.subarray(o, o + this.sizes[i]);
   }
 
-  /** Copies `data` into the next slot and queues it for writing. */
-  push(data: Uint8Array): void {
+  get full(): boolean {
+    return this.count >= this.capacity;
+  }
+
+  /** Where the next packet goes: build it at buf[nextOffset], then commit() it. */
+  get nextOffset(): number {
+    return this.offset(this.count);
+  }
+
+  /** Queues the packet just built at nextOffset (`length` bytes, to addr:port where a socket needs it); returns its index. */
+  commit(length: number, addr = 0, port = 0): number {
     if (this.count >= this.capacity) throw new RangeError('PacketBatch is full');
-    if (data.length > this.slotSize - this.headroom) throw new RangeError('packet larger than a batch slot');
+    if (length > this.slotSize - this.headroom) throw new RangeError('packet larger than a batch slot');
     const i = this.count++;
     const o = this.offset(i);
-    this.buf.set(data, o);
-    this.sizes[i] = data.length;
+    this.sizes[i] = length;
     this.offsets[i] = o;
-    this.lengths[i] = data.length;
+    this.lengths[i] = length;
+    this.addrs[2 * i] = addr;
+    this.addrs[2 * i + 1] = port;
+    return i;
+  }
+
+  /** Copies `data` into the next slot and queues it; returns its index. */
+  push(data: Uint8Array, addr = 0, port = 0): number {
+    if (this.count >= this.capacity) throw new RangeError('PacketBatch is full');
+    if (data.length > this.slotSize - this.headroom) throw new RangeError('packet larger than a batch slot');
+    this.buf.set(data, this.nextOffset);
+    return this.commit(data.length, addr, port);
   }
 
   clear(): void {

@@ -254,13 +254,8 @@ export class Overlay {
     this.counters.fragmented++;
     const g = this.genNet;
     fragmentIPv4(ip, this.options.pathMtu, this.scratch, (fb, fo, fl) => {
-      if (g.count >= g.capacity) this.flushGenerated();
-      const i = g.count++;
-      g.buf.set(fb.subarray(fo, fo + fl), g.offset(i));
-      g.offsets[i] = g.offset(i);
-      g.lengths[i] = fl;
-      g.addrs[2 * i] = peer.publicIp;
-      g.addrs[2 * i + 1] = peer.port;
+      if (g.full) this.flushGenerated();
+      g.push(fb.subarray(fo, fo + fl), peer.publicIp, peer.port);
       peer.txPackets++;
       peer.txBytes += fl;
     });
@@ -276,16 +271,9 @@ export class Overlay {
     if (!mayAnswerWithError(offending, icmpType, this.broadcast)) return;
     if (!this.errorBudget.take()) return this.counters.drop('error-rate-limited');
     const g = via ? this.genNet : this.genTun;
-    if (g.count >= g.capacity) this.flushGenerated();
-    const i = g.count++;
-    const o = g.offset(i);
-    const len = writeIcmpError(g.buf, o, type, code, from, offending, mtu);
-    g.offsets[i] = o;
-    g.lengths[i] = len;
-    if (via) {
-      g.addrs[2 * i] = via.publicIp;
-      g.addrs[2 * i + 1] = via.port;
-    }
+    if (g.full) this.flushGenerated();
+    const len = writeIcmpError(g.buf, g.nextOffset, type, code, from, offending, mtu);
+    g.commit(len, via?.publicIp, via?.port);
     this.counters.errorsGenerated++;
     this.trace?.(`${via ? 'hop>net' : 'hop>tun'} ICMP type ${type} code ${code} about ${describeIPv4(offending)}`);
   }

@@ -251,13 +251,10 @@ export class IcmpRelay {
   private giveError(offending: IPv4View, type: number, code: number, from: number): void {
     if (!this.errorBudget.take()) return this.counters.drop('error-rate-limited');
     const g = this.generated;
-    if (g.count >= g.capacity) this.flushGenerated();
-    const i = g.count++;
-    const o = g.offset(i);
+    if (g.full) this.flushGenerated();
+    const o = g.nextOffset;
     const len = writeIcmpError(g.buf, o, type, code, from, offending);
-    g.sizes[i] = len;
-    g.offsets[i] = o;
-    g.lengths[i] = len;
+    g.commit(len);
     this.counters.errorsGenerated++;
     if (this.trace) {
       const ip = new IPv4View(g.buf, o, len);
@@ -332,11 +329,8 @@ export class IcmpRelay {
     counters.replyBytes += total;
     const g = this.generated;
     const ok = fragmentIPv4(ip, this.options.tunMtu, this.scratch, (fb, fo, fl) => {
-      if (g.count >= g.capacity) this.flushGenerated();
-      const i = g.count++;
-      g.buf.set(fb.subarray(fo, fo + fl), g.offset(i));
-      g.offsets[i] = g.offset(i);
-      g.lengths[i] = fl;
+      if (g.full) this.flushGenerated();
+      g.push(fb.subarray(fo, fo + fl));
     });
     if (!ok) counters.drop('fragment-failed');
   }
