@@ -11,7 +11,8 @@ export type TunErrorCode =
   | 'TUN_ERR_NETNS' // a network namespace operation failed
   | 'TUN_ERR_TUN' // opening or attaching a TUN device failed
   | 'TUN_ERR_LAB' // a lab topology is invalid or could not be built
-  | 'TUN_ERR_IO'; // batch I/O on a device or socket failed
+  | 'TUN_ERR_IO' // batch I/O on a device or socket failed
+  | 'TUN_ERR_ETCD'; // etcd unreachable at start, or its network config missing, bad or full
 
 export class TunDriverError extends Error {
   readonly code: TunErrorCode;
@@ -27,7 +28,7 @@ export class TunDriverError extends Error {
 
   /** Usage errors and missing privileges are the user's to fix: exit 2. */
   get isUserError(): boolean {
-    return ['TUN_ERR_USAGE', 'TUN_ERR_PERMISSION', 'TUN_ERR_NO_DEVICE', 'TUN_ERR_EXISTS', 'TUN_ERR_LAB'].includes(this.code);
+    return ['TUN_ERR_USAGE', 'TUN_ERR_PERMISSION', 'TUN_ERR_NO_DEVICE', 'TUN_ERR_EXISTS', 'TUN_ERR_LAB', 'TUN_ERR_ETCD'].includes(this.code);
   }
 }
 

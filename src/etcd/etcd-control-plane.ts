@@ -1,0 +1,168 @@
+// The overlay's control plane on etcd, with flannel's key layout: read the
+// network config, take a subnet under a lease that the client renews,
+// watch everyone's subnets, and write subnet.env for CNI and for the next
+// start. Losing the lease (revoked, or expired while etcd was away) is
+// fatal, as in flannel: the node's pods are numbered out of a subnet it no
+// longer holds.
+import { Etcd3, Lease as EtcdLease } from 'etcd3';
+import { TunDriverError } from '../errors.js';
+import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
+import { Lease } from '../overlay/leases.js';
+import { ControlPlane, ControlPlaneEvents } from '../overlay/control-plane.js';
+import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-connection.js';
+import { NetworkConfig, parseNetworkConfig } from './network-config.js';
+import { configKey, subnetKey, subnetsDir } from './subnet-keys.js';
+import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
+import { readRememberedSubnet, writeSubnetEnv } from './subnet-env.js';
+import { SubnetWatch } from './subnet-watch.js';
+
+export interface EtcdControlPlaneOptions {
+  endpoints: string[];
+  prefix: string;
+  publicIp: number;
+  subnetFile: string;
+  leaseTtlSeconds: number;
+  /** How long to keep trying to reach etcd at start before giving up (exit 2). */
+  connectTimeoutMs: number;
+}
+
+const NO_EVENTS: ControlPlaneEvents = { onChange: () => undefined, onWarning: () => undefined, onFatal: () => undefined };
+
+export class EtcdControlPlane implements ControlPlane {
+  private events = NO_EVENTS;
+  private renewalFailing = false;
+  private lastRenewal = new Date();
+
+  private constructor(
+    private readonly client: Etcd3,
+    private readonly options: EtcdControlPlaneOptions,
+    private readonly config: NetworkConfig,
+    private readonly acquired: AcquiredSubnet,
+    private readonly leaseId: string,
+    private readonly watch: SubnetWatch,
+  ) {
+    this.watchLease(acquired.lease);
+  }
+
+  /**
+   * Connects, reads the config and takes a subnet. Every failure here is a
+   * TUN_ERR_ETCD (exit 2) that leaves nothing behind in etcd.
+   */
+  static async open(options: EtcdControlPlaneOptions): Promise<EtcdControlPlane> {
+    const client = openEtcd(options.endpoints);
+    let acquired: AcquiredSubnet | undefined;
+    try {
+      const key = configKey(options.prefix);
+      const text = await retryUntil(options.endpoints, options.connectTimeoutMs, () => client.get(key).string());
+      if (text === null) {
+        throw new TunDriverError('TUN_ERR_ETCD', `no network config at ${key} in etcd: put one, e.g. etcdctl put ${key} '{"Network": "10.244.0.0/16", "Backend": {"Type": "udp"}}'`);
+      }
+      const config = parseNetworkConfig(text, key);
+      const remembered = readRememberedSubnet(options.subnetFile);
+      acquired = await retryUntil(options.endpoints, options.connectTimeoutMs, () =>
+        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds }),
+      );
+      const leaseId = await acquired.lease.grant();
+      // Until start(), changes only update the watch's view.
+      let plane: EtcdControlPlane | undefined;
+      const watch = new SubnetWatch(client, options.prefix, config, {
+        onChange: (leases, why) => plane?.leasesChanged(leases, why),
+        onProblem: (message) => plane?.events.onWarning(message),
+      });
+      await watch.start();
+      plane = new EtcdControlPlane(client, options, config, acquired, leaseId, watch);
+      return plane;
+    } catch (err) {
+      if (acquired) await settleWithin(acquired.lease.revoke());
+      client.close();
+      if (err instanceof TunDriverError) throw err;
+      throw new TunDriverError('TUN_ERR_ETCD', `etcd at ${options.endpoints.join(', ')}: ${describeEtcdError(err)}`, { cause: err });
+    }
+  }
+
+  get network(): Prefix {
+    return this.config.network;
+  }
+
+  get subnet(): Prefix {
+    return this.acquired.subnet;
+  }
+
+  get port(): number {
+    return this.config.port;
+  }
+
+  /** How this node came by its subnet: 'still ours', 'remembered' or 'new'. */
+  get how(): string {
+    return this.acquired.how;
+  }
+
+  leases(): Lease[] {
+    return this.watch.leases;
+  }
+
+  start(events: ControlPlaneEvents, tunMtu: number): void {
+    writeSubnetEnv(this.options.subnetFile, { network: this.network, subnet: this.subnet, mtu: tunMtu, ipMasq: false });
+    this.events = events;
+  }
+
+  async abandon(): Promise<void> {
+    this.watch.close();
+    await settleWithin(this.acquired.lease.revoke());
+    this.client.close();
+  }
+
+  /**
+   * Stops renewing but keeps the subnet key: like flannel, a daemon that is
+   * restarted within the lease's TTL gets its subnet back, and the other
+   * nodes never lose their route to its pods meanwhile.
+   */
+  close(): void {
+    this.events = NO_EVENTS;
+    this.watch.close();
+    this.acquired.lease.release();
+    this.client.close();
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      source: 'etcd',
+      endpoints: this.options.endpoints,
+      key: subnetKey(this.options.prefix, this.subnet),
+      leaseId: this.leaseId,
+      leaseTtlSeconds: this.options.leaseTtlSeconds,
+      lastRenewal: this.lastRenewal.toISOString(),
+      renewalFailing: this.renewalFailing,
+    };
+  }
+
+  /**
+   * The watch is also how a revoked lease shows up at once (flannel's
+   * MonitorLease): the renewal would notice only at its next round, TTL/3
+   * later. If this node's key is gone or names another node, stop.
+   */
+  private leasesChanged(leases: Lease[], why: string): void {
+    const own = leases.find((l) => l.subnet.network === this.subnet.network && l.subnet.length === this.subnet.length);
+    if (own?.publicIp !== this.options.publicIp) {
+      const holder = own ? `now names ${formatIPv4(own.publicIp)}` : 'was deleted (its lease revoked or expired)';
+      this.events.onFatal(new Error(`${subnetKey(this.options.prefix, this.subnet)} ${holder}: this node no longer holds ${formatCidr(this.subnet, false)}; restart to take a subnet again`));
+      return;
+    }
+    this.events.onChange(leases, why);
+  }
+
+  private watchLease(lease: EtcdLease): void {
+    lease.on('keepaliveSucceeded', () => {
+      this.lastRenewal = new Date();
+      if (this.renewalFailing) this.events.onWarning(`renewing the lease on ${formatCidr(this.subnet, false)} works again`);
+      this.renewalFailing = false;
+    });
+    lease.on('keepaliveFailed', (err) => {
+      if (!this.renewalFailing) this.events.onWarning(`cannot renew the lease on ${formatCidr(this.subnet, false)} (${describeEtcdError(err)}); retrying, forwarding goes on`);
+      this.renewalFailing = true;
+    });
+    lease.on('lost', (err) => {
+      this.events.onFatal(new Error(`lost the lease on ${subnetKey(this.options.prefix, this.subnet)} (${describeEtcdError(err)}): this node (${formatIPv4(this.options.publicIp)}) no longer holds ${formatCidr(this.subnet, false)} under ${subnetsDir(this.options.prefix)}; restart to take a subnet again`));
+    });
+  }
+}

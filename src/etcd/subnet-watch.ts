@@ -1,0 +1,123 @@
+// Every node's view of the cluster: list <prefix>/subnets/ once, then watch
+// it from the next revision. When the watch is lost (etcd restarted, the
+// connection dropped) or cancelled (its revision was compacted away), list
+// again and watch again, so the view always converges on what etcd holds.
+// While etcd is away the last view stays: forwarding goes on.
+import { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import { Lease } from '../overlay/leases.js';
+import { describeEtcdError } from './etcd-connection.js';
+import { NetworkConfig } from './network-config.js';
+import { parseSubnetEntry, subnetsDir } from './subnet-keys.js';
+
+export interface SubnetWatchHandlers {
+  /** The whole set of leases after a change; `why` says what changed (for the log). */
+  onChange(leases: Lease[], why: string): void;
+  /** Something the operator should know that does not stop the daemon. */
+  onProblem(message: string): void;
+}
+
+const RETRY_MS = 500;
+
+export class SubnetWatch {
+  private byKey = new Map<string, Lease>();
+  /** Revision of the last list: events at or below it are already in byKey. */
+  private listedAt = 0;
+  private watcher?: Watcher;
+  private closed = false;
+  private resyncing = false;
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly prefix: string,
+    private readonly config: NetworkConfig,
+    private readonly handlers: SubnetWatchHandlers,
+  ) {}
+
+  get leases(): Lease[] {
+    return [...this.byKey.values()];
+  }
+
+  /** Lists and starts watching; rejects only if the first list fails. */
+  async start(): Promise<void> {
+    await this.resync('listed');
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.dropWatcher();
+  }
+
+  private dropWatcher(): void {
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (!w) return;
+    w.removeAllListeners();
+    w.on('error', () => undefined);
+    w.cancel().catch(() => undefined);
+  }
+
+  private async resync(why: string): Promise<void> {
+    if (this.closed || this.resyncing) return;
+    this.resyncing = true;
+    this.dropWatcher();
+    try {
+      const res = await this.client.getAll().prefix(subnetsDir(this.prefix)).exec();
+      if (this.closed) return;
+      this.byKey = new Map();
+      for (const kv of res.kvs) this.apply(kv.key.toString(), kv.value.toString());
+      this.listedAt = Number(res.header.revision);
+      this.handlers.onChange(this.leases, why);
+      const watcher = await this.client.watch().prefix(subnetsDir(this.prefix)).startRevision(String(this.listedAt + 1)).create();
+      if (this.closed) {
+        watcher.cancel().catch(() => undefined);
+        return;
+      }
+      this.attach(watcher);
+    } catch (err) {
+      if (why === 'listed') throw err;
+      this.handlers.onProblem(`cannot list ${subnetsDir(this.prefix)} (${describeEtcdError(err)}); keeping the last known routes, retrying`);
+      this.retryTimer = setTimeout(() => void this.resync(why), RETRY_MS);
+    } finally {
+      this.resyncing = false;
+    }
+  }
+
+  private attach(watcher: Watcher): void {
+    this.watcher = watcher;
+    let lost = false;
+    const event = (kind: 'put' | 'delete') => (kv: IKeyValue): void => {
+      if (Number(kv.mod_revision) <= this.listedAt) return;
+      const key = kv.key.toString();
+      const before = this.byKey.get(key);
+      if (kind === 'put') this.apply(key, kv.value.toString());
+      else this.byKey.delete(key);
+      const after = this.byKey.get(key);
+      if (before?.publicIp === after?.publicIp && before?.port === after?.port) return; // a renewal, not a change
+      this.handlers.onChange(this.leases, `${kind} ${key.slice(subnetsDir(this.prefix).length)}`);
+    };
+    watcher
+      .on('put', event('put'))
+      .on('delete', event('delete'))
+      .on('disconnected', (err) => {
+        if (!lost) this.handlers.onProblem(`lost the watch on etcd (${describeEtcdError(err)}); keeping the last known routes, reconnecting`);
+        lost = true;
+      })
+      .on('connected', () => {
+        // Resuming at the last revision would do, but a fresh list is what
+        // makes the view right even if the watch missed something.
+        if (lost) void this.resync('watch reconnected, listed again');
+      })
+      .on('error', (err) => void this.resync(`watch cancelled (${describeEtcdError(err)}), listed again`));
+  }
+
+  private apply(key: string, value: string): void {
+    const parsed = parseSubnetEntry(this.prefix, key, value, this.config);
+    if ('lease' in parsed) this.byKey.set(key, parsed.lease);
+    else {
+      this.byKey.delete(key);
+      this.handlers.onProblem(`ignoring ${parsed.problem}`);
+    }
+  }
+}
