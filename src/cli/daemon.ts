@@ -63,11 +63,14 @@ export function traceWriter(enabled: boolean | undefined): ((line: string) => vo
  * stop through the same path as SIGTERM (counters, undo), exiting 1.
  */
 export function stopOnIoError(log: Logger, what: string): (err: Error) => void {
-  return (err) => {
-    log.error(`${what} failed: ${err.message}; stopping`);
-    process.exitCode = 1;
-    process.kill(process.pid, 'SIGTERM');
-  };
+  return (err) => stopWithError(log, `${what} failed: ${err.message}; stopping`);
+}
+
+/** Logs `message`, then stops through the same path as SIGTERM, exiting 1. */
+export function stopWithError(log: Logger, message: string): void {
+  log.error(message);
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
 }
 
 /** A daemon's status with who and since when it runs: what `status` and the live page show. */

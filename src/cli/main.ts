@@ -58,4 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// A failed command has said why and undone its set-up; nothing it opened
+// (an etcd client's reconnect timers, say) may keep the process alive.
+if (code !== EXIT.OK) process.exit(code);

@@ -1,19 +1,22 @@
 // `tun-driver overlay`: the UDP overlay daemon (flannel's UDP backend).
 import { Command } from 'commander';
-import { FSWatcher } from 'node:fs';
-import { TunDriverError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { addrList } from '../netlink/addr.js';
 import { linkByName, linkList } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { sysctlRead } from '../netns/sysctl.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
-import { DEFAULT_PORT, describeLease, Lease, loadLeasesFile, watchLeasesFile } from '../overlay/leases.js';
+import { DEFAULT_PORT, describeLease } from '../overlay/leases.js';
+import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
+import { parseEndpoints } from '../etcd/etcd-connection.js';
+import { EtcdControlPlane } from '../etcd/etcd-control-plane.js';
+import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
+import { DEFAULT_SUBNET_FILE } from '../etcd/subnet-env.js';
 import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
+import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, stopWithError, traceWriter, UndoStack } from './daemon.js';
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
 import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
@@ -23,11 +26,16 @@ export const ENCAP_OVERHEAD = 28;
 
 interface OverlayFlags extends CaptureFlags {
   metrics?: string;
-  network: string;
-  subnet: string;
+  network?: string;
+  subnet?: string;
   publicIp: string;
-  leases: string;
-  port: string;
+  leases?: string;
+  port?: string;
+  etcdEndpoints?: string;
+  etcdPrefix: string;
+  subnetFile: string;
+  subnetLeaseTtl: string;
+  etcdTimeout: string;
   tun: string;
   via?: string;
   mtu?: string;
@@ -38,11 +46,16 @@ interface OverlayFlags extends CaptureFlags {
 export function overlayCommand(): Command {
   return addMetricsOption(addCaptureOptions(new Command('overlay')))
     .description("carry the cluster network between nodes in UDP (flannel's UDP backend): each node owns a subnet")
-    .requiredOption('--network <cidr>', 'the whole cluster network, e.g. 10.244.0.0/16')
-    .requiredOption('--subnet <cidr>', "this node's subnet, e.g. 10.244.1.0/24")
     .requiredOption('--public-ip <addr>', "this node's underlay address (other nodes send to it)")
-    .requiredOption('--leases <file>', 'JSON file listing the nodes: {"nodes":[{"subnet":"10.244.1.0/24","publicIp":"198.51.100.1","port":8285}, ...]}; watched')
-    .option('--port <n>', 'UDP port', String(DEFAULT_PORT))
+    .option('--network <cidr>', 'leases file mode: the whole cluster network, e.g. 10.244.0.0/16')
+    .option('--subnet <cidr>', "leases file mode: this node's subnet, e.g. 10.244.1.0/24")
+    .option('--leases <file>', 'leases file mode: JSON file listing the nodes: {"nodes":[{"subnet":"10.244.1.0/24","publicIp":"198.51.100.1","port":8285}, ...]}; watched')
+    .option('--port <n>', `leases file mode: UDP port (default ${DEFAULT_PORT})`)
+    .option('--etcd-endpoints <urls>', 'etcd mode: comma-separated etcd URLs, e.g. http://198.51.100.1:2379; the network, subnet and port come from etcd')
+    .option('--etcd-prefix <key>', 'etcd mode: key prefix (flannel layout: <prefix>/config, <prefix>/subnets/)', DEFAULT_ETCD_PREFIX)
+    .option('--subnet-file <path>', 'etcd mode: where to write FLANNEL_NETWORK/SUBNET/MTU/IPMASQ; read back at start to ask for the same subnet', DEFAULT_SUBNET_FILE)
+    .option('--subnet-lease-ttl <s>', "etcd mode: TTL of this node's subnet lease in seconds (renewed every third of it)", '86400')
+    .option('--etcd-timeout <s>', 'etcd mode: give up (exit 2) if etcd cannot be reached at start within this many seconds', '5')
     .option('--tun <name>', 'TUN device name', 'flannel0')
     .option('--via <iface>', 'send through this interface only')
     .option('--mtu <n>', `TUN MTU (default: the underlay's MTU - ${ENCAP_OVERHEAD})`)
@@ -51,7 +64,14 @@ export function overlayCommand(): Command {
     .addHelpText('after', `
 Examples:
   tun-driver overlay --network 10.244.0.0/16 --subnet 10.244.1.0/24 --public-ip 198.51.100.1 --leases leases.json
-  tun-driver lab up --preset cluster && tun-driver lab exec host-1 -- tun-driver overlay ...
+  tun-driver overlay --etcd-endpoints http://198.51.100.1:2379 --public-ip 198.51.100.1
+  tun-driver lab up --preset cluster --etcd && tun-driver lab exec host-1 -- tun-driver overlay ...
+
+With etcd, the node reads <prefix>/config (flannel's {"Network": ...,
+"SubnetLen": ..., "Backend": {"Type": "udp", "Port": ...}}), takes a free
+subnet under <prefix>/subnets/ with a lease, and watches the others
+(docs/etcd.md). On SIGTERM it keeps its subnet key until the lease runs
+out, so a restart gets the same subnet back.
 
 Like flannel's flannel0, the TUN gets the subnet's first address with the
 network's prefix length, so the kernel routes the whole network into it
@@ -72,20 +92,14 @@ function cidrFlag(flag: string, text: string): Prefix {
 }
 
 async function runOverlay(flags: OverlayFlags): Promise<void> {
-  const network = cidrFlag('--network', flags.network);
-  const subnet = cidrFlag('--subnet', flags.subnet);
-  if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw usageError(`--subnet ${flags.subnet} is outside --network ${flags.network}`);
-  if (subnet.length > 30) throw usageError(`--subnet ${flags.subnet}: use /30 or shorter`);
   const publicIp = parseIPv4(flags.publicIp);
   if (publicIp === undefined) throw usageError(`--public-ip ${flags.publicIp}: not an IPv4 address`);
-  const port = intOption('--port', flags.port, 1, 65535);
+  const openControlPlane = controlPlaneFromFlags(flags, publicIp);
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
   const mtuFlag = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   const pcapBytes = captureLimit(flags);
   const metricsAt = metricsListen(flags.metrics);
-  const leases = loadLeasesFile(flags.leases, network);
-  checkOwnLease(leases, subnet, publicIp, port, flags.leases);
   const log = createLogger('overlay', { json: flags.jsonLog });
 
   // The underlay: the interface that holds --public-ip (or --via) sets the MTU.
@@ -104,10 +118,14 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   const tunMtu = mtuFlag ?? pathMtu;
   if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
 
+  // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
+  const plane = await openControlPlane();
+  const { network, subnet, port } = plane;
+  if (plane instanceof EtcdControlPlane) log.info(`etcd: holding ${formatCidr(subnet, false)} (${plane.how}) in ${formatCidr(network, false)}`, { subnet: formatCidr(subnet, false), how: plane.how });
+
   let announceReady: () => void = () => {};
   const undo = new UndoStack(log);
   let overlay: Overlay;
-  let watcher: FSWatcher;
   try {
     const tunAddress = { address: subnet.network, network: network.network, length: network.length };
     const tun = LinuxTun.create({ name: flags.tun, addresses: [tunAddress], mtu: tunMtu, replace: 'if-stale' });
@@ -132,22 +150,21 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       leaseEvents: () => leaseEvents,
     });
     overlay = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
-    overlay.setLeases(leases);
+    overlay.setLeases(plane.leases());
     overlay.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
     undo.push(() => overlay.stop());
-    watcher = watchLeasesFile(flags.leases, network, (next) => {
-      try {
-        checkOwnLease(next, subnet, publicIp, port, flags.leases);
-      } catch (err) {
-        return log.warn(`ignoring the new ${flags.leases}: ${(err as Error).message}; keeping the previous leases`);
-      }
-      overlay.setLeases(next);
-      leaseEvents++;
-      log.info(`leases changed: ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: overlay.peers.length });
-    }, (err) => log.warn(`ignoring the new ${flags.leases}: ${err.message}; keeping the previous leases`));
-    undo.push(() => watcher.close());
+    plane.start({
+      onChange: (next, why) => {
+        overlay.setLeases(next);
+        leaseEvents++;
+        log.info(`leases changed (${why}): ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: overlay.peers.length, why });
+      },
+      onWarning: (message) => log.warn(message),
+      onFatal: (err) => stopWithError(log, `${err.message}; stopping`),
+    }, tunMtu);
+    undo.push(() => plane.close());
     const rates = new RateMeter();
-    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, flags.leases, rates));
+    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, plane, rates));
     await serveMetrics(metricsAt, metrics, status, undo, log);
     await serveStatus(flags.tun, status, undo, overlay, () => {
       for (const p of overlay.peers) rates.sample(`${p.subnet.network}/${p.subnet.length}`, [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
@@ -157,6 +174,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });
   } catch (err) {
     undo.undoAll();
+    await plane.abandon();
     throw err;
   }
   const stopped = runUntilSignal(undo, (when) => log.info(`${when}: ${overlay.counters.format(overlay.peers)}`, { counters: overlay.counters.toJSON(overlay.peers) }));
@@ -164,28 +182,40 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   await stopped;
 }
 
-/** This node's own entry in the leases, if listed, must agree with the flags. */
-function checkOwnLease(leases: Lease[], subnet: Prefix, publicIp: number, port: number, file: string): void {
-  for (const l of leases) {
-    const sameSubnet = l.subnet.network === subnet.network && l.subnet.length === subnet.length;
-    if (l.publicIp === publicIp && (!sameSubnet || l.port !== port)) {
-      throw new TunDriverError('TUN_ERR_USAGE', `${file} lists ${formatIPv4(publicIp)} (this node) with ${describeLease(l)}, but the flags say ${formatCidr(subnet, false)} port ${port}`);
-    }
-    if (sameSubnet && l.publicIp !== publicIp) {
-      throw new TunDriverError('TUN_ERR_USAGE', `${file} gives this node's subnet ${formatCidr(subnet, false)} to ${formatIPv4(l.publicIp)}, not to --public-ip ${formatIPv4(publicIp)}`);
-    }
+/**
+ * Checks the flags of one control-plane mode and returns how to open it:
+ * --network/--subnet/--leases, or --etcd-endpoints, never a mix.
+ */
+function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number): () => Promise<ControlPlane> {
+  const fileFlags = (['network', 'subnet', 'leases', 'port'] as const).filter((f) => flags[f] !== undefined);
+  if (flags.etcdEndpoints !== undefined) {
+    if (fileFlags.length) throw usageError(`--${fileFlags[0]} is for leases file mode; with --etcd-endpoints the network, subnet and port come from etcd (${flags.etcdPrefix}/config)`);
+    const endpoints = parseEndpoints(flags.etcdEndpoints);
+    if (!/^\/[^\s]*[^/\s]$/.test(flags.etcdPrefix)) throw usageError(`--etcd-prefix ${flags.etcdPrefix}: use a key path like /coreos.com/network (leading /, no trailing /)`);
+    const leaseTtlSeconds = intOption('--subnet-lease-ttl', flags.subnetLeaseTtl, 2, 7 * 86400);
+    const connectTimeoutMs = intOption('--etcd-timeout', flags.etcdTimeout, 1, 600) * 1000;
+    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs });
   }
+  const missing = (['network', 'subnet', 'leases'] as const).filter((f) => flags[f] === undefined);
+  if (missing.length) throw usageError(`give --${missing.join(', --')} (leases file mode), or --etcd-endpoints (etcd mode)`);
+  const network = cidrFlag('--network', flags.network!);
+  const subnet = cidrFlag('--subnet', flags.subnet!);
+  if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw usageError(`--subnet ${flags.subnet} is outside --network ${flags.network}`);
+  if (subnet.length > 30) throw usageError(`--subnet ${flags.subnet}: use /30 or shorter`);
+  const port = flags.port === undefined ? DEFAULT_PORT : intOption('--port', flags.port, 1, 65535);
+  const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!);
+  return async () => plane;
 }
 
 /** What `tun-driver status` shows for an overlay node: counters, and each peer with its rates. */
-function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, leasesFile: string, rates: RateMeter): Record<string, unknown> {
+function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, plane: ControlPlane, rates: RateMeter): Record<string, unknown> {
   const counters = overlay.counters.toJSON(overlay.peers);
   return {
     mode: 'overlay',
     network: formatCidr(network, false),
     subnet: formatCidr(subnet, false),
     endpoint: `${formatIPv4(publicIp)}:${port}`,
-    leases: { source: leasesFile, peers: overlay.peers.length },
+    leases: { ...plane.status(), peers: overlay.peers.length },
     counters: { ...counters, peers: undefined },
     peers: overlay.peers.map((p, i) => {
       const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(`${p.subnet.network}/${p.subnet.length}`) ?? [];

@@ -1,0 +1,90 @@
+// Where an overlay node learns its own subnet and everyone else's: a
+// leases file (the embedded default) or etcd (src/etcd/). The daemon sees
+// only this interface, so both feed the data plane the same way.
+import { FSWatcher } from 'node:fs';
+import { TunDriverError } from '../errors.js';
+import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
+import { describeLease, Lease, loadLeasesFile, watchLeasesFile } from './leases.js';
+
+export interface ControlPlaneEvents {
+  /** The whole set of leases after a change; `why` says what changed. */
+  onChange(leases: Lease[], why: string): void;
+  /** Worth logging; the node carries on with what it has. */
+  onWarning(message: string): void;
+  /** The node cannot go on (etcd: it lost its subnet lease); stop. */
+  onFatal(err: Error): void;
+}
+
+export interface ControlPlane {
+  readonly network: Prefix;
+  readonly subnet: Prefix;
+  readonly port: number;
+  leases(): Lease[];
+  /** Starts delivering changes; called once the data plane is up. */
+  start(events: ControlPlaneEvents, tunMtu: number): void;
+  /** Set-up failed after the control plane was opened: give back what it took. */
+  abandon(): Promise<void>;
+  /** A clean stop: stop watching (and renewing). */
+  close(): void;
+  /** What `tun-driver status` shows about where the leases come from. */
+  status(): Record<string, unknown>;
+}
+
+/** The leases file: this node's subnet comes from the flags, the rest from the file. */
+export class FileControlPlane implements ControlPlane {
+  private current: Lease[];
+  private watcher?: FSWatcher;
+
+  constructor(
+    readonly network: Prefix,
+    readonly subnet: Prefix,
+    private readonly publicIp: number,
+    readonly port: number,
+    private readonly file: string,
+  ) {
+    this.current = loadLeasesFile(file, network);
+    this.checkOwnLease(this.current);
+  }
+
+  leases(): Lease[] {
+    return this.current;
+  }
+
+  start(events: ControlPlaneEvents): void {
+    const reject = (err: Error): void => events.onWarning(`ignoring the new ${this.file}: ${err.message}; keeping the previous leases`);
+    this.watcher = watchLeasesFile(this.file, this.network, (next) => {
+      try {
+        this.checkOwnLease(next);
+      } catch (err) {
+        return reject(err as Error);
+      }
+      this.current = next;
+      events.onChange(next, `${this.file} changed`);
+    }, reject);
+  }
+
+  async abandon(): Promise<void> {
+    this.close();
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  status(): Record<string, unknown> {
+    return { source: this.file };
+  }
+
+  /** This node's own entry in the file, if listed, must agree with the flags. */
+  private checkOwnLease(leases: Lease[]): void {
+    for (const l of leases) {
+      const sameSubnet = l.subnet.network === this.subnet.network && l.subnet.length === this.subnet.length;
+      if (l.publicIp === this.publicIp && (!sameSubnet || l.port !== this.port)) {
+        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists ${formatIPv4(this.publicIp)} (this node) with ${describeLease(l)}, but the flags say ${formatCidr(this.subnet, false)} port ${this.port}`);
+      }
+      if (sameSubnet && l.publicIp !== this.publicIp) {
+        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} gives this node's subnet ${formatCidr(this.subnet, false)} to ${formatIPv4(l.publicIp)}, not to --public-ip ${formatIPv4(this.publicIp)}`);
+      }
+    }
+  }
+}
