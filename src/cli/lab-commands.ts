@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../lab/lab.js';
+import { labEtcdEndpoints, labSubnetFile } from '../lab/lab-etcd.js';
+import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { PRESET_NAMES, presetTopology } from '../lab/presets.js';
 import { loadTopologyFile } from '../lab/topology.js';
 import { spawnInNetns } from '../netns/processes.js';
@@ -25,9 +27,10 @@ export function labCommands(): Command {
     .option('--name <lab>', "lab name (default: the preset's or file's)")
     .option('--hosts <n>', 'cluster preset: number of hosts (1-20)', '3')
     .option('--pods <m>', 'cluster preset: pods per host (1-16)', '2')
+    .option('--etcd', 'cluster preset: also run etcd (a member on each of the first 3 hosts) with the network config stored')
     .option('--json', 'print the lab as JSON')
-    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up presets/routed.json\n')
-    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd\n  tun-driver lab up presets/routed.json\n')
+    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; json?: boolean }) => {
       if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
       let topology;
       if (file) {
@@ -36,11 +39,12 @@ export function labCommands(): Command {
       } else {
         const hosts = intOption('--hosts', opts.hosts, 1, 20);
         const pods = intOption('--pods', opts.pods, 1, 16);
-        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name });
+        if (opts.etcd && opts.preset !== 'cluster') throw usageError('--etcd goes with --preset cluster (in a topology file, add "etcd": {"members": [...]})');
+        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd });
       }
       const built = await Lab.up(topology);
       if (opts.json) printJson(built.state);
-      else process.stdout.write(`${describeLab(built)}\n\ntry:  tun-driver lab exec ${built.state.nodes.find((n) => n.kind === 'host')!.name} -- ping -c 1 ${otherHostAddress(built)}\nend:  tun-driver lab down ${built.name}\n`);
+      else process.stdout.write(`${describeLab(built)}\n${describeEtcd(built)}\ntry:  tun-driver lab exec ${built.state.nodes.find((n) => n.kind === 'host')!.name} -- ping -c 1 ${otherHostAddress(built)}\nend:  tun-driver lab down ${built.name}\n`);
     });
 
   lab
@@ -94,6 +98,15 @@ export function labCommands(): Command {
     });
 
   return lab;
+}
+
+/** For a lab with etcd: where it listens, and how to start a node against it. */
+function describeEtcd(lab: Lab): string {
+  if (!lab.state.topology.etcd) return '';
+  const endpoints = labEtcdEndpoints(lab).join(',');
+  const host = lab.state.topology.etcd.members[0];
+  return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config)\n` +
+    `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n`;
 }
 
 function otherHostAddress(lab: Lab): string {

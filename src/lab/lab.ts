@@ -14,6 +14,7 @@ import { killNetnsProcesses, spawnInNetns } from '../netns/processes.js';
 import { sysctlWrite } from '../netns/sysctl.js';
 import { native } from '../native/addon.js';
 import { formatIPv4, parseCidr, parseIPv4 } from '../packet/addr.js';
+import { startLabEtcd } from './lab-etcd.js';
 import { LabNode, LabState, listLabStates, readLabState, removeLabState, writeLabState } from './state.js';
 import { LAB_PREFIX, namespaceOf, podName, Topology } from './topology.js';
 
@@ -152,13 +153,15 @@ export class Lab {
     }
     const state: LabState = { name: topology.name, createdAt: new Date().toISOString(), builtBy: process.pid, topology, nodes: planNodes(topology) };
     writeLabState(state);
+    const lab = new Lab(state);
     try {
       build(topology, state.nodes);
+      if (topology.etcd) await startLabEtcd(lab);
     } catch (err) {
       await Lab.down(topology.name);
       throw err;
     }
-    return new Lab(state);
+    return lab;
   }
 
   /** Re-opens a lab that is up (for `lab exec` and tests). */

@@ -11,6 +11,8 @@ export interface PresetOptions {
   pods?: number;
   /** Lab name (default: the preset's name). */
   name?: string;
+  /** cluster: run an etcd member on each of the first three hosts. */
+  etcd?: boolean;
 }
 
 const underlay = [{ name: 'underlay', subnet: '198.51.100.0/24' }];
@@ -50,6 +52,7 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
         address: `198.51.100.${i + 1}`,
         pods: { subnet: `10.244.${i + 1}.0/24`, count: pods },
       })),
+      ...(o.etcd ? { etcd: { members: Array.from({ length: Math.min(hosts, 3) }, (_, i) => `host-${i + 1}`) } } : {}),
     };
   },
 };

@@ -42,8 +42,14 @@ export function readLabState(lab: string): LabState | undefined {
   }
 }
 
+/** A directory for the lab's files (etcd data and logs, subnet.env), removed with the lab. */
+export function labFilesDir(lab: string): string {
+  return join(LAB_STATE_DIR, lab);
+}
+
 export function removeLabState(lab: string): void {
   rmSync(statePath(lab), { force: true });
+  rmSync(labFilesDir(lab), { recursive: true, force: true });
 }
 
 export function listLabStates(): LabState[] {

@@ -42,6 +42,8 @@ export const TopologySchema = z
     routers: z
       .array(z.object({ name: nodeName, interfaces: z.array(z.object({ segment: nodeName, address: ipv4 }).strict()).min(2) }).strict())
       .default([]),
+    /** An etcd cluster inside the lab: one member on each host named here (the overlay's control plane). */
+    etcd: z.object({ members: z.array(nodeName).min(1).max(5) }).strict().optional(),
   })
   .strict();
 
@@ -95,6 +97,13 @@ export function validateTopology(input: unknown, source = 'topology'): Topology 
       for (const [other, q] of pods) if (prefixContains(q, p.network) || prefixContains(p, q.network)) fail(`${source}: pod subnets of ${h.name} and ${other} overlap`);
       pods.push([h.name, p]);
       for (let i = 1; i <= h.pods.count; i++) claim(podName(h.name, i));
+    }
+  }
+  if (t.etcd) {
+    const hosts = new Set(t.hosts.map((h) => h.name));
+    for (const [i, m] of t.etcd.members.entries()) {
+      if (!hosts.has(m)) fail(`${source}: etcd member ${m} is not a host of the lab`);
+      if (t.etcd.members.indexOf(m) !== i) fail(`${source}: etcd member ${m} is listed twice`);
     }
   }
   for (const r of t.routers) {

@@ -1,0 +1,139 @@
+// etcd inside a lab: one member per host listed in the topology's `etcd`,
+// listening on the host's underlay address, data and log under the lab's
+// files directory. Started detached by `lab up`, stopped by `lab down`
+// (which kills every process in the lab's namespaces).
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TunDriverError } from '../errors.js';
+import { netnsPids, spawnInNetns } from '../netns/processes.js';
+import { formatSubnetEnv } from '../etcd/subnet-env.js';
+import { DEFAULT_ETCD_PREFIX, configKey } from '../etcd/subnet-keys.js';
+import { parseCidr } from '../packet/addr.js';
+import type { Lab } from './lab.js';
+import { labFilesDir } from './state.js';
+import { POD_NETWORK } from './topology.js';
+
+export const ETCD_CLIENT_PORT = 2379;
+const ETCD_PEER_PORT = 2380;
+
+/** The network config `lab up --etcd` stores: the lab's pod network, /24 per host, the overlay's port. */
+export const LAB_NETWORK_CONFIG = JSON.stringify({ Network: '10.244.0.0/16', SubnetLen: 24, Backend: { Type: 'udp', Port: 8285 } });
+
+function members(lab: Lab): string[] {
+  const etcd = lab.state.topology.etcd;
+  if (!etcd) throw new TunDriverError('TUN_ERR_LAB', `lab ${lab.name} has no etcd (build it with: tun-driver lab up --preset cluster --etcd)`);
+  return etcd.members;
+}
+
+/** Client URLs of the lab's etcd members, for --etcd-endpoints. */
+export function labEtcdEndpoints(lab: Lab): string[] {
+  return members(lab).map((m) => `http://${lab.address(m)}:${ETCD_CLIENT_PORT}`);
+}
+
+/** Where host `host` keeps its subnet.env in this lab (each node needs its own). */
+export function labSubnetFile(lab: Lab, host: string): string {
+  return join(labFilesDir(lab.name), host, 'subnet.env');
+}
+
+/** Where member `member` logs. */
+export function labEtcdLog(lab: Lab, member: string): string {
+  return join(labFilesDir(lab.name), `etcd-${member}.log`);
+}
+
+/**
+ * Starts member `member` in the background. `state` is 'new' when the lab
+ * is built, 'existing' to restart a member that was stopped (its data dir
+ * remembers the cluster).
+ */
+export function startEtcdMember(lab: Lab, member: string, state: 'new' | 'existing' = 'new'): number {
+  const all = members(lab);
+  if (!all.includes(member)) throw new TunDriverError('TUN_ERR_LAB', `${member} is not an etcd member of lab ${lab.name} (members: ${all.join(', ')})`);
+  const peer = (m: string): string => `http://${lab.address(m)}:${ETCD_PEER_PORT}`;
+  const client = `http://${lab.address(member)}:${ETCD_CLIENT_PORT}`;
+  const dir = labFilesDir(lab.name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const log = openSync(labEtcdLog(lab, member), 'a');
+  try {
+    const child = spawnInNetns(lab.ns(member), 'etcd', [
+      '--name', member,
+      '--data-dir', join(dir, `etcd-${member}.data`),
+      '--listen-client-urls', client,
+      '--advertise-client-urls', client,
+      '--listen-peer-urls', peer(member),
+      '--initial-advertise-peer-urls', peer(member),
+      '--initial-cluster', all.map((m) => `${m}=${peer(m)}`).join(','),
+      '--initial-cluster-state', state,
+      '--initial-cluster-token', `tdlab-${lab.name}`,
+      // One machine, one bridge: elections can be quick.
+      '--heartbeat-interval', '50',
+      '--election-timeout', '500',
+      '--logger', 'zap',
+      '--log-outputs', 'stderr',
+    ], { detached: true, stdio: ['ignore', log, log] });
+    child.on('error', () => undefined);
+    child.unref();
+    if (child.pid === undefined) throw new TunDriverError('TUN_ERR_LAB', "cannot start etcd: is it installed? (apt-get install etcd-server)");
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Stops member `member` (SIGTERM, as a crash test or maintenance would) and waits until it is gone. */
+export async function stopEtcdMember(lab: Lab, member: string): Promise<void> {
+  const isEtcd = (pid: number): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'etcd';
+    } catch {
+      return false;
+    }
+  };
+  const pids = netnsPids(lab.ns(member)).filter(isEtcd);
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (pids.some(isEtcd)) {
+    if (Date.now() > deadline) throw new TunDriverError('TUN_ERR_LAB', `etcd member ${member} did not stop within 10 s`);
+    await sleep(50);
+  }
+}
+
+/** Runs etcdctl against the lab's etcd from member host `from`. */
+export function labEtcdctl(lab: Lab, args: string[], from = members(lab)[0], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return lab.run(from, 'etcdctl', ['--endpoints', labEtcdEndpoints(lab).join(','), '--dial-timeout', '2s', ...args], timeoutMs);
+}
+
+/** Waits until every member answers health checks (the cluster has a leader). */
+export async function waitForEtcd(lab: Lab, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await labEtcdctl(lab, ['endpoint', 'health', '--command-timeout', '1s']);
+    if (r.code === 0) return;
+    last = (r.stderr || r.stdout).trim().split('\n').pop() ?? '';
+    await sleep(200);
+  }
+  throw new TunDriverError('TUN_ERR_LAB', `etcd in lab ${lab.name} did not become healthy within ${timeoutMs / 1000} s: ${last} (logs: ${labEtcdLog(lab, members(lab)[0])})`);
+}
+
+/**
+ * Starts every member, waits for a healthy cluster and stores the lab's
+ * network config under flannel's default prefix. Each host with pods also
+ * gets a subnet.env naming its pods' subnet: in a real cluster the node's
+ * pod CIDR is in use before the overlay starts, and the daemon asks for
+ * the remembered subnet first.
+ */
+export async function startLabEtcd(lab: Lab): Promise<void> {
+  for (const m of members(lab)) startEtcdMember(lab, m);
+  await waitForEtcd(lab);
+  const put = await labEtcdctl(lab, ['put', configKey(DEFAULT_ETCD_PREFIX), LAB_NETWORK_CONFIG]);
+  if (put.code !== 0) throw new TunDriverError('TUN_ERR_LAB', `cannot store the network config in the lab's etcd: ${put.stderr.trim()}`);
+  for (const h of lab.state.topology.hosts) {
+    if (!h.pods) continue;
+    const subnet = parseCidr(h.pods.subnet);
+    const file = labSubnetFile(lab, h.name);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, formatSubnetEnv({ network: POD_NETWORK, subnet, mtu: 1472, ipMasq: false }));
+  }
+}
