@@ -1,0 +1,220 @@
+// The overlay's etcd control plane (issue 5) against a real 3-member etcd
+// inside a cluster lab: flannel's key layout, subnet leases, live routes,
+// restarts, etcd faults and the errors that stop a node before it starts.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labEtcdEndpoints, labSubnetFile, startEtcdMember, stopEtcdMember, waitForEtcd } from '../../src/lab/lab-etcd.js';
+import { OverlayCluster } from '../support/overlay-cluster.js';
+import { DaemonRun, ping, startDaemon } from '../support/daemon-harness.js';
+import { CLI, labName, ROOT_SKIP } from './helpers.js';
+
+let cluster: OverlayCluster;
+let scratch: string;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const PREFIX = '/coreos.com/network';
+const ALL = ['10.244.1.0/24', '10.244.2.0/24', '10.244.3.0/24'];
+const others = (host: number): string[] => ALL.filter((s) => s !== `10.244.${host}.0/24`);
+
+async function pings(fromHost: number, toHost: number, count = 3): Promise<number> {
+  return (await ping(cluster.lab, `host-${fromHost}-pod1`, ['-c', String(count), '-i', '0.1', '-W', '2', `10.244.${toHost}.2`])).received;
+}
+
+/** Polls host's route table (status --json) until `want` holds; returns the last peers seen. */
+async function waitForPeers(host: number, want: (peers: string[]) => boolean, timeoutMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let peers = await cluster.peers(host);
+  while (!want(peers) && Date.now() < deadline) {
+    await sleep(100);
+    peers = await cluster.peers(host);
+  }
+  return peers;
+}
+
+/** The JSON log lines of a daemon run with a given field. */
+function logLines(run: DaemonRun, field: string): Array<Record<string, unknown>> {
+  return run.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((o) => field in o);
+}
+
+async function subnetKeys(prefix = PREFIX): Promise<Map<string, string>> {
+  const out = (await cluster.etcdctl('get', '--prefix', `${prefix}/subnets/`)).trim().split('\n').filter(Boolean);
+  const keys = new Map<string, string>();
+  for (let i = 0; i + 1 < out.length; i += 2) keys.set(out[i].slice(`${prefix}/subnets/`.length), JSON.parse(out[i + 1]).PublicIP);
+  return keys;
+}
+
+async function leaseOf(key: string): Promise<string> {
+  // Lease IDs are 64-bit: read the digits, not a JSON number (which rounds them).
+  const m = /"lease":(\d+)/.exec(await cluster.etcdctl('get', key, '-w', 'json'));
+  assert.ok(m, `${key} has no lease`);
+  return BigInt(m[1]).toString(16);
+}
+
+/** Runs `tun-driver ARGS` to completion in a host (for the start-up errors). */
+function runCli(host: number, args: string[]) {
+  return cluster.lab.run(`host-${host}`, process.execPath, [CLI, ...args], 20_000);
+}
+
+describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
+  before(async () => {
+    cluster = await OverlayCluster.up(labName('etcd'), 3, 1, { etcd: true });
+    scratch = mkdtempSync(join(tmpdir(), 'tdlab-etcd-'));
+  });
+  after(async () => {
+    await cluster?.down();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('1. nodes read the config, take their subnets, write subnet.env and reach each other', async () => {
+    await Promise.all([1, 2, 3].map((h) => cluster.start(h)));
+    for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h), `host-${h}'s routes`);
+    for (const [a, b] of [[1, 2], [2, 3], [3, 1], [2, 1]]) assert.equal(await pings(a, b), 3, `pod on host-${a} -> pod on host-${b}`);
+    assert.deepEqual(Object.fromEntries(await subnetKeys()), { '10.244.1.0-24': '198.51.100.1', '10.244.2.0-24': '198.51.100.2', '10.244.3.0-24': '198.51.100.3' });
+    assert.equal(readFileSync(labSubnetFile(cluster.lab, 'host-2'), 'utf8'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.2.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n');
+    // The key is held by an etcd lease with the TTL the daemon asked for.
+    const ttl = await cluster.etcdctl('lease', 'timetolive', await leaseOf(`${PREFIX}/subnets/10.244.2.0-24`));
+    assert.match(ttl, /granted with TTL\(30s\)/);
+  });
+
+  test('1. a restart (SIGTERM, SIGKILL, subnet.env lost) gets the same subnet back; SIGTERM keeps the key', async () => {
+    assert.equal(await cluster.stop(3, 'SIGTERM'), 0);
+    assert.equal((await subnetKeys()).get('10.244.3.0-24'), '198.51.100.3', 'the key outlives a clean stop');
+    assert.equal(logLines(await cluster.start(3), 'how')[0].how, 'still ours');
+    await cluster.stop(3, 'SIGKILL');
+    rmSync(labSubnetFile(cluster.lab, 'host-3'));
+    const again = await cluster.start(3);
+    assert.deepEqual(logLines(again, 'how')[0], { ...logLines(again, 'how')[0], subnet: '10.244.3.0/24', how: 'still ours' });
+    assert.match(readFileSync(labSubnetFile(cluster.lab, 'host-3'), 'utf8'), /FLANNEL_SUBNET=10\.244\.3\.1\/24/);
+    assert.equal(await pings(1, 3), 3);
+    assert.deepEqual(await cluster.peers(1), others(1), 'host-1 never lost its route to host-3');
+  });
+
+  test('2. a revoked lease: its node stops, every other node drops the route; a node that joins is reachable', async () => {
+    const run = cluster.daemons.get(3)!;
+    await cluster.etcdctl('lease', 'revoke', await leaseOf(`${PREFIX}/subnets/10.244.3.0-24`));
+    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => !p.includes('10.244.3.0/24')), others(h).filter((s) => s !== '10.244.3.0/24'));
+    assert.equal(await run.stop(), 1, 'host-3 exits 1');
+    assert.match(run.stderr(), /10\.244\.3\.0-24 was deleted \(its lease revoked or expired\)/);
+    cluster.daemons.delete(3);
+    const joined = await cluster.start(3);
+    assert.equal(logLines(joined, 'how')[0].how, 'remembered', 'the free subnet from subnet.env');
+    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
+    assert.equal(await pings(1, 3), 3);
+  });
+
+  test('2. an expired lease (SIGKILLed node) disappears from every route table', async () => {
+    await cluster.stop(3);
+    await cluster.start(3, ['--subnet-lease-ttl', '2']);
+    await cluster.stop(3, 'SIGKILL');
+    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => !p.includes('10.244.3.0/24'), 8000), others(h).filter((s) => s !== '10.244.3.0/24'));
+    await cluster.start(3);
+    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
+  });
+
+  test('3. etcd down: forwarding goes on; etcd back: the nodes reconnect and converge', async () => {
+    for (const m of ['host-1', 'host-2', 'host-3']) await stopEtcdMember(cluster.lab, m);
+    await sleep(500);
+    assert.equal(await pings(1, 2, 5), 5);
+    assert.equal(await pings(3, 1, 5), 5);
+    for (const m of ['host-1', 'host-2', 'host-3']) startEtcdMember(cluster.lab, m, 'existing');
+    await waitForEtcd(cluster.lab);
+    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.9.0-24`, '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
+    for (const h of [1, 2, 3]) assert.ok((await waitForPeers(h, (p) => p.includes('10.244.9.0/24'), 8000)).includes('10.244.9.0/24'), `host-${h} learnt the new node`);
+    assert.match(cluster.daemons.get(1)!.stderr(), /lost the watch on etcd/);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.9.0-24`);
+    for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
+  });
+
+  test('3. a watch lost across a compaction: the node lists again and converges', async () => {
+    // host-1's daemon talks to member host-1 only; changes and a
+    // compaction happen through the others while that member is down.
+    await cluster.stop(1);
+    const host1 = await cluster.start(1, ['--etcd-endpoints', labEtcdEndpoints(cluster.lab)[0]]);
+    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.9.0-24`, '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
+    assert.ok((await waitForPeers(1, (p) => p.includes('10.244.9.0/24'))).includes('10.244.9.0/24'));
+    await stopEtcdMember(cluster.lab, 'host-1');
+    const via2 = async (...args: string[]): Promise<string> => {
+      const r = await cluster.lab.run('host-2', 'etcdctl', ['--endpoints', labEtcdEndpoints(cluster.lab)[1], ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    await via2('del', `${PREFIX}/subnets/10.244.9.0-24`);
+    await via2('put', `${PREFIX}/subnets/10.244.8.0-24`, '{"PublicIP":"198.51.100.8","BackendType":"udp","BackendData":null}');
+    const revision = JSON.parse(await via2('get', `${PREFIX}/config`, '-w', 'json')).header.revision;
+    await via2('compact', String(revision));
+    startEtcdMember(cluster.lab, 'host-1', 'existing');
+    const peers = await waitForPeers(1, (p) => p.includes('10.244.8.0/24') && !p.includes('10.244.9.0/24'), 10_000);
+    assert.deepEqual(peers, ['10.244.2.0/24', '10.244.3.0/24', '10.244.8.0/24']);
+    assert.match(host1.stderr(), /listed again/);
+    await waitForEtcd(cluster.lab);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.8.0-24`);
+    await cluster.stop(1);
+    await cluster.start(1);
+  });
+
+  test('3. losing one of three etcd members: the overlay does not notice', async () => {
+    await stopEtcdMember(cluster.lab, 'host-2');
+    const load = ping(cluster.lab, 'host-1-pod1', ['-c', '20', '-i', '0.1', '-W', '2', '10.244.2.2']);
+    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.7.0-24`, '{"PublicIP":"198.51.100.7","BackendType":"udp","BackendData":null}');
+    for (const h of [1, 2, 3]) assert.ok((await waitForPeers(h, (p) => p.includes('10.244.7.0/24'))).includes('10.244.7.0/24'), `host-${h} learnt the new node`);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.7.0-24`);
+    for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
+    assert.equal((await load).received, 20, 'no ping lost');
+    for (const h of [1, 2, 3]) assert.equal(cluster.daemons.get(h)!.child.exitCode, null, `host-${h}'s daemon still runs`);
+    startEtcdMember(cluster.lab, 'host-2', 'existing');
+    await waitForEtcd(cluster.lab);
+  });
+
+  test('1. nodes that race for the last free subnets never get the same one', async () => {
+    // Three subnets to lease, three nodes starting at once, each with no memory.
+    await cluster.etcdctl('put', '/race/config', '{"Network":"10.250.0.0/16","SubnetMin":"10.250.50.0","SubnetMax":"10.250.52.0","Backend":{"Type":"udp","Port":8399}}');
+    const endpoints = labEtcdEndpoints(cluster.lab).join(',');
+    const runs = await Promise.all([1, 2, 3].map((h) => startDaemon(cluster.lab, `host-${h}`, ['overlay', '--etcd-endpoints', endpoints, '--etcd-prefix', '/race', '--public-ip', `198.51.100.${h}`, '--tun', 'race0', '--subnet-file', join(scratch, `race-${h}.env`), '--json-log'], /overlay up/)));
+    const keys = await subnetKeys('/race');
+    for (const r of runs) assert.equal(await r.stop(), 0);
+    assert.deepEqual([...keys.keys()].sort(), ['10.250.50.0-24', '10.250.51.0-24', '10.250.52.0-24']);
+    assert.deepEqual([...keys.values()].sort(), ['198.51.100.1', '198.51.100.2', '198.51.100.3']);
+  });
+
+  test('4. bad or missing config, a full network, wrong endpoints: one line, exit 2, nothing left behind', async () => {
+    const endpoints = labEtcdEndpoints(cluster.lab).join(',');
+    await cluster.etcdctl('put', '/bad-json/config', '{"Network": 10.244');
+    await cluster.etcdctl('put', '/vxlan/config', '{"Network":"10.251.0.0/16","Backend":{"Type":"vxlan"}}');
+    await cluster.etcdctl('put', '/tiny/config', '{"Network":"10.251.0.0/16","SubnetLen":24,"SubnetMin":"10.251.1.0","SubnetMax":"10.251.2.0"}');
+    await cluster.etcdctl('put', '/tiny/subnets/10.251.1.0-24', '{"PublicIP":"198.51.100.21","BackendType":"udp","BackendData":null}');
+    await cluster.etcdctl('put', '/tiny/subnets/10.251.2.0-24', '{"PublicIP":"198.51.100.22","BackendType":"udp","BackendData":null}');
+    const leaseList = async (): Promise<string[]> => (await cluster.etcdctl('lease', 'list')).trim().split('\n').slice(1).sort();
+    const leasesBefore = await leaseList();
+    const cases: Array<[string[], RegExp]> = [
+      [['--etcd-prefix', '/nothing'], /no network config at \/nothing\/config in etcd: put one, e\.g\. etcdctl put/],
+      [['--etcd-prefix', '/bad-json'], /\/bad-json\/config: not valid JSON/],
+      [['--etcd-prefix', '/vxlan'], /Backend\.Type "vxlan" is not supported/],
+      [['--etcd-prefix', '/tiny'], /no free subnet: all 2 \/24 subnets from 10\.251\.1\.0 to 10\.251\.2\.0 are leased/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await runCli(1, ['overlay', '--etcd-endpoints', endpoints, '--public-ip', '198.51.100.1', '--tun', 'bad0', '--subnet-file', join(scratch, 'bad.env'), ...extra]);
+      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    const unreachable = await runCli(1, ['overlay', '--etcd-endpoints', 'http://198.51.100.1:9', '--etcd-timeout', '1', '--public-ip', '198.51.100.1', '--tun', 'bad0']);
+    assert.equal(unreachable.code, 2);
+    assert.match(unreachable.stderr, /cannot reach etcd at http:\/\/198\.51\.100\.1:9 within 1 s .*check --etcd-endpoints/);
+    for (const [args, message] of [
+      [['--etcd-endpoints', endpoints, '--subnet', '10.244.1.0/24'], /--subnet is for leases file mode/],
+      [['--etcd-endpoints', 'ftp://x'], /"ftp:\/\/x" must be http:\/\/HOST:PORT/],
+      [[], /give --network, --subnet, --leases \(leases file mode\), or --etcd-endpoints/],
+    ] as Array<[string[], RegExp]>) {
+      const r = await runCli(1, ['overlay', '--public-ip', '198.51.100.1', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
+    assert.deepEqual(await leaseList(), leasesBefore, 'no lease was left granted');
+    assert.deepEqual([...(await subnetKeys('/tiny')).keys()].sort(), ['10.251.1.0-24', '10.251.2.0-24']);
+    assert.equal(existsSync(join(scratch, 'bad.env')), false);
+    const links = await cluster.lab.run('host-1', 'ip', ['-o', 'link', 'show']);
+    assert.doesNotMatch(links.stdout, /bad0/);
+  });
+});
