@@ -5,7 +5,7 @@
 #   --bench  also the benchmarks' peers: socat, wireguard-go, wg
 #            (bench:relay builds the seed's Go program itself on first use)
 set -euo pipefail
-tools="ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium g++:g++ make:make python3:python3"
+tools="ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ make:make python3:python3"
 [ "${1:-}" = "--bench" ] && tools="$tools socat:socat wireguard-go:wireguard-go wg:wireguard-tools"
 need=()
 for pair in $tools; do
@@ -14,7 +14,15 @@ done
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-debian: installing ${need[*]}"
   apt-get update -qq
+  # etcd-server would start a host-wide etcd on 127.0.0.1:2379: the project
+  # only ever runs etcd inside lab namespaces, so forbid service starts
+  # during the install (unless the machine already has a policy of its own).
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
 fi
 node -e 'const [major] = process.versions.node.split(".").map(Number); if (major < 20) { console.error(`setup-debian: Node.js ${process.version} is too old: tun-driver needs Node.js 20 or newer`); process.exit(1); }'
 [ -c /dev/net/tun ] || { echo "setup-debian: /dev/net/tun is missing: run 'modprobe tun'" >&2; exit 1; }

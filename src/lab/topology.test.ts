@@ -49,3 +49,12 @@ test('the example files in presets/ are exactly the built-in presets', async () 
     assert.deepEqual(validateTopology(JSON.parse(readFileSync(file, 'utf8'))), presetTopology(name), name);
   }
 });
+
+test('cluster --etcd: a member on each of the first three hosts; members must be hosts', () => {
+  assert.deepEqual(presetTopology('cluster', { hosts: 5, etcd: true }).etcd, { members: ['host-1', 'host-2', 'host-3'] });
+  assert.deepEqual(presetTopology('cluster', { hosts: 2, etcd: true }).etcd, { members: ['host-1', 'host-2'] });
+  assert.equal(presetTopology('cluster', { hosts: 2 }).etcd, undefined);
+  const hosts = [{ name: 'h1', segment: 'lan', address: '198.51.100.1' }];
+  assert.throws(() => validateTopology({ ...base, hosts, etcd: { members: ['h9'] } }), /etcd member h9 is not a host of the lab/);
+  assert.throws(() => validateTopology({ ...base, hosts, etcd: { members: ['h1', 'h1'] } }), /etcd member h1 is listed twice/);
+});

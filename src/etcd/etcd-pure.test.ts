@@ -1,0 +1,105 @@
+// The etcd control plane's pure parts: flannel's config and key layout,
+// subnet arithmetic, subnet.env, and the endpoint flag.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatCidr, formatIPv4, parseCidr } from '../packet/addr.js';
+import { freeSubnets, isLeasable, leasableCount } from './allocation.js';
+import { parseEndpoints } from './etcd-connection.js';
+import { parseNetworkConfig } from './network-config.js';
+import { parseSubnetEntry, subnetKey, subnetRecord } from './subnet-keys.js';
+import { formatSubnetEnv, readRememberedSubnet, writeSubnetEnv } from './subnet-env.js';
+
+const KEY = '/coreos.com/network/config';
+const config = (json: object) => parseNetworkConfig(JSON.stringify(json), KEY);
+
+test('network config: flannel defaults (SubnetLen 24, second to last subnet, udp port 8285)', () => {
+  const c = config({ Network: '10.244.0.0/16' });
+  assert.equal(c.subnetLen, 24);
+  assert.equal(formatIPv4(c.subnetMin), '10.244.1.0');
+  assert.equal(formatIPv4(c.subnetMax), '10.244.255.0');
+  assert.equal(c.port, 8285);
+  assert.equal(leasableCount(c), 255);
+  // A network smaller than a /22 gets subnets two bits longer.
+  assert.equal(config({ Network: '10.9.0.0/24' }).subnetLen, 26);
+});
+
+test('network config: SubnetMin/Max, SubnetLen and Backend.Port as given', () => {
+  const c = config({ Network: '10.244.0.0/16', SubnetLen: 26, SubnetMin: '10.244.10.70', SubnetMax: '10.244.10.200', Backend: { Type: 'udp', Port: 9000 } });
+  assert.deepEqual([c.subnetLen, formatIPv4(c.subnetMin), formatIPv4(c.subnetMax), c.port], [26, '10.244.10.64', '10.244.10.192', 9000]);
+  assert.equal(leasableCount(c), 3);
+});
+
+test('network config: every mistake names the key and the field', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['{"Network": 10', /^\/coreos\.com\/network\/config: not valid JSON/],
+    ['{}', /config: Network is required/],
+    ['{"Network": "10.244.0.0"}', /Network "10\.244\.0\.0" is not an IPv4 CIDR/],
+    ['{"Network": "10.244.1.0/16"}', /has host bits set: use 10\.244\.0\.0\/16/],
+    ['{"Network": "10.244.0.0/16", "SubnetLen": 16}', /SubnetLen 16 must be longer than the network's \/16/],
+    ['{"Network": "10.244.0.0/16", "SubnetLen": 31}', /at most 30/],
+    ['{"Network": "10.244.0.0/16", "SubnetMin": "10.245.0.0"}', /SubnetMin 10\.245\.0\.0 is outside the network/],
+    ['{"Network": "10.244.0.0/16", "SubnetMin": "10.244.9.0", "SubnetMax": "10.244.3.0"}', /SubnetMin 10\.244\.9\.0 is above SubnetMax 10\.244\.3\.0/],
+    ['{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}', /Backend\.Type "vxlan" is not supported/],
+    ['{"Network": "10.244.0.0/16", "Backend": {"Port": 70000}}', /Backend\.Port/],
+  ];
+  for (const [text, message] of cases) assert.throws(() => parseNetworkConfig(text, KEY), (err: Error & { code?: string }) => message.test(err.message) && err.code === 'TUN_ERR_ETCD', text);
+});
+
+test('free subnets skip taken ones and ones inside a taken shorter prefix', () => {
+  const c = config({ Network: '10.244.0.0/16', SubnetMin: '10.244.1.0', SubnetMax: '10.244.8.0' });
+  const taken = ['10.244.1.0/24', '10.244.3.0/24', '10.244.4.0/23'].map(parseCidr);
+  assert.deepEqual(freeSubnets(c, taken).map((p) => formatCidr(p, false)), ['10.244.2.0/24', '10.244.6.0/24', '10.244.7.0/24', '10.244.8.0/24']);
+  assert.deepEqual(freeSubnets(c, taken, 2).map((p) => formatCidr(p, false)), ['10.244.2.0/24', '10.244.6.0/24']);
+  assert.equal(isLeasable(c, parseCidr('10.244.9.0/24')), false, 'above SubnetMax');
+  assert.equal(isLeasable(c, parseCidr('10.244.2.0/25')), false, 'wrong size');
+  assert.equal(isLeasable(c, parseCidr('10.244.2.0/24')), true);
+});
+
+test("subnet keys and records use flannel's layout", () => {
+  const c = config({ Network: '10.244.0.0/16' });
+  assert.equal(subnetKey('/coreos.com/network', parseCidr('10.244.7.0/24')), '/coreos.com/network/subnets/10.244.7.0-24');
+  assert.equal(subnetRecord(0xc6336401), '{"PublicIP":"198.51.100.1","BackendType":"udp","BackendData":null}');
+  const ok = parseSubnetEntry('/p', '/p/subnets/10.244.7.0-24', subnetRecord(0xc6336401), c);
+  assert.deepEqual(ok, { lease: { subnet: { network: 0x0af40700, address: 0x0af40700, length: 24 }, publicIp: 0xc6336401, port: 8285 } });
+  for (const [key, value, problem] of [
+    ['/p/subnets/10.244.7.0_24', subnetRecord(1), /not a subnet key/],
+    ['/p/subnets/10.9.7.0-24', subnetRecord(1), /outside the network/],
+    ['/p/subnets/10.244.7.0-24', '{"PublicIP": "nope"}', /no valid "PublicIP"/],
+    ['/p/subnets/10.244.7.0-24', 'garbage', /no valid "PublicIP"/],
+  ] as Array<[string, string, RegExp]>) {
+    const r = parseSubnetEntry('/p', key, value, c);
+    assert.ok('problem' in r && problem.test(r.problem), `${key} ${value}: ${JSON.stringify(r)}`);
+  }
+});
+
+test('subnet.env is written whole, as flannel writes it, and read back', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'td-subnet-env-'));
+  try {
+    const path = join(dir, 'deeper', 'subnet.env');
+    writeSubnetEnv(path, { network: parseCidr('10.244.0.0/16'), subnet: parseCidr('10.244.7.0/24'), mtu: 1472, ipMasq: false });
+    assert.equal(readFileSync(path, 'utf8'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n');
+    assert.equal(formatCidr(readRememberedSubnet(path)!, false), '10.244.7.0/24');
+    assert.equal(readRememberedSubnet(join(dir, 'missing.env')), undefined);
+    writeFileSync(path, 'FLANNEL_SUBNET=bogus\n');
+    assert.equal(readRememberedSubnet(path), undefined);
+    assert.match(formatSubnetEnv({ network: parseCidr('10.0.0.0/8'), subnet: parseCidr('10.3.0.0/16'), mtu: 1400, ipMasq: true }), /FLANNEL_SUBNET=10\.3\.0\.1\/16\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=true/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--etcd-endpoints: URLs checked up front, default port 2379', () => {
+  assert.deepEqual(parseEndpoints('http://198.51.100.1:2379, http://198.51.100.2'), ['http://198.51.100.1:2379', 'http://198.51.100.2:2379']);
+  for (const [text, message] of [
+    ['', /give at least one URL/],
+    ['198.51.100.1:2379', /must be http:\/\/HOST:PORT|is not a URL/],
+    ['https://198.51.100.1:2379', /TLS to etcd is not supported yet/],
+    ['http://198.51.100.1:2379/v2', /must be http:\/\/HOST:PORT/],
+    ['not a url', /is not a URL/],
+  ] as Array<[string, RegExp]>) {
+    assert.throws(() => parseEndpoints(text), (err: Error & { code?: string }) => message.test(err.message) && err.code === 'TUN_ERR_USAGE', text);
+  }
+});
