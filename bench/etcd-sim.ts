@@ -1,0 +1,104 @@
+// The 50-node half of `npm run bench:etcd`, run by bench/etcd.ts inside a
+// lab host (where the lab's etcd is reachable): N simulated nodes in this
+// one process, each the real EtcdControlPlane with its own etcd client
+// and a route table rebuilt on every change, as the daemon does. No TUNs.
+//   node dist/bench/etcd-sim.js ENDPOINTS [NODES] [CHANGES]
+// Prints one JSON object: join and watch-to-route figures in ms.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { openEtcd } from '../src/etcd/etcd-connection.js';
+import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
+import { Lease } from '../src/overlay/leases.js';
+import { RouteTable } from '../src/overlay/route-table.js';
+
+const [endpointsArg, nodesArg = '50', changesArg = '20'] = process.argv.slice(2);
+const endpoints = endpointsArg.split(',');
+const NODES = Math.min(Number(nodesArg), 200);
+const CHANGES = Math.min(Number(changesArg), 100);
+const PREFIX = '/bench-sim';
+const NETWORK = { Network: '10.200.0.0/16', SubnetLen: 24, Backend: { Type: 'udp', Port: 8285 } };
+const PROBE_KEY = `${PREFIX}/subnets/10.200.250.0-24`;
+
+interface SimNode {
+  plane?: EtcdControlPlane;
+  routes: RouteTable;
+  /** When this node last rebuilt its routes, and whether the probe key was in them. */
+  seenAt: number;
+  hasProbe: boolean;
+}
+
+function rebuild(node: SimNode, leases: Lease[]): void {
+  node.routes = new RouteTable(leases.map((l) => ({ ...l, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 })));
+  node.hasProbe = leases.some((l) => l.subnet.network === 0x0ac8fa00);
+  node.seenAt = performance.now();
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+const round = (x: number): number => Math.round(x * 10) / 10;
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) return false;
+    await sleep(1);
+  }
+  return true;
+}
+
+async function main(): Promise<void> {
+  const admin = openEtcd(endpoints);
+  const dir = mkdtempSync(join(tmpdir(), 'td-etcd-sim-'));
+  const nodes: SimNode[] = Array.from({ length: NODES }, () => ({ routes: new RouteTable([]), seenAt: 0, hasProbe: false }));
+  try {
+    await admin.delete().prefix(`${PREFIX}/`).exec();
+    await admin.put(`${PREFIX}/config`).value(JSON.stringify(NETWORK));
+
+    // Join: every node at once, as after a cluster-wide restart.
+    const t0 = performance.now();
+    const openMs: number[] = [];
+    await Promise.all(nodes.map(async (node, i) => {
+      node.plane = await EtcdControlPlane.open({ endpoints, prefix: PREFIX, publicIp: 0xc6336464 + i, subnetFile: join(dir, `${i}.env`), leaseTtlSeconds: 60, connectTimeoutMs: 10_000 });
+      openMs.push(performance.now() - t0);
+      rebuild(node, node.plane.leases());
+      node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => { throw err; } }, 1472);
+    }));
+    const converged = await waitUntil(() => nodes.every((n) => n.routes.peers.length === NODES), 30_000);
+    const convergedMs = performance.now() - t0;
+    const distinct = new Set(nodes.map((n) => n.plane!.subnet.network)).size;
+
+    // Watch to route: a lease appears or goes; how long until every node's table shows it.
+    const allMs: number[] = [];
+    const lastNodeMs: number[] = [];
+    for (let k = 0; k < CHANGES; k++) {
+      const want = k % 2 === 0;
+      const start = performance.now();
+      if (want) await admin.put(PROBE_KEY).value('{"PublicIP":"198.51.100.250","BackendType":"udp","BackendData":null}');
+      else await admin.delete().key(PROBE_KEY);
+      if (!(await waitUntil(() => nodes.every((n) => n.hasProbe === want), 10_000))) throw new Error(`change ${k} did not reach every node within 10 s`);
+      const per = nodes.map((n) => n.seenAt - start);
+      allMs.push(...per);
+      lastNodeMs.push(Math.max(...per));
+      await sleep(20);
+    }
+    process.stdout.write(JSON.stringify({
+      nodes: NODES,
+      distinctSubnets: distinct,
+      converged,
+      join: { openP50: round(pct(openMs, 50)), openMax: round(Math.max(...openMs)), convergedMs: round(convergedMs) },
+      watchToRoute: { changes: CHANGES, p50: round(pct(allMs, 50)), p99: round(pct(allMs, 99)), lastNodeP50: round(pct(lastNodeMs, 50)), lastNodeMax: round(Math.max(...lastNodeMs)) },
+    }) + '\n');
+  } finally {
+    await Promise.all(nodes.map((n) => n.plane?.abandon()));
+    await admin.delete().prefix(`${PREFIX}/`).exec().catch(() => undefined);
+    admin.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`etcd-sim: ${(err as Error).stack}\n`);
+  process.exit(1);
+});
