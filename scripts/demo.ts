@@ -5,6 +5,8 @@
 // go through the TUN and the relay; the relay's --trace shows the path.
 // part 2 (the article's proposed next step): two nodes with a pod each,
 // an overlay daemon per node, and the pods talking across nodes over UDP.
+// part 3: the same on three nodes with etcd inside the lab as control
+// plane: nodes take their subnets and learn about each other as they join.
 // Everything is torn down at the end (also on Ctrl-C). Exit 0 only if the
 // replies came back.
 import { spawnSync } from 'node:child_process';
@@ -13,9 +15,11 @@ import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
 import { startRelay, RelayRun } from '../test/support/daemon-harness.js';
 import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { labEtcdEndpoints } from '../src/lab/lab-etcd.js';
 
 const LAB = 'demo';
 const OVERLAY_LAB = 'demo-ovl';
+const ETCD_LAB = 'demo-etcd';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 function step(title: string): void {
@@ -75,11 +79,13 @@ async function main(): Promise<void> {
     process.stdout.write(`  lab ${LAB} removed\n`);
 
     const overlay = await overlayPart();
+    const joined = await etcdPart();
 
     step('summary');
     process.stdout.write(`  relay:   ping -I tun19 ${host2}: ${received}/3 replies; traceroute -I: ${reached ? 'reached' : 'did NOT reach'} ${host2}\n`);
     process.stdout.write(`  overlay: pod 10.244.1.2 -> pod 10.244.2.2 on another node: ${overlay}/3 replies\n`);
-    if (received !== 3 || !reached || overlay !== 3) throw new Error('the replies did not all come back');
+    process.stdout.write(`  etcd:    host-3 joined on its own; pod 10.244.1.2 -> pod 10.244.3.2: ${joined}/3 replies\n`);
+    if (received !== 3 || !reached || overlay !== 3 || joined !== 3) throw new Error('the replies did not all come back');
     process.stdout.write('\ndemo OK\n');
   } finally {
     await relay?.stop('SIGKILL').catch(() => undefined);
@@ -113,8 +119,41 @@ async function overlayPart(): Promise<number> {
   }
 }
 
+/**
+ * Three nodes and an etcd inside the lab: nodes take their subnets from
+ * etcd and learn about each other as they join. Returns the replies of a
+ * ping to the pod of the node that joined last.
+ */
+async function etcdPart(): Promise<number> {
+  step('the same with etcd as control plane (tun-driver lab up --preset cluster --hosts 3 --pods 1 --etcd)');
+  const cluster = await OverlayCluster.up(ETCD_LAB, 3, 1, { etcd: true });
+  try {
+    process.stdout.write(`  etcd members: ${labEtcdEndpoints(cluster.lab).join(' ')}\n`);
+    process.stdout.write(`  $ etcdctl get /coreos.com/network/config\n  ${(await cluster.etcdctl('get', '--print-value-only', '/coreos.com/network/config')).trim()}\n`);
+    for (const h of [1, 2]) {
+      process.stdout.write(`host-${h}$ tun-driver ${cluster.args(h).join(' ')} &\n`);
+      const run = await cluster.start(h);
+      process.stdout.write(`  ${JSON.parse(run.stderr().trim().split('\n')[0]).msg}\n`);
+    }
+    step('host-3 joins: the others learn its subnet from the watch, no restarts');
+    const host1 = cluster.daemons.get(1)!;
+    await cluster.start(3);
+    await new Promise((r) => setTimeout(r, 300));
+    const learnt = host1.stderr().trim().split('\n').map((l) => JSON.parse(l)).filter((l) => /put 10\.244\.3\.0-24/.test(l.why ?? ''));
+    process.stdout.write(`  host-1 logged: ${learnt[0]?.msg ?? '(nothing yet)'}\n`);
+    process.stdout.write(`  $ etcdctl get --prefix /coreos.com/network/subnets/\n${(await cluster.etcdctl('get', '--prefix', '/coreos.com/network/subnets/')).trim().replace(/^/gm, '  ')}\n`);
+    process.stdout.write('host-1-pod1$ ping -c 3 -i 0.3 10.244.3.2\n');
+    const r = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', '10.244.3.2']);
+    process.stdout.write(r.stdout.trimEnd().replace(/^/gm, '  ') + '\n');
+    return Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
+  } finally {
+    await cluster.down();
+    process.stdout.write(`\n  lab ${ETCD_LAB} removed (etcd with it)\n`);
+  }
+}
+
 const interrupted = (): void => {
-  void Promise.all([Lab.down(LAB), Lab.down(OVERLAY_LAB)]).finally(() => process.exit(130));
+  void Promise.all([Lab.down(LAB), Lab.down(OVERLAY_LAB), Lab.down(ETCD_LAB)]).finally(() => process.exit(130));
 };
 process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
 
@@ -122,5 +161,6 @@ main().catch(async (err) => {
   process.stderr.write(`\ndemo FAILED: ${err instanceof Error ? err.message : err}\n`);
   await Lab.down(LAB);
   await Lab.down(OVERLAY_LAB);
+  await Lab.down(ETCD_LAB);
   process.exitCode = 1;
 });
