@@ -104,9 +104,13 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     assert.equal(await pings(1, 3), 3);
   });
 
-  test('2. an expired lease (SIGKILLed node) disappears from every route table', async () => {
+  test('2. a live node renews its lease; an expired lease (SIGKILLed node) disappears from every route table', async () => {
     await cluster.stop(3);
     await cluster.start(3, ['--subnet-lease-ttl', '2']);
+    // Two TTLs later the key is still there: the daemon renews it.
+    await sleep(4500);
+    assert.equal((await subnetKeys()).get('10.244.3.0-24'), '198.51.100.3');
+    assert.match(await cluster.etcdctl('lease', 'timetolive', await leaseOf(`${PREFIX}/subnets/10.244.3.0-24`)), /granted with TTL\(2s\), remaining\(\d+s\)/);
     await cluster.stop(3, 'SIGKILL');
     for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => !p.includes('10.244.3.0/24'), 8000), others(h).filter((s) => s !== '10.244.3.0/24'));
     await cluster.start(3);
@@ -152,6 +156,22 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.8.0-24`);
     await cluster.stop(1);
     await cluster.start(1);
+  });
+
+  test('2. malformed keys under subnets/ are logged and skipped; the daemons keep running', async () => {
+    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.6.0-24`, 'not json');
+    await cluster.etcdctl('put', `${PREFIX}/subnets/garbage`, '{"PublicIP":"198.51.100.6"}');
+    await cluster.etcdctl('put', `${PREFIX}/subnets/10.99.0.0-24`, '{"PublicIP":"198.51.100.6"}');
+    await sleep(300);
+    for (const h of [1, 2, 3]) {
+      assert.deepEqual(await cluster.peers(h), others(h));
+      assert.match(cluster.daemons.get(h)!.stderr(), /ignoring \/coreos\.com\/network\/subnets\/10\.244\.6\.0-24: value has no valid ./);
+      assert.match(cluster.daemons.get(h)!.stderr(), /ignoring \/coreos\.com\/network\/subnets\/10\.99\.0\.0-24: subnet outside the network/);
+    }
+    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.6.0-24`);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/10.99.0.0-24`);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/garbage`);
+    assert.equal(await pings(1, 3), 3);
   });
 
   test('3. losing one of three etcd members: the overlay does not notice', async () => {
