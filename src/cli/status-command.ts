@@ -20,6 +20,8 @@ function describe(s: Status): string {
     return lines.join('\n');
   }
   const lines = [`${head}: ${s.subnet} of ${s.network} at ${s.endpoint}; sent ${c.sent}, delivered ${c.delivered}, errors generated ${c.errorsGenerated}; dropped: ${drops}; ${s.leases.peers} peer(s) from ${s.leases.source}`];
+  const l = s.leases;
+  if (l.source === 'etcd') lines.push(`  etcd ${l.endpoints.join(',')}: ${l.key}, lease ${l.leaseId} (TTL ${l.leaseTtlSeconds} s), last renewed ${l.lastRenewal}${l.renewalFailing ? '; RENEWAL FAILING' : ''}`);
   for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`);
   return lines.join('\n');
 }

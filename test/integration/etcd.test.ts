@@ -76,6 +76,9 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     // The key is held by an etcd lease with the TTL the daemon asked for.
     const ttl = await cluster.etcdctl('lease', 'timetolive', await leaseOf(`${PREFIX}/subnets/10.244.2.0-24`));
     assert.match(ttl, /granted with TTL\(30s\)/);
+    // `status` says where the leases come from.
+    const status = await cluster.lab.run('host-2', process.execPath, [CLI, 'status']);
+    assert.match(status.stdout, /2 peer\(s\) from etcd\n  etcd http:\/\/198\.51\.100\.1:2379,\S+: \/coreos\.com\/network\/subnets\/10\.244\.2\.0-24, lease [0-9a-f]+ \(TTL 30 s\), last renewed /);
   });
 
   test('1. a restart (SIGTERM, SIGKILL, subnet.env lost) gets the same subnet back; SIGTERM keeps the key', async () => {
