@@ -100,6 +100,15 @@ test('a bad topology file: exit 2, a message that says what to fix, nothing buil
     assert.match(r.stderr, message);
     assert.deepEqual(labNamespaces(`x${i + 1}`), []);
   }
+  const etcdMember = join(dir, 'etcd.json');
+  writeFileSync(etcdMember, JSON.stringify({ name: 'x5', segments: [{ name: 'lan', subnet: '198.51.100.0/24' }], hosts: [{ name: 'h1', segment: 'lan', address: '198.51.100.1' }], etcd: { members: ['h2'] } }));
+  const badMember = cli(['lab', 'up', etcdMember]);
+  assert.equal(badMember.code, 2);
+  assert.match(badMember.stderr, /etcd member h2 is not a host of the lab/);
+  const etcdOnTwoHosts = cli(['lab', 'up', '--preset', 'two-hosts', '--etcd', '--name', 'x6']);
+  assert.equal(etcdOnTwoHosts.code, 2);
+  assert.match(etcdOnTwoHosts.stderr, /--etcd goes with --preset cluster/);
+  assert.deepEqual([...labNamespaces('x5'), ...labNamespaces('x6')], []);
   writeFileSync(join(dir, 'broken.json'), '{ "name": ');
   const broken = cli(['lab', 'up', join(dir, 'broken.json')]);
   assert.equal(broken.code, 2);
