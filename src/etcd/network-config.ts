@@ -81,14 +81,3 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
   if (subnetMin > subnetMax) fail(`SubnetMin ${formatIPv4(subnetMin)} is above SubnetMax ${formatIPv4(subnetMax)}: no subnet can be leased`);
   return { network, subnetLen, subnetMin, subnetMax, port: c.Backend.Port };
 }
-
-/** The config as JSON, in flannel's field names (for `etcdctl put` and tests). */
-export function formatNetworkConfig(c: NetworkConfig): string {
-  return JSON.stringify({
-    Network: formatCidr(c.network, false),
-    SubnetLen: c.subnetLen,
-    SubnetMin: formatIPv4(c.subnetMin),
-    SubnetMax: formatIPv4(c.subnetMax),
-    Backend: { Type: 'udp', Port: c.port },
-  });
-}

@@ -3,7 +3,7 @@
 // get the same subnet. The etcd3 client renews the lease (every TTL/3).
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
 import { TunDriverError } from '../errors.js';
-import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
+import { formatIPv4, Prefix } from '../packet/addr.js';
 import { freeSubnets, isLeasable, leasableCount } from './allocation.js';
 import { settleWithin } from './etcd-connection.js';
 import { NetworkConfig } from './network-config.js';
@@ -88,8 +88,4 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
     await settleWithin(lease.revoke());
     throw err;
   }
-}
-
-export function describeSubnet(s: Prefix): string {
-  return formatCidr(s, false);
 }

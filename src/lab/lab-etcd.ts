@@ -13,11 +13,11 @@ import type { Lab } from './lab.js';
 import { labFilesDir } from './state.js';
 import { POD_NETWORK } from './topology.js';
 
-export const ETCD_CLIENT_PORT = 2379;
+const ETCD_CLIENT_PORT = 2379;
 const ETCD_PEER_PORT = 2380;
 
 /** The network config `lab up --etcd` stores: the lab's pod network, /24 per host, the overlay's port. */
-export const LAB_NETWORK_CONFIG = JSON.stringify({ Network: '10.244.0.0/16', SubnetLen: 24, Backend: { Type: 'udp', Port: 8285 } });
+const LAB_NETWORK_CONFIG = JSON.stringify({ Network: '10.244.0.0/16', SubnetLen: 24, Backend: { Type: 'udp', Port: 8285 } });
 
 function members(lab: Lab): string[] {
   const etcd = lab.state.topology.etcd;
