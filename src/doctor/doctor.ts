@@ -130,6 +130,7 @@ function checkOverlay(s: Subject, links: Link[], addrs: ReturnType<typeof addrLi
   const name = s.link.name;
   const forward = sysctlRead('net.ipv4.ip_forward');
   add('ip_forward', forward === '1' ? 'ok' : 'problem', `net.ipv4.ip_forward=${forward}${forward === '1' ? '' : ': pods behind this node cannot reach the overlay'}`, forward === '1' ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
+  checkEtcdLease(s, add);
   const endpoint = String(s.daemon!.endpoint ?? '');
   const publicIp = parseIPv4(endpoint.split(':')[0]);
   const underlayAddr = addrs.find((a) => a.prefix.address === publicIp);
@@ -139,6 +140,20 @@ function checkOverlay(s: Subject, links: Link[], addrs: ReturnType<typeof addrLi
   add(`${name} MTU`, fits ? 'ok' : 'problem',
     `${name} mtu ${s.link.mtu} + ${ENCAP_OVERHEAD} bytes of UDP/IP ${fits ? '<=' : '>'} ${underlay.name} mtu ${underlay.mtu}${fits ? '' : ': full-size packets do not fit one datagram (the daemon must answer Fragmentation Needed or fragment)'}`,
     fits ? undefined : `restart the overlay without --mtu (default ${underlay.mtu - ENCAP_OVERHEAD}), or: ip link set dev ${name} mtu ${underlay.mtu - ENCAP_OVERHEAD}`);
+}
+
+/** An overlay on etcd: is it still renewing the lease that holds its subnet? */
+function checkEtcdLease(s: Subject, add: Add): void {
+  const leases = s.daemon!.leases as Record<string, any> | undefined;
+  if (leases?.source !== 'etcd') return;
+  const where = `${leases.key} (lease ${leases.leaseId}, TTL ${leases.leaseTtlSeconds} s, last renewed ${leases.lastRenewal})`;
+  // The fix is the command that shows whether etcd answers from this node.
+  if (leases.renewalFailing) {
+    add('etcd lease', 'problem', `the daemon cannot renew ${where}: forwarding goes on with the last known routes, but if etcd stays out of reach past the TTL this node loses its subnet`,
+      `etcdctl --endpoints ${leases.endpoints.join(',')} endpoint health`);
+  } else {
+    add('etcd lease', 'ok', `renewing ${where}`);
+  }
 }
 
 function checkFirewall(s: Subject, ruleset: Record<string, any> | undefined, add: Add): void {

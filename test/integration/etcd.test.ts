@@ -52,6 +52,12 @@ async function leaseOf(key: string): Promise<string> {
   return BigInt(m[1]).toString(16);
 }
 
+/** doctor's finding about the etcd lease of host's daemon. */
+async function doctorEtcdLease(host: number): Promise<{ status: string; evidence: string; fix?: string } | undefined> {
+  const r = await runCli(host, ['doctor', '--json', '--tun', 'flannel0']);
+  return (JSON.parse(r.stdout) as Array<{ check: string; status: string; evidence: string; fix?: string }>).find((f) => f.check === 'etcd lease');
+}
+
 /** Runs `tun-driver ARGS` to completion in a host (for the start-up errors). */
 function runCli(host: number, args: string[]) {
   return cluster.lab.run(`host-${host}`, process.execPath, [CLI, ...args], 20_000);
@@ -125,6 +131,11 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     await sleep(500);
     assert.equal(await pings(1, 2, 5), 5);
     assert.equal(await pings(3, 1, 5), 5);
+    // doctor names it, with the command that checks etcd from the node.
+    const down = await doctorEtcdLease(1);
+    assert.equal(down?.status, 'problem', JSON.stringify(down));
+    assert.match(down!.evidence, /cannot renew \/coreos\.com\/network\/subnets\/10\.244\.1\.0-24/);
+    assert.match(down!.fix!, /^etcdctl --endpoints http:\/\/198\.51\.100\.1:2379,\S+ endpoint health$/);
     for (const m of ['host-1', 'host-2', 'host-3']) startEtcdMember(cluster.lab, m, 'existing');
     await waitForEtcd(cluster.lab);
     await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.9.0-24`, '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
@@ -132,6 +143,12 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     assert.match(cluster.daemons.get(1)!.stderr(), /lost the watch on etcd/);
     await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.9.0-24`);
     for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
+    let back = await doctorEtcdLease(1);
+    for (let i = 0; i < 50 && back?.status !== 'ok'; i++) {
+      await sleep(100);
+      back = await doctorEtcdLease(1);
+    }
+    assert.equal(back?.status, 'ok', JSON.stringify(back));
   });
 
   test('3. a watch lost across a compaction: the node lists again and converges', async () => {
