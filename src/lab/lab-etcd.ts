@@ -8,7 +8,7 @@ import { TunDriverError } from '../errors.js';
 import { netnsPids, spawnInNetns } from '../netns/processes.js';
 import { formatSubnetEnv } from '../etcd/subnet-env.js';
 import { DEFAULT_ETCD_PREFIX, configKey } from '../etcd/subnet-keys.js';
-import { parseCidr } from '../packet/addr.js';
+import { formatCidr, parseCidr } from '../packet/addr.js';
 import type { Lab } from './lab.js';
 import { labFilesDir } from './state.js';
 import { POD_NETWORK } from './topology.js';
@@ -16,8 +16,17 @@ import { POD_NETWORK } from './topology.js';
 const ETCD_CLIENT_PORT = 2379;
 const ETCD_PEER_PORT = 2380;
 
-/** The network config `lab up --etcd` stores: the lab's pod network, /24 per host, the overlay's port. */
-const LAB_NETWORK_CONFIG = JSON.stringify({ Network: '10.244.0.0/16', SubnetLen: 24, Backend: { Type: 'udp', Port: 8285 } });
+/**
+ * The network config `lab up --etcd` stores: the lab's pod network, with
+ * subnets the size of the hosts' pod subnets (/24 unless a topology file
+ * says otherwise), and the overlay's default port.
+ */
+function labNetworkConfig(lab: Lab): string {
+  const lengths = new Set(lab.state.topology.hosts.flatMap((h) => (h.pods ? [parseCidr(h.pods.subnet).length] : [])));
+  if (lengths.size > 1) throw new TunDriverError('TUN_ERR_LAB', `lab ${lab.name}: with etcd, every host's pod subnet must have the same length (the network config has one SubnetLen)`);
+  const subnetLen = lengths.size === 1 ? [...lengths][0] : 24;
+  return JSON.stringify({ Network: formatCidr(POD_NETWORK, false), SubnetLen: subnetLen, Backend: { Type: 'udp', Port: 8285 } });
+}
 
 function members(lab: Lab): string[] {
   const etcd = lab.state.topology.etcd;
@@ -125,9 +134,10 @@ export async function waitForEtcd(lab: Lab, timeoutMs = 20_000): Promise<void> {
  * the remembered subnet first.
  */
 export async function startLabEtcd(lab: Lab): Promise<void> {
+  const config = labNetworkConfig(lab);
   for (const m of members(lab)) startEtcdMember(lab, m);
   await waitForEtcd(lab);
-  const put = await labEtcdctl(lab, ['put', configKey(DEFAULT_ETCD_PREFIX), LAB_NETWORK_CONFIG]);
+  const put = await labEtcdctl(lab, ['put', configKey(DEFAULT_ETCD_PREFIX), config]);
   if (put.code !== 0) throw new TunDriverError('TUN_ERR_LAB', `cannot store the network config in the lab's etcd: ${put.stderr.trim()}`);
   for (const h of lab.state.topology.hosts) {
     if (!h.pods) continue;
