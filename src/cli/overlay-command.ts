@@ -167,7 +167,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, plane, rates));
     await serveMetrics(metricsAt, metrics, status, undo, log);
     await serveStatus(flags.tun, status, undo, overlay, () => {
-      for (const p of overlay.peers) rates.sample(`${p.subnet.network}/${p.subnet.length}`, [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
+      for (const p of overlay.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
     });
     announceReady = () =>
       log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}, UDP ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
@@ -218,7 +218,7 @@ function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, public
     leases: { ...plane.status(), peers: overlay.peers.length },
     counters: { ...counters, peers: undefined },
     peers: overlay.peers.map((p, i) => {
-      const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(`${p.subnet.network}/${p.subnet.length}`) ?? [];
+      const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(formatCidr(p.subnet, false)) ?? [];
       return { ...(counters.peers as object[])[i], txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
     }),
   };

@@ -6,7 +6,7 @@
 // longer holds.
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
 import { TunDriverError } from '../errors.js';
-import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
+import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { Lease } from '../overlay/leases.js';
 import { ControlPlane, ControlPlaneEvents } from '../overlay/control-plane.js';
 import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-connection.js';
@@ -142,7 +142,7 @@ export class EtcdControlPlane implements ControlPlane {
    * later. If this node's key is gone or names another node, stop.
    */
   private leasesChanged(leases: Lease[], why: string): void {
-    const own = leases.find((l) => l.subnet.network === this.subnet.network && l.subnet.length === this.subnet.length);
+    const own = leases.find((l) => samePrefix(l.subnet, this.subnet));
     if (own?.publicIp !== this.options.publicIp) {
       const holder = own ? `now names ${formatIPv4(own.publicIp)}` : 'was deleted (its lease revoked or expired)';
       this.events.onFatal(new Error(`${subnetKey(this.options.prefix, this.subnet)} ${holder}: this node no longer holds ${formatCidr(this.subnet, false)}; restart to take a subnet again`));

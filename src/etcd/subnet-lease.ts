@@ -3,7 +3,7 @@
 // get the same subnet. The etcd3 client renews the lease (every TTL/3).
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
 import { TunDriverError } from '../errors.js';
-import { formatIPv4, Prefix } from '../packet/addr.js';
+import { formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { freeSubnets, isLeasable, leasableCount } from './allocation.js';
 import { settleWithin } from './etcd-connection.js';
 import { NetworkConfig } from './network-config.js';
@@ -56,11 +56,11 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
   try {
     const leaseId = await lease.grant();
     const record = subnetRecord(opts.publicIp);
-    const same = (a: Prefix, b: Prefix | undefined): boolean => b !== undefined && a.network === b.network && a.length === b.length;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const held = await listHeld(client, opts);
       const ours = held.filter((h) => h.publicIp === opts.publicIp && isLeasable(opts.config, h.subnet));
-      const mine = ours.find((h) => same(h.subnet, opts.remembered)) ?? ours[0];
+      const remembered = opts.remembered;
+      const mine = ours.find((h) => remembered && samePrefix(h.subnet, remembered)) ?? ours[0];
       if (mine) {
         // Re-attach the key to this run's lease, unless it changed meanwhile.
         const txn = await client.if(mine.key, 'Mod', '==', mine.modRevision).then(client.put(mine.key).value(record).lease(leaseId)).commit();
@@ -69,8 +69,8 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
       }
       let wanted: Prefix | undefined;
       let how: AcquiredSubnet['how'] = 'new';
-      if (opts.remembered && isLeasable(opts.config, opts.remembered) && !held.some((h) => same(h.subnet, opts.remembered))) {
-        wanted = opts.remembered;
+      if (remembered && isLeasable(opts.config, remembered) && !held.some((h) => samePrefix(h.subnet, remembered))) {
+        wanted = remembered;
         how = 'remembered';
       } else {
         const free = freeSubnets(opts.config, held.map((h) => h.subnet));

@@ -3,7 +3,7 @@
 // only this interface, so both feed the data plane the same way.
 import { FSWatcher } from 'node:fs';
 import { TunDriverError } from '../errors.js';
-import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
+import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { describeLease, Lease, loadLeasesFile, watchLeasesFile } from './leases.js';
 
 export interface ControlPlaneEvents {
@@ -78,7 +78,7 @@ export class FileControlPlane implements ControlPlane {
   /** This node's own entry in the file, if listed, must agree with the flags. */
   private checkOwnLease(leases: Lease[]): void {
     for (const l of leases) {
-      const sameSubnet = l.subnet.network === this.subnet.network && l.subnet.length === this.subnet.length;
+      const sameSubnet = samePrefix(l.subnet, this.subnet);
       if (l.publicIp === this.publicIp && (!sameSubnet || l.port !== this.port)) {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists ${formatIPv4(this.publicIp)} (this node) with ${describeLease(l)}, but the flags say ${formatCidr(this.subnet, false)} port ${this.port}`);
       }

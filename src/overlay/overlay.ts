@@ -17,7 +17,7 @@
 // Unreachable, Fragmentation Needed) carry the unreachable destination as
 // source for the same reason.
 import { PacketBatch, SpanList, Spans } from '../io/batch.js';
-import { formatIPv4, Prefix, prefixContains, prefixMask } from '../packet/addr.js';
+import { formatIPv4, Prefix, prefixContains, prefixMask, samePrefix } from '../packet/addr.js';
 import { describeIPv4 } from '../packet/describe.js';
 import { fragmentIPv4 } from '../packet/fragment.js';
 import { mayAnswerWithError, writeIcmpError } from '../packet/icmp-errors.js';
@@ -112,7 +112,7 @@ export class Overlay {
   setLeases(leases: readonly Lease[]): void {
     const old = new Map(this.routes.peers.map((p) => [`${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`, p]));
     const peers = leases
-      .filter((l) => !(l.subnet.network === this.options.subnet.network && l.subnet.length === this.options.subnet.length))
+      .filter((l) => !samePrefix(l.subnet, this.options.subnet))
       .map((l) => old.get(`${l.subnet.network}/${l.subnet.length}@${endpointKey(l.publicIp, l.port)}`) ?? { subnet: l.subnet, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
     this.routes = new RouteTable(peers);
   }

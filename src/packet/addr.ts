@@ -48,6 +48,11 @@ export function formatCidr(p: Prefix, withHostBits = true): string {
   return `${formatIPv4(withHostBits ? p.address : p.network)}/${p.length}`;
 }
 
+/** Whether two prefixes are the same network (host bits ignored). */
+export function samePrefix(a: Prefix, b: Prefix): boolean {
+  return a.network === b.network && a.length === b.length;
+}
+
 export function prefixContains(p: Prefix, address: number): boolean {
   return ((address & prefixMask(p.length)) >>> 0) === p.network;
 }

@@ -5,7 +5,7 @@ import { checksum, foldChecksum, updateChecksum16, updateChecksum32 } from './ch
 import { IPv4View, IPPROTO, writeIPv4Header } from './ipv4.js';
 import { IcmpView, ICMP_TYPE, writeIcmpEcho } from './icmp.js';
 import { pseudoHeaderSum, UdpView } from './udp.js';
-import { formatIPv4, parseCidr, parseIPv4, prefixContains } from './addr.js';
+import { formatIPv4, parseCidr, parseIPv4, prefixContains, samePrefix } from './addr.js';
 import { ECHO_REPLY, ECHO_REQUEST, UDP_PROBE } from './captured.testdata.js';
 
 test('IPv4 and ICMP views read a captured echo request', () => {
@@ -132,6 +132,7 @@ test('address and CIDR parsing', () => {
   assert.equal(p.length, 24);
   assert.ok(prefixContains(p, parseIPv4('10.244.1.200')!));
   assert.ok(!prefixContains(p, parseIPv4('10.244.2.1')!));
+  assert.ok(samePrefix(p, parseCidr('10.244.1.0/24')) && !samePrefix(p, parseCidr('10.244.1.0/25')) && !samePrefix(p, parseCidr('10.244.2.0/24')));
   assert.equal(parseCidr('0.0.0.0/0').network, 0);
   assert.throws(() => parseCidr('10.1.2.3/33'), /prefix length 33: it must be 0 to 32/);
   assert.throws(() => parseCidr('10.1.2.3'), /no prefix length/);
