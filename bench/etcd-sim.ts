@@ -11,7 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { openEtcd } from '../src/etcd/etcd-connection.js';
 import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
 import { Lease } from '../src/overlay/leases.js';
-import { RouteTable } from '../src/overlay/route-table.js';
+import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
+import { parseCidr } from '../src/packet/addr.js';
 
 const [endpointsArg, nodesArg = '50', changesArg = '20'] = process.argv.slice(2);
 const endpoints = endpointsArg.split(',');
@@ -19,6 +20,7 @@ const NODES = Math.min(Number(nodesArg), 200);
 const CHANGES = Math.min(Number(changesArg), 100);
 const PREFIX = '/bench-sim';
 const NETWORK = { Network: '10.200.0.0/16', SubnetLen: 24, Backend: { Type: 'udp', Port: 8285 } };
+const PROBE_SUBNET = parseCidr('10.200.250.0/24');
 const PROBE_KEY = `${PREFIX}/subnets/10.200.250.0-24`;
 
 interface SimNode {
@@ -30,8 +32,8 @@ interface SimNode {
 }
 
 function rebuild(node: SimNode, leases: Lease[]): void {
-  node.routes = new RouteTable(leases.map((l) => ({ ...l, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 })));
-  node.hasProbe = leases.some((l) => l.subnet.network === 0x0ac8fa00);
+  node.routes = new RouteTable(leases.map(peerFromLease));
+  node.hasProbe = node.routes.lookup(PROBE_SUBNET.network) !== undefined;
   node.seenAt = performance.now();
 }
 

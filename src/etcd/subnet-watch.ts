@@ -40,7 +40,7 @@ export class SubnetWatch {
 
   /** Lists and starts watching; rejects only if the first list fails. */
   async start(): Promise<void> {
-    await this.resync('listed');
+    await this.resync('listed', true);
   }
 
   close(): void {
@@ -58,7 +58,8 @@ export class SubnetWatch {
     w.cancel().catch(() => undefined);
   }
 
-  private async resync(why: string): Promise<void> {
+  /** Lists and watches again; `first` (start) rethrows a failure instead of retrying. */
+  private async resync(why: string, first = false): Promise<void> {
     if (this.closed || this.resyncing) return;
     this.resyncing = true;
     this.dropWatcher();
@@ -76,7 +77,7 @@ export class SubnetWatch {
       }
       this.attach(watcher);
     } catch (err) {
-      if (why === 'listed') throw err;
+      if (first) throw err;
       this.handlers.onProblem(`cannot list ${subnetsDir(this.prefix)} (${describeEtcdError(err)}); keeping the last known routes, retrying`);
       this.retryTimer = setTimeout(() => void this.resync(why), RETRY_MS);
     } finally {

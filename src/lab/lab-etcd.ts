@@ -2,11 +2,11 @@
 // listening on the host's underlay address, data and log under the lab's
 // files directory. Started detached by `lab up`, stopped by `lab down`
 // (which kills every process in the lab's namespaces).
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunDriverError } from '../errors.js';
 import { netnsPids, spawnInNetns } from '../netns/processes.js';
-import { formatSubnetEnv } from '../etcd/subnet-env.js';
+import { writeSubnetEnv } from '../etcd/subnet-env.js';
 import { DEFAULT_ETCD_PREFIX, configKey } from '../etcd/subnet-keys.js';
 import { formatCidr, parseCidr } from '../packet/addr.js';
 import type { Lab } from './lab.js';
@@ -142,8 +142,6 @@ export async function startLabEtcd(lab: Lab): Promise<void> {
   for (const h of lab.state.topology.hosts) {
     if (!h.pods) continue;
     const subnet = parseCidr(h.pods.subnet);
-    const file = labSubnetFile(lab, h.name);
-    mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, formatSubnetEnv({ network: POD_NETWORK, subnet, mtu: 1472, ipMasq: false }));
+    writeSubnetEnv(labSubnetFile(lab, h.name), { network: POD_NETWORK, subnet, mtu: 1472, ipMasq: false });
   }
 }

@@ -17,8 +17,7 @@ export type OverlayDropReason =
   | 'ttl-expired' // answered with Time Exceeded
   | 'send-failed'
   | 'tun-write-failed'
-  | 'error-rate-limited'
-  | 'internal-error';
+  | 'error-rate-limited';
 
 export class OverlayCounters {
   /** Packets read from the TUN and sent to a peer. */

@@ -28,7 +28,7 @@ import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
 import { isProbePacket, Probe } from '../control/probe.js';
 import { Lease } from './leases.js';
-import { endpointKey, Peer, RouteTable } from './route-table.js';
+import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
 
 export interface UdpNetwork {
   /** Sends spans[first, first+count) to addrs[2i]:addrs[2i+1]; onRefused for each that did not leave. */
@@ -113,7 +113,7 @@ export class Overlay {
     const old = new Map(this.routes.peers.map((p) => [`${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`, p]));
     const peers = leases
       .filter((l) => !samePrefix(l.subnet, this.options.subnet))
-      .map((l) => old.get(`${l.subnet.network}/${l.subnet.length}@${endpointKey(l.publicIp, l.port)}`) ?? { subnet: l.subnet, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 });
+      .map((l) => old.get(`${l.subnet.network}/${l.subnet.length}@${endpointKey(l.publicIp, l.port)}`) ?? peerFromLease(l));
     this.routes = new RouteTable(peers);
   }
 

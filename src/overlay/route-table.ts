@@ -2,6 +2,7 @@
 // IP and port) owns an inner destination. Pure and rebuilt whole on every
 // lease change; lookups are a few Map probes, one per distinct prefix length.
 import { Prefix, prefixMask } from '../packet/addr.js';
+import type { Lease } from './leases.js';
 
 export interface Peer {
   subnet: Prefix;
@@ -12,6 +13,11 @@ export interface Peer {
   txBytes: number;
   rxPackets: number;
   rxBytes: number;
+}
+
+/** A new peer for a lease, its counters at zero. */
+export function peerFromLease(l: Lease): Peer {
+  return { subnet: l.subnet, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
 }
 
 export class RouteTable {
