@@ -95,7 +95,7 @@ test('--etcd-endpoints: URLs checked up front, default port 2379', () => {
   assert.deepEqual(parseEndpoints('http://198.51.100.1:2379, http://198.51.100.2'), ['http://198.51.100.1:2379', 'http://198.51.100.2:2379']);
   for (const [text, message] of [
     ['', /give at least one URL/],
-    ['198.51.100.1:2379', /must be http:\/\/HOST:PORT|is not a URL/],
+    ['198.51.100.1:2379', /"198\.51\.100\.1:2379" is not a URL like http:\/\/198\.51\.100\.1:2379/],
     ['https://198.51.100.1:2379', /TLS to etcd is not supported yet/],
     ['http://198.51.100.1:2379/v2', /must be http:\/\/HOST:PORT/],
     ['not a url', /is not a URL/],
