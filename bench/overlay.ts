@@ -163,8 +163,9 @@ async function main(): Promise<void> {
   await Lab.down(LAB);
   const cluster = await OverlayCluster.up(LAB, 2, 1);
   const results = new Map<string, Figures>();
+  const only = process.env.BENCH_IMPLS?.split(',');
   try {
-    for (const impl of IMPLS) {
+    for (const impl of IMPLS.filter((i) => !only || only.includes(i.name))) {
       const down = await impl.up(cluster);
       try {
         const f = await measure(cluster.lab, impl);

@@ -28,6 +28,8 @@ constexpr unsigned kMaxSegments = 64;
 thread_local mmsghdr g_msgs[kChunk];
 thread_local iovec g_iovs[kChunk];
 thread_local sockaddr_in g_addrs[kChunk];
+// One UDP_GRO control message per received message (an int: the segment size).
+thread_local char g_controls[kChunk][CMSG_SPACE(sizeof(int))];
 
 // open("/dev/net/tun") + TUNSETIFF. flags: IFF_TUN|IFF_NO_PI, and later
 // IFF_VNET_HDR / IFF_MULTI_QUEUE. Returns {fd, name} (the kernel may pick
@@ -73,6 +75,19 @@ Napi::Value TunSetPersist(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd)) return env.Undefined();
   unsigned long on = info.Length() > 1 && info[1].ToBoolean().Value() ? 1 : 0;
   if (ioctl(fd, TUNSETPERSIST, on) < 0) ThrowErrno(env, errno, "ioctl(TUNSETPERSIST)");
+  return env.Undefined();
+}
+
+// TUNSETOFFLOAD: which offloads (TUN_F_CSUM, _TSO4, _USO4, ...) this
+// reader can take in the virtio_net_hdr of packets it reads. The kernel
+// refuses flags it does not know with EINVAL; the caller retries with less.
+Napi::Value TunSetOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint32_t flags;
+  if (!ArgInt(info, 0, &fd) || !ArgU32(info, 1, &flags)) return env.Undefined();
+  if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(flags)) < 0)
+    ThrowErrno(env, errno, "ioctl(TUNSETOFFLOAD)");
   return env.Undefined();
 }
 
@@ -301,9 +316,24 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-// recvBatch(fd, buf, slot, headroom, max, sizes, addrs|null, flags) -> n.
-// recvmmsg with MSG_DONTWAIT; addrs receives [addr, port] per packet
-// (IPv4 sockets; pass null for netlink or when the source is not needed).
+// The UDP_GRO control message's segment size, or 0 when there is none.
+uint32_t GroSegmentSize(msghdr* msg) {
+  for (cmsghdr* cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+    if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO) {
+      int size;
+      memcpy(&size, CMSG_DATA(cm), sizeof size);
+      return size > 0 ? static_cast<uint32_t>(size) : 0;
+    }
+  }
+  return 0;
+}
+
+// recvBatch(fd, buf, slot, headroom, max, sizes, addrs|null, flags,
+// segs|null) -> n. recvmmsg with MSG_DONTWAIT; addrs receives [addr, port]
+// per packet (IPv4 sockets; pass null for netlink or when the source is not
+// needed). With segs, each message's UDP_GRO control message (a socket with
+// UDP_GRO on may hand over several datagrams of one size joined in one
+// buffer) lands in segs[i]: the datagram size, or 0 for a single datagram.
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int32_t fd, flags;
@@ -319,9 +349,18 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
       !ArgU32Array(info, 6, &addrs, &addrs_len))
     return env.Undefined();
   if (!ArgInt(info, 7, &flags)) return env.Undefined();
+  uint32_t* segs = nullptr;
+  size_t segs_len = 0;
+  if (info.Length() > 8 && !info[8].IsNull() && !info[8].IsUndefined() &&
+      !ArgU32Array(info, 8, &segs, &segs_len))
+    return env.Undefined();
   if (!CheckSlots(env, buf_len, slot, headroom, max, sizes_len)) return env.Undefined();
   if (addrs && addrs_len < 2 * static_cast<size_t>(max)) {
     ThrowArg(env, "recvBatch: addrs needs two entries per packet");
+    return env.Undefined();
+  }
+  if (segs && segs_len < max) {
+    ThrowArg(env, "recvBatch: segs needs one entry per packet");
     return env.Undefined();
   }
   uint32_t n = 0;
@@ -337,6 +376,10 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
         g_msgs[i].msg_hdr.msg_name = &g_addrs[i];
         g_msgs[i].msg_hdr.msg_namelen = sizeof g_addrs[i];
       }
+      if (segs) {
+        g_msgs[i].msg_hdr.msg_control = g_controls[i];
+        g_msgs[i].msg_hdr.msg_controllen = sizeof g_controls[i];
+      }
     }
     int got = recvmmsg(fd, g_msgs, want, flags | MSG_DONTWAIT, nullptr);
     if (got < 0) {
@@ -351,6 +394,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
         addrs[2 * (n + i)] = ntohl(g_addrs[i].sin_addr.s_addr);
         addrs[2 * (n + i) + 1] = ntohs(g_addrs[i].sin_port);
       }
+      if (segs) segs[n + i] = GroSegmentSize(&g_msgs[i].msg_hdr);
     }
     n += got;
     if (static_cast<unsigned>(got) < want) break;
@@ -480,6 +524,7 @@ Napi::Value SendSegments(const Napi::CallbackInfo& info) {
 void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen));
   exports.Set("tunSetPersist", Napi::Function::New(env, TunSetPersist));
+  exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload));
   exports.Set("socket", Napi::Function::New(env, Socket));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("bindInet", Napi::Function::New(env, BindInet));

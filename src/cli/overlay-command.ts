@@ -15,6 +15,8 @@ import { DEFAULT_SUBNET_FILE } from '../etcd/subnet-env.js';
 import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
+import { OffloadMode } from '../tun/offload.js';
+import { DatagramSocket } from '../io/datagram-socket.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, stopWithError, traceWriter, UndoStack } from './daemon.js';
 import { intOption, usageError } from './output.js';
@@ -41,6 +43,7 @@ interface OverlayFlags extends CaptureFlags {
   mtu?: string;
   trace?: boolean;
   jsonLog?: boolean;
+  offload: string;
 }
 
 export function overlayCommand(): Command {
@@ -59,6 +62,7 @@ export function overlayCommand(): Command {
     .option('--tun <name>', 'TUN device name', 'flannel0')
     .option('--via <iface>', 'send through this interface only')
     .option('--mtu <n>', `TUN MTU (default: the underlay's MTU - ${ENCAP_OVERHEAD})`)
+    .option('--offload <mode>', 'TUN TSO/GRO and UDP GSO/GRO at the edges: auto (what the kernel offers), on (fail without), off; the wire format is the same either way', 'auto')
     .option('--trace', 'print one line per packet on stdout')
     .option('--json-log', 'log JSON lines instead of text')
     .addHelpText('after', `
@@ -97,6 +101,8 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   const openControlPlane = controlPlaneFromFlags(flags, publicIp);
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
+  if (!['auto', 'on', 'off'].includes(flags.offload)) throw usageError(`--offload ${flags.offload}: use auto, on or off`);
+  const offloadMode = flags.offload as OffloadMode;
   const mtuFlag = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   const pcapBytes = captureLimit(flags);
   const metricsAt = metricsListen(flags.metrics);
@@ -126,11 +132,17 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   let announceReady: () => void = () => {};
   const undo = new UndoStack(log);
   let overlay: Overlay;
+  let tunRef: LinuxTun | undefined;
   try {
     const tunAddress = { address: subnet.network, network: network.network, length: network.length };
-    const tun = LinuxTun.create({ name: flags.tun, addresses: [tunAddress], mtu: tunMtu, replace: 'if-stale' });
+    const tun = LinuxTun.create({ name: flags.tun, addresses: [tunAddress], mtu: tunMtu, replace: 'if-stale', offload: offloadMode });
     undo.push(() => tun.close());
-    const socket = openOverlaySocket({ address: publicIp, port, via: flags.via });
+    tunRef = tun;
+    if (tun.offload.note) log.info(`${flags.tun} offloads: ${tun.offload.note}`);
+    const socket = openOverlaySocket({
+      address: publicIp, port, via: flags.via, offload: offloadMode !== 'off',
+      onGsoOff: (errno) => log.warn(`UDP GSO refused by the kernel (${errno}): sending one datagram per syscall from now on`, { errno }),
+    });
     undo.push(() => socket.close());
     let leaseEvents = 0;
     const metrics = daemonMetrics(metricsAt, {
@@ -164,20 +176,23 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     }, tunMtu);
     undo.push(() => plane.close());
     const rates = new RateMeter();
-    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, plane, rates));
+    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, plane, rates, offloadStatus(tun, socket)));
     await serveMetrics(metricsAt, metrics, status, undo, log);
     await serveStatus(flags.tun, status, undo, overlay, () => {
       for (const p of overlay.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
     });
     announceReady = () =>
-      log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}, UDP ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+      log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
         { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });
   } catch (err) {
     undo.undoAll();
     await plane.abandon();
     throw err;
   }
-  const stopped = runUntilSignal(undo, (when) => log.info(`${when}: ${overlay.counters.format(overlay.peers)}`, { counters: overlay.counters.toJSON(overlay.peers) }));
+  const stopped = runUntilSignal(undo, (when) => {
+    const txDropped = tunTxDropped(tunRef);
+    log.info(`${when}: ${overlay.counters.format(overlay.peers)}${txDropped ? `; ${flags.tun} transmit queue dropped ${txDropped}` : ''}`, { counters: overlay.counters.toJSON(overlay.peers), tunTxDropped: txDropped });
+  });
   announceReady();
   await stopped;
 }
@@ -207,11 +222,26 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number): () => Pro
   return async () => plane;
 }
 
+/** Packets the kernel dropped on the TUN's transmit queue (the daemon did not read fast enough); 0 once the device is gone. */
+function tunTxDropped(tun: LinuxTun | undefined): number {
+  try {
+    return tun?.stats()?.txDropped ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The offload edges: what the kernel agreed to and what each edge has done. */
+function offloadStatus(tun: LinuxTun, socket: DatagramSocket): Record<string, unknown> {
+  return { tun: tun.offload.summary, udpGso: socket.gsoEnabled, udpGro: socket.groEnabled, ...tun.offloadCounters(), tunTxDropped: tunTxDropped(tun) };
+}
+
 /** What `tun-driver status` shows for an overlay node: counters, and each peer with its rates. */
-function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, plane: ControlPlane, rates: RateMeter): Record<string, unknown> {
+function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, plane: ControlPlane, rates: RateMeter, offloads: Record<string, unknown>): Record<string, unknown> {
   const counters = overlay.counters.toJSON(overlay.peers);
   return {
     mode: 'overlay',
+    offloads,
     network: formatCidr(network, false),
     subnet: formatCidr(subnet, false),
     endpoint: `${formatIPv4(publicIp)}:${port}`,

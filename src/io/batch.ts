@@ -1,22 +1,98 @@
-// Preallocated, batch-shaped packet memory (the shape of wireguard-go's
-// tun.Device Read(bufs, sizes, offset)): `capacity` slots of `slotSize`
-// bytes in one buffer, each packet stored `headroom` bytes into its slot so
-// an outer header can later be written in place in front of it. Readers
-// fill `sizes` and `count`; nothing is allocated per packet.
+// Preallocated, batch-shaped packet memory, in two shapes:
+//
+// - RxBatch, what a read fills: `slots` slots of `slotSize` bytes in one
+//   buffer, and entries (offset, size, source address) pointing into them.
+//   A plain read puts one packet in each slot (`headroom` bytes in, so an
+//   outer header can later be written in place in front of it); a UDP GRO
+//   read puts many datagrams in one slot, and the socket layer splits that
+//   slot into one entry per datagram. Readers set `count`; consumers see
+//   only entries. The shape of wireguard-go's tun.Device Read(bufs, sizes,
+//   offset).
+// - Spans, what a write takes: packet i is buf[offsets[i], +lengths[i]),
+//   addressed to addrs[2i] (host-order IPv4) : addrs[2i+1] (port) where a
+//   socket needs it. A SpanList points into a buffer it does not own
+//   (zero copy: send what was just read, rewritten in place); a TxQueue owns
+//   slot memory for packets built in place (errors, fragments).
+//
+// Each is emptied one way, clear(). Nothing is allocated per packet.
 
-/**
- * Packets to send, as spans of one buffer: packet i is
- * buf[offsets[i], offsets[i] + lengths[i]), addressed to addrs[2i] (host-order
- * IPv4) : addrs[2i+1] (port) where the socket needs it. A PacketBatch is
- * one; a SpanList points into a buffer it does not own (zero-copy: send what
- * was just read, rewritten in place).
- */
 export interface Spans {
   buf: Uint8Array;
   offsets: Uint32Array;
   lengths: Uint32Array;
   addrs: Uint32Array;
   count: number;
+}
+
+export class RxBatch {
+  readonly buf: Uint8Array;
+  /** Entry i: the packet at buf[offsets[i], offsets[i] + sizes[i]). */
+  readonly offsets: Uint32Array;
+  readonly sizes: Uint32Array;
+  /** [addr, port] per entry for datagram sockets (host-order IPv4). */
+  readonly addrs: Uint32Array;
+  /** Entries filled by the last read. */
+  count = 0;
+  /** How many entries fit: `slots` for plain reads, more where a slot may hold several datagrams. */
+  readonly capacity: number;
+
+  constructor(readonly slots: number, readonly slotSize: number, readonly headroom = 0, entries = slots) {
+    if (!(slots > 0 && slotSize > headroom && entries >= slots)) throw new RangeError('RxBatch needs slots > 0, slotSize > headroom and entries >= slots');
+    this.buf = new Uint8Array(slots * slotSize);
+    this.capacity = entries;
+    this.offsets = new Uint32Array(entries);
+    this.sizes = new Uint32Array(entries);
+    this.addrs = new Uint32Array(entries * 2);
+  }
+
+  /** Where a read puts the packet of slot s. */
+  slotOffset(s: number): number {
+    return s * this.slotSize + this.headroom;
+  }
+
+  /** Bytes a read may put in one slot. */
+  get slotRoom(): number {
+    return this.slotSize - this.headroom;
+  }
+
+  /** Offset in `buf` of entry i. */
+  offset(i: number): number {
+    return this.offsets[i];
+  }
+
+  /** After a plain read of n packets (sizes[0..n) filled): entry i is slot i. */
+  setSlotEntries(n: number): number {
+    for (let i = 0; i < n; i++) this.offsets[i] = i * this.slotSize + this.headroom;
+    this.count = n;
+    return n;
+  }
+
+  /** Does what a read does for one packet: copies `data` into the next slot as a new entry (the in-memory TUN, tests). */
+  append(data: Uint8Array, addr = 0, port = 0): number {
+    if (this.count >= this.slots) throw new RangeError('RxBatch is full');
+    if (data.length > this.slotRoom) throw new RangeError('packet larger than a batch slot');
+    const i = this.count++;
+    this.offsets[i] = this.slotOffset(i);
+    this.sizes[i] = data.length;
+    this.addrs[2 * i] = addr;
+    this.addrs[2 * i + 1] = port;
+    this.buf.set(data, this.offsets[i]);
+    return i;
+  }
+
+  /** A view of entry i (allocates: for tests and slow paths). */
+  packet(i: number): Uint8Array {
+    const o = this.offsets[i];
+    return this.buf.subarray(o, o + this.sizes[i]);
+  }
+
+  get full(): boolean {
+    return this.count >= this.slots;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
 }
 
 export class SpanList implements Spans {
@@ -38,6 +114,10 @@ export class SpanList implements Spans {
     this.count = 0;
   }
 
+  clear(): void {
+    this.count = 0;
+  }
+
   get full(): boolean {
     return this.count >= this.capacity;
   }
@@ -52,69 +132,35 @@ export class SpanList implements Spans {
   }
 }
 
-export class PacketBatch implements Spans {
-  readonly buf: Uint8Array;
-  readonly sizes: Uint32Array;
-  /** [addr, port] per slot for datagram sockets (host-order IPv4). */
-  readonly addrs: Uint32Array;
-  /** Write-side spans: where each outgoing packet starts and how long it is. */
-  readonly offsets: Uint32Array;
-  readonly lengths: Uint32Array;
-  /** How many slots hold packets after a read (or are queued for a write). */
-  count = 0;
-
-  constructor(readonly capacity: number, readonly slotSize: number, readonly headroom = 0) {
-    if (!(capacity > 0 && slotSize > headroom)) throw new RangeError('PacketBatch needs capacity > 0 and slotSize > headroom');
+/** Spans over memory of its own: one slot per packet, built in place. */
+export class TxQueue extends SpanList {
+  constructor(capacity: number, readonly slotSize: number) {
+    super(capacity);
+    if (!(capacity > 0 && slotSize > 0)) throw new RangeError('TxQueue needs capacity > 0 and slotSize > 0');
     this.buf = new Uint8Array(capacity * slotSize);
-    this.sizes = new Uint32Array(capacity);
-    this.addrs = new Uint32Array(capacity * 2);
-    this.offsets = new Uint32Array(capacity);
-    this.lengths = new Uint32Array(capacity);
   }
 
-  /** Offset in `buf` of the packet in slot i. */
-  offset(i: number): number {
-    return i * this.slotSize + this.headroom;
-  }
-
-  /** A view of the packet in slot i (allocates: for tests and slow paths). */
-  packet(i: number): Uint8Array {
-    const o = this.offset(i);
-    return this.buf.subarray(o, o + this.sizes[i]);
-  }
-
-  get full(): boolean {
-    return this.count >= this.capacity;
+  override reset(): void {
+    throw new Error('a TxQueue owns its buffer: use clear()');
   }
 
   /** Where the next packet goes: build it at buf[nextOffset], then commit() it. */
   get nextOffset(): number {
-    return this.offset(this.count);
+    return this.count * this.slotSize;
   }
 
   /** Queues the packet just built at nextOffset (`length` bytes, to addr:port where a socket needs it); returns its index. */
   commit(length: number, addr = 0, port = 0): number {
-    if (this.count >= this.capacity) throw new RangeError('PacketBatch is full');
-    if (length > this.slotSize - this.headroom) throw new RangeError('packet larger than a batch slot');
-    const i = this.count++;
-    const o = this.offset(i);
-    this.sizes[i] = length;
-    this.offsets[i] = o;
-    this.lengths[i] = length;
-    this.addrs[2 * i] = addr;
-    this.addrs[2 * i + 1] = port;
-    return i;
+    if (this.count >= this.capacity) throw new RangeError('TxQueue is full');
+    if (length > this.slotSize) throw new RangeError('packet larger than a queue slot');
+    return this.add(this.nextOffset, length, addr, port);
   }
 
   /** Copies `data` into the next slot and queues it; returns its index. */
   push(data: Uint8Array, addr = 0, port = 0): number {
-    if (this.count >= this.capacity) throw new RangeError('PacketBatch is full');
-    if (data.length > this.slotSize - this.headroom) throw new RangeError('packet larger than a batch slot');
+    if (this.count >= this.capacity) throw new RangeError('TxQueue is full');
+    if (data.length > this.slotSize) throw new RangeError('packet larger than a queue slot');
     this.buf.set(data, this.nextOffset);
     return this.commit(data.length, addr, port);
-  }
-
-  clear(): void {
-    this.count = 0;
   }
 }

@@ -1,17 +1,99 @@
 // A non-blocking datagram socket (UDP or raw IP) driven in batches:
 // recvmmsg on readiness, sendmmsg for spans. The relay's raw ICMP socket
 // and the overlay's UDP socket are both this, set up differently.
-import { isSystemError, native } from '../native/addon.js';
-import { PacketBatch, Spans } from './batch.js';
+//
+// The socket layer's offloads (UDP sockets only, each optional):
+// - send (UDP GSO): a run of equal-size datagrams to one address (the last
+//   may be shorter) leaves in one sendmsg with a UDP_SEGMENT control
+//   message; the kernel splits it as late as it can (on a veth path, not
+//   at all: the receiver's GRO socket takes it whole).
+// - receive (UDP GRO): the kernel may join datagrams of one size from one
+//   sender into one buffer and says the size in a control message; the
+//   reader splits that buffer into one batch entry per datagram, in place.
+// Either way the wire carries the same datagrams, one packet each.
+import { C, isSystemError, native } from '../native/addon.js';
+import { RxBatch, Spans } from './batch.js';
 import { FdReader } from './fd-reader.js';
+
+/** At most the kernel's UDP_MAX_SEGMENTS datagrams in one GSO send... */
+export const GSO_MAX_SEGMENTS = 64;
+/** ...and at most one UDP datagram's worth of payload (65,535 - 8 - 20). */
+export const GSO_MAX_BYTES = 65507;
+/** Runs shorter than this go out with sendmmsg (as cheap at that size). */
+const GSO_MIN_RUN = 2;
+
+export interface DatagramSocketOptions {
+  /** Try UDP GSO on send (UDP sockets only). */
+  gso?: boolean;
+  /** Called once when the kernel refuses GSO and the socket falls back to sendmmsg. */
+  onGsoOff?: (errnoName: string) => void;
+}
 
 export class DatagramSocket {
   private readonly reader: FdReader;
   private closed = false;
+  private gso: boolean;
+  private gro = false;
+  /** Per-slot results of a GRO read, before the split into entries. */
+  private raw?: { sizes: Uint32Array; addrs: Uint32Array; segs: Uint32Array };
 
   /** Takes ownership of `fd` (already created non-blocking and configured). */
-  constructor(readonly fd: number) {
-    this.reader = new FdReader(fd, (b) => native.recvBatch(fd, b.buf, b.slotSize, b.headroom, b.capacity, b.sizes, b.addrs, 0));
+  constructor(readonly fd: number, private readonly options: DatagramSocketOptions = {}) {
+    this.gso = options.gso ?? false;
+    this.reader = new FdReader(fd, (b) => (this.gro ? this.readGro(b) : this.readPlain(b)));
+  }
+
+  /** Whether runs are sent with UDP GSO (false after a refusal). */
+  get gsoEnabled(): boolean {
+    return this.gso;
+  }
+
+  get groEnabled(): boolean {
+    return this.gro;
+  }
+
+  /**
+   * Turns on UDP_GRO. Receive batches must then have slots that take
+   * 65,535 bytes and entries for 64 datagrams a slot; returns false where
+   * the kernel refuses (the socket then reads one datagram per slot).
+   */
+  enableGro(): boolean {
+    try {
+      native.setsockoptInt(this.fd, C.SOL_UDP, C.UDP_GRO, 1);
+      this.gro = true;
+    } catch {
+      this.gro = false;
+    }
+    return this.gro;
+  }
+
+  private readPlain(b: RxBatch): number {
+    const n = native.recvBatch(this.fd, b.buf, b.slotSize, b.headroom, b.slots, b.sizes, b.addrs, 0, null);
+    return b.setSlotEntries(n);
+  }
+
+  /** One recvmmsg into the slots, then one entry per datagram of each slot. */
+  private readGro(b: RxBatch): number {
+    if (b.slotRoom < 65535 || b.capacity < b.slots * 64) throw new RangeError('a UDP GRO read needs 64 KiB slots and 64 entries per slot');
+    if (!this.raw || this.raw.sizes.length !== b.slots) {
+      this.raw = { sizes: new Uint32Array(b.slots), addrs: new Uint32Array(2 * b.slots), segs: new Uint32Array(b.slots) };
+    }
+    const { sizes, addrs, segs } = this.raw;
+    const n = native.recvBatch(this.fd, b.buf, b.slotSize, b.headroom, b.slots, sizes, addrs, 0, segs);
+    let e = 0;
+    for (let s = 0; s < n; s++) {
+      const start = b.slotOffset(s);
+      const size = sizes[s];
+      const seg = segs[s] > 0 && segs[s] < size ? segs[s] : Math.max(size, 1);
+      for (let at = 0; at === 0 || at < size; at += seg) {
+        b.offsets[e] = start + at;
+        b.sizes[e] = Math.min(seg, size - at);
+        b.addrs[2 * e] = addrs[2 * s];
+        b.addrs[2 * e + 1] = addrs[2 * s + 1];
+        e++;
+      }
+    }
+    return e;
   }
 
   /**
@@ -20,6 +102,52 @@ export class DatagramSocket {
    * send buffer refuses the rest with EAGAIN). Returns how many left.
    */
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
+    if (!this.gso) return this.sendEach(spans, first, count, onRefused);
+    const { lengths, addrs } = spans;
+    const end = first + count;
+    let sent = 0;
+    let singles = first; // spans [singles, i) still to send with sendmmsg
+    let i = first;
+    while (i < end) {
+      const size = lengths[i];
+      const addr = addrs[2 * i];
+      const port = addrs[2 * i + 1];
+      let j = i + 1;
+      let bytes = size;
+      while (j < end && j - i < GSO_MAX_SEGMENTS && bytes + lengths[j] <= GSO_MAX_BYTES && addrs[2 * j] === addr && addrs[2 * j + 1] === port && lengths[j] <= size) {
+        bytes += lengths[j];
+        if (lengths[j++] !== size) break; // a shorter datagram ends the run
+      }
+      if (j - i >= GSO_MIN_RUN && this.gso) {
+        sent += this.sendEach(spans, singles, i - singles, onRefused);
+        sent += this.sendRun(spans, i, j - i, size, addr, port, onRefused);
+        singles = j;
+      }
+      i = j;
+    }
+    return sent + this.sendEach(spans, singles, end - singles, onRefused);
+  }
+
+  private sendRun(spans: Spans, first: number, count: number, segment: number, addr: number, port: number, onRefused: (index: number, errnoName: string) => void): number {
+    let n: number;
+    try {
+      n = native.sendSegments(this.fd, spans.buf, spans.offsets, spans.lengths, first, count, addr, port, segment);
+    } catch (err) {
+      const code = isSystemError(err) ? err.code : 'EIO';
+      if (code !== 'EINVAL' && code !== 'EIO' && code !== 'EOPNOTSUPP') {
+        for (let k = first; k < first + count; k++) onRefused(k, code);
+        return 0;
+      }
+      // This kernel or route cannot segment: say so once, then send each.
+      this.gso = false;
+      this.options.onGsoOff?.(code);
+      return this.sendEach(spans, first, count, onRefused);
+    }
+    if (n === 0) for (let k = first; k < first + count; k++) onRefused(k, 'EAGAIN');
+    return n;
+  }
+
+  private sendEach(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
     let sent = 0;
     let at = first;
     const end = first + count;
@@ -42,17 +170,7 @@ export class DatagramSocket {
     return sent;
   }
 
-  /**
-   * UDP GSO: sends spans[first, first+count) — each `segment` bytes except
-   * a shorter last one — as `count` datagrams to addr:port in one syscall.
-   * Returns count, or 0 when the send buffer is full. Throws (EINVAL, EIO)
-   * where the kernel cannot segment for this socket or route.
-   */
-  sendSegments(spans: Spans, first: number, count: number, segment: number, addr: number, port: number): number {
-    return native.sendSegments(this.fd, spans.buf, spans.offsets, spans.lengths, first, count, addr, port, segment);
-  }
-
-  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void {
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void {
     this.reader.start(batch, onBatch, onError);
   }
 

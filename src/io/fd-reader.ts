@@ -1,19 +1,22 @@
 // Drives batch reads from a non-blocking fd: one libuv readiness event ->
 // one batch read (as many packets as are waiting, up to capacity) -> one
 // handler call. Shared by TUN devices and datagram sockets; `read` is the
-// batch syscall wrapper that fills the batch (readBatch or recvBatch).
+// batch syscall wrapper that fills the batch (readBatch or recvBatch). A
+// reader whose one read can yield more packets than a batch holds (a TUN
+// super-packet split into segments) hands full batches to `deliver` as it
+// goes and returns what is left.
 import { C, NativePoller, native } from '../native/addon.js';
-import { PacketBatch } from './batch.js';
+import { RxBatch } from './batch.js';
 import { errnoName } from '../errors.js';
 
-export type BatchRead = (batch: PacketBatch) => number;
+export type BatchRead = (batch: RxBatch, deliver: (batch: RxBatch) => void) => number;
 
 export class FdReader {
   private poller?: NativePoller;
 
   constructor(private readonly fd: number, private readonly read: BatchRead) {}
 
-  start(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void {
+  start(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void {
     this.stop();
     const poller = new native.Poller(this.fd, (status) => {
       // A failing fd (its device deleted, say) fails again at once: stop
@@ -25,7 +28,7 @@ export class FdReader {
       }
       let n: number;
       try {
-        n = this.read(batch);
+        n = this.read(batch, onBatch);
       } catch (err) {
         this.stop();
         onError(err as Error);

@@ -24,6 +24,8 @@ export interface NativePoller {
 export interface NativeAddon {
   tunOpen(name: string, flags: number): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
+  /** TUNSETOFFLOAD with TUN_F_* flags; throws EINVAL for flags the kernel does not know. */
+  tunSetOffload(fd: number, flags: number): void;
   socket(domain: number, type: number, protocol: number): number;
   close(fd: number): void;
   /** addr: IPv4 address as a host-order u32. */
@@ -39,15 +41,24 @@ export interface NativeAddon {
   readBatch(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array): number;
   /** write() spans first..first+count-1; returns how many went out (stops at EAGAIN). */
   writeBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, first?: number): number;
-  /** recvmmsg(MSG_DONTWAIT | flags); addrs gets [addr, port] per packet. */
+  /**
+   * recvmmsg(MSG_DONTWAIT | flags); addrs gets [addr, port] per packet;
+   * segs (for a UDP_GRO socket) the datagram size of each buffer, 0 for one datagram.
+   */
   recvBatch(
     fd: number, buf: Uint8Array, slot: number, headroom: number, max: number,
-    sizes: Uint32Array, addrs: Uint32Array | null, flags: number,
+    sizes: Uint32Array, addrs: Uint32Array | null, flags: number, segs?: Uint32Array | null,
   ): number;
   /** sendmmsg of spans first..first+count-1; addrs gives [addr, port] per packet, null when connected. */
   sendBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, count: number, first?: number): number;
   /** UDP GSO: spans first..first+count-1 (all `segment` bytes but the last) as `count` datagrams to addr:port in one sendmsg. Returns count, or 0 on EAGAIN. */
   sendSegments(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, addr: number, port: number, segment: number): number;
+  /**
+   * The Internet checksum's partial sum of buf[start, end) as big-endian
+   * 16-bit words, plus `initial`, folded to 16 bits (not complemented).
+   * The addon's one compute function: see bench/checksum.ts.
+   */
+  checksumSum(buf: Uint8Array, start: number, end: number, initial: number): number;
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
   openPath(path: string, flags: number, mode?: number): number;
   setns(fd: number, nstype: number): void;
@@ -67,6 +78,9 @@ export const C = {
   IPPROTO_IP: 0,
   IPPROTO_ICMP: 1,
   IPPROTO_UDP: 17,
+  SOL_UDP: 17,
+  UDP_SEGMENT: 103,
+  UDP_GRO: 104,
   NETLINK_ROUTE: 0,
   SOL_SOCKET: 1,
   SO_SNDBUF: 7,
@@ -89,6 +103,12 @@ export const C = {
   IFF_MULTI_QUEUE: 0x0100,
   IFF_NO_PI: 0x1000,
   IFF_VNET_HDR: 0x4000,
+  TUN_F_CSUM: 0x01,
+  TUN_F_TSO4: 0x02,
+  TUN_F_TSO6: 0x04,
+  TUN_F_TSO_ECN: 0x08,
+  TUN_F_USO4: 0x20,
+  TUN_F_USO6: 0x40,
   POLL_READABLE: 1,
   POLL_WRITABLE: 2,
   CLONE_NEWNET: 0x40000000,

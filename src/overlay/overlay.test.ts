@@ -1,7 +1,7 @@
 // The overlay's packet logic on the in-memory TUN and a fake network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
 import { MemoryTun } from '../tun/memory-tun.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
@@ -14,26 +14,12 @@ const A = (s: string): number => parseIPv4(s)!;
 const NETWORK = parseCidr('10.244.0.0/16');
 
 class FakeUdp implements UdpNetwork {
-  sent: Array<{ addr: number; port: number; packet: Uint8Array; gso: boolean }> = [];
-  gsoCalls: number[] = [];
-  constructor(readonly withGso: boolean) {
-    if (!withGso) this.sendSegments = undefined;
-  }
+  sent: Array<{ addr: number; port: number; packet: Uint8Array }> = [];
   send(spans: Spans, first: number, count: number): number {
-    for (let i = first; i < first + count; i++) this.record(spans, i, false);
-    return count;
-  }
-  sendSegments?(spans: Spans, first: number, count: number, segment: number, addr: number, port: number): number {
-    this.gsoCalls.push(count);
     for (let i = first; i < first + count; i++) {
-      assert.ok(spans.lengths[i] === segment || (i === first + count - 1 && spans.lengths[i] < segment));
-      assert.deepEqual([spans.addrs[2 * i], spans.addrs[2 * i + 1]], [addr, port]);
-      this.record(spans, i, true);
+      this.sent.push({ addr: spans.addrs[2 * i], port: spans.addrs[2 * i + 1], packet: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]) });
     }
     return count;
-  }
-  private record(spans: Spans, i: number, gso: boolean): void {
-    this.sent.push({ addr: spans.addrs[2 * i], port: spans.addrs[2 * i + 1], packet: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]), gso });
   }
   startReading(): void {}
   stopReading(): void {}
@@ -47,20 +33,20 @@ function udpPacket(src: string, dst: string, payload: number, ttl = 64, df = tru
   return b;
 }
 
-function setup(gso = true, pathMtu = 1472) {
+function setup(pathMtu = 1472) {
   const tun = new MemoryTun();
-  const net = new FakeUdp(gso);
+  const net = new FakeUdp();
   const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), tunMtu: pathMtu, pathMtu, now: () => 0 });
   overlay.setLeases(parseLeases({ nodes: [
     { subnet: '10.244.1.0/24', publicIp: '198.51.100.1' },
     { subnet: '10.244.2.0/24', publicIp: '198.51.100.2' },
     { subnet: '10.244.3.0/24', publicIp: '198.51.100.3', port: 9000 },
   ] }, NETWORK, 'test'));
-  const batch = new PacketBatch(128, 2048);
-  const fromTun = (...ps: Uint8Array[]): void => { batch.clear(); ps.forEach((p) => batch.push(p)); overlay.fromTun(batch); };
+  const batch = new RxBatch(128, 2048);
+  const fromTun = (...ps: Uint8Array[]): void => { batch.clear(); ps.forEach((p) => batch.append(p)); overlay.fromTun(batch); };
   const fromNet = (addr: string, port: number, ...ps: Uint8Array[]): void => {
     batch.clear();
-    ps.forEach((p, i) => { batch.push(p); batch.addrs[2 * i] = A(addr); batch.addrs[2 * i + 1] = port; });
+    ps.forEach((p) => batch.append(p, A(addr), port));
     overlay.fromNetwork(batch);
   };
   return { tun, net, overlay, fromTun, fromNet };
@@ -87,19 +73,15 @@ test('leases: overlapping, outside the network, duplicate public IPs, host bits 
   for (const [input, message] of cases) assert.throws(() => parseLeases(input, NETWORK, 'leases.json'), message);
 });
 
-test('packets go to the owning node; equal-size runs use GSO, in order, and mixed batches keep their order', () => {
-  const { net, fromTun, overlay } = setup(true);
+test('packets go to the owning node, one datagram each, in order', () => {
+  const { net, fromTun, overlay } = setup();
   const big = (): Uint8Array => udpPacket('10.244.1.2', '10.244.2.2', 1444);
   const packets = [udpPacket('10.244.1.2', '10.244.3.2', 100), ...Array.from({ length: 10 }, big), udpPacket('10.244.1.2', '10.244.2.2', 500), udpPacket('10.244.1.2', '10.244.2.2', 40)];
   fromTun(...packets);
   assert.equal(net.sent.length, packets.length);
   assert.deepEqual(net.sent.map((s) => s.packet.length), packets.map((p) => p.length), 'same packets, same order');
-  assert.deepEqual(net.gsoCalls, [11], 'the ten full-size packets and the shorter one after them went in one GSO send');
   assert.deepEqual([net.sent[0].addr, net.sent[0].port], [A('198.51.100.3'), 9000]);
   assert.equal(overlay.counters.sent, packets.length);
-  const plain = setup(false);
-  plain.fromTun(...packets);
-  assert.deepEqual(plain.net.sent.map((s) => s.packet.length), packets.map((p) => p.length));
 });
 
 test('from the network: only known nodes, their own subnets, for ours; TTL decremented; expiry answered through the overlay', () => {
@@ -122,11 +104,11 @@ test('from the network: only known nodes, their own subnets, for ours; TTL decre
 });
 
 test('unknown destinations get Net Unreachable; too-big DF packets get Fragmentation Needed; others are fragmented', () => {
-  const { tun, net, fromTun, overlay } = setup(true, 1472);
+  const { tun, net, fromTun, overlay } = setup(1472);
   fromTun(udpPacket('10.244.1.2', '10.244.9.9', 10));
   const unreach = new IcmpView(tun.written[0], 20, tun.written[0].length - 20);
   assert.deepEqual([new IPv4View(tun.written[0]).src, unreach.type, unreach.code], [A('10.244.9.9'), ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.NET]);
-  const o2 = setup(true, 1400);
+  const o2 = setup(1400);
   o2.fromTun(udpPacket('10.244.1.2', '10.244.2.2', 1444, 64, true), udpPacket('10.244.1.2', '10.244.2.2', 1444, 64, false));
   const fn = new IcmpView(o2.tun.written[0], 20, o2.tun.written[0].length - 20);
   assert.deepEqual([fn.type, fn.code, fn.nextHopMtu], [ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.FRAG_NEEDED, 1400]);

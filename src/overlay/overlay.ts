@@ -16,7 +16,7 @@
 // dropped as a martian). Errors the sending daemon gives itself (Net
 // Unreachable, Fragmentation Needed) carry the unreachable destination as
 // source for the same reason.
-import { PacketBatch, SpanList, Spans } from '../io/batch.js';
+import { RxBatch, SpanList, Spans, TxQueue } from '../io/batch.js';
 import { formatIPv4, Prefix, prefixContains, prefixMask, samePrefix } from '../packet/addr.js';
 import { describeIPv4 } from '../packet/describe.js';
 import { fragmentIPv4 } from '../packet/fragment.js';
@@ -31,11 +31,14 @@ import { Lease } from './leases.js';
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
 
 export interface UdpNetwork {
-  /** Sends spans[first, first+count) to addrs[2i]:addrs[2i+1]; onRefused for each that did not leave. */
+  /**
+   * Sends spans[first, first+count) to addrs[2i]:addrs[2i+1], one datagram
+   * each (the socket layer may use UDP GSO for runs; the wire sees the
+   * same datagrams). onRefused for each that did not leave.
+   */
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number;
-  /** Optional UDP GSO: a run of equal-size spans (last may be shorter) to one address in one syscall; see DatagramSocket. */
-  sendSegments?(spans: Spans, first: number, count: number, segment: number, addr: number, port: number): number;
-  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void;
+  /** Fills `batch` with one entry per datagram (a UDP GRO buffer already split). */
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void;
   stopReading(): void;
   close(): void;
 }
@@ -51,17 +54,15 @@ export interface OverlayOptions {
   errorRatePerSecond?: number;
   trace?: (line: string) => void;
   now?: () => number;
-  /** Use UDP GSO for runs of equal-size packets (default: when the socket can). */
-  gso?: boolean;
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
 }
 
-/** A GSO run: at least this many packets (below it sendmmsg is as good)... */
-const GSO_MIN_RUN = 4;
-/** ...at most the kernel's UDP_MAX_SEGMENTS, and at most one UDP datagram's worth of bytes. */
-const GSO_MAX_SEGMENTS = 64;
-const GSO_MAX_BYTES = 65000;
+/** Receive slots: big enough for the largest UDP datagram, or a UDP GRO buffer of many. */
+const NET_SLOT = 65536;
+const NET_SLOTS = 32;
+/** A UDP GRO buffer holds at most this many datagrams (the kernel's UDP_GRO_CNT_MAX). */
+const GRO_MAX_SEGMENTS = 64;
 
 export class Overlay {
   readonly counters = new OverlayCounters();
@@ -73,17 +74,15 @@ export class Overlay {
   private readonly trace?: (line: string) => void;
   private readonly errorBudget: TokenBucket;
 
-  private readonly tunRx: PacketBatch;
-  private readonly netRx: PacketBatch;
+  private readonly tunRx: RxBatch;
+  private readonly netRx: RxBatch;
   private readonly toNet: SpanList;
   private readonly toTun: SpanList;
   /** Packets the daemon builds: errors into the TUN, and fragments / errors to peers. */
-  private readonly genTun: PacketBatch;
-  private readonly genNet: PacketBatch;
+  private readonly genTun: TxQueue;
+  private readonly genNet: TxQueue;
   private readonly scratch = new Uint8Array(65536);
   private readonly ip = new IPv4View();
-  /** Whether to try UDP GSO (turned off for good if the kernel refuses it). */
-  private gso: boolean;
 
   constructor(private readonly tun: PacketDevice, private readonly net: UdpNetwork, private readonly options: OverlayOptions) {
     this.hopAddress = options.subnet.network;
@@ -92,13 +91,13 @@ export class Overlay {
     this.errorBudget = new TokenBucket(options.errorRatePerSecond ?? 100, options.now ?? Date.now);
     const batch = options.batchSize ?? 128;
     const slot = Math.max(2048, options.tunMtu, options.pathMtu);
-    this.tunRx = new PacketBatch(batch, slot);
-    this.netRx = new PacketBatch(batch, slot);
+    this.tunRx = new RxBatch(batch, slot);
+    // A datagram is never truncated: every slot takes the largest one.
+    this.netRx = new RxBatch(NET_SLOTS, NET_SLOT, 0, NET_SLOTS * GRO_MAX_SEGMENTS);
     this.toNet = new SpanList(batch);
-    this.toTun = new SpanList(batch);
-    this.genTun = new PacketBatch(64, slot);
-    this.genNet = new PacketBatch(64, slot);
-    this.gso = options.gso !== false && typeof net.sendSegments === 'function';
+    this.toTun = new SpanList(this.netRx.capacity);
+    this.genTun = new TxQueue(64, slot);
+    this.genNet = new TxQueue(64, slot);
   }
 
   get peers(): readonly Peer[] {
@@ -128,7 +127,7 @@ export class Overlay {
   }
 
   /** A batch from the TUN: each packet to the node that owns its destination. */
-  fromTun(batch: PacketBatch): void {
+  fromTun(batch: RxBatch): void {
     this.options.batchObserver?.('tun', batch.count);
     this.toNet.reset(batch.buf);
     let sentProbe = false;
@@ -177,7 +176,7 @@ export class Overlay {
   }
 
   /** A batch of datagrams: checked, TTL decremented, written into the TUN. */
-  fromNetwork(batch: PacketBatch): void {
+  fromNetwork(batch: RxBatch): void {
     this.options.batchObserver?.('net', batch.count);
     this.toTun.reset(batch.buf);
     let probeDelivered = false;
@@ -278,50 +277,11 @@ export class Overlay {
     this.trace?.(`${via ? 'hop>net' : 'hop>tun'} ICMP type ${type} code ${code} about ${describeIPv4(offending)}`);
   }
 
-  /**
-   * Sends every queued span, in order. Runs of equal-size packets to one
-   * node (a TCP transfer's full-size segments) go out with UDP GSO: one
-   * syscall and one trip through the UDP/IP stack per run instead of per
-   * packet; the receiver still gets one datagram per inner packet.
-   */
-  private flushToNet(spans: SpanList | PacketBatch): void {
-    const n = spans.count;
-    if (n === 0) return;
-    const { lengths, addrs } = spans;
-    let singles = 0; // spans [singles, i) still to send one by one
-    let i = 0;
-    while (this.gso && i < n) {
-      const size = lengths[i];
-      const addr = addrs[2 * i];
-      const port = addrs[2 * i + 1];
-      let j = i + 1;
-      while (j < n && j - i < GSO_MAX_SEGMENTS && (j - i + 1) * size <= GSO_MAX_BYTES && addrs[2 * j] === addr && addrs[2 * j + 1] === port) {
-        const len = lengths[j++];
-        if (len !== size) {
-          if (len > size) j--; // only a shorter packet may end a run
-          break;
-        }
-      }
-      if (j - i >= GSO_MIN_RUN) {
-        this.sendOneByOne(spans, singles, i - singles);
-        try {
-          const sent = this.net.sendSegments!(spans, i, j - i, size, addr, port);
-          this.counters.sent += sent;
-          if (sent === 0) this.counters.drop('send-failed', j - i);
-        } catch {
-          this.gso = false; // this kernel/route cannot: fall back for good
-          this.sendOneByOne(spans, i, j - i);
-        }
-        singles = j;
-      }
-      i = j;
-    }
-    this.sendOneByOne(spans, singles, n - singles);
-    spans.count = 0;
-  }
-
-  private sendOneByOne(spans: Spans, first: number, count: number): void {
-    if (count > 0) this.counters.sent += this.net.send(spans, first, count, this.onSendRefused);
+  /** Sends every queued span, in order, and empties the list. */
+  private flushToNet(spans: SpanList): void {
+    if (spans.count === 0) return;
+    this.counters.sent += this.net.send(spans, 0, spans.count, this.onSendRefused);
+    spans.clear();
   }
 
   private readonly onSendRefused = (): void => this.counters.drop('send-failed');
@@ -331,7 +291,7 @@ export class Overlay {
     const { written, failed } = this.tun.writeBatch(this.toTun);
     this.counters.delivered += written;
     if (failed) this.counters.drop('tun-write-failed', failed);
-    this.toTun.count = 0;
+    this.toTun.clear();
   }
 
   private flushGenerated(): void {
@@ -339,7 +299,7 @@ export class Overlay {
     if (this.genTun.count > 0) {
       const { failed } = this.tun.writeBatch(this.genTun);
       if (failed) this.counters.drop('tun-write-failed', failed);
-      this.genTun.count = 0;
+      this.genTun.clear();
     }
   }
 }

@@ -1,7 +1,7 @@
 // The relay's network side: where echo requests leave and replies and
 // errors come back. RawIcmpSocket is the Linux implementation; unit tests
 // use a fake with the same contract.
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
 
 export interface IcmpNetwork {
   /**
@@ -11,7 +11,7 @@ export interface IcmpNetwork {
    */
   send(spans: Spans, first: number, count: number, ttl: number, onRefused: (index: number, errnoName: string) => void): number;
   /** Delivers received IPv4 packets (header included) batch by batch. */
-  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void;
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void;
   stopReading(): void;
   close(): void;
 }

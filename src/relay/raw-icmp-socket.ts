@@ -8,7 +8,7 @@
 // its own flows (flow-table.ts) and ignore the rest (no DUP!s).
 import { C, isSystemError, native } from '../native/addon.js';
 import { isPermissionErrno, PERMISSION_HINT, TunDriverError } from '../errors.js';
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
 import { bindAddress, bindToDevice, setBuffers } from '../io/socket-options.js';
 import { IcmpNetwork } from './network.js';
@@ -65,7 +65,7 @@ export class RawIcmpSocket implements IcmpNetwork {
     return this.socket.send(spans, first, count, onRefused);
   }
 
-  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void): void {
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void {
     this.socket.startReading(batch, onBatch, onError);
   }
 

@@ -1,7 +1,7 @@
 // The relay's packet logic on the in-memory TUN and a fake network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
 import { MemoryTun } from '../tun/memory-tun.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
@@ -51,17 +51,17 @@ function setup(mtu = 1500) {
   const tun = new MemoryTun();
   const net = new FakeNetwork();
   const relay = new IcmpRelay(tun, net, { subnet: parseCidr('10.244.1.3/24'), tunMtu: mtu, localAddresses: new Set([HOST]), now: () => 1000 });
-  const tunBatch = new PacketBatch(64, 65536);
-  const netBatch = new PacketBatch(64, 65536);
+  const tunBatch = new RxBatch(64, 65536);
+  const netBatch = new RxBatch(64, 65536);
   const fromTun = (...packets: Uint8Array[]): void => {
     tunBatch.clear();
-    for (const p of packets) tunBatch.push(p);
+    for (const p of packets) tunBatch.append(p);
     relay.fromTun(tunBatch);
   };
   /** Delivers packets as the raw socket would: whole IPv4 packets, header included. */
   const fromNet = (...packets: Uint8Array[]): void => {
     netBatch.clear();
-    for (const p of packets) netBatch.push(p);
+    for (const p of packets) netBatch.append(p);
     relay.fromNetwork(netBatch);
   };
   return { tun, net, relay, fromTun, fromNet };

@@ -8,7 +8,7 @@
 // Contract for every packet: it is relayed, answered, or dropped and
 // counted; nothing that is not an echo flow of ours leaves as ICMP, and
 // nothing from the network that is not for one of our flows enters the TUN.
-import { PacketBatch, SpanList } from '../io/batch.js';
+import { RxBatch, SpanList, TxQueue } from '../io/batch.js';
 import { formatIPv4, Prefix, prefixMask } from '../packet/addr.js';
 import { describeIPv4 } from '../packet/describe.js';
 import { fragmentIPv4, Reassembler } from '../packet/fragment.js';
@@ -58,8 +58,8 @@ export class IcmpRelay {
   private readonly local: ReadonlySet<number>;
 
   // Preallocated per-batch state.
-  private readonly tunRx: PacketBatch;
-  private readonly netRx: PacketBatch;
+  private readonly tunRx: RxBatch;
+  private readonly netRx: RxBatch;
   /** Requests to send: spans into tunRx.buf (ICMP part), with their TTL and IP header offset. */
   private readonly toNet: SpanList;
   private readonly toNetTtl: Uint8Array;
@@ -67,7 +67,7 @@ export class IcmpRelay {
   /** Replies/errors to write: spans into netRx.buf. */
   private readonly toTun: SpanList;
   /** Packets the relay builds itself (errors, fragments), written after toTun. */
-  private readonly generated: PacketBatch;
+  private readonly generated: TxQueue;
   private readonly scratch: Uint8Array;
   private readonly ip = new IPv4View();
   private readonly icmp = new IcmpView();
@@ -83,13 +83,13 @@ export class IcmpRelay {
     this.local = options.localAddresses ?? new Set();
     const batch = options.batchSize ?? 64;
     const tunSlot = Math.max(2048, options.tunMtu);
-    this.tunRx = new PacketBatch(batch, tunSlot);
-    this.netRx = new PacketBatch(batch, 65536);
+    this.tunRx = new RxBatch(batch, tunSlot);
+    this.netRx = new RxBatch(batch, 65536);
     this.toNet = new SpanList(batch);
     this.toNetTtl = new Uint8Array(batch);
     this.toNetIpOffset = new Uint32Array(batch);
     this.toTun = new SpanList(batch);
-    this.generated = new PacketBatch(256, tunSlot);
+    this.generated = new TxQueue(256, tunSlot);
     this.scratch = new Uint8Array(65536);
     this.errorBudget = new TokenBucket(options.errorRatePerSecond ?? 100, this.now);
   }
@@ -112,7 +112,7 @@ export class IcmpRelay {
   }
 
   /** One batch read from the TUN: requests out to the network, answers back into the TUN. */
-  fromTun(batch: PacketBatch): void {
+  fromTun(batch: RxBatch): void {
     this.options.batchObserver?.('tun', batch.count);
     const now = this.now();
     this.toNet.reset(batch.buf);
@@ -129,7 +129,7 @@ export class IcmpRelay {
   }
 
   /** One batch read from the network socket: replies and errors for our flows into the TUN. */
-  fromNetwork(batch: PacketBatch): void {
+  fromNetwork(batch: RxBatch): void {
     this.options.batchObserver?.('net', batch.count);
     const now = this.now();
     this.toTun.reset(batch.buf);

@@ -1,7 +1,7 @@
 // A PacketDevice that records every packet read from and written to the
 // device it wraps into a pcap file (--pcap). Neither daemon changes: they
 // are handed this instead of the TUN itself.
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
 import { PcapWriter } from '../io/pcap-writer.js';
 import { PacketDevice, WriteResult } from './device.js';
 
@@ -12,7 +12,7 @@ export class CapturingDevice implements PacketDevice {
     return this.inner.name;
   }
 
-  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError?: (err: Error) => void): void {
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError?: (err: Error) => void): void {
     this.inner.startReading(batch, (b) => {
       this.recordRead(b);
       onBatch(b);
@@ -23,7 +23,7 @@ export class CapturingDevice implements PacketDevice {
     this.inner.stopReading();
   }
 
-  readNow(batch: PacketBatch): number {
+  readNow(batch: RxBatch): number {
     const n = this.inner.readNow(batch);
     this.recordRead(batch);
     return n;
@@ -38,7 +38,7 @@ export class CapturingDevice implements PacketDevice {
     this.inner.close();
   }
 
-  private recordRead(b: PacketBatch): void {
+  private recordRead(b: RxBatch): void {
     for (let i = 0; i < b.count; i++) this.pcap.record(b.buf, b.offset(i), b.sizes[i]);
   }
 }

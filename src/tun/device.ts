@@ -1,7 +1,7 @@
 // What the relay and overlay need from a TUN: batch reads on readiness and
 // batch writes. The Linux device (linux-tun.ts) and the in-memory double
 // (memory-tun.ts) both implement it.
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
 
 export interface WriteResult {
   /** Packets the device accepted. */
@@ -16,10 +16,10 @@ export interface PacketDevice {
    * Calls `onBatch` once per readiness event with `batch` filled (count,
    * sizes) with every packet that was waiting, up to its capacity.
    */
-  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError?: (err: Error) => void): void;
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError?: (err: Error) => void): void;
   stopReading(): void;
   /** Reads what is waiting now, without waiting; returns batch.count. */
-  readNow(batch: PacketBatch): number;
+  readNow(batch: RxBatch): number;
   /** Writes batch.offsets/lengths[0..count) as one packet each. */
   writeBatch(batch: Spans): WriteResult;
   close(): void;

@@ -3,7 +3,13 @@
 // we close it, unless it was made persistent (`tun add`) on purpose.
 import { C, isSystemError, native } from '../native/addon.js';
 import { isPermissionErrno, PERMISSION_HINT, TunDriverError } from '../errors.js';
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
+import { payloadSum } from '../packet/payload-sum.js';
+import { DropCounts } from '../util/drop-counts.js';
+import { GroCoalescer } from './gro-coalesce.js';
+import { GsoSplitter, SplitDrop } from './gso-split.js';
+import { negotiateOffloads, OffloadMode, OffloadState, OFFLOADS_OFF } from './offload.js';
+import { VNET_HDR_LEN } from './virtio-net-hdr.js';
 import { FdReader } from '../io/fd-reader.js';
 import { addrAdd } from '../netlink/addr.js';
 import { Link, linkByName, linkDelete, linkGet, linkSetMtu, linkSetUp, LinkStats } from '../netlink/link.js';
@@ -31,6 +37,28 @@ export interface TunCreateOptions {
   replace?: boolean | 'if-stale';
   /** Create it inside this named network namespace. */
   netns?: string;
+  /**
+   * TUN offloads (virtio header, TSO/USO, checksum offload): 'auto' takes
+   * what the kernel offers, 'on' fails without TSO4, 'off' (the default)
+   * reads and writes one plain packet per syscall. Either way the reader
+   * sees plain IP packets: the device splits and merges at its edge.
+   */
+  offload?: OffloadMode;
+}
+
+/** A super-packet read from the TUN: 64 KiB of IP packet and its virtio header. */
+const RAW_SLOT = 65536 + VNET_HDR_LEN;
+const RAW_SLOTS = 8;
+
+/** What the offload edge did (status, metrics). */
+export interface OffloadCounters {
+  superPacketsRead: number;
+  segmentsSplit: number;
+  checksumsCompleted: number;
+  runsWritten: number;
+  segmentsMerged: number;
+  /** Packets dropped at the edge, by reason (a malformed virtio header, ...). */
+  drops: Record<string, number>;
 }
 
 /** Validates a name the way the kernel will (dev_valid_name), with a helpful message. */
@@ -62,9 +90,36 @@ function inNetns<T>(netns: string | undefined, fn: () => T): T {
   return netns ? withNetns(netns, fn) : fn();
 }
 
+/** Opens the TUN fd with the offloads `mode` asks for; 'auto' falls back to a plain fd. */
+function openTun(name: string, mode: OffloadMode): { fd: number; offload: OffloadState } {
+  const plain = C.IFF_TUN | C.IFF_NO_PI;
+  const open = (flags: number): number => {
+    try {
+      return native.tunOpen(name, flags).fd;
+    } catch (err) {
+      throw tunOpenError(name, err);
+    }
+  };
+  if (mode === 'off') return { fd: open(plain), offload: OFFLOADS_OFF };
+  const fd = open(plain | C.IFF_VNET_HDR);
+  try {
+    return { fd, offload: negotiateOffloads(fd) };
+  } catch (err) {
+    native.close(fd);
+    const code = isSystemError(err) ? err.code : 'EIO';
+    if (mode === 'on') throw new TunDriverError('TUN_ERR_TUN', `${name}: the kernel refused TUN offloads (TUNSETOFFLOAD: ${code}); use --offload auto or off`, { cause: err, errnoName: code });
+    return { fd: open(plain), offload: { ...OFFLOADS_OFF, note: `TUNSETOFFLOAD refused (${code})` } };
+  }
+}
+
 export class LinuxTun implements PacketDevice {
   private readonly reader: FdReader;
   private closed = false;
+  // The offload edge, when the fd carries virtio headers.
+  private readonly raw?: RxBatch;
+  private readonly splitter?: GsoSplitter;
+  private readonly coalescer?: GroCoalescer;
+  private readonly edgeDrops = new DropCounts<SplitDrop | 'batch-full'>();
 
   private constructor(
     readonly name: string,
@@ -74,8 +129,17 @@ export class LinuxTun implements PacketDevice {
     readonly created: boolean,
     private persistent: boolean,
     private readonly netns: string | undefined,
+    /** What the kernel agreed to (see offload.ts). */
+    readonly offload: OffloadState = OFFLOADS_OFF,
   ) {
-    this.reader = new FdReader(fd, (b) => native.readBatch(fd, b.buf, b.slotSize, b.headroom, b.capacity, b.sizes));
+    if (offload.vnetHdr) {
+      this.raw = new RxBatch(RAW_SLOTS, RAW_SLOT);
+      this.splitter = new GsoSplitter(payloadSum);
+      this.coalescer = new GroCoalescer(payloadSum, { tcp: (offload.flags & C.TUN_F_TSO4) !== 0, udp: (offload.flags & C.TUN_F_USO4) !== 0 });
+      this.reader = new FdReader(fd, (b, deliver) => this.readSplit(b, deliver));
+    } else {
+      this.reader = new FdReader(fd, (b) => b.setSlotEntries(native.readBatch(fd, b.buf, b.slotSize, b.headroom, b.slots, b.sizes)));
+    }
   }
 
   /**
@@ -97,13 +161,8 @@ export class LinuxTun implements PacketDevice {
         if (options.replace === 'if-stale' && existing.lowerUp) throw new TunDriverError('TUN_ERR_EXISTS', `${options.name} is in use by another process (another daemon?): stop it, or pick another device name`);
         linkDelete(nl, existing.index);
       }
-      fd = inNetns(options.netns, () => {
-        try {
-          return native.tunOpen(options.name, C.IFF_TUN | C.IFF_NO_PI).fd;
-        } catch (err) {
-          throw tunOpenError(options.name, err);
-        }
-      });
+      const opened = inNetns(options.netns, () => openTun(options.name, options.offload ?? 'off'));
+      fd = opened.fd;
       if (options.persist) native.tunSetPersist(fd, true);
       const link = linkByName(nl, options.name);
       try {
@@ -115,7 +174,7 @@ export class LinuxTun implements PacketDevice {
         if (options.persist) linkDelete(nl, link.index);
         throw err;
       }
-      return new LinuxTun(options.name, link.index, fd, true, options.persist ?? false, options.netns);
+      return new LinuxTun(options.name, link.index, fd, true, options.persist ?? false, options.netns, opened.offload);
     } catch (err) {
       if (fd >= 0) native.close(fd);
       throw err;
@@ -125,27 +184,21 @@ export class LinuxTun implements PacketDevice {
   }
 
   /** Attaches to an existing TUN device (made by `tun add` or `ip tuntap add`). */
-  static attach(name: string, options: { netns?: string } = {}): LinuxTun {
+  static attach(name: string, options: { netns?: string; offload?: OffloadMode } = {}): LinuxTun {
     checkInterfaceName(name);
     const nl = NetlinkSocket.open({ netns: options.netns });
     try {
       // TUNSETIFF would silently create a missing device, so look first.
       const link = linkByName(nl, name);
       if (link.kind !== 'tun') throw new TunDriverError('TUN_ERR_TUN', `device ${name} is a ${link.kind ?? 'non-TUN'} device, not a TUN`);
-      const fd = inNetns(options.netns, () => {
-        try {
-          return native.tunOpen(name, C.IFF_TUN | C.IFF_NO_PI).fd;
-        } catch (err) {
-          throw tunOpenError(name, err);
-        }
-      });
-      return new LinuxTun(name, link.index, fd, false, true, options.netns);
+      const { fd, offload } = inNetns(options.netns, () => openTun(name, options.offload ?? 'off'));
+      return new LinuxTun(name, link.index, fd, false, true, options.netns, offload);
     } finally {
       nl.close();
     }
   }
 
-  startReading(batch: PacketBatch, onBatch: (batch: PacketBatch) => void, onError: (err: Error) => void = (err) => { throw err; }): void {
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void = (err) => { throw err; }): void {
     this.reader.start(batch, onBatch, onError);
   }
 
@@ -153,16 +206,85 @@ export class LinuxTun implements PacketDevice {
     this.reader.stop();
   }
 
-  readNow(batch: PacketBatch): number {
-    batch.count = native.readBatch(this.fd, batch.buf, batch.slotSize, batch.headroom, batch.capacity, batch.sizes);
+  readNow(batch: RxBatch): number {
+    if (!this.splitter) return batch.setSlotEntries(native.readBatch(this.fd, batch.buf, batch.slotSize, batch.headroom, batch.slots, batch.sizes));
+    return this.readSplit(batch, (full) => this.edgeDrops.add('batch-full', full.count));
+  }
+
+  /**
+   * One batch read of virtio-headed packets, each split into plain ones
+   * in `batch` (full batches go to `deliver` on the way); returns the
+   * entries left in `batch`. Malformed headers are counted and dropped.
+   */
+  private readSplit(batch: RxBatch, deliver: (b: RxBatch) => void): number {
+    const raw = this.raw!;
+    const splitter = this.splitter!;
+    batch.clear();
+    const n = native.readBatch(this.fd, raw.buf, raw.slotSize, 0, raw.slots, raw.sizes);
+    for (let s = 0; s < n; s++) {
+      const drop = splitter.split(raw.buf, raw.slotOffset(s), raw.sizes[s], batch, deliver);
+      if (drop) this.edgeDrops.add(drop);
+    }
     return batch.count;
+  }
+
+  /** What the offload edge has done so far (zeros when offloads are off). */
+  offloadCounters(): OffloadCounters {
+    return {
+      superPacketsRead: this.splitter?.superPackets ?? 0,
+      segmentsSplit: this.splitter?.segments ?? 0,
+      checksumsCompleted: this.splitter?.checksumsCompleted ?? 0,
+      runsWritten: this.coalescer?.runs ?? 0,
+      segmentsMerged: this.coalescer?.mergedSegments ?? 0,
+      drops: this.edgeDrops.toJSON(),
+    };
   }
 
   /**
    * Writes every queued span. A packet the kernel refuses (malformed, too
-   * big) is skipped and counted in `failed`; the rest still go out.
+   * big) is skipped and counted in `failed`; the rest still go out. With
+   * offloads, runs of one flow are merged into super-packets first.
    */
   writeBatch(batch: Spans): WriteResult {
+    if (this.coalescer) return this.writeCoalesced(batch);
+    return this.writeSpans(batch);
+  }
+
+  private writeCoalesced(batch: Spans): WriteResult {
+    const c = this.coalescer!;
+    let written = 0;
+    let failed = 0;
+    let from = 0;
+    while (from < batch.count) {
+      c.clear();
+      const next = c.stage(batch, from);
+      if (next === from) {
+        failed++; // larger than the staging memory: cannot be a packet
+        from++;
+        continue;
+      }
+      from = next;
+      const staged = c.staged;
+      let k = 0;
+      while (k < staged.count) {
+        let n: number;
+        try {
+          n = native.writeBatch(this.fd, staged.buf, staged.offsets, staged.lengths, staged.count - k, k);
+        } catch {
+          failed += c.packets[k++];
+          continue;
+        }
+        for (let j = k; j < k + n; j++) written += c.packets[j];
+        k += n;
+        if (n === 0) {
+          for (; k < staged.count; k++) failed += c.packets[k]; // EAGAIN: the queue is full
+        }
+      }
+    }
+    return { written, failed };
+  }
+
+  private writeSpans(batch: Spans): WriteResult {
     let done = 0;
     let failed = 0;
     const { buf, offsets, lengths } = batch;

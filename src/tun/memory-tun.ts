@@ -2,14 +2,14 @@
 // packets "the kernel" would hand to the daemon and inspect what the daemon
 // wrote back. Same batch contract as the real device; never used by the
 // product itself.
-import { PacketBatch, Spans } from '../io/batch.js';
+import { RxBatch, Spans } from '../io/batch.js';
 import { PacketDevice, WriteResult } from './device.js';
 
 export class MemoryTun implements PacketDevice {
   /** Packets the code under test wrote into the device, oldest first. */
   readonly written: Uint8Array[] = [];
   private readonly pending: Uint8Array[] = [];
-  private reader?: { batch: PacketBatch; onBatch: (b: PacketBatch) => void };
+  private reader?: { batch: RxBatch; onBatch: (b: RxBatch) => void };
   private scheduled = false;
   private closed = false;
   /** Writes larger than this are refused, like a real TUN over its MTU + headroom. */
@@ -23,7 +23,7 @@ export class MemoryTun implements PacketDevice {
     this.schedule();
   }
 
-  startReading(batch: PacketBatch, onBatch: (b: PacketBatch) => void): void {
+  startReading(batch: RxBatch, onBatch: (b: RxBatch) => void): void {
     this.reader = { batch, onBatch };
     this.schedule();
   }
@@ -32,13 +32,11 @@ export class MemoryTun implements PacketDevice {
     this.reader = undefined;
   }
 
-  readNow(batch: PacketBatch): number {
-    batch.count = 0;
-    while (batch.count < batch.capacity && this.pending.length > 0) {
+  readNow(batch: RxBatch): number {
+    batch.clear();
+    while (batch.count < batch.slots && this.pending.length > 0) {
       const p = this.pending.shift()!;
-      const i = batch.count++;
-      batch.buf.set(p.subarray(0, batch.slotSize - batch.headroom), batch.offset(i));
-      batch.sizes[i] = Math.min(p.length, batch.slotSize - batch.headroom);
+      batch.append(p.subarray(0, batch.slotRoom));
     }
     return batch.count;
   }

@@ -2,7 +2,7 @@
 // replies: shared by the vertical-slice test and the TUN benchmark.
 // At most `window` requests are outstanding, because the TUN's transmit
 // ring (txqueuelen 500) is shared with the kernel's own IPv6 chatter.
-import { PacketBatch } from '../../src/io/batch.js';
+import { RxBatch, TxQueue } from '../../src/io/batch.js';
 import { IPv4View, IPPROTO } from '../../src/packet/ipv4.js';
 import { IcmpView, ICMP_TYPE, writeEchoPacket } from '../../src/packet/icmp.js';
 import { PacketDevice } from '../../src/tun/device.js';
@@ -41,8 +41,8 @@ export const payloadFor = (seq: number, size: number): Uint8Array => new Uint8Ar
 export function echoRoundTrip(tun: PacketDevice, o: RoundTripOptions): Promise<RoundTripResult> {
   const window = o.window ?? 256;
   const payloadSize = o.payloadSize ?? 56;
-  const rx = new PacketBatch(o.batchSize, SLOT);
-  const tx = new PacketBatch(o.batchSize, SLOT);
+  const rx = new RxBatch(o.batchSize, SLOT);
+  const tx = new TxQueue(o.batchSize, SLOT);
   const ip = new IPv4View();
   const icmp = new IcmpView();
   const payloads = new Map<number, Uint8Array>();

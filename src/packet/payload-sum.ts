@@ -1,0 +1,30 @@
+// The checksum sum over whole TCP/UDP segments, which the TUN offload path
+// computes for every segment it splits and every one it validates before a
+// merge. bench/checksum.ts measured the kernels (docs/benchmarks.md): the
+// addon's native loop wins on payload-sized ranges, so that is the one used;
+// sumWords32 is the portable TypeScript one, kept for the benchmark and as
+// the reference in tests.
+import { native } from '../native/addon.js';
+import { get32 } from './bytes.js';
+
+/** Partial sum of buf[start, end) plus `initial`, folded to 16 bits, not complemented. */
+export type SumFn = (buf: Uint8Array, start: number, end: number, initial: number) => number;
+
+export const payloadSum: SumFn = native.checksumSum;
+
+/** The TCP/UDP pseudo-header sum for the IPv4 header at ipOff (RFC 793 / 768). */
+export function pseudoHeaderSum(buf: Uint8Array, ipOff: number, protocol: number, l4Length: number): number {
+  const src = get32(buf, ipOff + 12);
+  const dst = get32(buf, ipOff + 16);
+  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + l4Length;
+}
+
+/** The full checksum field value for the L4 segment buf[l4Off, end) (its checksum field must be zero). */
+export function l4Checksum(sum: SumFn, buf: Uint8Array, ipOff: number, l4Off: number, end: number, protocol: number): number {
+  return ~sum(buf, l4Off, end, pseudoHeaderSum(buf, ipOff, protocol, end - l4Off)) & 0xffff;
+}
+
+/** Whether the L4 segment's checksum (field included) verifies. */
+export function l4ChecksumValid(sum: SumFn, buf: Uint8Array, ipOff: number, l4Off: number, end: number, protocol: number): boolean {
+  return sum(buf, l4Off, end, pseudoHeaderSum(buf, ipOff, protocol, end - l4Off)) === 0xffff;
+}

@@ -1,0 +1,136 @@
+// The read side of TUN offloads: the kernel hands a TUN opened with
+// IFF_VNET_HDR and TSO/USO on a "super-packet" (one TCP or UDP header over
+// up to 64 KiB of payload, gso_size bytes per segment), or a packet whose
+// checksum it left for us to finish (NEEDS_CSUM). This turns each into the
+// plain IPv4 packets a wire would carry, so that everything above the
+// device sees ordinary packets. Like the kernel's tcp_gso_segment: every
+// segment gets its own IP id, total length and header checksum, its own
+// sequence number, FIN and PSH only on the last, CWR only on the first, and
+// a full L4 checksum. Header lengths come from the headers, not from the
+// virtio header's hdr_len, which the kernel only calls a hint.
+import { RxBatch } from '../io/batch.js';
+import { checksum } from '../packet/checksum.js';
+import { get16, get32, put16, put32 } from '../packet/bytes.js';
+import { IPPROTO } from '../packet/ipv4.js';
+import { l4Checksum, SumFn } from '../packet/payload-sum.js';
+import {
+  emptyVnetHdr, GSO_ECN, GSO_NONE, GSO_TCPV4, GSO_UDP_L4, readVnetHdr, VNET_F_NEEDS_CSUM, VNET_HDR_LEN,
+} from './virtio-net-hdr.js';
+
+/** Why a packet read from the TUN was dropped instead of split. */
+export type SplitDrop = 'bad-vnet-header' | 'unsupported-gso' | 'segment-too-big';
+
+const TCP_FLAG_FIN = 0x01;
+const TCP_FLAG_PSH = 0x08;
+const TCP_FLAG_CWR = 0x80;
+
+export class GsoSplitter {
+  private readonly hdr = emptyVnetHdr();
+  /** Super-packets split, and the segments they made (for status). */
+  superPackets = 0;
+  segments = 0;
+  /** Packets whose checksum was left to us and completed. */
+  checksumsCompleted = 0;
+
+  constructor(private readonly sum: SumFn) {}
+
+  /**
+   * Splits the packet at raw[off, off+len) (virtio header first) into
+   * plain packets appended to `out`; when `out` fills up it is handed to
+   * `deliver` and cleared. Returns why the packet was dropped, or undefined.
+   * Never throws on packet contents.
+   */
+  split(raw: Uint8Array, off: number, len: number, out: RxBatch, deliver: (b: RxBatch) => void): SplitDrop | undefined {
+    if (len < VNET_HDR_LEN) return 'bad-vnet-header';
+    const h = readVnetHdr(raw, off, this.hdr);
+    const pkt = off + VNET_HDR_LEN;
+    const plen = len - VNET_HDR_LEN;
+    const gsoType = h.gsoType & ~GSO_ECN;
+    if (gsoType === GSO_NONE) {
+      if (h.flags & VNET_F_NEEDS_CSUM) {
+        const field = h.csumStart + h.csumOffset;
+        if (h.csumStart >= plen || field + 2 > plen) return 'bad-vnet-header';
+        // The field holds the pseudo-header sum; fold in the rest.
+        put16(raw, pkt + field, ~this.sum(raw, pkt + h.csumStart, pkt + plen, 0) & 0xffff);
+        this.checksumsCompleted++;
+      }
+      return this.emit(raw, pkt, plen, out, deliver);
+    }
+    if (gsoType !== GSO_TCPV4 && gsoType !== GSO_UDP_L4) return 'unsupported-gso';
+    // The IPv4 and L4 headers, checked for what the split relies on.
+    if (plen < 20 || raw[pkt] >>> 4 !== 4) return 'bad-vnet-header';
+    const ihl = (raw[pkt] & 0x0f) * 4;
+    const protocol = raw[pkt + 9];
+    const tcp = gsoType === GSO_TCPV4;
+    if (ihl < 20 || protocol !== (tcp ? IPPROTO.TCP : IPPROTO.UDP) || (get16(raw, pkt + 6) & 0x3fff) !== 0) return 'bad-vnet-header';
+    if (ihl + (tcp ? 20 : 8) > plen) return 'bad-vnet-header';
+    const l4hdr = tcp ? (raw[pkt + ihl + 12] >>> 4) * 4 : 8;
+    const hdrLen = ihl + l4hdr;
+    if (l4hdr < (tcp ? 20 : 8) || hdrLen > plen || h.gsoSize === 0) return 'bad-vnet-header';
+    const payload = plen - hdrLen;
+    if (payload <= h.gsoSize) {
+      // One segment's worth: it only needs its checksum finished.
+      this.finishSegment(raw, pkt, ihl, plen, tcp);
+      return this.emit(raw, pkt, plen, out, deliver);
+    }
+    if (hdrLen + h.gsoSize > out.slotRoom) return 'segment-too-big';
+    this.superPackets++;
+    const id0 = get16(raw, pkt + 4);
+    const seq0 = tcp ? get32(raw, pkt + ihl + 4) : 0;
+    const flags0 = tcp ? raw[pkt + ihl + 13] : 0;
+    const count = Math.ceil(payload / h.gsoSize);
+    for (let k = 0; k < count; k++) {
+      if (out.count >= out.slots) {
+        deliver(out);
+        out.clear();
+      }
+      const chunk = Math.min(h.gsoSize, payload - k * h.gsoSize);
+      const segLen = hdrLen + chunk;
+      const d = out.slotOffset(out.count);
+      const b = out.buf;
+      b.set(raw.subarray(pkt, pkt + hdrLen), d);
+      b.set(raw.subarray(pkt + hdrLen + k * h.gsoSize, pkt + hdrLen + k * h.gsoSize + chunk), d + hdrLen);
+      put16(b, d + 2, segLen);
+      put16(b, d + 4, (id0 + k) & 0xffff);
+      if (tcp) {
+        put32(b, d + ihl + 4, (seq0 + k * h.gsoSize) >>> 0);
+        let flags = flags0;
+        if (k + 1 < count) flags &= ~(TCP_FLAG_FIN | TCP_FLAG_PSH);
+        if (k > 0) flags &= ~TCP_FLAG_CWR;
+        b[d + ihl + 13] = flags;
+      }
+      this.finishSegment(b, d, ihl, segLen, tcp);
+      const i = out.count++;
+      out.offsets[i] = d;
+      out.sizes[i] = segLen;
+      this.segments++;
+    }
+    return undefined;
+  }
+
+  /** IP header checksum and a full L4 checksum for the segment at buf[ip, ip+len). */
+  private finishSegment(b: Uint8Array, ip: number, ihl: number, len: number, tcp: boolean): void {
+    put16(b, ip + 2, len);
+    put16(b, ip + 10, 0);
+    put16(b, ip + 10, checksum(b, ip, ip + ihl));
+    const l4 = ip + ihl;
+    if (tcp) {
+      put16(b, l4 + 16, 0);
+      put16(b, l4 + 16, l4Checksum(this.sum, b, ip, l4, ip + len, IPPROTO.TCP));
+    } else {
+      put16(b, l4 + 4, len - ihl);
+      put16(b, l4 + 6, 0);
+      put16(b, l4 + 6, l4Checksum(this.sum, b, ip, l4, ip + len, IPPROTO.UDP) || 0xffff);
+    }
+  }
+
+  private emit(raw: Uint8Array, pkt: number, plen: number, out: RxBatch, deliver: (b: RxBatch) => void): SplitDrop | undefined {
+    if (plen > out.slotRoom) return 'segment-too-big';
+    if (out.count >= out.slots) {
+      deliver(out);
+      out.clear();
+    }
+    out.append(raw.subarray(pkt, pkt + plen));
+    return undefined;
+  }
+}
