@@ -23,9 +23,12 @@ async function pings(from: string, to: string, count = 3): Promise<number> {
   return (await ping(cluster.lab, from, ['-c', String(count), '-i', '0.1', '-W', '2', to])).received;
 }
 
-describe('tun-driver overlay', { skip: ROOT_SKIP }, () => {
+// Every behaviour holds with the offload edges on (the default, auto) and
+// with them off: the edges must be invisible above the device and socket.
+for (const offload of ['auto', 'off']) describe(`tun-driver overlay (--offload ${offload})`, { skip: ROOT_SKIP }, () => {
   before(async () => {
-    cluster = await OverlayCluster.up(labName('ovl'), 3, 2);
+    cluster = await OverlayCluster.up(labName(`ovl${offload}`), 3, 2);
+    cluster.commonArgs = ['--offload', offload];
     await cluster.startAll();
   });
   after(async () => {
@@ -215,5 +218,59 @@ describe('tun-driver overlay', { skip: ROOT_SKIP }, () => {
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);
     }
+  });
+});
+
+// A node with offloads and one without (an older tun-driver, or flannel's
+// own proxy) carry everything both ways: the wire format is the same.
+describe('tun-driver overlay: one node with offloads, one without', { skip: ROOT_SKIP }, () => {
+  let mixed: OverlayCluster;
+  before(async () => {
+    mixed = await OverlayCluster.up(labName('ovlmix'), 2, 1);
+    await mixed.start(1, ['--offload', 'on']);
+    await mixed.start(2, ['--offload', 'off']);
+  });
+  after(async () => {
+    await mixed?.down();
+  });
+
+  test('TCP, UDP and ICMP both ways; the offloading node really split and merged super-packets', async () => {
+    const lab = mixed.lab;
+    for (const [from, to] of [['host-1-pod1', '10.244.2.2'], ['host-2-pod1', '10.244.1.2']]) {
+      assert.equal((await ping(lab, from, ['-c', '3', '-i', '0.1', '-W', '2', to])).received, 3, `ping ${from} -> ${to}`);
+    }
+    for (const reverse of [[], ['-R']]) {
+      const server = lab.spawn('host-2-pod1', 'iperf3', ['-s', '-1'], { stdio: 'ignore' });
+      await sleep(300);
+      const tcp = await lab.run('host-1-pod1', 'iperf3', ['-c', '10.244.2.2', '-t', '2', '-J', ...reverse], 30_000);
+      server.kill();
+      assert.equal(tcp.code, 0, tcp.stderr + tcp.stdout.slice(-300));
+      const end = JSON.parse(tcp.stdout).end;
+      assert.ok(end.sum_received.bits_per_second > 100e6, `TCP ${reverse.join('')}: ${end.sum_received.bits_per_second} bit/s`);
+    }
+    for (const reverse of [[], ['-R']]) {
+      const server = lab.spawn('host-2-pod1', 'iperf3', ['-s', '-1'], { stdio: 'ignore' });
+      await sleep(300);
+      const udp = await lab.run('host-1-pod1', 'iperf3', ['-c', '10.244.2.2', '-u', '-b', '50M', '-l', '1400', '-t', '2', '-J', ...reverse], 30_000);
+      server.kill();
+      assert.equal(udp.code, 0, udp.stderr + udp.stdout.slice(-300));
+      const sum = JSON.parse(udp.stdout).end.sum;
+      assert.ok(sum.packets > 1000 && sum.lost_percent < 1, `UDP ${reverse.join('')}: ${sum.packets} packets, ${sum.lost_percent}% lost`);
+    }
+    const status = async (host: number) => {
+      const r = await lab.run(`host-${host}`, process.execPath, [new URL('../../src/cli/main.js', import.meta.url).pathname, 'status', '--tun', 'flannel0', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout)[0].offloads;
+    };
+    const on = await status(1);
+    assert.match(on.tun, /csum tso4/);
+    assert.equal(on.udpGso, true);
+    assert.ok(on.superPacketsRead > 0 && on.segmentsSplit > on.superPacketsRead, `split: ${JSON.stringify(on)}`);
+    assert.ok(on.runsWritten > 0 && on.segmentsMerged > on.runsWritten, `merged: ${JSON.stringify(on)}`);
+    assert.deepEqual(on.drops, {});
+    const off = await status(2);
+    assert.equal(off.tun, 'off');
+    assert.equal(off.udpGso, false);
+    assert.equal(off.superPacketsRead, 0);
   });
 });

@@ -25,6 +25,8 @@ export class OverlayCluster {
 
   /** etcd mode: the subnet lease TTL every daemon is started with (seconds). */
   leaseTtl = 30;
+  /** Flags every daemon of this cluster gets (before a start's own), e.g. ['--offload', 'off']. */
+  commonArgs: string[] = [];
 
   private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean) {}
 
@@ -61,7 +63,8 @@ export class OverlayCluster {
     return run;
   }
 
-  args(host: number, extra: string[] = []): string[] {
+  args(host: number, own: string[] = []): string[] {
+    const extra = [...this.commonArgs, ...own];
     if (this.etcd) {
       return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
