@@ -20,9 +20,15 @@ export function startRelay(lab: Lab, node: string, args: string[], timeoutMs = 1
   return startDaemon(lab, node, ['relay', ...args], /relaying ICMP/, timeoutMs);
 }
 
-/** Starts `tun-driver ARGS` in `node`; resolves once stderr matches `ready`. */
+/**
+ * Starts `tun-driver ARGS` in `node`; resolves once stderr matches `ready`.
+ * TD_DAEMON_NODE_FLAGS (space-separated) goes to node before the script:
+ * V8 flags such as --trace-deopt that NODE_OPTIONS does not allow, for
+ * profiling a daemon in a lab.
+ */
 export function startDaemon(lab: Lab, node: string, args: string[], ready: RegExp, timeoutMs = 10_000): Promise<DaemonRun> {
-  const child = lab.spawn(node, process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeFlags = process.env.TD_DAEMON_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = lab.spawn(node, process.execPath, [...nodeFlags, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
