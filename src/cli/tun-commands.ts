@@ -1,6 +1,8 @@
 // `tun-driver tun add|del|show`: the seed's "plan one", a TUN device made
 // on its own and left for a relay to attach to.
 import { Command } from 'commander';
+import { queryStatus } from '../control/control-server.js';
+import { listControlSockets } from '../control/paths.js';
 import { TunDriverError } from '../errors.js';
 import { Address, addrList } from '../netlink/addr.js';
 import { Link, linkByName, linkDelete, linkList } from '../netlink/link.js';
@@ -19,6 +21,8 @@ export interface TunView {
   mtu: number;
   addresses: string[];
   stats: Link['stats'] | null;
+  /** TUN offloads as negotiated by the tun-driver daemon holding the device ("csum tso4 ..." or "off"); null when no daemon of ours holds it. */
+  offloads?: string | null;
 }
 
 const FLAG_NAMES: Array<[number, string]> = [
@@ -45,11 +49,24 @@ export function formatTunView(v: TunView): string {
   const s = v.stats;
   const lines = [`${v.index}: ${v.name}: <${v.flags.join(',')}> mtu ${v.mtu} state ${v.state}${v.kind ? ` kind ${v.kind}` : ''}`];
   for (const a of v.addresses) lines.push(`    inet ${a}`);
+  if (v.offloads !== undefined) lines.push(`    offloads ${v.offloads ?? 'unknown (no tun-driver daemon holds it)'}`);
   if (s) {
     lines.push(`    RX: packets ${s.rxPackets} bytes ${s.rxBytes} errors ${s.rxErrors} dropped ${s.rxDropped}`);
     lines.push(`    TX: packets ${s.txPackets} bytes ${s.txBytes} errors ${s.txErrors} dropped ${s.txDropped}`);
   }
   return lines.join('\n');
+}
+
+/** The offloads the daemon holding `device` negotiated, from its status; null when none of ours holds it. */
+async function daemonOffloads(device: string): Promise<string | null> {
+  const socket = listControlSockets().find((s) => s.device === device);
+  if (!socket) return null;
+  try {
+    const status = (await queryStatus(socket.path, 1000)) as { offloads?: { tun?: string } };
+    return status.offloads?.tun ?? 'off';
+  } catch {
+    return null;
+  }
 }
 
 function withNetlink<T>(fn: (nl: NetlinkSocket) => T): T {
@@ -115,13 +132,14 @@ export function tunCommands(): Command {
     .argument('[name]', 'one device (default: every TUN device)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  tun-driver tun show\n  tun-driver tun show tun19 --json\n')
-    .action((name: string | undefined, opts: { json?: boolean }) => {
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
       if (name !== undefined) checkInterfaceName(name);
       const views = withNetlink((nl) => {
         const addresses = addrList(nl);
         const links = name ? [linkByName(nl, name)] : linkList(nl).filter((l) => l.kind === 'tun');
         return links.map((l) => tunView(l, addresses));
       });
+      for (const v of views) if (v.kind === 'tun') v.offloads = await daemonOffloads(v.name);
       if (opts.json) printJson(name ? views[0] : views);
       else process.stdout.write(views.length ? views.map(formatTunView).join('\n') + '\n' : 'no TUN devices\n');
     });

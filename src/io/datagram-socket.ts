@@ -134,11 +134,14 @@ export class DatagramSocket {
       n = native.sendSegments(this.fd, spans.buf, spans.offsets, spans.lengths, first, count, addr, port, segment);
     } catch (err) {
       const code = isSystemError(err) ? err.code : 'EIO';
+      // EMSGSIZE: this run's segments do not fit the route's MTU; send
+      // them one by one (the kernel may fragment) and keep GSO for others.
+      if (code === 'EMSGSIZE') return this.sendEach(spans, first, count, onRefused);
       if (code !== 'EINVAL' && code !== 'EIO' && code !== 'EOPNOTSUPP') {
         for (let k = first; k < first + count; k++) onRefused(k, code);
         return 0;
       }
-      // This kernel or route cannot segment: say so once, then send each.
+      // This kernel or socket cannot segment at all: say so once, then send each.
       this.gso = false;
       this.options.onGsoOff?.(code);
       return this.sendEach(spans, first, count, onRefused);

@@ -71,6 +71,12 @@ export class IcmpRelay {
   private readonly scratch: Uint8Array;
   private readonly ip = new IPv4View();
   private readonly icmp = new IcmpView();
+  /** Sends the kernel refused during a flush, answered once it is over (see flushToNetwork). */
+  private readonly refusedIndex: Uint32Array;
+  private readonly refusedErrno: string[];
+  private refusedCount = 0;
+  private readonly refusedIp = new IPv4View();
+  private readonly refusedIcmp = new IcmpView();
   private readonly quote: Quote = { ip: new IPv4View(), icmp: new IcmpView() };
   private readonly errorBudget: TokenBucket;
   private sweeper?: NodeJS.Timeout;
@@ -88,6 +94,8 @@ export class IcmpRelay {
     this.toNet = new SpanList(batch);
     this.toNetTtl = new Uint8Array(batch);
     this.toNetIpOffset = new Uint32Array(batch);
+    this.refusedIndex = new Uint32Array(batch);
+    this.refusedErrno = new Array<string>(batch).fill('');
     this.toTun = new SpanList(batch);
     this.generated = new TxQueue(256, tunSlot);
     this.scratch = new Uint8Array(65536);
@@ -183,8 +191,6 @@ export class IcmpRelay {
     this.trace?.(`tun>net ${describeIPv4(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
     icmp.setId(flow.outId);
     flow.requests++;
-    // Read what the span needs first: a flush may report a refused send,
-    // and answering it re-points the shared views at another packet.
     const payloadOffset = ip.payloadOffset;
     const payloadLength = ip.payloadLength;
     const dst = ip.dst;
@@ -208,9 +214,13 @@ export class IcmpRelay {
       this.counters.requests += sent;
       start = end;
     }
+    // Refusals were only queued during the sends: answer them now, with
+    // views of their own, so nothing in flight was re-pointed under us.
+    for (let r = 0; r < this.refusedCount; r++) this.sendRefused(this.refusedIndex[r], this.refusedErrno[r]);
+    this.refusedCount = 0;
     if (this.probeSpan >= 0) this.probe?.mark('sent'); // not refused (sendRefused clears it)
     this.probeSpan = -1;
-    spans.count = 0;
+    spans.clear();
   }
 
   private dropProbe(probing: boolean, reason: DropReason): void {
@@ -218,7 +228,11 @@ export class IcmpRelay {
     this.counters.drop(reason);
   }
 
-  private readonly onSendRefused = (i: number, errno: string): void => this.sendRefused(i, errno);
+  /** Queues a refused send (index in toNet, errno name); flushToNetwork answers them after its sends. */
+  private readonly onSendRefused = (i: number, errno: string): void => {
+    this.refusedIndex[this.refusedCount] = i;
+    this.refusedErrno[this.refusedCount++] = errno;
+  };
 
   /** The kernel would not send request i: tell the pinger as a router would. */
   private sendRefused(i: number, errno: string): void {
@@ -227,8 +241,8 @@ export class IcmpRelay {
       this.probe!.stoppedBecause = `the kernel refused to send it: ${errno}`;
       this.probeSpan = -1;
     }
-    const ip = this.ip.attach(this.toNet.buf, this.toNetIpOffset[i]);
-    const icmp = this.icmp.attach(this.toNet.buf, ip.payloadOffset, ip.payloadLength);
+    const ip = this.refusedIp.attach(this.toNet.buf, this.toNetIpOffset[i]);
+    const icmp = this.refusedIcmp.attach(this.toNet.buf, ip.payloadOffset, ip.payloadLength);
     const flow = this.flows.inbound(ip.dst, icmp.id);
     if (!flow) return;
     icmp.setId(flow.id); // quote what the pinger sent

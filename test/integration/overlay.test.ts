@@ -268,6 +268,8 @@ describe('tun-driver overlay: one node with offloads, one without', { skip: ROOT
     assert.ok(on.superPacketsRead > 0 && on.segmentsSplit > on.superPacketsRead, `split: ${JSON.stringify(on)}`);
     assert.ok(on.runsWritten > 0 && on.segmentsMerged > on.runsWritten, `merged: ${JSON.stringify(on)}`);
     assert.deepEqual(on.drops, {});
+    const show = await lab.run('host-1', process.execPath, [new URL('../../src/cli/main.js', import.meta.url).pathname, 'tun', 'show', 'flannel0']);
+    assert.match(show.stdout, /offloads csum tso4/, show.stdout + show.stderr);
     const off = await status(2);
     assert.equal(off.tun, 'off');
     assert.equal(off.udpGso, false);
