@@ -24,14 +24,19 @@ import { parsePing } from '../test/support/daemon-harness.js';
 const TCP_SECONDS = Number(process.env.BENCH_TCP_SECONDS ?? 10);
 const UDP_SECONDS = Number(process.env.BENCH_UDP_SECONDS ?? 5);
 const LAB = 'bench-ovl';
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Figures {
-  tcpGbps: number; tcp4Gbps: number; retransPerGB: number; cpuSecPerGB?: number;
+  tcpGbps: number; tcp4Gbps: number; retransPerGB: number; cpuSecPerGB?: number; tcpTunTxDropped?: number; udpTunTxDropped?: number;
   udpPps: number; udpLoss: number; udp1400Pps: number; udp1400Loss: number; rttMs: number; warmRttMs: number;
 }
-/** What up() started: how to stop it, and the data-plane processes whose CPU counts (none for kernel peers). */
-interface Running { down: () => Promise<void>; pids: () => number[] }
+/**
+ * What up() started: how to stop it, the data-plane processes whose CPU
+ * counts (none for kernel peers), and for ours the packets both nodes'
+ * TUN transmit queues have dropped so far.
+ */
+interface Running { down: () => Promise<void>; pids: () => number[]; tunTxDropped?: () => Promise<number> }
 interface Impl { name: string; up: (c: OverlayCluster) => Promise<Running>; client: string; server: string; target: string }
 
 const kernelOnly = (down: () => Promise<void>): Running => ({ down, pids: () => [] });
@@ -58,6 +63,14 @@ function oursWith(offload: string): Impl['up'] {
         await c.stop(2);
       },
       pids: () => [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0),
+      tunTxDropped: async () => {
+        let n = 0;
+        for (const h of [1, 2]) {
+          const r = await c.lab.run(`host-${h}`, process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
+          n += JSON.parse(r.stdout)[0].offloads.tunTxDropped;
+        }
+        return n;
+      },
     };
   };
 }
@@ -180,8 +193,11 @@ async function measure(lab: Lab, impl: Impl, running: Running): Promise<Figures>
     const tcp = await iperf(lab, impl, [], TCP_SECONDS);
     const cpu = pids.reduce((t, p) => t + cpuSeconds(p), 0) - cpuBefore;
     const tcp4 = await iperf(lab, impl, ['-P', '4'], TCP_SECONDS);
+    const tcpTunTxDropped = await running.tunTxDropped?.();
     const udp = (await iperf(lab, impl, ['-u', '-l', '64', '-b', '0'], UDP_SECONDS)).sum;
     const udp1400 = (await iperf(lab, impl, ['-u', '-l', '1400', '-b', '0'], UDP_SECONDS)).sum;
+    const afterUdp = await running.tunTxDropped?.();
+    const udpTunTxDropped = afterUdp === undefined ? undefined : afterUdp - (tcpTunTxDropped ?? 0);
     const warmRttMs = await medianRtt();
     const gb = tcp.sum_received.bytes / 1e9;
     return {
@@ -189,6 +205,8 @@ async function measure(lab: Lab, impl: Impl, running: Running): Promise<Figures>
       tcp4Gbps: tcp4.sum_received.bits_per_second / 1e9,
       retransPerGB: tcp.sum_sent.retransmits / gb,
       cpuSecPerGB: pids.length ? cpu / gb : undefined,
+      tcpTunTxDropped,
+      udpTunTxDropped,
       udpPps: (udp.packets - udp.lost_packets) / udp.seconds,
       udpLoss: udp.lost_percent,
       udp1400Pps: (udp1400.packets - udp1400.lost_packets) / udp1400.seconds,
@@ -216,7 +234,8 @@ async function main(): Promise<void> {
       try {
         const f = await measure(cluster.lab, impl, running);
         results.set(impl.name, f);
-        console.log(`${impl.name.padEnd(13)} TCP ${f.tcpGbps.toFixed(3)} Gbit/s (x4 ${f.tcp4Gbps.toFixed(3)}), ${Math.round(f.retransPerGB)} retrans/GB, CPU ${f.cpuSecPerGB?.toFixed(2) ?? '-'} s/GB, UDP-64 ${Math.round(f.udpPps)} pkt/s (${f.udpLoss.toFixed(1)} % lost), UDP-1400 ${Math.round(f.udp1400Pps)} pkt/s (${f.udp1400Loss.toFixed(1)} % lost), RTT ${f.rttMs.toFixed(3)} ms (warm ${f.warmRttMs.toFixed(3)} ms)`);
+        const drops = f.tcpTunTxDropped === undefined ? '' : `, TUN tx drops ${f.tcpTunTxDropped} over the TCP runs and ${f.udpTunTxDropped} over the unlimited UDP runs`;
+        console.log(`${impl.name.padEnd(13)} TCP ${f.tcpGbps.toFixed(3)} Gbit/s (x4 ${f.tcp4Gbps.toFixed(3)}), ${Math.round(f.retransPerGB)} retrans/GB, CPU ${f.cpuSecPerGB?.toFixed(2) ?? '-'} s/GB${drops}, UDP-64 ${Math.round(f.udpPps)} pkt/s (${f.udpLoss.toFixed(1)} % lost), UDP-1400 ${Math.round(f.udp1400Pps)} pkt/s (${f.udp1400Loss.toFixed(1)} % lost), RTT ${f.rttMs.toFixed(3)} ms (warm ${f.warmRttMs.toFixed(3)} ms)`);
       } finally {
         await running.down();
       }

@@ -5,7 +5,8 @@ import { Lab } from '../lab/lab.js';
 import { labEtcdEndpoints, labSubnetFile } from '../lab/lab-etcd.js';
 import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { PRESET_NAMES, presetTopology } from '../lab/presets.js';
-import { loadTopologyFile } from '../lab/topology.js';
+import { LAB_NAME, loadTopologyFile } from '../lab/topology.js';
+import { TunDriverError } from '../errors.js';
 import { spawnInNetns } from '../netns/processes.js';
 import { intOption, printJson, usageError } from './output.js';
 
@@ -32,6 +33,8 @@ export function labCommands(): Command {
     .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd\n  tun-driver lab up presets/routed.json\n')
     .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; json?: boolean }) => {
       if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
+      if (!file && !opts.preset) throw usageError(`give a topology file or --preset NAME (${PRESET_NAMES.join(', ')}), e.g. lab up --preset two-hosts`);
+      if (opts.name !== undefined) checkLabName(opts.name);
       let topology;
       if (file) {
         topology = loadTopologyFile(file);
@@ -53,6 +56,14 @@ export function labCommands(): Command {
     .argument('[name]', 'lab name')
     .addHelpText('after', '\nExamples:\n  tun-driver lab down two-hosts\n  tun-driver lab down          # everything tdlab-\n')
     .action(async (name: string | undefined) => {
+      // An empty name (an unset shell variable) must never mean "every lab".
+      if (name !== undefined) {
+        checkLabName(name);
+        const { labs, orphans } = Lab.list();
+        if (!labs.some((l) => l.name === name) && !orphans.some((n) => n.startsWith(`tdlab-${name}-`))) {
+          throw new TunDriverError('TUN_ERR_LAB', `no lab named "${name}" is up (see: tun-driver lab ls; a bare "lab down" removes every lab)`);
+        }
+      }
       const removed = await Lab.down(name);
       process.stdout.write(`removed ${removed.length} namespace${removed.length === 1 ? '' : 's'}${removed.length ? `: ${removed.join(' ')}` : ''}\n`);
     });
@@ -74,13 +85,26 @@ export function labCommands(): Command {
     .description('run a command inside a lab node (like ip netns exec)')
     .argument('<node>', 'node name, e.g. host-1 or host-1-pod1')
     .argument('<command...>', 'the command and its arguments (after --)')
-    .option('--lab <name>', 'which lab (needed only when several labs have that node)')
+    .option('--lab <name>', 'which lab (needed only when several labs have that node); before or after NODE')
     .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  tun-driver lab exec host-1 -- ping -c 1 198.51.100.2\n  tun-driver lab exec host-1 -- tun-driver tun show\n')
     .action(async (node: string, argv: string[], opts: { lab?: string }) => {
+      // Options stop at NODE (pass-through), so `exec NODE --lab X -- CMD` arrives in argv.
+      let labName = opts.lab;
+      while (argv[0] === '--lab' || argv[0]?.startsWith('--lab=')) {
+        if (argv[0] === '--lab') {
+          if (argv.length < 2) throw usageError('lab exec: --lab needs a lab name');
+          labName = argv[1];
+          argv = argv.slice(2);
+        } else {
+          labName = argv[0].slice('--lab='.length);
+          argv = argv.slice(1);
+        }
+      }
+      if (labName !== undefined) checkLabName(labName);
       const command = argv[0] === '--' ? argv.slice(1) : argv;
       if (command.length === 0) throw usageError('lab exec: give a command to run, e.g. lab exec host-1 -- ping -c 1 198.51.100.2');
-      const target = opts.lab ? Lab.open(opts.lab) : Lab.findByNode(node);
+      const target = labName ? Lab.open(labName) : Lab.findByNode(node);
       const netns = target.ns(node);
       // `tun-driver` inside a node means this very installation.
       const [cmd, args] = command[0] === 'tun-driver' ? [process.execPath, [MAIN_SCRIPT, ...command.slice(1)]] : [command[0], command.slice(1)];
@@ -107,6 +131,10 @@ function describeEtcd(lab: Lab): string {
   const host = lab.state.topology.etcd.members[0];
   return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config)\n` +
     `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n`;
+}
+
+function checkLabName(name: string): void {
+  if (!LAB_NAME.test(name)) throw usageError(`lab name "${name}" is not valid: 1-20 characters, lower-case letters, digits and "-", starting with a letter`);
 }
 
 function otherHostAddress(lab: Lab): string {

@@ -10,6 +10,9 @@ export const LAB_PREFIX = 'tdlab-';
 export const UNDERLAY = parseCidr('198.51.100.0/24');
 export const POD_NETWORK = parseCidr('10.244.0.0/16');
 
+/** What a lab name may be: it becomes part of every namespace name (tdlab-NAME-NODE). */
+export const LAB_NAME = /^[a-z][a-z0-9-]{0,19}$/;
+
 const nodeName = z.string().regex(/^[a-z][a-z0-9-]{0,14}$/, 'must be 1-15 characters: lower-case letters, digits and "-", starting with a letter');
 const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, 'must be an IPv4 address like 198.51.100.1');
 const cidr = z.string().refine((s) => {
@@ -23,7 +26,7 @@ const cidr = z.string().refine((s) => {
 
 export const TopologySchema = z
   .object({
-    name: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 characters: lower-case letters, digits and "-"'),
+    name: z.string().regex(LAB_NAME, 'must be 1-20 characters: lower-case letters, digits and "-"'),
     /** Switches: each a bridge in its own namespace, with an IPv4 subnet inside 198.51.100.0/24. */
     segments: z.array(z.object({ name: nodeName, subnet: cidr, mtu: z.number().int().min(576).max(9000).optional() }).strict()).min(1),
     hosts: z

@@ -5,6 +5,7 @@ import { RxBatch, Spans } from '../io/batch.js';
 import { MemoryTun } from '../tun/memory-tun.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
+import { checksum } from '../packet/checksum.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
 import { parseLeases } from './leases.js';
 import { Overlay, UdpNetwork } from './overlay.js';
@@ -13,13 +14,22 @@ import { RouteTable } from './route-table.js';
 const A = (s: string): number => parseIPv4(s)!;
 const NETWORK = parseCidr('10.244.0.0/16');
 
+/** Records what the overlay sends; refuses (as the kernel would) datagrams to addresses in `refuse`. */
 class FakeUdp implements UdpNetwork {
   sent: Array<{ addr: number; port: number; packet: Uint8Array }> = [];
-  send(spans: Spans, first: number, count: number): number {
+  refuse = new Map<number, string>();
+  send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
+    let sent = 0;
     for (let i = first; i < first + count; i++) {
+      const errno = this.refuse.get(spans.addrs[2 * i]);
+      if (errno) {
+        onRefused(i, errno);
+        continue;
+      }
       this.sent.push({ addr: spans.addrs[2 * i], port: spans.addrs[2 * i + 1], packet: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]) });
+      sent++;
     }
-    return count;
+    return sent;
   }
   startReading(): void {}
   stopReading(): void {}
@@ -75,14 +85,74 @@ test('leases: overlapping, outside the network, duplicate public IPs, host bits 
 
 test('packets go to the owning node, one datagram each, in order', () => {
   const { net, fromTun, overlay } = setup();
-  const big = (): Uint8Array => udpPacket('10.244.1.2', '10.244.2.2', 1444);
+  // Ten full-size packets that differ in their payloads, between others.
+  const big = (_: unknown, k: number): Uint8Array => {
+    const p = udpPacket('10.244.1.2', '10.244.2.2', 1444);
+    p.fill(k + 1, 28);
+    return p;
+  };
   const packets = [udpPacket('10.244.1.2', '10.244.3.2', 100), ...Array.from({ length: 10 }, big), udpPacket('10.244.1.2', '10.244.2.2', 500), udpPacket('10.244.1.2', '10.244.2.2', 40)];
   fromTun(...packets);
   assert.equal(net.sent.length, packets.length);
-  assert.deepEqual(net.sent.map((s) => s.packet.length), packets.map((p) => p.length), 'same packets, same order');
-  assert.deepEqual([net.sent[0].addr, net.sent[0].port], [A('198.51.100.3'), 9000]);
+  assert.deepEqual(net.sent.map((s) => [...s.packet]), packets.map((p) => [...p]), 'the same bytes, in the same order');
+  const to = (ip: string, port = 8285): number[] => [A(ip), port];
+  assert.deepEqual(net.sent.map((s) => [s.addr, s.port]), [to('198.51.100.3', 9000), ...Array(12).fill(to('198.51.100.2'))]);
   assert.equal(overlay.counters.sent, packets.length);
 });
+
+test('a datagram the kernel refuses is counted as send-failed; the rest of the batch still goes', () => {
+  const { net, fromTun, overlay } = setup();
+  net.refuse.set(A('198.51.100.3'), 'EHOSTUNREACH');
+  fromTun(udpPacket('10.244.1.2', '10.244.3.2', 10), udpPacket('10.244.1.2', '10.244.2.2', 10), udpPacket('10.244.1.2', '10.244.3.2', 10));
+  assert.equal(net.sent.length, 1);
+  assert.equal(overlay.counters.sent, 1);
+  assert.deepEqual(overlay.counters.drops.toJSON(), { 'send-failed': 2 });
+});
+
+test('from the network: a datagram is one whole packet (up to 64 KiB), never a truncated or padded one; IPv6, bad options and impossible fragments are dropped', () => {
+  const { tun, overlay } = setup();
+  const batch = new RxBatch(8, 65536);
+  const fromNet = (...ps: Uint8Array[]): void => {
+    batch.clear();
+    ps.forEach((p) => batch.append(p, A('198.51.100.2'), 8285));
+    overlay.fromNetwork(batch);
+  };
+  const big = udpPacket('10.244.2.2', '10.244.1.2', 3000 - 28, 64, false); // larger than the old 2,048-byte slots
+  const padded = new Uint8Array(100);
+  padded.set(udpPacket('10.244.2.2', '10.244.1.2', 10));
+  const v6 = new Uint8Array(60);
+  v6[0] = 0x60;
+  const badOptions = withHeaderBytes(udpPacket('10.244.2.2', '10.244.1.2', 10), [0x44, 9, 5, 0]); // an option claiming 9 bytes in a 4-byte room
+  const goodOptions = withHeaderBytes(udpPacket('10.244.2.2', '10.244.1.2', 10), [1, 1, 1, 0]);
+  const pastEnd = udpPacket('10.244.2.2', '10.244.1.2', 100);
+  pastEnd[6] = 0x1f; // fragment offset 65,528: ends past 65,535
+  pastEnd[7] = 0xff;
+  fixIpChecksum(pastEnd);
+  fromNet(big, padded, v6, badOptions, goodOptions, pastEnd);
+  assert.deepEqual(tun.written.map((p) => p.length), [3000, goodOptions.length]);
+  assert.deepEqual(overlay.counters.drops.toJSON(), { ipv6: 1, malformed: 3 });
+});
+
+/** The packet with a 4-byte options field (bytes as given) inserted after its 20-byte header. */
+function withHeaderBytes(p: Uint8Array, options: number[]): Uint8Array {
+  const out = new Uint8Array(p.length + 4);
+  out.set(p.subarray(0, 20));
+  out.set(options, 20);
+  out.set(p.subarray(20), 24);
+  out[0] = 0x46;
+  out[2] = out.length >> 8;
+  out[3] = out.length & 0xff;
+  fixIpChecksum(out);
+  return out;
+}
+
+function fixIpChecksum(p: Uint8Array): void {
+  p[10] = 0;
+  p[11] = 0;
+  const c = checksum(p, 0, (p[0] & 0x0f) * 4);
+  p[10] = c >> 8;
+  p[11] = c & 0xff;
+}
 
 test('from the network: only known nodes, their own subnets, for ours; TTL decremented; expiry answered through the overlay', () => {
   const { tun, net, overlay, fromNet } = setup();

@@ -204,6 +204,10 @@ export class Overlay {
       const off = batch.offset(i);
       const size = batch.sizes[i];
       const ip = this.ip.attach(batch.buf, off, size);
+      if (size > 0 && ip.version === 6) {
+        this.counters.drop('ipv6');
+        continue;
+      }
       if (ip.check() !== undefined || ip.totalLength !== size) {
         this.counters.drop('malformed');
         continue;

@@ -35,7 +35,7 @@ export function fragmentIPv4(ip: IPv4View, mtu: number, scratch: Uint8Array, emi
   return true;
 }
 
-export type ReassemblyDrop = 'reassembly-overlap' | 'reassembly-too-big' | 'reassembly-table-full';
+export type ReassemblyDrop = 'reassembly-overlap' | 'reassembly-too-big' | 'reassembly-table-full' | 'reassembly-bad-length';
 
 interface Pending {
   header: Uint8Array | undefined;
@@ -86,9 +86,21 @@ export class Reassembler {
         return 'reassembly-overlap';
       }
     }
+    // The end is where the last fragment (MF=0) ends: a second, different
+    // end, or any fragment past it, cannot belong to one datagram.
+    const end = offset + data.length;
+    if (!ip.moreFragments) {
+      if ((p.total !== undefined && p.total !== end) || p.chunks.some((c) => c.offset + c.data.length > end)) {
+        this.pending.delete(key);
+        return 'reassembly-bad-length';
+      }
+      p.total = end;
+    } else if (p.total !== undefined && end > p.total) {
+      this.pending.delete(key);
+      return 'reassembly-bad-length';
+    }
     p.chunks.push({ offset, data });
     if (offset === 0) p.header = ip.buf.slice(ip.off, ip.off + ip.headerLength);
-    if (!ip.moreFragments) p.total = offset + data.length;
     if (p.header === undefined || p.total === undefined) return undefined;
     let have = 0;
     for (const c of p.chunks) have += c.data.length;

@@ -27,13 +27,33 @@ export const IPV4 = {
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 
 /** Why a buffer is not a usable IPv4 packet (used as a drop reason). */
-export type IPv4Problem = 'truncated' | 'not-ipv4' | 'bad-header-length' | 'bad-total-length' | 'bad-checksum';
+export type IPv4Problem = 'truncated' | 'not-ipv4' | 'bad-header-length' | 'bad-total-length' | 'bad-checksum' | 'bad-options' | 'bad-fragment';
+
+/** Whether the options in b[start, end) are well formed: EOL ends them, NOP is one byte, any other carries a length of 2 or more that fits. */
+function optionsParse(b: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const type = b[i];
+    if (type === 0) return true;
+    if (type === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return false;
+    const len = b[i + 1];
+    if (len < 2 || i + len > end) return false;
+    i += len;
+  }
+  return true;
+}
 
 export class IPv4View extends PacketView {
   /**
    * The one validity check: version 4, a header length that fits, a total
-   * length within what was read, and a correct header checksum. Returns
-   * undefined when the accessors below are safe to use.
+   * length within what was read, a correct header checksum, options that
+   * parse (RFC 791: EOL, NOP, or type-length-value within the header), and
+   * a fragment that ends within 65,535 bytes. Returns undefined when the
+   * accessors below are safe to use.
    */
   check(): IPv4Problem | undefined {
     if (this.available < IPV4.MIN_HEADER) return 'truncated';
@@ -43,6 +63,8 @@ export class IPv4View extends PacketView {
     const total = this.totalLength;
     if (total < hl || total > this.available) return 'bad-total-length';
     if (checksum(this.buf, this.off, this.off + hl) !== 0) return 'bad-checksum';
+    if (hl > IPV4.MIN_HEADER && !optionsParse(this.buf, this.off + IPV4.MIN_HEADER, this.off + hl)) return 'bad-options';
+    if (this.fragmentOffset + total > 65535) return 'bad-fragment';
     return undefined;
   }
 

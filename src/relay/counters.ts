@@ -13,6 +13,7 @@ export type DropReason =
   | 'reassembly-overlap'
   | 'reassembly-too-big'
   | 'reassembly-table-full'
+  | 'reassembly-bad-length'
   | 'send-failed' // the kernel refused to send a request
   | 'tun-write-failed' // the TUN refused a reply
   | 'fragment-failed' // a reply too big for the TUN that could not be fragmented

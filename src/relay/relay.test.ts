@@ -95,7 +95,10 @@ test('a request leaves with the pinger\'s TTL and id; its reply comes back addre
   const icmp = new IcmpView(tun.written[0], 20, ip.payloadLength);
   assert.equal(icmp.check(), undefined);
   assert.deepEqual([icmp.type, icmp.id, icmp.seq], [ICMP_TYPE.ECHO_REPLY, 0x1234, 7]);
-  assert.deepEqual(relay.counters.toJSON(), { ...relay.counters.toJSON(), requests: 1, replies: 1 });
+  const c = relay.counters;
+  assert.deepEqual([c.requests, c.replies, c.errorsRelayed, c.errorsGenerated, c.ignored, c.drops.total], [1, 1, 0, 0, 0, 0]);
+  assert.equal(c.requestBytes, 84);
+  assert.equal(c.replyBytes, 84);
 });
 
 test('two pingers with one identifier to one host get different outgoing ids and only their own replies', () => {
@@ -197,6 +200,33 @@ test('fragments from the TUN are reassembled; a reply above the TUN MTU goes bac
   assert.equal(relay.counters.reassembled, 1);
 });
 
+test('an error whose quote did not leave from this host is not relayed (a forged quote with the pinger as source)', () => {
+  const { tun, net, fromTun, fromNet, relay } = setup();
+  fromTun(echo(ICMP_TYPE.ECHO_REQUEST, PINGER, REMOTE, 0x4100, 1));
+  const sent = net.sent[0];
+  // A quote naming the pinger (the TUN side) as source: never what the relay sent.
+  const forged = new Uint8Array(20 + sent.icmp.length);
+  forged.set(sent.icmp, 20);
+  writeIPv4Header(forged, 0, { src: PINGER, dst: REMOTE, protocol: IPPROTO.ICMP, payloadLength: sent.icmp.length, ttl: 1 });
+  const err = new Uint8Array(20 + 8 + 28);
+  writeIcmpError(err, 0, ICMP_TYPE.TIME_EXCEEDED, 0, ROUTER, new IPv4View(forged));
+  new IPv4View(err).setDst(HOST);
+  const ignoredBefore = relay.counters.ignored;
+  fromNet(err);
+  assert.equal(tun.written.length, 0);
+  assert.equal(relay.counters.ignored, ignoredBefore + 1);
+  assert.equal(relay.counters.errorsRelayed, 0);
+});
+
+test('TCP or UDP from a source outside the TUN subnet gets no answer, like an echo request from it', () => {
+  const { tun, fromTun, relay } = setup();
+  const udp = new Uint8Array(28);
+  writeIPv4Header(udp, 0, { src: A('10.9.9.9'), dst: REMOTE, protocol: IPPROTO.UDP, payloadLength: 8 });
+  fromTun(udp);
+  assert.equal(tun.written.length, 0);
+  assert.deepEqual(relay.counters.drops.toJSON(), { 'bad-source': 1 });
+});
+
 test('TCP and UDP get Administratively Prohibited; IPv6, garbage and non-echo ICMP are dropped and counted', () => {
   const { tun, net, fromTun, relay } = setup();
   const udp = new Uint8Array(28);
@@ -213,15 +243,28 @@ test('TCP and UDP get Administratively Prohibited; IPv6, garbage and non-echo IC
 
 test('fuzz: random and mutated packets from both sides never throw, and every one is accounted for', () => {
   const { net, fromTun, fromNet, relay } = setup();
+  const c = relay.counters;
+  // Each packet from the TUN ends as exactly one of these (a fragment may also complete a request)...
+  const tunOutcomes = (): number => c.requests + c.errorsGenerated + c.fragmentsIn + c.drops.total;
+  // ...and each from the network as exactly one of these.
+  const netOutcomes = (): number => c.replies + c.errorsRelayed + c.ignored + c.ownCopies + c.drops.total;
   let seed = 12345;
   const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
   const valid = echo(ICMP_TYPE.ECHO_REQUEST, PINGER, REMOTE, 3, 3);
   for (let round = 0; round < 3000; round++) {
-    const p = rand(2) ? valid.slice(0, 1 + rand(valid.length)) : new Uint8Array(1 + rand(100)).map(() => rand(256));
-    if (p.length === valid.length || rand(2)) for (let k = 0; k < 3; k++) p[rand(p.length)] = rand(256);
-    assert.doesNotThrow(() => fromTun(p));
-    assert.doesNotThrow(() => fromNet(p));
+    // Every tenth packet is the valid request itself; the rest are cut, flipped or random.
+    const p = round % 10 === 0 ? valid.slice() : rand(2) ? valid.slice(0, 1 + rand(valid.length)) : new Uint8Array(1 + rand(100)).map(() => rand(256));
+    if (round % 10 !== 0 && (p.length === valid.length || rand(2))) for (let k = 0; k < 3; k++) p[rand(p.length)] = rand(256);
+    const isFragment = p.length >= 8 && (((p[6] << 8) | p[7]) & 0x3fff) !== 0;
+    let before = tunOutcomes();
+    assert.doesNotThrow(() => fromTun(p.slice()));
+    const tunDelta = tunOutcomes() - before;
+    assert.ok(isFragment ? tunDelta >= 1 : tunDelta === 1, `round ${round}: a TUN packet was counted ${tunDelta} times`);
+    before = netOutcomes();
+    assert.doesNotThrow(() => fromNet(p.slice()));
+    assert.equal(netOutcomes() - before, 1, `round ${round}: a network packet was counted once`);
   }
-  assert.equal(relay.counters.drops.get('internal-error') ?? 0, 0);
-  assert.equal(net.sent.length, relay.counters.requests);
+  assert.equal(c.drops.get('internal-error') ?? 0, 0);
+  assert.equal(net.sent.length, c.requests);
+  assert.ok(c.requests > 0 && c.drops.total > 0, 'the fuzz reached both outcomes');
 });

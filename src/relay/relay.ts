@@ -257,6 +257,8 @@ export class IcmpRelay {
    * destination's address (a TUN-subnet or local source would be a martian).
    */
   private refuseNonIcmp(ip: IPv4View): void {
+    // A source outside the TUN subnet gets no answer, as an echo request from it would not.
+    if (!this.flows.ownsSource(ip.src)) return this.counters.drop('bad-source');
     if (!mayAnswerWithError(ip, undefined, this.broadcast)) return this.counters.drop('not-icmp');
     this.trace?.(`tun>    ${describeIPv4(ip)} refused: not ICMP`);
     this.giveError(ip, ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.ADMIN_PROHIBITED, ip.dst);
@@ -303,7 +305,9 @@ export class IcmpRelay {
       counters.replies++;
       if (this.probe?.icmpId === flow.id) this.probe.mark('from-network');
     } else if (icmp.isError && readQuote(icmp, this.quote)) {
-      flow = this.flows.inbound(this.quote.ip.dst, this.quote.icmp.id);
+      // Only an error about a request we sent: it left from one of this
+      // host's addresses (the kernel chose it), never from the TUN subnet.
+      flow = this.local.has(this.quote.ip.src) ? this.flows.inbound(this.quote.ip.dst, this.quote.icmp.id) : undefined;
       if (!flow) {
         counters.ignored++;
         return;

@@ -25,6 +25,19 @@ test('two-hosts: up, ping host-1 -> host-2, down leaves nothing behind', { skip:
     const ping = cli(['lab', 'exec', '--lab', lab, 'host-1', '--', 'ping', '-c', '1', '-W', '2', '198.51.100.2']);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     assert.match(ping.stdout, /1 received/);
+    // --lab after the node works too.
+    const after = cli(['lab', 'exec', 'host-1', '--lab', lab, '--', 'ping', '-c', '1', '-W', '2', '198.51.100.2']);
+    assert.equal(after.code, 0, after.stdout + after.stderr);
+    // A name that is empty, invalid or not up must exit 2 and remove nothing.
+    for (const bad of ['', 'Bad_Name', 'no-such-lab-here']) {
+      const r = cli(['lab', 'down', bad]);
+      assert.equal(r.code, 2, `lab down "${bad}": ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, bad === 'no-such-lab-here' ? /no lab named "no-such-lab-here" is up/ : /lab name "" is not valid|lab name "Bad_Name" is not valid/);
+    }
+    assert.equal(labNamespaces(lab).length, 3, 'the lab survived the bad lab down commands');
+    const noKind = cli(['lab', 'up']);
+    assert.equal(noKind.code, 2, noKind.stderr);
+    assert.match(noKind.stderr, /give a topology file or --preset NAME/);
     // A long-lived process inside the lab must not survive `lab down`.
     const sleeper = spawn(process.execPath, [CLI, 'lab', 'exec', '--lab', lab, 'host-2', '--', 'sleep', '300'], { stdio: 'ignore' });
     await sleep(300);

@@ -8,8 +8,8 @@ import { parseCidr, parseIPv4 } from '../../packet/addr.js';
 import { linkRequests } from '../link.js';
 import { addrRequests } from '../addr.js';
 import { routeRequests } from '../route.js';
-import { decodeError, MessageBuilder, parseAttrs, parseMessages, attrString } from './codec.js';
-import { IFLA, IFLA_INFO, NLMSG, RTM } from './constants.js';
+import { decodeError, MessageBuilder, parseAttrs, parseMessages, attrString, attrU32 } from './codec.js';
+import { IFA, IFLA, IFLA_INFO, NLMSG, RTA, RTM } from './constants.js';
 
 const SEQ = 0x6b06563f;
 const IFINDEX = 2;
@@ -42,10 +42,39 @@ for (const [command, build, hex] of CAPTURED) {
   });
   test(`decodes what \`${command}\` sent`, () => {
     const [m] = parseMessages(fromHex(hex));
-    const again = new MessageBuilder(m.type, m.flags).bytes(m.data).finish(m.seq, m.pid);
-    assert.equal(toHex(again), hex);
+    assert.deepEqual([m.type, m.flags, m.seq], [DECODED[command].type, DECODED[command].flags, SEQ]);
+    // The fixed header after nlmsghdr: ifinfomsg/ifaddrmsg 16/8 bytes, rtmsg 12.
+    const fixed = m.type === RTM.NEWLINK ? 16 : m.type === RTM.NEWADDR || m.type === RTM.DELADDR ? 8 : 12;
+    const attrs = parseAttrs(m.data, fixed);
+    const got: Record<string, string | number> = {};
+    for (const [k, v] of attrs) got[k] = decodeAttr(m.type, k, v);
+    assert.deepEqual(got, DECODED[command].attrs);
   });
 }
+
+/** An attribute as a person reads it: names as text, counts and indexes as numbers, addresses as hex. */
+function decodeAttr(type: number, k: number, v: Uint8Array): string | number {
+  if (type === RTM.NEWLINK) {
+    if (k === IFLA.LINKINFO) return `kind ${attrString(parseAttrs(v).get(IFLA_INFO.KIND))}`;
+    return k === IFLA.IFNAME ? attrString(v)! : k === IFLA.MTU ? attrU32(v)! : toHex(v);
+  }
+  const isRoute = type === RTM.NEWROUTE || type === RTM.DELROUTE;
+  return isRoute && (k === RTA.OIF || k === RTA.PRIORITY || k === RTA.TABLE) ? attrU32(v)! : toHex(v);
+}
+
+/** What each capture means, written out by hand from `ip`'s command line. */
+const ADDR = (s: string): string => toHex(Uint8Array.from(s.split('.').map(Number)));
+const DECODED: Record<string, { type: number; flags: number; attrs: Record<string, string | number> }> = {
+  'ip link set dev tcap up': { type: RTM.NEWLINK, flags: 0x0005, attrs: {} },
+  'ip link set dev tcap mtu 1400': { type: RTM.NEWLINK, flags: 0x0005, attrs: { [IFLA.MTU]: 1400 } },
+  'ip addr add 10.244.9.1/24 dev tcap': { type: RTM.NEWADDR, flags: 0x0605, attrs: { [IFA.LOCAL]: ADDR('10.244.9.1'), [IFA.ADDRESS]: ADDR('10.244.9.1') } },
+  'ip addr del 10.244.9.1/24 dev tcap': { type: RTM.DELADDR, flags: 0x0005, attrs: { [IFA.LOCAL]: ADDR('10.244.9.1'), [IFA.ADDRESS]: ADDR('10.244.9.1') } },
+  'ip route add 10.245.0.0/16 dev tcap': { type: RTM.NEWROUTE, flags: 0x0605, attrs: { [RTA.DST]: ADDR('10.245.0.0'), [RTA.OIF]: 2 } },
+  'ip route add 10.246.0.0/16 via 10.244.9.1 dev tcap metric 7': { type: RTM.NEWROUTE, flags: 0x0605, attrs: { [RTA.DST]: ADDR('10.246.0.0'), [RTA.GATEWAY]: ADDR('10.244.9.1'), [RTA.PRIORITY]: 7, [RTA.OIF]: 2 } },
+  'ip route replace 10.245.0.0/16 dev tcap': { type: RTM.NEWROUTE, flags: 0x0505, attrs: { [RTA.DST]: ADDR('10.245.0.0'), [RTA.OIF]: 2 } },
+  'ip route del 10.245.0.0/16 dev tcap': { type: RTM.DELROUTE, flags: 0x0005, attrs: { [RTA.DST]: ADDR('10.245.0.0'), [RTA.OIF]: 2 } },
+  'ip link add br0 type bridge': { type: RTM.NEWLINK, flags: 0x0605, attrs: { [IFLA.IFNAME]: 'br0', [IFLA.LINKINFO]: 'kind bridge' } },
+};
 
 test('nested attributes: veth peer info parses back to its names', () => {
   const [m] = parseMessages(linkRequests.addVeth('h1-eth0', 'sw-h1', 7).finish(1));
