@@ -1,6 +1,8 @@
 // --pcap FILE [--pcap-max-mb N] for the daemons: wraps the TUN so that
 // what the daemon reads from and writes to it lands in a pcap file.
 import { Command } from 'commander';
+import { accessSync, constants, statSync, Stats } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Logger } from '../log.js';
 import { PcapWriter } from '../io/pcap-writer.js';
 import { CapturingDevice } from '../tun/capturing-device.js';
@@ -21,8 +23,31 @@ export interface CaptureFlags {
 
 /** Checks the flags (before anything changes); returns the bound in bytes. */
 export function captureLimit(flags: CaptureFlags): number {
-  if (flags.pcap !== undefined && flags.pcap.trim() === '') throw usageError('--pcap needs a file name');
+  if (flags.pcap !== undefined) checkPcapPath(flags.pcap);
   return intOption('--pcap-max-mb', flags.pcapMaxMb, 1, 100_000) * 1024 * 1024;
+}
+
+/** A file we can create: not a directory, in a directory that exists and that we may write to. */
+function checkPcapPath(path: string): void {
+  if (path.trim() === '') throw usageError('--pcap needs a file name');
+  const existing = statOrUndefined(path);
+  if (existing?.isDirectory()) throw usageError(`--pcap ${path} is a directory: give a file name, e.g. ${join(path, 'capture.pcap')}`);
+  const dir = dirname(resolve(path));
+  const parent = statOrUndefined(dir);
+  if (!parent?.isDirectory()) throw usageError(`--pcap ${path}: the directory ${dir} does not exist`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw usageError(`--pcap ${path}: cannot write in ${dir}`);
+  }
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The device the daemon should use: `tun` itself, or a capturing wrapper. */

@@ -43,7 +43,8 @@ export function runUntilSignal(undo: UndoStack, report: (when: string) => void):
       // process half-way through undoing its set-up.
       if (stopping) return;
       stopping = true;
-      report(`stopping on ${signal}`);
+      // A daemon that stops itself after an error signals itself: say why, not which signal.
+      report(errorStop ?? `stopping on ${signal}`);
       undo.undoAll();
       resolve();
     };
@@ -66,10 +67,14 @@ export function stopOnIoError(log: Logger, what: string): (err: Error) => void {
   return (err) => stopWithError(log, `${what} failed: ${err.message}; stopping`);
 }
 
+/** Why the daemon is stopping itself, once stopWithError ran. */
+let errorStop: string | undefined;
+
 /** Logs `message`, then stops through the same path as SIGTERM, exiting 1. */
 export function stopWithError(log: Logger, message: string): void {
   log.error(message);
   process.exitCode = 1;
+  errorStop ??= `stopping after an error (${message})`;
   process.kill(process.pid, 'SIGTERM');
 }
 

@@ -122,7 +122,6 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   }
   const pathMtu = underlayMtu - ENCAP_OVERHEAD;
   const tunMtu = mtuFlag ?? pathMtu;
-  if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
 
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
   const plane = await openControlPlane();
@@ -181,6 +180,8 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     await serveStatus(flags.tun, status, undo, overlay, () => {
       for (const p of overlay.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
     });
+    // Warned only once the node is up: a start-up error stays one line.
+    if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
     announceReady = () =>
       log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
         { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });

@@ -21,12 +21,12 @@ function describe(s: Status): string {
   }
   const lines = [`${head}: ${s.subnet} of ${s.network} at ${s.endpoint}; sent ${c.sent}, delivered ${c.delivered}, errors generated ${c.errorsGenerated}; dropped: ${drops}; ${s.leases.peers} peer(s) from ${s.leases.source}`];
   const l = s.leases;
+  if (l.source === 'etcd') lines.push(`  etcd ${l.endpoints.join(',')}: ${l.key}, lease ${l.leaseId} (TTL ${l.leaseTtlSeconds} s), last renewed ${l.lastRenewal}${l.renewalFailing ? '; RENEWAL FAILING' : ''}`);
   const o = s.offloads;
   if (o) {
     const edgeDrops = Object.entries(o.drops as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
     lines.push(`  offloads: tun ${o.tun}, udp${o.udpGso ? ' gso' : ''}${o.udpGro ? ' gro' : ''}${!o.udpGso && !o.udpGro ? ' off' : ''}; split ${o.superPacketsRead} super-packets into ${o.segmentsSplit}, merged ${o.segmentsMerged} into ${o.runsWritten}; edge drops: ${edgeDrops}; ${s.device} transmit queue dropped ${o.tunTxDropped}`);
   }
-  if (l.source === 'etcd') lines.push(`  etcd ${l.endpoints.join(',')}: ${l.key}, lease ${l.leaseId} (TTL ${l.leaseTtlSeconds} s), last renewed ${l.lastRenewal}${l.renewalFailing ? '; RENEWAL FAILING' : ''}`);
   for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`);
   return lines.join('\n');
 }
@@ -49,6 +49,9 @@ export function statusCommand(): Command {
         } catch (err) {
           process.stderr.write(`tun-driver: the daemon on ${s.device} did not answer (${(err as Error).message}); it may have been killed\n`);
         }
+      }
+      if (answers.length === 0) {
+        throw new TunDriverError('TUN_ERR_NO_DEVICE', `no tun-driver daemon${opts.tun ? ` on ${opts.tun}` : ''} answered in this network namespace (stale control socket${sockets.length > 1 ? 's' : ''}: ${sockets.map((s) => s.path).join(', ')})`);
       }
       if (opts.json) printJson(answers);
       else process.stdout.write(answers.map(describe).join('\n') + '\n');

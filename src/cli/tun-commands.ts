@@ -8,7 +8,7 @@ import { Address, addrList } from '../netlink/addr.js';
 import { Link, linkByName, linkDelete, linkList } from '../netlink/link.js';
 import { IFF } from '../netlink/nl/constants.js';
 import { NetlinkSocket } from '../netlink/socket.js';
-import { parseCidr } from '../packet/addr.js';
+import { parseCidr, Prefix } from '../packet/addr.js';
 import { checkInterfaceName, checkMtu, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { intOption, printJson, usageError } from './output.js';
 
@@ -78,6 +78,15 @@ function withNetlink<T>(fn: (nl: NetlinkSocket) => T): T {
   }
 }
 
+/** A TUN address must be one host's: not 0.0.0.0 (with /0 it routes everything into the TUN), multicast, broadcast or reserved. */
+function checkUnicastAddress(text: string, p: Prefix): void {
+  const first = p.address >>> 24;
+  if (p.address === 0 || first === 0) throw usageError(`--address ${text}: 0.0.0.0/8 is not a host address (did you mean a subnet like 10.244.1.3/24?)`);
+  if (first >= 224 && first <= 239) throw usageError(`--address ${text} is a multicast address: give a unicast one`);
+  if (first >= 240) throw usageError(`--address ${text} is reserved or broadcast: give a unicast one`);
+  if (first === 127) throw usageError(`--address ${text} is a loopback address: give one outside 127.0.0.0/8`);
+}
+
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function tunCommands(): Command {
@@ -96,12 +105,20 @@ export function tunCommands(): Command {
       // Everything is validated before anything is changed.
       checkInterfaceName(name);
       const addresses = opts.address.map((a) => {
+        let p;
         try {
-          return parseCidr(a);
+          p = parseCidr(a);
         } catch (err) {
           throw usageError(`--address ${(err as Error).message}`);
         }
+        checkUnicastAddress(a, p);
+        return p;
       });
+      const seen = new Set<number>();
+      for (const [i, p] of addresses.entries()) {
+        if (seen.has(p.address)) throw usageError(`--address ${opts.address[i]} is given twice`);
+        seen.add(p.address);
+      }
       const mtu = opts.mtu === undefined ? undefined : intOption('--mtu', opts.mtu, MIN_MTU, MAX_MTU);
       if (mtu !== undefined) checkMtu(mtu);
       const device = LinuxTun.create({ name, addresses, mtu, persist: true, replace: opts.replace });
@@ -137,6 +154,7 @@ export function tunCommands(): Command {
       const views = withNetlink((nl) => {
         const addresses = addrList(nl);
         const links = name ? [linkByName(nl, name)] : linkList(nl).filter((l) => l.kind === 'tun');
+        if (name && links[0].kind !== 'tun') throw new TunDriverError('TUN_ERR_USAGE', `${name} is a ${links[0].kind ?? 'non-TUN'} device, not a TUN (ip link show ${name} shows it)`);
         return links.map((l) => tunView(l, addresses));
       });
       for (const v of views) if (v.kind === 'tun') v.offloads = await daemonOffloads(v.name);

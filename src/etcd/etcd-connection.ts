@@ -51,17 +51,33 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function retryUntil<T>(endpoints: string[], timeoutMs: number, call: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const fail = (why: string, cause?: unknown): TunDriverError =>
+    new TunDriverError('TUN_ERR_ETCD', `cannot reach etcd at ${endpoints.join(', ')} within ${formatSeconds(timeoutMs)} (${why}): check --etcd-endpoints and that etcd runs`, { cause });
   for (;;) {
+    // No single call may outlast the caller's timeout (a call's own
+    // deadline is CALL_DEADLINE_MS, longer than a short --etcd-timeout).
+    const attempt = call();
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()))));
     try {
-      return await call();
+      const result = await Promise.race([attempt, outOfTime]);
+      if (result === 'timeout') {
+        attempt.catch(() => undefined); // it settles after we gave up
+        throw fail('no answer');
+      }
+      return result;
     } catch (err) {
       if (err instanceof TunDriverError) throw err;
-      if (Date.now() >= deadline) {
-        throw new TunDriverError('TUN_ERR_ETCD', `cannot reach etcd at ${endpoints.join(', ')} within ${Math.round(timeoutMs / 1000)} s (${describeEtcdError(err)}): check --etcd-endpoints and that etcd runs`, { cause: err });
-      }
-      await sleep(200);
+      if (Date.now() >= deadline) throw fail(describeEtcdError(err), err);
+      await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
+    } finally {
+      clearTimeout(timer);
     }
   }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** One line for an etcd3/grpc error (their messages can span several lines). */

@@ -26,6 +26,8 @@ export class NetlinkError extends TunDriverError {
 export interface NetlinkOpenOptions {
   /** Open the socket inside this named network namespace. */
   netns?: string;
+  /** How long to wait for each answer (default 5 s). */
+  timeoutSeconds?: number;
 }
 
 export class NetlinkSocket {
@@ -34,7 +36,7 @@ export class NetlinkSocket {
   private readonly sizes = new Uint32Array(1);
   private closed = false;
 
-  private constructor(private readonly fd: number) {}
+  private constructor(private readonly fd: number, private readonly timeoutSeconds: number) {}
 
   static open(options: NetlinkOpenOptions = {}): NetlinkSocket {
     const make = (): number => native.socket(C.AF_NETLINK, C.SOCK_RAW, C.NETLINK_ROUTE);
@@ -49,14 +51,14 @@ export class NetlinkSocket {
       native.setsockoptInt(fd, C.SOL_NETLINK, C.NETLINK_EXT_ACK, 1);
       native.setsockoptInt(fd, C.SOL_NETLINK, C.NETLINK_CAP_ACK, 1);
       const timeval = new Uint8Array(16);
-      new DataView(timeval.buffer).setBigInt64(0, BigInt(RECV_TIMEOUT_SECONDS), true);
+      new DataView(timeval.buffer).setBigInt64(0, BigInt(options.timeoutSeconds ?? RECV_TIMEOUT_SECONDS), true);
       native.setsockoptBytes(fd, C.SOL_SOCKET, C.SO_RCVTIMEO, timeval);
       native.bindNetlink(fd, 0);
     } catch (err) {
       native.close(fd);
       throw err;
     }
-    return new NetlinkSocket(fd);
+    return new NetlinkSocket(fd, options.timeoutSeconds ?? RECV_TIMEOUT_SECONDS);
   }
 
   close(): void {
@@ -93,11 +95,13 @@ export class NetlinkSocket {
     if (this.closed) throw new TunDriverError('TUN_ERR_NETLINK', 'netlink socket is closed');
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const msg = request.finish(seq);
+    let sent: number;
     try {
-      native.writeBatch(this.fd, msg, Uint32Array.of(0), Uint32Array.of(msg.length), 1);
+      sent = native.writeBatch(this.fd, msg, Uint32Array.of(0), Uint32Array.of(msg.length), 1);
     } catch (err) {
       throw this.ioError(what, err);
     }
+    if (sent !== 1) throw new TunDriverError('TUN_ERR_NETLINK', `${what}: the kernel did not take the request (netlink send buffer full)`);
     const isDump = (request.flags & NLM_F.DUMP) === NLM_F.DUMP;
     const out: NlMessage[] = [];
     let interrupted = false;
@@ -108,7 +112,9 @@ export class NetlinkSocket {
       } catch (err) {
         throw this.ioError(what, err);
       }
-      if (n === 0) throw new TunDriverError('TUN_ERR_NETLINK', `${what}: netlink socket closed by the kernel`);
+      // readBatch returns 0 when read() gave EAGAIN, which on this blocking
+      // socket means SO_RCVTIMEO ran out.
+      if (n === 0) throw this.timeoutError(what);
       for (const m of parseMessages(this.rx.subarray(0, this.sizes[0]))) {
         if (m.seq !== seq) continue; // a late answer to an earlier request
         if (m.flags & NLM_F.DUMP_INTR) interrupted = true;
@@ -124,10 +130,12 @@ export class NetlinkSocket {
     }
   }
 
+  private timeoutError(what: string, cause?: unknown): TunDriverError {
+    return new TunDriverError('TUN_ERR_NETLINK', `${what}: no answer from the kernel within ${this.timeoutSeconds}s`, { cause });
+  }
+
   private ioError(what: string, err: unknown): TunDriverError {
-    if (isSystemError(err) && err.code === 'EAGAIN') {
-      return new TunDriverError('TUN_ERR_NETLINK', `${what}: no answer from the kernel within ${RECV_TIMEOUT_SECONDS}s`, { cause: err });
-    }
+    if (isSystemError(err) && err.code === 'EAGAIN') return this.timeoutError(what, err);
     return new TunDriverError('TUN_ERR_NETLINK', `${what}: ${(err as Error).message}`, { cause: err });
   }
 }

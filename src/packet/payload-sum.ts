@@ -6,6 +6,7 @@
 // the reference in tests.
 import { native } from '../native/addon.js';
 import { get32 } from './bytes.js';
+import { pseudoHeaderSum } from './udp.js';
 
 /** Partial sum of buf[start, end) plus `initial`, folded to 16 bits, not complemented. */
 export type SumFn = (buf: Uint8Array, start: number, end: number, initial: number) => number;
@@ -13,18 +14,16 @@ export type SumFn = (buf: Uint8Array, start: number, end: number, initial: numbe
 export const payloadSum: SumFn = native.checksumSum;
 
 /** The TCP/UDP pseudo-header sum for the IPv4 header at ipOff (RFC 793 / 768). */
-export function pseudoHeaderSum(buf: Uint8Array, ipOff: number, protocol: number, l4Length: number): number {
-  const src = get32(buf, ipOff + 12);
-  const dst = get32(buf, ipOff + 16);
-  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + l4Length;
+export function ipPseudoHeaderSum(buf: Uint8Array, ipOff: number, protocol: number, l4Length: number): number {
+  return pseudoHeaderSum(get32(buf, ipOff + 12), get32(buf, ipOff + 16), protocol, l4Length);
 }
 
 /** The full checksum field value for the L4 segment buf[l4Off, end) (its checksum field must be zero). */
 export function l4Checksum(sum: SumFn, buf: Uint8Array, ipOff: number, l4Off: number, end: number, protocol: number): number {
-  return ~sum(buf, l4Off, end, pseudoHeaderSum(buf, ipOff, protocol, end - l4Off)) & 0xffff;
+  return ~sum(buf, l4Off, end, ipPseudoHeaderSum(buf, ipOff, protocol, end - l4Off)) & 0xffff;
 }
 
 /** Whether the L4 segment's checksum (field included) verifies. */
 export function l4ChecksumValid(sum: SumFn, buf: Uint8Array, ipOff: number, l4Off: number, end: number, protocol: number): boolean {
-  return sum(buf, l4Off, end, pseudoHeaderSum(buf, ipOff, protocol, end - l4Off)) === 0xffff;
+  return sum(buf, l4Off, end, ipPseudoHeaderSum(buf, ipOff, protocol, end - l4Off)) === 0xffff;
 }

@@ -15,7 +15,7 @@ import { Spans, SpanList } from '../io/batch.js';
 import { checksum, foldPartial } from '../packet/checksum.js';
 import { get16, get32, put16 } from '../packet/bytes.js';
 import { IPPROTO } from '../packet/ipv4.js';
-import { l4ChecksumValid, pseudoHeaderSum, SumFn } from '../packet/payload-sum.js';
+import { ipPseudoHeaderSum, l4ChecksumValid, SumFn } from '../packet/payload-sum.js';
 import {
   GSO_TCPV4, GSO_UDP_L4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writePlainVnetHdr, writeVnetHdr, VnetHdr, emptyVnetHdr,
 } from './virtio-net-hdr.js';
@@ -198,7 +198,7 @@ export class GroCoalescer {
     const protocol = this.runTcp ? IPPROTO.TCP : IPPROTO.UDP;
     if (!this.runTcp) put16(b, l4 + 4, total - ihl);
     // CHECKSUM_PARTIAL: the field holds the pseudo-header sum, not complemented.
-    put16(b, l4 + (this.runTcp ? 16 : 6), foldPartial(pseudoHeaderSum(b, ip, protocol, total - ihl)));
+    put16(b, l4 + (this.runTcp ? 16 : 6), foldPartial(ipPseudoHeaderSum(b, ip, protocol, total - ihl)));
     const h = this.hdr;
     h.flags = VNET_F_NEEDS_CSUM;
     h.gsoType = this.runTcp ? GSO_TCPV4 : GSO_UDP_L4;

@@ -190,7 +190,7 @@ export class LinuxTun implements PacketDevice {
     try {
       // TUNSETIFF would silently create a missing device, so look first.
       const link = linkByName(nl, name);
-      if (link.kind !== 'tun') throw new TunDriverError('TUN_ERR_TUN', `device ${name} is a ${link.kind ?? 'non-TUN'} device, not a TUN`);
+      if (link.kind !== 'tun') throw new TunDriverError('TUN_ERR_USAGE', `device ${name} is a ${link.kind ?? 'non-TUN'} device, not a TUN: name a TUN device (tun-driver tun show lists them)`);
       const { fd, offload } = inNetns(options.netns, () => openTun(name, options.offload ?? 'off'));
       return new LinuxTun(name, link.index, fd, false, true, options.netns, offload);
     } finally {

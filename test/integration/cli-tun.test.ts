@@ -2,9 +2,11 @@
 // every bad input: exit 2, one line, nothing left on the system.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
 import { cli, cliIn, ipJson, labName, ROOT_SKIP, run } from './helpers.js';
 
 const LAB = labName('tun');
+const LEASES = `/tmp/tdlab-${LAB}-leases.json`;
 const NS = `tdlab-${LAB}-host-1`;
 
 interface IpLink { ifname: string; mtu: number; flags: string[]; operstate: string; addr_info: Array<{ family: string; local: string; prefixlen: number }> }
@@ -13,11 +15,13 @@ const linkNames = (): string[] => (ipJson(NS, 'link', 'show') as IpLink[]).map((
 
 before(() => {
   if (ROOT_SKIP) return;
+  writeFileSync(LEASES, JSON.stringify({ nodes: [{ subnet: '10.244.1.0/24', publicIp: '198.51.100.1' }] }));
   const up = cli(['lab', 'up', '--preset', 'two-hosts', '--name', LAB]);
   assert.equal(up.code, 0, up.stderr);
 });
 after(() => {
   if (!ROOT_SKIP) cli(['lab', 'down', LAB]);
+  rmSync(LEASES, { force: true });
 });
 
 test('tun add, show --json and del agree with ip -j addr show', { skip: ROOT_SKIP }, () => {
@@ -65,6 +69,14 @@ const BAD_INPUTS: Array<[string, string[], RegExp]> = [
   ['a missing device (del)', ['tun', 'del', 'nosuchdev'], /device "nosuchdev" does not exist/],
   ['deleting a device that is not a TUN', ['tun', 'del', 'eth0'], /eth0 is a veth device, not a TUN: refusing/],
   ['an unknown option', ['tun', 'add', 'tunbad', '--adress', '10.1.2.3/24'], /unknown option '--adress' \(Did you mean --address\?\)/],
+  ['the same address twice', ['tun', 'add', 'tunbad', '--address', '10.0.0.1/24', '--address', '10.0.0.1/24'], /--address 10\.0\.0\.1\/24 is given twice/],
+  ['a default route into the TUN (0.0.0.0/0)', ['tun', 'add', 'tunbad', '--address', '0.0.0.0/0'], /0\.0\.0\.0\/8 is not a host address/],
+  ['a multicast address', ['tun', 'add', 'tunbad', '--address', '224.0.0.1/24'], /is a multicast address/],
+  ['showing a device that is not a TUN', ['tun', 'show', 'lo'], /lo is a loopback device, not a TUN|lo is a non-TUN device, not a TUN/],
+  ['relay --attach to a device that is not a TUN', ['relay', '--attach', '--tun', 'lo'], /device lo is a .* device, not a TUN/],
+  ['relay --pcap into a missing directory', ['relay', '--tun', 'tunbad', '--address', '10.244.1.3/24', '--pcap', '/nonexistent/x.pcap'], /--pcap \/nonexistent\/x\.pcap: the directory \/nonexistent does not exist/],
+  ['overlay --pcap naming a directory', ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.1.0/24', '--public-ip', '198.51.100.1', '--leases', LEASES, '--pcap', '/tmp'], /--pcap \/tmp is a directory/],
+  ['overlay on a device that is not a TUN', ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.1.0/24', '--public-ip', '198.51.100.1', '--leases', LEASES, '--tun', 'lo'], /lo exists and is a .* device: refusing to replace it/],
 ];
 
 for (const [what, args, message] of BAD_INPUTS) {
@@ -89,4 +101,19 @@ test('without CAP_NET_ADMIN: exit 2, says how to fix it, leaves no device', { sk
     assert.ok(!linkNames().includes('tunperm'));
   }
   assert.equal(run('true', []).code, 0);
+});
+
+test('status with only a stale control socket (its daemon was killed): exit 2, says so', { skip: ROOT_SKIP }, async () => {
+  const { mkdtempSync, rmSync, statSync, writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/tdlab-ctl-');
+  try {
+    // A socket file nobody listens on, named for host-1's namespace, as a SIGKILLed daemon leaves it.
+    const inode = statSync(`/run/netns/${NS}`).ino;
+    writeFileSync(`${dir}/ctl-${inode}-tun19.sock`, '');
+    const r = run('ip', ['netns', 'exec', NS, 'env', `TUN_DRIVER_CONTROL_DIR=${dir}`, process.execPath, new URL('../../src/cli/main.js', import.meta.url).pathname, 'status']);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /no tun-driver daemon answered/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

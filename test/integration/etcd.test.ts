@@ -239,9 +239,14 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
+    const startedAt = Date.now();
     const unreachable = await runCli(1, ['overlay', '--etcd-endpoints', 'http://198.51.100.1:9', '--etcd-timeout', '1', '--public-ip', '198.51.100.1', '--tun', 'bad0']);
+    const tookMs = Date.now() - startedAt;
     assert.equal(unreachable.code, 2);
     assert.match(unreachable.stderr, /cannot reach etcd at http:\/\/198\.51\.100\.1:9 within 1 s .*check --etcd-endpoints/);
+    assert.doesNotMatch(unreachable.stderr, /after 3\.0/, 'the message does not contradict the timeout');
+    // --etcd-timeout 1 gives up after about 1 s (plus Node's start-up), not after a 3 s call deadline.
+    assert.ok(tookMs < 3000, `--etcd-timeout 1 took ${tookMs} ms`);
     for (const [args, message] of [
       [['--etcd-endpoints', endpoints, '--subnet', '10.244.1.0/24'], /--subnet is for leases file mode/],
       [['--etcd-endpoints', 'ftp://x'], /"ftp:\/\/x" must be http:\/\/HOST:PORT/],

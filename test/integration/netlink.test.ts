@@ -7,6 +7,8 @@ import { linkAddBridge, linkAddVeth, linkByName, linkDelete, linkGet, linkList, 
 import { addrAdd, addrDelete, addrList } from '../../src/netlink/addr.js';
 import { routeAdd, routeDelete, routeList, routeReplace } from '../../src/netlink/route.js';
 import { NetlinkError } from '../../src/netlink/socket.js';
+import { MessageBuilder } from '../../src/netlink/nl/codec.js';
+import { RTM } from '../../src/netlink/nl/constants.js';
 import { netnsOpen } from '../../src/netns/netns.js';
 import { native } from '../../src/native/addon.js';
 import { parseCidr, parseIPv4 } from '../../src/packet/addr.js';
@@ -62,6 +64,19 @@ test('links, addresses and routes: add, replace, move, delete, as iproute2 sees 
     assert.deepEqual(linkList(nl).map((l) => l.name), ['lo']);
     // The kernel's extended-ack text (not just ENETUNREACH) reaches the error message.
     assert.throws(() => routeAdd(nl, { dst: parseCidr('198.20.0.0/16'), gateway: parseIPv4('203.0.113.1') }), /Nexthop has invalid gateway/);
+  } finally {
+    nl.close();
+  }
+});
+
+test('a request the kernel never answers is reported as a timeout, not as a closed socket', { skip: ROOT_SKIP }, () => {
+  const nl = NetlinkSocket.open({ netns: scratchNetns('nlto'), timeoutSeconds: 1 });
+  try {
+    // Without NLM_F_REQUEST the kernel takes the message and says nothing.
+    const silent = new MessageBuilder(RTM.GETLINK, 0);
+    const started = Date.now();
+    assert.throws(() => nl.ack('a silent request', silent), /a silent request: no answer from the kernel within 1s/);
+    assert.ok(Date.now() - started < 3000);
   } finally {
     nl.close();
   }

@@ -105,3 +105,11 @@ test('parsers stop at malformed lengths instead of reading past the buffer', () 
   assert.equal(parseAttrs(fromHex('0200030008000300')).size, 0);
   assert.equal(parseAttrs(fromHex('0800030074617000ff00')).size, 1);
 });
+
+test('an error message whose quoted request claims a length past 2 GiB is decoded, not thrown (found by npm run fuzz)', () => {
+  const reply = fromHex('60000000020000024856066bf40a00009bffffff2c000000180005064856066b0000000002100000fe03000100000000080001000af7000008000500c0000201200001004e657874686f702068617320696e76616c6964206761746577617900');
+  reply.set([0xfe, 0xff, 0xff, 0xff], 20); // the quoted request's nlmsg_len
+  const [m] = parseMessages(reply);
+  assert.doesNotThrow(() => decodeError(m));
+  assert.equal(decodeError(m).errno, 101);
+});

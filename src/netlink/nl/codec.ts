@@ -7,7 +7,8 @@ import { NLMSG, NLM_F, NLMSGERR_ATTR } from './constants.js';
 
 if (endianness() !== 'LE') throw new Error('tun-driver netlink codec assumes a little-endian host');
 
-const align4 = (n: number): number => (n + 3) & ~3;
+/** Rounds up to a multiple of 4 (NLMSG_ALIGN); exact for any length a u32 field can hold. */
+const align4 = (n: number): number => Math.ceil(n / 4) * 4;
 const NLA_HEADER = 4;
 const NLA_TYPE_MASK = 0x3fff; // strips NLA_F_NESTED / NLA_F_NET_BYTEORDER
 
@@ -133,7 +134,7 @@ export function parseAttrs(data: Uint8Array, start = 0): Attrs {
   const attrs: Attrs = new Map();
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let at = start;
-  while (at + NLA_HEADER <= data.length) {
+  while (at >= 0 && at + NLA_HEADER <= data.length) {
     const len = view.getUint16(at, true);
     if (len < NLA_HEADER || at + len > data.length) break;
     attrs.set(view.getUint16(at + 2, true) & NLA_TYPE_MASK, data.subarray(at + NLA_HEADER, at + len));
