@@ -122,15 +122,17 @@ test('from the network: a datagram is one whole packet (up to 64 KiB), never a t
   padded.set(udpPacket('10.244.2.2', '10.244.1.2', 10));
   const v6 = new Uint8Array(60);
   v6[0] = 0x60;
+  v6[5] = 20; // payload length: 40 + 20 = the datagram
+  const notV6 = new TextEncoder().encode('garbage, not an IP packet'); // 'g' is 0x67: a 6 nibble, but malformed
   const badOptions = withHeaderBytes(udpPacket('10.244.2.2', '10.244.1.2', 10), [0x44, 9, 5, 0]); // an option claiming 9 bytes in a 4-byte room
   const goodOptions = withHeaderBytes(udpPacket('10.244.2.2', '10.244.1.2', 10), [1, 1, 1, 0]);
   const pastEnd = udpPacket('10.244.2.2', '10.244.1.2', 100);
   pastEnd[6] = 0x1f; // fragment offset 65,528: ends past 65,535
   pastEnd[7] = 0xff;
   fixIpChecksum(pastEnd);
-  fromNet(big, padded, v6, badOptions, goodOptions, pastEnd);
+  fromNet(big, padded, v6, notV6, badOptions, goodOptions, pastEnd);
   assert.deepEqual(tun.written.map((p) => p.length), [3000, goodOptions.length]);
-  assert.deepEqual(overlay.counters.drops.toJSON(), { ipv6: 1, malformed: 3 });
+  assert.deepEqual(overlay.counters.drops.toJSON(), { ipv6: 1, malformed: 4 });
 });
 
 /** The packet with a 4-byte options field (bytes as given) inserted after its 20-byte header. */

@@ -64,6 +64,11 @@ const NET_SLOTS = 32;
 /** A UDP GRO buffer holds at most this many datagrams (the kernel's UDP_GRO_CNT_MAX). */
 const GRO_MAX_SEGMENTS = 64;
 
+/** An IPv6 packet whose header and payload length agree with the datagram (anything else is malformed, whatever its first nibble). */
+function isIPv6Packet(b: Uint8Array, off: number, size: number): boolean {
+  return size >= 40 && b[off] >>> 4 === 6 && 40 + ((b[off + 4] << 8) | b[off + 5]) === size;
+}
+
 export class Overlay {
   readonly counters = new OverlayCounters();
   /** Armed by doctor's live probe (see control/probe.ts). */
@@ -204,7 +209,7 @@ export class Overlay {
       const off = batch.offset(i);
       const size = batch.sizes[i];
       const ip = this.ip.attach(batch.buf, off, size);
-      if (size > 0 && ip.version === 6) {
+      if (isIPv6Packet(batch.buf, off, size)) {
         this.counters.drop('ipv6');
         continue;
       }

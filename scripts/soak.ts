@@ -1,0 +1,117 @@
+// npm run soak [-- --minutes N] — a bounded soak in a cluster lab: iperf3
+// TCP pod to pod plus a ping at 100/s through the overlay, and the relay
+// (on host-1's tun19) under `ping -f` from four pingers at once. Every
+// --sample-seconds it prints each daemon's RSS, the overlay's throughput,
+// TUN transmit drops and the relay's counters. It fails (exit 1) if a
+// daemon's RSS grows more than 10 % after the warm-up (the first minute,
+// or the first third of a shorter run), if any counter says
+// internal-error, or if a daemon dies. Everything stays in its tdlab- lab.
+import { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { DaemonRun, parsePing, startRelay } from '../test/support/daemon-harness.js';
+
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+const LAB = 'soak';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export interface SoakResult { ok: boolean; problems: string[]; samples: number }
+
+export async function soak(minutes: number, sampleSeconds: number, log: (line: string) => void = console.log): Promise<SoakResult> {
+  const seconds = Math.round(minutes * 60);
+  const warmupSeconds = Math.min(60, Math.round(seconds / 3));
+  const cluster = await OverlayCluster.up(LAB, 2, 1);
+  const children: ChildProcess[] = [];
+  const problems: string[] = [];
+  let samples = 0;
+  try {
+    await cluster.start(1);
+    await cluster.start(2);
+    const relay: DaemonRun = await startRelay(cluster.lab, 'host-1', ['--tun', 'tun19', '--address', '10.245.0.3/24']);
+    const status = async (host: number, tun: string): Promise<any> => {
+      const r = await cluster.lab.run(`host-${host}`, process.execPath, [CLI, 'status', '--tun', tun, '--json']);
+      if (r.code !== 0) throw new Error(`status of ${tun} on host-${host}: ${r.stderr.trim()}`);
+      return JSON.parse(r.stdout)[0];
+    };
+    const daemons = { 'overlay-1': cluster.daemons.get(1)!, 'overlay-2': cluster.daemons.get(2)!, relay };
+    children.push(cluster.lab.spawn('host-2-pod1', 'iperf3', ['-s', '-1'], { stdio: 'ignore' }));
+    await sleep(400);
+    children.push(cluster.lab.spawn('host-1-pod1', 'iperf3', ['-c', '10.244.2.2', '-t', String(seconds)], { stdio: 'ignore' }));
+    let pingOutput = '';
+    const pinger = cluster.lab.spawn('host-1-pod1', 'ping', ['-i', '0.01', '-c', String(seconds * 100), '-W', '1', '-q', '10.244.2.2'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    pinger.stdout!.on('data', (d) => (pingOutput += d));
+    children.push(pinger);
+    for (let k = 0; k < 4; k++) children.push(cluster.lab.spawn('host-1', 'ping', ['-f', '-q', '-w', String(seconds), '-I', 'tun19', '198.51.100.2'], { stdio: 'ignore' }));
+    log(`soak: ${minutes} min; sampling every ${sampleSeconds} s; RSS must not grow > 10 % after the first ${warmupSeconds} s`);
+    log('  t s  RSS MB ovl-1  ovl-2  relay   overlay Mbit/s  TUN tx drops  relay requests/replies  internal errors');
+    const baseline: Record<string, number> = {};
+    let lastBytes = 0;
+    let lastAt = Date.now();
+    const started = Date.now();
+    while (Date.now() - started < seconds * 1000) {
+      await sleep(sampleSeconds * 1000);
+      const t = Math.round((Date.now() - started) / 1000);
+      const rss = Object.fromEntries(Object.entries(daemons).map(([name, d]) => [name, rssMb(d.child.pid)]));
+      for (const [name, d] of Object.entries(daemons)) {
+        if (d.child.exitCode !== null) problems.push(`${name} exited with ${d.child.exitCode} at ${t} s`);
+      }
+      if (problems.length) break;
+      const o1 = await status(1, 'flannel0');
+      const o2 = await status(2, 'flannel0');
+      const r = await status(1, 'tun19');
+      const bytes = o1.peers.reduce((n: number, p: any) => n + p.txBytes, 0);
+      const mbps = ((bytes - lastBytes) * 8) / ((Date.now() - lastAt) / 1000) / 1e6;
+      lastBytes = bytes;
+      lastAt = Date.now();
+      const internal = (o1.counters.dropped['internal-error'] ?? 0) + (o2.counters.dropped['internal-error'] ?? 0) + (r.counters.dropped['internal-error'] ?? 0);
+      const drops = o1.offloads.tunTxDropped + o2.offloads.tunTxDropped;
+      log(`${String(t).padStart(5)}  ${rss['overlay-1'].toFixed(1).padStart(12)} ${rss['overlay-2'].toFixed(1).padStart(6)} ${rss.relay.toFixed(1).padStart(6)} ${mbps.toFixed(0).padStart(15)} ${String(drops).padStart(13)} ${`${r.counters.requests}/${r.counters.replies}`.padStart(23)} ${String(internal).padStart(16)}`);
+      samples++;
+      if (internal > 0) problems.push(`internal-error counted (${internal}) at ${t} s`);
+      if (t >= warmupSeconds) {
+        for (const [name, mb] of Object.entries(rss)) {
+          baseline[name] ??= mb;
+          if (mb > baseline[name] * 1.1) problems.push(`${name} RSS grew from ${baseline[name].toFixed(1)} to ${mb.toFixed(1)} MB after the warm-up (at ${t} s)`);
+        }
+      }
+      if (problems.length) break;
+    }
+    await new Promise((r) => (pinger.exitCode !== null ? r(null) : pinger.on('exit', r)));
+    const p = parsePing(0, pingOutput);
+    log(`ping at 100/s through the overlay: ${p.transmitted} sent, ${p.received} received (${(100 * (1 - p.received / Math.max(1, p.transmitted))).toFixed(2)} % lost)`);
+  } catch (err) {
+    problems.push((err as Error).message);
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await cluster.down();
+  }
+  for (const p of [...new Set(problems)]) log(`soak: FAILED: ${p}`);
+  if (!problems.length) log(`soak: passed (${samples} samples)`);
+  return { ok: problems.length === 0, problems, samples };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, 'sample-seconds': { type: 'string', default: '10' } } });
+  const minutes = Number(values.minutes);
+  const sampleSeconds = Number(values['sample-seconds']);
+  if (!(minutes > 0 && minutes <= 120 && sampleSeconds >= 1 && sampleSeconds <= 60)) {
+    console.error('soak: --minutes must be in (0, 120] and --sample-seconds in [1, 60]');
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('soak: needs root (it builds a tdlab- lab)');
+    process.exit(2);
+  }
+  soak(minutes, sampleSeconds).then((r) => { process.exitCode = r.ok ? 0 : 1; });
+}
