@@ -108,6 +108,19 @@ export class SpanList implements Spans {
     this.addrs = new Uint32Array(capacity * 2);
   }
 
+  /** Spans over a fresh buffer that holds `packets` back to back, each to addr:port (allocates: tests and slow paths). */
+  static copyOf(packets: readonly Uint8Array[], addr = 0, port = 0): SpanList {
+    const spans = new SpanList(Math.max(1, packets.length));
+    spans.reset(new Uint8Array(packets.reduce((n, p) => n + p.length, 0)));
+    let at = 0;
+    for (const p of packets) {
+      spans.buf.set(p, at);
+      spans.add(at, p.length, addr, port);
+      at += p.length;
+    }
+    return spans;
+  }
+
   /** Empties the list and points it at `buf`. */
   reset(buf: Uint8Array): void {
     this.buf = buf;

@@ -111,23 +111,9 @@ test('inconsistent virtio headers are counted as drops, never thrown', () => {
   }
 });
 
-/** Segments of the captured TCP flight as Spans, as the overlay would queue them. */
-function spansOf(packets: Uint8Array[]): SpanList {
-  const buf = new Uint8Array(packets.reduce((n, p) => n + p.length, 0));
-  const spans = new SpanList(packets.length);
-  spans.reset(buf);
-  let at = 0;
-  for (const p of packets) {
-    buf.set(p, at);
-    spans.add(at, p.length);
-    at += p.length;
-  }
-  return spans;
-}
-
 function coalesce(packets: Uint8Array[], options = { tcp: true, udp: true }): { items: Uint8Array[]; counts: number[] } {
   const c = new GroCoalescer(payloadSum, options);
-  const spans = spansOf(packets);
+  const spans = SpanList.copyOf(packets);
   assert.equal(c.stage(spans, 0), spans.count);
   const s = c.staged;
   return {

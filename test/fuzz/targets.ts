@@ -153,15 +153,7 @@ const coalesce: Target = {
   run(rng) {
     const n = 1 + rng.next(8);
     const packets = Array.from({ length: n }, () => (rng.next(3) ? PACKET_SEEDS[1 + rng.next(2)].slice() : seedOf(rng)));
-    const buf = new Uint8Array(packets.reduce((t, p) => t + p.length, 0));
-    const spans = new SpanList(n);
-    spans.reset(buf);
-    let at = 0;
-    for (const p of packets) {
-      buf.set(p, at);
-      spans.add(at, p.length);
-      at += p.length;
-    }
+    const spans = SpanList.copyOf(packets);
     coalescer.clear();
     if (coalescer.stage(spans, 0) !== n) throw new Error('not every packet was staged');
     let total = 0;

@@ -23,16 +23,22 @@ function udpSocket(ns: string, port: number, gso: boolean, onGsoOff?: (errno: st
 
 /** Datagram i is `sizes[i]` bytes of the value i. */
 function spansOf(sizes: number[], port: number): SpanList {
-  const buf = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-  const spans = new SpanList(sizes.length);
-  spans.reset(buf);
-  let at = 0;
-  sizes.forEach((n, i) => {
-    buf.fill(i, at, at + n);
-    spans.add(at, n, LOOPBACK, port);
-    at += n;
-  });
-  return spans;
+  return SpanList.copyOf(sizes.map((n, i) => new Uint8Array(n).fill(i)), LOOPBACK, port);
+}
+
+/** A receiver on port 9000 and a GSO sender on 9001 in a scratch namespace whose loopback has MTU 1500; closed afterwards. */
+async function withPair(label: string, fn: (rx: DatagramSocket, tx: DatagramSocket, notices: string[]) => Promise<void>): Promise<void> {
+  const ns = scratchNetns(label);
+  assert.equal(run('ip', ['-n', ns, 'link', 'set', 'lo', 'mtu', '1500', 'up']).code, 0);
+  const rx = udpSocket(ns, 9000, false);
+  const notices: string[] = [];
+  const tx = udpSocket(ns, 9001, true, (errno) => notices.push(errno));
+  try {
+    await fn(rx, tx, notices);
+  } finally {
+    rx.close();
+    tx.close();
+  }
 }
 
 /** Reads until `want` datagrams arrived (or 3 s); returns [size, first byte] of each and how many reads it took. */
@@ -56,11 +62,7 @@ function receive(socket: DatagramSocket, want: number): Promise<{ got: Array<[nu
 }
 
 test('a run of equal datagrams leaves in one GSO send and arrives whole through UDP GRO, split back into the same datagrams', { skip: ROOT_SKIP }, async () => {
-  const ns = scratchNetns('uso');
-  assert.equal(run('ip', ['-n', ns, 'link', 'set', 'lo', 'mtu', '1500', 'up']).code, 0);
-  const rx = udpSocket(ns, 9000, false);
-  const tx = udpSocket(ns, 9001, true);
-  try {
+  await withPair('uso', async (rx, tx) => {
     assert.equal(rx.enableGro(), true);
     const sizes = [...Array(20).fill(1400), 600, 1400, 1400, 90];
     const arriving = receive(rx, sizes.length);
@@ -71,19 +73,11 @@ test('a run of equal datagrams leaves in one GSO send and arrives whole through 
     assert.deepEqual(got, sizes.map((n, i) => [n, i]), 'every datagram, its size and its bytes, in order');
     assert.equal(tx.gsoEnabled, true);
     assert.ok(reads < sizes.length, `GRO joined datagrams: ${reads} reads for ${sizes.length} datagrams`);
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  });
 });
 
 test('a socket the kernel will not segment for (SO_NO_CHECK: EINVAL) falls back to sendmmsg once, says the errno once, and everything arrives', { skip: ROOT_SKIP }, async () => {
-  const ns = scratchNetns('gsooff');
-  assert.equal(run('ip', ['-n', ns, 'link', 'set', 'lo', 'mtu', '1500', 'up']).code, 0);
-  const rx = udpSocket(ns, 9000, false);
-  const notices: string[] = [];
-  const tx = udpSocket(ns, 9001, true, (errno) => notices.push(errno));
-  try {
+  await withPair('gsooff', async (rx, tx, notices) => {
     native.setsockoptInt(tx.fd, C.SOL_SOCKET, SO_NO_CHECK, 1);
     const sizes = [1000, 1000, 1000, 300];
     const arriving = receive(rx, 2 * sizes.length);
@@ -94,27 +88,16 @@ test('a socket the kernel will not segment for (SO_NO_CHECK: EINVAL) falls back 
     assert.equal(tx.send(spansOf(sizes, 9000), 0, sizes.length, refuse), sizes.length);
     assert.deepEqual(notices, ['EINVAL'], 'said once');
     assert.deepEqual((await arriving).got, [...sizes, ...sizes].map((n, i) => [n, i % sizes.length]));
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  });
 });
 
 test('a run whose datagrams exceed the path MTU (EMSGSIZE) goes out one by one, fragmented, and GSO stays on', { skip: ROOT_SKIP }, async () => {
-  const ns = scratchNetns('gsobig');
-  assert.equal(run('ip', ['-n', ns, 'link', 'set', 'lo', 'mtu', '1500', 'up']).code, 0);
-  const rx = udpSocket(ns, 9000, false);
-  const notices: string[] = [];
-  const tx = udpSocket(ns, 9001, true, (errno) => notices.push(errno));
-  try {
+  await withPair('gsobig', async (rx, tx, notices) => {
     const sizes = [2000, 2000, 2000, 1000];
     const arriving = receive(rx, sizes.length);
     assert.equal(tx.send(spansOf(sizes, 9000), 0, sizes.length, (_i, e) => assert.fail(`refused: ${e}`)), sizes.length);
     assert.deepEqual((await arriving).got, sizes.map((n, i) => [n, i]));
     assert.deepEqual(notices, []);
     assert.equal(tx.gsoEnabled, true);
-  } finally {
-    rx.close();
-    tx.close();
-  }
+  });
 });
