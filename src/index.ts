@@ -1,0 +1,53 @@
+// The public API of tun-driver: `import { LinuxTun, ... } from 'tun-driver'`.
+// Everything exported here is a contract (docs on each declaration); the
+// rest of src/ is internal and may change. Requires Linux and, for
+// devices, namespaces and sockets, root or CAP_NET_ADMIN. Errors are
+// TunDriverError with a stable `code` ('TUN_ERR_PERMISSION', ...).
+
+// TUN devices, their offload edge, and the device interface the engines take.
+export { LinuxTun, checkInterfaceName, checkMtu, IFNAMSIZ, MIN_MTU, MAX_MTU } from './tun/linux-tun.js';
+export type { TunCreateOptions, OffloadCounters } from './tun/linux-tun.js';
+export type { OffloadMode, OffloadState } from './tun/offload.js';
+export type { PacketDevice, WriteResult } from './tun/device.js';
+export { MemoryTun } from './tun/memory-tun.js';
+
+// Batch memory, and datagram sockets driven in batches (UDP GSO/GRO).
+export { RxBatch, SpanList, TxQueue } from './io/batch.js';
+export type { Spans } from './io/batch.js';
+export { DatagramSocket } from './io/datagram-socket.js';
+export type { DatagramSocketOptions } from './io/datagram-socket.js';
+
+// rtnetlink: links, addresses, routes (each call names its `ip` twin).
+export { NetlinkSocket, NetlinkError } from './netlink/socket.js';
+export type { NetlinkOpenOptions } from './netlink/socket.js';
+export { linkList, linkGet, linkByName, linkSetUp, linkSetMtu, linkSetMaster, linkSetNetns, linkDelete, linkAddBridge, linkAddVeth } from './netlink/link.js';
+export type { Link, LinkStats } from './netlink/link.js';
+export { addrList, addrAdd, addrDelete } from './netlink/addr.js';
+export type { Address } from './netlink/addr.js';
+export { routeList, routeAdd, routeReplace, routeDelete } from './netlink/route.js';
+export type { Route, RouteSpec } from './netlink/route.js';
+
+// Packet views and checksums.
+export { IPv4View, IPPROTO, writeIPv4Header } from './packet/ipv4.js';
+export type { IPv4Problem, IPv4HeaderFields } from './packet/ipv4.js';
+export { IcmpView, ICMP_TYPE, ICMP_UNREACH, writeEchoPacket } from './packet/icmp.js';
+export { UdpView } from './packet/udp.js';
+export { checksum, sumWords, foldChecksum, updateChecksum16, updateChecksum32 } from './packet/checksum.js';
+export { payloadSum, l4Checksum, l4ChecksumValid } from './packet/payload-sum.js';
+export { parseIPv4, formatIPv4, parseCidr, formatCidr, prefixContains } from './packet/addr.js';
+export type { Prefix } from './packet/addr.js';
+
+// The engines, behind the PacketDevice and network interfaces.
+export { IcmpRelay } from './relay/relay.js';
+export type { RelayOptions } from './relay/relay.js';
+export type { IcmpNetwork } from './relay/network.js';
+export { Overlay } from './overlay/overlay.js';
+export type { OverlayOptions, UdpNetwork } from './overlay/overlay.js';
+
+// The namespace lab, for other projects' integration tests.
+export { Lab } from './lab/lab.js';
+export { presetTopology } from './lab/presets.js';
+export { validateTopology } from './lab/topology.js';
+
+export { TunDriverError } from './errors.js';
+export type { TunErrorCode } from './errors.js';
