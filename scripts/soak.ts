@@ -49,7 +49,7 @@ export async function soak(minutes: number, sampleSeconds: number, log: (line: s
     await sleep(400);
     children.push(cluster.lab.spawn('host-1-pod1', 'iperf3', ['-c', '10.244.2.2', '-t', String(seconds)], { stdio: 'ignore' }));
     let pingOutput = '';
-    const pinger = cluster.lab.spawn('host-1-pod1', 'ping', ['-i', '0.01', '-c', String(seconds * 100), '-W', '1', '-q', '10.244.2.2'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pinger = cluster.lab.spawn('host-1-pod1', 'ping', ['-i', '0.01', '-c', String(seconds * 100), '-w', String(seconds + 5), '-W', '1', '-q', '10.244.2.2'], { stdio: ['ignore', 'pipe', 'ignore'] });
     pinger.stdout!.on('data', (d) => (pingOutput += d));
     children.push(pinger);
     for (let k = 0; k < 4; k++) children.push(cluster.lab.spawn('host-1', 'ping', ['-f', '-q', '-w', String(seconds), '-I', 'tun19', '198.51.100.2'], { stdio: 'ignore' }));
