@@ -1,0 +1,81 @@
+// npm run bench:rtt-floor — where the overlay's round-trip time comes
+// from: the median ping RTT pod to pod (300 pings at 10 ms, after a 3,000-
+// ping warm-up at 2 ms) through
+//   ours        tun-driver overlay on each node
+//   minimal-js  bench/min-relay.ts: a TUN<->UDP passthrough on the same
+//               addon and event loop, with no packet logic at all
+//   socat       socat TUN<->UDP, a C loop
+// in three alternating rounds, in one run. minimal-js is the floor that
+// the overlay's logic cannot go below while every packet wakes Node's
+// event loop. Bounded in count and time; everything stays in the lab.
+import { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../src/lab/lab.js';
+import { sysctlWrite } from '../src/netns/sysctl.js';
+import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { parsePing } from '../test/support/daemon-harness.js';
+
+const LAB = 'bench-rtt';
+const ROUNDS = 3;
+const MIN_RELAY = fileURLToPath(new URL('./min-relay.js', import.meta.url));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function median(c: OverlayCluster): Promise<number> {
+  await c.lab.run('host-1-pod1', 'ping', ['-c', '3000', '-i', '0.002', '-q', '10.244.2.2'], 30_000);
+  const r = await c.lab.run('host-1-pod1', 'ping', ['-c', '300', '-i', '0.01', '-W', '1', '10.244.2.2'], 30_000);
+  const sorted = parsePing(r.code, r.stdout).rttsMs.sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** Starts a t0 tunnel on both nodes (socat or min-relay) and returns how to stop it. */
+async function startTunnel(c: OverlayCluster, kind: 'socat' | 'minimal-js'): Promise<() => Promise<void>> {
+  // No IPv6 on new devices: a router solicitation before the peer listens kills a connected socat.
+  for (const h of [1, 2]) sysctlWrite('net.ipv6.conf.default.disable_ipv6', 1, c.lab.ns(`host-${h}`));
+  const procs: ChildProcess[] = [];
+  for (const h of [1, 2]) {
+    procs.push(kind === 'socat'
+      ? c.lab.spawn(`host-${h}`, 'socat', [`UDP:198.51.100.${3 - h}:8285,bind=198.51.100.${h}:8285`, `TUN:10.244.${h}.0/16,tun-name=t0,iff-no-pi,tun-type=tun,iff-up`], { stdio: 'ignore' })
+      : c.lab.spawn(`host-${h}`, process.execPath, [MIN_RELAY, String(h), String(3 - h)], { stdio: 'ignore' }));
+    await sleep(700);
+  }
+  if (kind === 'socat') for (const h of [1, 2]) await c.lab.run(`host-${h}`, 'ip', ['link', 'set', 't0', 'mtu', '1472']);
+  return async () => {
+    for (const p of procs) p.kill();
+    for (const h of [1, 2]) sysctlWrite('net.ipv6.conf.default.disable_ipv6', 0, c.lab.ns(`host-${h}`));
+    await sleep(300);
+  };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench:rtt-floor needs root (it builds a tdlab- lab)');
+  await Lab.down(LAB).catch(() => undefined);
+  const c = await OverlayCluster.up(LAB, 2, 1);
+  const results: Record<string, number[]> = { ours: [], 'minimal-js': [], socat: [] };
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      await c.start(1);
+      await c.start(2);
+      results.ours.push(await median(c));
+      await c.stop(1);
+      await c.stop(2);
+      for (const kind of ['minimal-js', 'socat'] as const) {
+        const stop = await startTunnel(c, kind);
+        results[kind].push(await median(c));
+        await stop();
+      }
+    }
+  } finally {
+    await c.down();
+  }
+  const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`median ping RTT pod to pod, ${ROUNDS} alternating rounds (node ${process.version})`);
+  for (const [name, xs] of Object.entries(results)) {
+    console.log(`${name.padEnd(11)} ${xs.map((x) => x.toFixed(3)).join(' ')} ms; middle ${mid(xs).toFixed(3)} ms = ${(mid(xs) / mid(results.socat)).toFixed(2)}x socat`);
+  }
+}
+
+main().catch(async (err) => {
+  console.error(`bench:rtt-floor: ${err instanceof Error ? err.message : err}`);
+  await Lab.down(LAB).catch(() => undefined);
+  process.exitCode = 1;
+});
