@@ -4,6 +4,8 @@
 //   ours        tun-driver overlay on each node
 //   minimal-js  bench/min-relay.ts: a TUN<->UDP passthrough on the same
 //               addon and event loop, with no packet logic at all
+//   minimal-js-poll  the same, waiting in a blocking poll() loop instead of
+//               libuv callbacks
 //   socat       socat TUN<->UDP, a C loop
 // in three alternating rounds, in one run. minimal-js is the floor that
 // the overlay's logic cannot go below while every packet wakes Node's
@@ -28,14 +30,14 @@ async function median(c: OverlayCluster): Promise<number> {
 }
 
 /** Starts a t0 tunnel on both nodes (socat or min-relay) and returns how to stop it. */
-async function startTunnel(c: OverlayCluster, kind: 'socat' | 'minimal-js'): Promise<() => Promise<void>> {
+async function startTunnel(c: OverlayCluster, kind: 'socat' | 'minimal-js' | 'minimal-js-poll'): Promise<() => Promise<void>> {
   // No IPv6 on new devices: a router solicitation before the peer listens kills a connected socat.
   for (const h of [1, 2]) sysctlWrite('net.ipv6.conf.default.disable_ipv6', 1, c.lab.ns(`host-${h}`));
   const procs: ChildProcess[] = [];
   for (const h of [1, 2]) {
     procs.push(kind === 'socat'
       ? c.lab.spawn(`host-${h}`, 'socat', [`UDP:198.51.100.${3 - h}:8285,bind=198.51.100.${h}:8285`, `TUN:10.244.${h}.0/16,tun-name=t0,iff-no-pi,tun-type=tun,iff-up`], { stdio: 'ignore' })
-      : c.lab.spawn(`host-${h}`, process.execPath, [MIN_RELAY, String(h), String(3 - h)], { stdio: 'ignore' }));
+      : c.lab.spawn(`host-${h}`, process.execPath, [MIN_RELAY, String(h), String(3 - h), ...(kind === 'minimal-js-poll' ? ['poll'] : [])], { stdio: 'ignore' }));
     await sleep(700);
   }
   if (kind === 'socat') for (const h of [1, 2]) await c.lab.run(`host-${h}`, 'ip', ['link', 'set', 't0', 'mtu', '1472']);
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:rtt-floor needs root (it builds a tdlab- lab)');
   await Lab.down(LAB).catch(() => undefined);
   const c = await OverlayCluster.up(LAB, 2, 1);
-  const results: Record<string, number[]> = { ours: [], 'minimal-js': [], socat: [] };
+  const results: Record<string, number[]> = { ours: [], 'minimal-js': [], 'minimal-js-poll': [], socat: [] };
   try {
     for (let round = 0; round < ROUNDS; round++) {
       await c.start(1);
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
       results.ours.push(await median(c));
       await c.stop(1);
       await c.stop(2);
-      for (const kind of ['minimal-js', 'socat'] as const) {
+      for (const kind of ['minimal-js', 'minimal-js-poll', 'socat'] as const) {
         const stop = await startTunnel(c, kind);
         results[kind].push(await median(c));
         await stop();

@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -89,6 +90,39 @@ Napi::Value TunSetOffload(const Napi::CallbackInfo& info) {
   if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(flags)) < 0)
     ThrowErrno(env, errno, "ioctl(TUNSETOFFLOAD)");
   return env.Undefined();
+}
+
+// waitReadable(fds: Int32Array, timeoutMs) -> bitmask of the fds that are
+// readable (bit i for fds[i], at most 31), 0 on timeout. A blocking
+// poll(): for a thread that waits on its own instead of through libuv.
+Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t timeout;
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowArg(env, "waitReadable(fds, timeoutMs): fds must be an Int32Array");
+    return env.Undefined();
+  }
+  if (!ArgInt(info, 1, &timeout)) return env.Undefined();
+  Napi::Int32Array fds = info[0].As<Napi::Int32Array>();
+  size_t n = fds.ElementLength();
+  if (n == 0 || n > 31) {
+    ThrowArg(env, "waitReadable: give 1 to 31 fds");
+    return env.Undefined();
+  }
+  pollfd pfds[31];
+  for (size_t i = 0; i < n; i++) pfds[i] = {fds[i], POLLIN, 0};
+  int rc;
+  do rc = poll(pfds, n, timeout);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    ThrowErrno(env, errno, "poll");
+    return env.Undefined();
+  }
+  uint32_t mask = 0;
+  for (size_t i = 0; i < n; i++)
+    if (pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) mask |= 1u << i;
+  return Napi::Number::New(env, mask);
 }
 
 // socket(domain, type | SOCK_CLOEXEC, protocol). The caller adds
@@ -526,6 +560,7 @@ void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("tunSetPersist", Napi::Function::New(env, TunSetPersist));
   exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload));
   exports.Set("socket", Napi::Function::New(env, Socket));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("bindInet", Napi::Function::New(env, BindInet));
   exports.Set("connectInet", Napi::Function::New(env, ConnectInet));
