@@ -16,6 +16,8 @@ export { RxBatch, SpanList, TxQueue } from './io/batch.js';
 export type { Spans } from './io/batch.js';
 export { DatagramSocket } from './io/datagram-socket.js';
 export type { DatagramSocketOptions } from './io/datagram-socket.js';
+export { openOverlaySocket as openUdpSocket } from './overlay/udp-socket.js';
+export type { UdpSocketOptions } from './overlay/udp-socket.js';
 
 // rtnetlink: links, addresses, routes (each call names its `ip` twin).
 export { NetlinkSocket, NetlinkError } from './netlink/socket.js';
@@ -24,7 +26,7 @@ export { linkList, linkGet, linkByName, linkSetUp, linkSetMtu, linkSetMaster, li
 export type { Link, LinkStats } from './netlink/link.js';
 export { addrList, addrAdd, addrDelete } from './netlink/addr.js';
 export type { Address } from './netlink/addr.js';
-export { routeList, routeAdd, routeReplace, routeDelete } from './netlink/route.js';
+export { routeList, routeAdd, routeReplace, routeDelete, describeRoute } from './netlink/route.js';
 export type { Route, RouteSpec } from './netlink/route.js';
 
 // Packet views and checksums.
