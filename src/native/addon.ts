@@ -2,7 +2,6 @@
 // never the .node binary. The addon does syscalls only: it moves bytes
 // between file descriptors and memory owned here, and reports readiness.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -124,17 +123,24 @@ export const C = {
   MNT_DETACH: 2,
 } as const;
 
-function locateBinary(): string {
-  // dist/src/native/addon.js -> <package root>/build/Release/...
+/**
+ * The addon binary, found the ecosystem's way (node-gyp-build): a source
+ * build in build/Release when there is one (a checkout), else the prebuilt
+ * binary for this platform that the package ships in prebuilds/ (an
+ * install without a compiler).
+ */
+function loadAddon(): NativeAddon {
+  // dist/src/native/addon.js -> the package root
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  for (const kind of ['Release', 'Debug']) {
-    const path = join(root, 'build', kind, 'tun_driver_native.node');
-    if (existsSync(path)) return path;
+  const require = createRequire(import.meta.url);
+  try {
+    return (require('node-gyp-build') as (dir: string) => NativeAddon)(root);
+  } catch (err) {
+    throw new Error(`the tun-driver native addon is neither built nor prebuilt for ${process.platform}-${process.arch}: run \`npm rebuild tun-driver\` (needs g++ and make) (${(err as Error).message.split('\n')[0]})`);
   }
-  throw new Error('the tun-driver native addon is not built: run `npm install` (or `npx node-gyp rebuild`) in the package root');
 }
 
-export const native: NativeAddon = createRequire(import.meta.url)(locateBinary()) as NativeAddon;
+export const native: NativeAddon = loadAddon();
 
 export function isSystemError(err: unknown): err is SystemError {
   return err instanceof Error && typeof (err as SystemError).code === 'string' && typeof (err as SystemError).syscall === 'string';
