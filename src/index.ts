@@ -51,5 +51,21 @@ export { Lab } from './lab/lab.js';
 export { presetTopology } from './lab/presets.js';
 export { validateTopology } from './lab/topology.js';
 
+// Types the API above refers to (its results and options).
+export type { SumFn } from './packet/payload-sum.js';
+export type { IcmpProblem, EchoPacketFields } from './packet/icmp.js';
+export type { UdpProblem } from './packet/udp.js';
+export type { NlMessage, MessageBuilder } from './netlink/nl/codec.js';
+export type { RelayCounters, DropReason as RelayDropReason } from './relay/counters.js';
+export type { FlowTable, Flow } from './relay/flow-table.js';
+export type { Probe } from './control/probe.js';
+export type { OverlayCounters, OverlayDropReason } from './overlay/counters.js';
+export type { DropCounts } from './util/drop-counts.js';
+export type { Peer } from './overlay/route-table.js';
+export type { Lease } from './overlay/leases.js';
+export type { LabState, LabNode, NodeKind } from './lab/state.js';
+export type { LabSummary } from './lab/lab.js';
+export type { PresetOptions } from './lab/presets.js';
+
 export { TunDriverError } from './errors.js';
 export type { TunErrorCode } from './errors.js';
