@@ -126,7 +126,6 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
   const plane = await openControlPlane();
   const { network, subnet, port } = plane;
-  if (plane instanceof EtcdControlPlane) log.info(`etcd: holding ${formatCidr(subnet, false)} (${plane.how}) in ${formatCidr(network, false)}`, { subnet: formatCidr(subnet, false), how: plane.how });
 
   let announceReady: () => void = () => {};
   const undo = new UndoStack(log);
@@ -180,7 +179,9 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     await serveStatus(flags.tun, status, undo, overlay, () => {
       for (const p of overlay.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
     });
-    // Warned only once the node is up: a start-up error stays one line.
+    // Said only once the node is up: a start-up error stays one line.
+    const described = plane.describe();
+    log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
     if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
     announceReady = () =>
       log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,

@@ -124,6 +124,10 @@ export class EtcdControlPlane implements ControlPlane {
     this.client.close();
   }
 
+  describe(): { summary: string; details: Record<string, unknown> } {
+    return { summary: `etcd: holding ${formatCidr(this.subnet, false)} (${this.how}) in ${formatCidr(this.network, false)}`, details: { how: this.how } };
+  }
+
   status(): Record<string, unknown> {
     return {
       source: 'etcd',

@@ -28,6 +28,8 @@ export interface ControlPlane {
   close(): void;
   /** What `tun-driver status` shows about where the leases come from. */
   status(): Record<string, unknown>;
+  /** For the start-up log: one line on where this node's subnet and the leases come from, and fields for JSON logs. */
+  describe(): { summary: string; details: Record<string, unknown> };
 }
 
 /** The leases file: this node's subnet comes from the flags, the rest from the file. */
@@ -73,6 +75,10 @@ export class FileControlPlane implements ControlPlane {
 
   status(): Record<string, unknown> {
     return { source: this.file };
+  }
+
+  describe(): { summary: string; details: Record<string, unknown> } {
+    return { summary: `leases file ${this.file}: holding ${formatCidr(this.subnet, false)} (from --subnet) in ${formatCidr(this.network, false)}`, details: { source: this.file } };
   }
 
   /** This node's own entry in the file, if listed, must agree with the flags. */
