@@ -67,5 +67,8 @@ export type { LabState, LabNode, NodeKind } from './lab/state.js';
 export type { LabSummary } from './lab/lab.js';
 export type { PresetOptions } from './lab/presets.js';
 
+// What a daemon answers to `tun-driver status` (its control socket).
+export type { DaemonStatus, DaemonInfo, EngineStatus, RelayStatus, OverlayStatus, OffloadStatus, PeerStatus, LeaseSourceStatus, RelayCountersJson, OverlayCountersJson, PeerCountersJson, RelayFlowStatus } from './control/daemon-status.js';
+
 export { TunDriverError } from './errors.js';
 export type { TunErrorCode } from './errors.js';

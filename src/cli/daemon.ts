@@ -2,6 +2,7 @@
 // undo its set-up in reverse order on the way out, and run until SIGINT or
 // SIGTERM, printing its counters on SIGUSR1 and at exit.
 import { Logger } from '../log.js';
+import { DaemonInfo, DaemonStatus, EngineStatus } from '../control/daemon-status.js';
 import { ControlServer } from '../control/control-server.js';
 import { controlSocketPath } from '../control/paths.js';
 import { Probe } from '../control/probe.js';
@@ -79,7 +80,7 @@ export function stopWithError(log: Logger, message: string): void {
 }
 
 /** A daemon's status with who and since when it runs: what `status` and the live page show. */
-export function daemonStatus(device: string, status: () => Record<string, unknown>): () => Record<string, unknown> {
+export function daemonStatus<T extends EngineStatus>(device: string, status: () => T): () => T & DaemonInfo {
   const startedAt = new Date();
   return () => ({
     pid: process.pid,
@@ -100,7 +101,7 @@ export interface Probeable {
  * its control socket, and calls `sample` once a second (for rates).
  * Registered for undo.
  */
-export async function serveStatus(device: string, status: () => Record<string, unknown>, undo: UndoStack, engine: Probeable, sample?: () => void): Promise<void> {
+export async function serveStatus(device: string, status: () => DaemonStatus, undo: UndoStack, engine: Probeable, sample?: () => void): Promise<void> {
   const server = await ControlServer.listen(controlSocketPath(device), {
     status,
     probe: (arg) => {

@@ -1,5 +1,6 @@
 // `tun-driver overlay`: the UDP overlay daemon (flannel's UDP backend).
 import { Command } from 'commander';
+import { OffloadStatus, OverlayStatus } from '../control/daemon-status.js';
 import { createLogger } from '../log.js';
 import { addrList } from '../netlink/addr.js';
 import { linkByName, linkList } from '../netlink/link.js';
@@ -234,24 +235,26 @@ function tunTxDropped(tun: LinuxTun | undefined): number {
 }
 
 /** The offload edges: what the kernel agreed to and what each edge has done. */
-function offloadStatus(tun: LinuxTun, socket: DatagramSocket): Record<string, unknown> {
+function offloadStatus(tun: LinuxTun, socket: DatagramSocket): OffloadStatus {
   return { tun: tun.offload.summary, udpGso: socket.gsoEnabled, udpGro: socket.groEnabled, ...tun.offloadCounters(), tunTxDropped: tunTxDropped(tun) };
 }
 
 /** What `tun-driver status` shows for an overlay node: counters, and each peer with its rates. */
-function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, plane: ControlPlane, rates: RateMeter, offloads: Record<string, unknown>): Record<string, unknown> {
-  const counters = overlay.counters.toJSON(overlay.peers);
+function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, plane: ControlPlane, rates: RateMeter, offloads: OffloadStatus): OverlayStatus {
+  const { peers, ...counters } = overlay.counters.toJSON(overlay.peers);
   return {
     mode: 'overlay',
     offloads,
     network: formatCidr(network, false),
     subnet: formatCidr(subnet, false),
     endpoint: `${formatIPv4(publicIp)}:${port}`,
+    publicIp: formatIPv4(publicIp),
+    port,
     leases: { ...plane.status(), peers: overlay.peers.length },
-    counters: { ...counters, peers: undefined },
-    peers: overlay.peers.map((p, i) => {
-      const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(formatCidr(p.subnet, false)) ?? [];
-      return { ...(counters.peers as object[])[i], txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
+    counters,
+    peers: peers.map((p) => {
+      const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(p.subnet) ?? [];
+      return { ...p, txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
     }),
   };
 }

@@ -1,5 +1,6 @@
 // `tun-driver relay`: the seed article's tun-driver, done right.
 import { Command, Option } from 'commander';
+import { RelayStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { addrList } from '../netlink/addr.js';
@@ -134,7 +135,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
 }
 
 /** What `tun-driver status` shows for a relay: counters, rates and the busiest flows. */
-function relayStatus(relay: IcmpRelay, subnet: Prefix, rates: RateMeter): Record<string, unknown> {
+function relayStatus(relay: IcmpRelay, subnet: Prefix, rates: RateMeter): RelayStatus {
   const [requestsPerSecond = 0, repliesPerSecond = 0] = rates.rates.get('all') ?? [];
   const now = Date.now();
   const flows = relay.flows.list().sort((a, b) => b.requests - a.requests);

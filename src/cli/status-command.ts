@@ -5,26 +5,28 @@ import { TunDriverError } from '../errors.js';
 import { queryStatus } from '../control/control-server.js';
 import { listControlSockets } from '../control/paths.js';
 import { printJson } from './output.js';
+import { DaemonStatus, isEtcdLeases } from '../control/daemon-status.js';
 
-type Status = Record<string, any>;
+type Status = DaemonStatus;
 
 const rate = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : `${Math.round(n)}`);
 
 function describe(s: Status): string {
   const head = `${s.mode} on ${s.device} (pid ${s.pid}, up ${s.uptimeSeconds} s)`;
-  const c = s.counters;
-  const drops = Object.entries(c.dropped as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  const drops = Object.entries(s.counters.dropped).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
   if (s.mode === 'relay') {
+    const c = s.counters;
     const lines = [`${head}: ${s.subnet}; requests ${c.requests} (${rate(s.rates.requestsPerSecond)}/s), replies ${c.replies} (${rate(s.rates.repliesPerSecond)}/s), errors relayed ${c.errorsRelayed}, generated ${c.errorsGenerated}; dropped: ${drops}; flows ${s.flowCount}`];
     for (const f of s.flows) lines.push(`  ${f.src} > ${f.dst} id ${f.id}${f.outId !== f.id ? ` (out ${f.outId})` : ''}: ${f.requests} requests, ${f.replies} replies, ${f.errors} errors, idle ${f.idleSeconds} s`);
     return lines.join('\n');
   }
+  const c = s.counters;
   const lines = [`${head}: ${s.subnet} of ${s.network} at ${s.endpoint}; sent ${c.sent}, delivered ${c.delivered}, errors generated ${c.errorsGenerated}; dropped: ${drops}; ${s.leases.peers} peer(s) from ${s.leases.source}`];
   const l = s.leases;
-  if (l.source === 'etcd') lines.push(`  etcd ${l.endpoints.join(',')}: ${l.key}, lease ${l.leaseId} (TTL ${l.leaseTtlSeconds} s), last renewed ${l.lastRenewal}${l.renewalFailing ? '; RENEWAL FAILING' : ''}`);
+  if (isEtcdLeases(l)) lines.push(`  etcd ${l.endpoints.join(',')}: ${l.key}, lease ${l.leaseId} (TTL ${l.leaseTtlSeconds} s), last renewed ${l.lastRenewal}${l.renewalFailing ? '; RENEWAL FAILING' : ''}`);
   const o = s.offloads;
   if (o) {
-    const edgeDrops = Object.entries(o.drops as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+    const edgeDrops = Object.entries(o.drops).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
     lines.push(`  offloads: tun ${o.tun}, udp${o.udpGso ? ' gso' : ''}${o.udpGro ? ' gro' : ''}${!o.udpGso && !o.udpGro ? ' off' : ''}; split ${o.superPacketsRead} super-packets into ${o.segmentsSplit}, merged ${o.segmentsMerged} into ${o.runsWritten}; edge drops: ${edgeDrops}; ${s.device} transmit queue dropped ${o.tunTxDropped}`);
   }
   for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`);

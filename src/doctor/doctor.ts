@@ -3,6 +3,7 @@
 // problem with its evidence and, for anything wrong, the exact command
 // that fixes it. Reads only; changes nothing.
 import { queryStatus } from '../control/control-server.js';
+import { DaemonStatus, isEtcdLeases, OverlayStatus } from '../control/daemon-status.js';
 import { listControlSockets } from '../control/paths.js';
 import { addrList } from '../netlink/addr.js';
 import { Link, linkList } from '../netlink/link.js';
@@ -27,7 +28,7 @@ export interface Finding {
 interface Subject {
   link: Link;
   addresses: string[];
-  daemon?: Record<string, any>;
+  daemon?: DaemonStatus;
 }
 
 const ENCAP_OVERHEAD = 28;
@@ -46,11 +47,11 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
   } finally {
     nl.close();
   }
-  const daemons = new Map<string, Record<string, any>>();
+  const daemons = new Map<string, DaemonStatus>();
   const sockets = new Map<string, string>();
   for (const s of listControlSockets()) {
     try {
-      daemons.set(s.device, (await queryStatus(s.path, 1000)) as Record<string, any>);
+      daemons.set(s.device, (await queryStatus(s.path, 1000)) as DaemonStatus);
       sockets.set(s.device, s.path);
     } catch {
       add(`daemon on ${s.device}`, 'warning', `a control socket exists for ${s.device} but nobody answers: the daemon was probably killed`, `remove it: rm ${s.path}`);
@@ -68,12 +69,13 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
     checkDevice(subject, add);
     checkRoutesAndAddresses(subject, routes, addrs, links, add);
     checkRpFilter(subject, add);
-    if (subject.daemon?.mode === 'overlay') checkOverlay(subject, links, addrs, add);
+    const daemon = subject.daemon;
+    if (daemon?.mode === 'overlay') checkOverlay({ ...subject, daemon }, links, addrs, add);
     checkFirewall(subject, ruleset, add);
     if (subject.daemon) {
       // The live probe: an overlay pings a peer's overlay address (that node's kernel answers); a relay needs a target.
-      const peer = subject.daemon.peers?.[0]?.subnet as string | undefined;
-      const target = options.probe ?? (subject.daemon.mode === 'overlay' && peer ? peer.split('/')[0] : undefined);
+      const peer = subject.daemon.mode === 'overlay' ? subject.daemon.peers[0]?.subnet : undefined;
+      const target = options.probe ?? (peer ? peer.split('/')[0] : undefined);
       if (target) findings.push(await liveProbe(sockets.get(link.name)!, link.name, subject.daemon.mode, target));
       else add(`${link.name} live probe`, 'warning', `not run: give --probe ADDR (a host the ${subject.daemon.mode} should reach) to send one test packet through ${link.name}`);
     }
@@ -126,13 +128,13 @@ function checkRpFilter(s: Subject, add: Add): void {
   }
 }
 
-function checkOverlay(s: Subject, links: Link[], addrs: ReturnType<typeof addrList>, add: Add): void {
+function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], addrs: ReturnType<typeof addrList>, add: Add): void {
   const name = s.link.name;
   const forward = sysctlRead('net.ipv4.ip_forward');
   add('ip_forward', forward === '1' ? 'ok' : 'problem', `net.ipv4.ip_forward=${forward}${forward === '1' ? '' : ': pods behind this node cannot reach the overlay'}`, forward === '1' ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
   checkEtcdLease(s, add);
-  const endpoint = String(s.daemon!.endpoint ?? '');
-  const publicIp = parseIPv4(endpoint.split(':')[0]);
+  const endpoint = s.daemon.endpoint;
+  const publicIp = parseIPv4(s.daemon.publicIp);
   const underlayAddr = addrs.find((a) => a.prefix.address === publicIp);
   const underlay = underlayAddr && links.find((l) => l.index === underlayAddr.index);
   if (!underlay) return add(`${name} MTU`, 'warning', `cannot find the interface holding ${endpoint}`);
@@ -143,9 +145,9 @@ function checkOverlay(s: Subject, links: Link[], addrs: ReturnType<typeof addrLi
 }
 
 /** An overlay on etcd: is it still renewing the lease that holds its subnet? */
-function checkEtcdLease(s: Subject, add: Add): void {
-  const leases = s.daemon!.leases as Record<string, any> | undefined;
-  if (leases?.source !== 'etcd') return;
+function checkEtcdLease(s: Subject & { daemon: OverlayStatus }, add: Add): void {
+  const leases = s.daemon.leases;
+  if (!isEtcdLeases(leases)) return;
   const where = `${leases.key} (lease ${leases.leaseId}, TTL ${leases.leaseTtlSeconds} s, last renewed ${leases.lastRenewal})`;
   // The fix is the command that shows whether etcd answers from this node.
   if (leases.renewalFailing) {
@@ -159,7 +161,7 @@ function checkEtcdLease(s: Subject, add: Add): void {
 function checkFirewall(s: Subject, ruleset: Record<string, any> | undefined, add: Add): void {
   const name = s.link.name;
   const traffic: Traffic | undefined = s.daemon?.mode === 'overlay'
-    ? { proto: 'udp', port: Number(String(s.daemon.endpoint).split(':')[1]) }
+    ? { proto: 'udp', port: s.daemon.port }
     : s.daemon?.mode === 'relay' ? { proto: 'icmp' } : undefined;
   if (!traffic) return;
   const what = traffic.proto === 'udp' ? `the overlay's UDP port ${traffic.port}` : 'the relayed ICMP replies';

@@ -5,6 +5,7 @@
 // fatal, as in flannel: the node's pods are numbered out of a subnet it no
 // longer holds.
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
+import { LeaseSourceStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { Lease } from '../overlay/leases.js';
@@ -128,7 +129,7 @@ export class EtcdControlPlane implements ControlPlane {
     return { summary: `etcd: holding ${formatCidr(this.subnet, false)} (${this.how}) in ${formatCidr(this.network, false)}`, details: { how: this.how } };
   }
 
-  status(): Record<string, unknown> {
+  status(): LeaseSourceStatus {
     return {
       source: 'etcd',
       endpoints: this.options.endpoints,

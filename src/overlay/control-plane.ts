@@ -2,6 +2,7 @@
 // leases file (the embedded default) or etcd (src/etcd/). The daemon sees
 // only this interface, so both feed the data plane the same way.
 import { FSWatcher } from 'node:fs';
+import { LeaseSourceStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { describeLease, Lease, loadLeasesFile, watchLeasesFile } from './leases.js';
@@ -27,7 +28,7 @@ export interface ControlPlane {
   /** A clean stop: stop watching (and renewing). */
   close(): void;
   /** What `tun-driver status` shows about where the leases come from. */
-  status(): Record<string, unknown>;
+  status(): LeaseSourceStatus;
   /** For the start-up log: one line on where this node's subnet and the leases come from, and fields for JSON logs. */
   describe(): { summary: string; details: Record<string, unknown> };
 }
@@ -73,7 +74,7 @@ export class FileControlPlane implements ControlPlane {
     this.watcher?.close();
   }
 
-  status(): Record<string, unknown> {
+  status(): LeaseSourceStatus {
     return { source: this.file };
   }
 

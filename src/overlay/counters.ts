@@ -2,6 +2,7 @@
 // objects of the route table) and in total, and drops by reason.
 import { formatCidr, formatIPv4 } from '../packet/addr.js';
 import { Peer } from './route-table.js';
+import { OverlayCountersJson, PeerCountersJson } from '../control/daemon-status.js';
 import { DropCounts } from '../util/drop-counts.js';
 
 export type OverlayDropReason =
@@ -34,7 +35,7 @@ export class OverlayCounters {
     this.drops.add(reason, n);
   }
 
-  toJSON(peers: readonly Peer[]): Record<string, unknown> {
+  toJSON(peers: readonly Peer[]): OverlayCountersJson & { peers: PeerCountersJson[] } {
     return {
       sent: this.sent, delivered: this.delivered, errorsGenerated: this.errorsGenerated, fragmented: this.fragmented,
       dropped: this.drops.toJSON(),

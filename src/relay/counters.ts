@@ -1,5 +1,6 @@
 // What the relay counts: packets it moved, errors it relayed or gave, and
 // every packet it dropped, by reason.
+import { RelayCountersJson } from '../control/daemon-status.js';
 import { DropCounts } from '../util/drop-counts.js';
 
 export type DropReason =
@@ -49,7 +50,7 @@ export class RelayCounters {
     this.drops.add(reason, n);
   }
 
-  toJSON(): Record<string, unknown> {
+  toJSON(): RelayCountersJson {
     return {
       requests: this.requests, requestBytes: this.requestBytes, replies: this.replies, replyBytes: this.replyBytes, errorsRelayed: this.errorsRelayed, errorsGenerated: this.errorsGenerated,
       fragmentsIn: this.fragmentsIn, reassembled: this.reassembled, repliesFragmented: this.repliesFragmented, ignored: this.ignored, ownCopies: this.ownCopies,

@@ -1,0 +1,111 @@
+// What a daemon answers to `tun-driver status` (and the live page, and
+// doctor): one typed shape per engine, shared by the daemons that build it
+// and the commands that read it, instead of a record each side picks apart.
+
+/** Who answers and since when (added to every status by daemonStatus()). */
+export interface DaemonInfo {
+  pid: number;
+  device: string;
+  startedAt: string;
+  uptimeSeconds: number;
+}
+
+export interface RelayCountersJson {
+  requests: number;
+  requestBytes: number;
+  replies: number;
+  replyBytes: number;
+  errorsRelayed: number;
+  errorsGenerated: number;
+  fragmentsIn: number;
+  reassembled: number;
+  repliesFragmented: number;
+  ignored: number;
+  ownCopies: number;
+  /** Drops by reason. */
+  dropped: Record<string, number>;
+}
+
+export interface RelayFlowStatus {
+  src: string;
+  dst: string;
+  id: number;
+  outId: number;
+  requests: number;
+  replies: number;
+  errors: number;
+  idleSeconds: number;
+}
+
+export interface RelayStatus {
+  mode: 'relay';
+  subnet: string;
+  counters: RelayCountersJson;
+  rates: { requestsPerSecond: number; repliesPerSecond: number };
+  flowCount: number;
+  /** The busiest flows, at most 50. */
+  flows: RelayFlowStatus[];
+}
+
+export interface PeerCountersJson {
+  subnet: string;
+  publicIp: string;
+  port: number;
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+}
+
+export interface OverlayCountersJson {
+  sent: number;
+  delivered: number;
+  errorsGenerated: number;
+  fragmented: number;
+  dropped: Record<string, number>;
+}
+
+export interface PeerStatus extends PeerCountersJson {
+  txPacketsPerSecond: number;
+  txBytesPerSecond: number;
+  rxPacketsPerSecond: number;
+  rxBytesPerSecond: number;
+}
+
+/** Where the leases come from: the leases file, or etcd. */
+export type LeaseSourceStatus =
+  | { source: string }
+  | { source: 'etcd'; endpoints: string[]; key: string; leaseId: string; leaseTtlSeconds: number; lastRenewal: string; renewalFailing: boolean };
+
+export interface OffloadStatus {
+  /** What the TUN negotiated ("csum tso4 uso4 uso6", or "off"). */
+  tun: string;
+  udpGso: boolean;
+  udpGro: boolean;
+  superPacketsRead: number;
+  segmentsSplit: number;
+  checksumsCompleted: number;
+  runsWritten: number;
+  segmentsMerged: number;
+  drops: Record<string, number>;
+  tunTxDropped: number;
+}
+
+export interface OverlayStatus {
+  mode: 'overlay';
+  network: string;
+  subnet: string;
+  /** "198.51.100.1:8285", for people; publicIp and port for programs. */
+  endpoint: string;
+  publicIp: string;
+  port: number;
+  offloads: OffloadStatus;
+  leases: LeaseSourceStatus & { peers: number };
+  counters: OverlayCountersJson;
+  peers: PeerStatus[];
+}
+
+export type EngineStatus = RelayStatus | OverlayStatus;
+export type DaemonStatus = EngineStatus & DaemonInfo;
+
+export const isEtcdLeases = (l: LeaseSourceStatus): l is Extract<LeaseSourceStatus, { source: 'etcd' }> => l.source === 'etcd';
