@@ -1,6 +1,7 @@
 // What a daemon answers to `tun-driver status` (and the live page, and
 // doctor): one typed shape per engine, shared by the daemons that build it
 // and the commands that read it, instead of a record each side picks apart.
+import type { OffloadCounters } from '../tun/linux-tun.js';
 
 /** Who answers and since when (added to every status by daemonStatus()). */
 export interface DaemonInfo {
@@ -77,17 +78,13 @@ export type LeaseSourceStatus =
   | { source: string }
   | { source: 'etcd'; endpoints: string[]; key: string; leaseId: string; leaseTtlSeconds: number; lastRenewal: string; renewalFailing: boolean };
 
-export interface OffloadStatus {
+/** The offload edges: what was negotiated, and what the TUN edge has done (its counters). */
+export interface OffloadStatus extends OffloadCounters {
   /** What the TUN negotiated ("csum tso4 uso4 uso6", or "off"). */
   tun: string;
   udpGso: boolean;
   udpGro: boolean;
-  superPacketsRead: number;
-  segmentsSplit: number;
-  checksumsCompleted: number;
-  runsWritten: number;
-  segmentsMerged: number;
-  drops: Record<string, number>;
+  /** Packets the kernel dropped on the TUN's transmit queue. */
   tunTxDropped: number;
 }
 

@@ -86,10 +86,6 @@ export class RxBatch {
     return this.buf.subarray(o, o + this.sizes[i]);
   }
 
-  get full(): boolean {
-    return this.count >= this.slots;
-  }
-
   clear(): void {
     this.count = 0;
   }

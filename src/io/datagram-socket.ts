@@ -19,6 +19,10 @@ import { FdReader } from './fd-reader.js';
 export const GSO_MAX_SEGMENTS = 64;
 /** ...and at most one UDP datagram's worth of payload (65,535 - 8 - 20). */
 export const GSO_MAX_BYTES = 65507;
+/** A UDP GRO buffer holds at most this many datagrams (the kernel's UDP_GRO_CNT_MAX)... */
+export const GRO_MAX_SEGMENTS = 64;
+/** ...and at most this many bytes: a receive slot for a GRO socket must take it whole. */
+export const GRO_SLOT_BYTES = 65536;
 /** Runs shorter than this go out with sendmmsg (as cheap at that size). */
 const GSO_MIN_RUN = 2;
 
@@ -74,7 +78,7 @@ export class DatagramSocket {
 
   /** One recvmmsg into the slots, then one entry per datagram of each slot. */
   private readGro(b: RxBatch): number {
-    if (b.slotRoom < 65535 || b.capacity < b.slots * 64) throw new RangeError('a UDP GRO read needs 64 KiB slots and 64 entries per slot');
+    if (b.slotRoom < GRO_SLOT_BYTES - 1 || b.capacity < b.slots * GRO_MAX_SEGMENTS) throw new RangeError('a UDP GRO read needs 64 KiB slots and 64 entries per slot');
     if (!this.raw || this.raw.sizes.length !== b.slots) {
       this.raw = { sizes: new Uint32Array(b.slots), addrs: new Uint32Array(2 * b.slots), segs: new Uint32Array(b.slots) };
     }

@@ -17,6 +17,7 @@
 // Unreachable, Fragmentation Needed) carry the unreachable destination as
 // source for the same reason.
 import { RxBatch, SpanList, Spans, TxQueue } from '../io/batch.js';
+import { GRO_MAX_SEGMENTS, GRO_SLOT_BYTES } from '../io/datagram-socket.js';
 import { formatIPv4, Prefix, prefixContains, prefixMask, samePrefix } from '../packet/addr.js';
 import { describeIPv4 } from '../packet/describe.js';
 import { fragmentIPv4 } from '../packet/fragment.js';
@@ -58,11 +59,8 @@ export interface OverlayOptions {
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
 }
 
-/** Receive slots: big enough for the largest UDP datagram, or a UDP GRO buffer of many. */
-const NET_SLOT = 65536;
+/** Receive slots, each big enough for the largest UDP datagram or a UDP GRO buffer of many. */
 const NET_SLOTS = 32;
-/** A UDP GRO buffer holds at most this many datagrams (the kernel's UDP_GRO_CNT_MAX). */
-const GRO_MAX_SEGMENTS = 64;
 
 /** An IPv6 packet whose header and payload length agree with the datagram (anything else is malformed, whatever its first nibble). */
 function isIPv6Packet(b: Uint8Array, off: number, size: number): boolean {
@@ -98,7 +96,7 @@ export class Overlay {
     const slot = Math.max(2048, options.tunMtu, options.pathMtu);
     this.tunRx = new RxBatch(batch, slot);
     // A datagram is never truncated: every slot takes the largest one.
-    this.netRx = new RxBatch(NET_SLOTS, NET_SLOT, 0, NET_SLOTS * GRO_MAX_SEGMENTS);
+    this.netRx = new RxBatch(NET_SLOTS, GRO_SLOT_BYTES, 0, NET_SLOTS * GRO_MAX_SEGMENTS);
     this.toNet = new SpanList(batch);
     this.toTun = new SpanList(this.netRx.capacity);
     this.genTun = new TxQueue(64, slot);

@@ -88,8 +88,10 @@ export class GsoSplitter {
       const segLen = hdrLen + chunk;
       const d = out.slotOffset(out.count);
       const b = out.buf;
-      b.set(raw.subarray(pkt, pkt + hdrLen), d);
-      b.set(raw.subarray(pkt + hdrLen + k * h.gsoSize, pkt + hdrLen + k * h.gsoSize + chunk), d + hdrLen);
+      // The headers byte by byte (no view to allocate for a few dozen bytes), the payload in one copy.
+      for (let x = 0; x < hdrLen; x++) b[d + x] = raw[pkt + x];
+      const from = pkt + hdrLen + k * h.gsoSize;
+      b.set(raw.subarray(from, from + chunk), d + hdrLen);
       put16(b, d + 2, segLen);
       put16(b, d + 4, (id0 + k) & 0xffff);
       if (tcp) {

@@ -246,12 +246,8 @@ export class LinuxTun implements PacketDevice {
    * offloads, runs of one flow are merged into super-packets first.
    */
   writeBatch(batch: Spans): WriteResult {
-    if (this.coalescer) return this.writeCoalesced(batch);
-    return this.writeSpans(batch);
-  }
-
-  private writeCoalesced(batch: Spans): WriteResult {
-    const c = this.coalescer!;
+    if (!this.coalescer) return this.writeItems(batch);
+    const c = this.coalescer;
     let written = 0;
     let failed = 0;
     let from = 0;
@@ -264,41 +260,36 @@ export class LinuxTun implements PacketDevice {
         continue;
       }
       from = next;
-      const staged = c.staged;
-      let k = 0;
-      while (k < staged.count) {
-        let n: number;
-        try {
-          n = native.writeBatch(this.fd, staged.buf, staged.offsets, staged.lengths, staged.count - k, k);
-        } catch {
-          failed += c.packets[k++];
-          continue;
-        }
-        for (let j = k; j < k + n; j++) written += c.packets[j];
-        k += n;
-        if (n === 0) {
-          for (; k < staged.count; k++) failed += c.packets[k]; // EAGAIN: the queue is full
-        }
-      }
+      const r = this.writeItems(c.staged, c.packets);
+      written += r.written;
+      failed += r.failed;
     }
     return { written, failed };
   }
 
-  private writeSpans(batch: Spans): WriteResult {
-    let done = 0;
+  /**
+   * Writes items[0..count) one write() each; item i carries packets[i]
+   * packets (1 each without `packets`: a merged run carries several). An
+   * item the kernel refuses is skipped; at EAGAIN the rest is dropped.
+   */
+  private writeItems(items: Spans, packets?: Uint32Array): WriteResult {
+    const weight = (i: number): number => (packets ? packets[i] : 1);
+    let written = 0;
     let failed = 0;
-    const { buf, offsets, lengths } = batch;
-    while (done + failed < batch.count) {
-      const start = done + failed;
+    let k = 0;
+    while (k < items.count) {
+      let n: number;
       try {
-        const n = native.writeBatch(this.fd, buf, offsets, lengths, batch.count - start, start);
-        if (n === 0) break; // EAGAIN: the device queue is full, the rest is dropped
-        done += n;
+        n = native.writeBatch(this.fd, items.buf, items.offsets, items.lengths, items.count - k, k);
       } catch {
-        failed++;
+        failed += weight(k++);
+        continue;
       }
+      if (n === 0) break; // EAGAIN: the device queue is full
+      for (const end = k + n; k < end; k++) written += weight(k);
     }
-    return { written: done, failed: batch.count - done };
+    for (; k < items.count; k++) failed += weight(k);
+    return { written, failed };
   }
 
   /** Interface statistics (`ip -s link show dev NAME`). */
