@@ -65,7 +65,7 @@ async function main(): Promise<void> {
       node.plane = await EtcdControlPlane.open({ endpoints, prefix: PREFIX, publicIp: 0xc6336464 + i, subnetFile: join(dir, `${i}.env`), leaseTtlSeconds: 60, connectTimeoutMs: 10_000 });
       openMs.push(performance.now() - t0);
       rebuild(node, node.plane.leases());
-      node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => { throw err; } }, 1472);
+      node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => { throw err; } });
     }));
     const converged = await waitUntil(() => nodes.every((n) => n.routes.peers.length === NODES), 30_000);
     const convergedMs = performance.now() - t0;

@@ -43,7 +43,7 @@ async function joinOnce(cluster: OverlayCluster): Promise<{ fromStart: number; f
     if (performance.now() > deadline) throw new Error(`no convergence within 20 s: ${[...pending].join(' ')} still fail`);
     await Promise.all([...pending].map(async (pair) => {
       const [a, b] = pair.split('>');
-      const r = await cluster.lab.run(`host-${a}-pod1`, 'ping', ['-c', '1', '-W', '1', `10.244.${b}.2`], 5000);
+      const r = await cluster.lab.run(`host-${a}-pod1`, 'ping', ['-c', '1', '-W', '1', cluster.podIp(Number(b), 1)], 5000);
       if (r.code === 0) pending.delete(pair);
     }));
   }
@@ -57,10 +57,10 @@ async function changes(cluster: OverlayCluster, daemons: DaemonRun[]): Promise<n
   const latencies: number[] = [];
   for (let k = 0; k < CHANGES; k++) {
     const put = k % 2 === 0;
-    const why = `${put ? 'put' : 'delete'} 10.244.9.0-24`;
+    const why = `${put ? 'put' : 'delete'} 10.244.209.0-24`;
     const before = Date.now();
-    if (put) await cluster.etcdctl('put', '/coreos.com/network/subnets/10.244.9.0-24', '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
-    else await cluster.etcdctl('del', '/coreos.com/network/subnets/10.244.9.0-24');
+    if (put) await cluster.etcdctl('put', '/coreos.com/network/subnets/10.244.209.0-24', '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
+    else await cluster.etcdctl('del', '/coreos.com/network/subnets/10.244.209.0-24');
     for (const d of daemons) {
       let line: { time: string } | undefined;
       for (let i = 0; i < 100 && !line; i++) {

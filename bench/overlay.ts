@@ -226,6 +226,8 @@ async function main(): Promise<void> {
   if (missing.length) throw new Error(`missing ${missing.join(', ')}: run bash scripts/setup-debian.sh --bench`);
   await Lab.down(LAB);
   const cluster = await OverlayCluster.up(LAB, 2, 1);
+  // Pods wired once for every tunnel compared, with MTU 1500 as in the runs recorded before the CNI plugin existed.
+  await cluster.addPodsWithoutDaemons(1500);
   const results = new Map<string, Figures>();
   const only = process.env.BENCH_IMPLS?.split(',');
   try {

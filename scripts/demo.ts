@@ -15,7 +15,8 @@ import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
 import { startRelay, RelayRun } from '../test/support/daemon-harness.js';
 import { OverlayCluster } from '../test/support/overlay-cluster.js';
-import { labEtcdEndpoints } from '../src/lab/lab-etcd.js';
+import { labEtcdEndpoints, labSubnetFile } from '../src/lab/lab-etcd.js';
+import { podsOf } from '../src/lab/lab-pods.js';
 
 const LAB = 'demo';
 const OVERLAY_LAB = 'demo-ovl';
@@ -83,8 +84,8 @@ async function main(): Promise<void> {
 
     step('summary');
     process.stdout.write(`  relay:   ping -I tun19 ${host2}: ${received}/3 replies; traceroute -I: ${reached ? 'reached' : 'did NOT reach'} ${host2}\n`);
-    process.stdout.write(`  overlay: pod 10.244.1.2 -> pod 10.244.2.2 on another node: ${overlay}/3 replies\n`);
-    process.stdout.write(`  etcd:    host-3 joined on its own; pod 10.244.1.2 -> pod 10.244.3.2: ${joined}/3 replies\n`);
+    process.stdout.write(`  overlay: pod on host-1 -> pod on host-2, both added through tun-driver-cni: ${overlay}/3 replies\n`);
+    process.stdout.write(`  etcd:    host-3 took a subnet and joined on its own; pod on host-1 -> its pod: ${joined}/3 replies\n`);
     if (received !== 3 || !reached || overlay !== 3 || joined !== 3) throw new Error('the replies did not all come back');
     process.stdout.write('\ndemo OK\n');
   } finally {
@@ -99,14 +100,10 @@ async function overlayPart(): Promise<number> {
   try {
     for (const n of cluster.lab.state.nodes) process.stdout.write(`  ${n.name.padEnd(12)} ${n.netns.padEnd(28)} ${n.addresses.join(' ')}\n`);
     process.stdout.write(`  leases (${cluster.leasesFile}): host-1 owns 10.244.1.0/24, host-2 owns 10.244.2.0/24\n`);
-    for (const h of [1, 2]) {
-      process.stdout.write(`host-${h}$ tun-driver ${cluster.args(h).join(' ')} &\n`);
-      const run = await cluster.start(h);
-      process.stdout.write(`  ${JSON.parse(run.stderr().trim().split('\n')[0]).msg}\n`);
-    }
+    for (const h of [1, 2]) await startNode(cluster, h);
     step('pod on host-1 pings the pod on host-2: cni0 -> flannel0 -> daemon -> UDP -> daemon -> flannel0 -> cni0');
-    process.stdout.write('host-1-pod1$ ping -c 3 -i 0.3 10.244.2.2\n');
-    const r = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', '10.244.2.2']);
+    process.stdout.write(`host-1-pod1$ ping -c 3 -i 0.3 ${cluster.podIp(2, 1)}\n`);
+    const r = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', cluster.podIp(2, 1)]);
     process.stdout.write(r.stdout.trimEnd().replace(/^/gm, '  ') + '\n');
     const host1 = cluster.daemons.get(1)!;
     await cluster.stop(1);
@@ -120,6 +117,25 @@ async function overlayPart(): Promise<number> {
 }
 
 /**
+ * Starts host h's daemon, then (as OverlayCluster does once subnet.env is
+ * written) adds its pods through tun-driver-cni; shows both.
+ */
+async function startNode(cluster: OverlayCluster, h: number): Promise<{ subnet: unknown }> {
+  process.stdout.write(`host-${h}$ tun-driver ${cluster.args(h).join(' ')} &\n`);
+  const run = await cluster.start(h);
+  const lines = run.stderr().trim().split('\n').map((l) => JSON.parse(l));
+  process.stdout.write(`  ${lines[0].msg}\n`);
+  process.stdout.write(`  ${lines.find((l) => /^overlay up/.test(l.msg))?.msg ?? ''}\n`);
+  process.stdout.write(`  then, as a runtime would: CNI_COMMAND=ADD tun-driver-cni < ${labCniConfName(cluster, h)} (reads subnet.env, delegates to bridge + host-local)\n`);
+  for (const pod of podsOf(cluster.lab, `host-${h}`)) process.stdout.write(`  ${pod}: ${cluster.lab.node(pod).addresses.join(' ')}\n`);
+  return { subnet: lines.find((l) => l.subnet)?.subnet };
+}
+
+function labCniConfName(cluster: OverlayCluster, h: number): string {
+  return `{"type":"tun-driver-cni","subnetFile":"${labSubnetFile(cluster.lab, `host-${h}`)}",...}`;
+}
+
+/**
  * Three nodes and an etcd inside the lab: nodes take their subnets from
  * etcd and learn about each other as they join. Returns the replies of a
  * ping to the pod of the node that joined last.
@@ -130,20 +146,17 @@ async function etcdPart(): Promise<number> {
   try {
     process.stdout.write(`  etcd members: ${labEtcdEndpoints(cluster.lab).join(' ')}\n`);
     process.stdout.write(`  $ etcdctl get /coreos.com/network/config\n  ${(await cluster.etcdctl('get', '--print-value-only', '/coreos.com/network/config')).trim()}\n`);
-    for (const h of [1, 2]) {
-      process.stdout.write(`host-${h}$ tun-driver ${cluster.args(h).join(' ')} &\n`);
-      const run = await cluster.start(h);
-      process.stdout.write(`  ${JSON.parse(run.stderr().trim().split('\n')[0]).msg}\n`);
-    }
+    for (const h of [1, 2]) await startNode(cluster, h);
     step('host-3 joins: the others learn its subnet from the watch, no restarts');
     const host1 = cluster.daemons.get(1)!;
-    await cluster.start(3);
+    const host3 = await startNode(cluster, 3);
     await new Promise((r) => setTimeout(r, 300));
-    const learnt = host1.stderr().trim().split('\n').map((l) => JSON.parse(l)).filter((l) => /put 10\.244\.3\.0-24/.test(l.why ?? ''));
+    const key = String(host3.subnet).replace('/', '-');
+    const learnt = host1.stderr().trim().split('\n').map((l) => JSON.parse(l)).filter((l) => (l.why ?? '').includes(`put ${key}`));
     process.stdout.write(`  host-1 logged: ${learnt[0]?.msg ?? '(nothing yet)'}\n`);
     process.stdout.write(`  $ etcdctl get --prefix /coreos.com/network/subnets/\n${(await cluster.etcdctl('get', '--prefix', '/coreos.com/network/subnets/')).trim().replace(/^/gm, '  ')}\n`);
-    process.stdout.write('host-1-pod1$ ping -c 3 -i 0.3 10.244.3.2\n');
-    const r = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', '10.244.3.2']);
+    process.stdout.write(`host-1-pod1$ ping -c 3 -i 0.3 ${cluster.podIp(3, 1)}\n`);
+    const r = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', cluster.podIp(3, 1)]);
     process.stdout.write(r.stdout.trimEnd().replace(/^/gm, '  ') + '\n');
     return Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
   } finally {

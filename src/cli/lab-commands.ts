@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../lab/lab.js';
 import { labEtcdEndpoints, labSubnetFile } from '../lab/lab-etcd.js';
+import { addPod, checkPod, deletePod, podsOf } from '../lab/lab-pods.js';
+import { CniError } from '../cni/cni-error.js';
 import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { PRESET_NAMES, presetTopology } from '../lab/presets.js';
 import { LAB_NAME, loadTopologyFile } from '../lab/topology.js';
@@ -13,7 +15,7 @@ import { intOption, printJson, usageError } from './output.js';
 const MAIN_SCRIPT = fileURLToPath(new URL('./main.js', import.meta.url));
 
 function describeLab(lab: Lab): string {
-  const rows = lab.state.nodes.map((n) => `  ${n.name.padEnd(16)} ${n.kind.padEnd(7)} ${n.netns.padEnd(34)} ${n.addresses.join(' ')}`);
+  const rows = lab.state.nodes.map((n) => `  ${n.name.padEnd(16)} ${n.kind.padEnd(7)} ${n.netns.padEnd(34)} ${n.addresses.join(' ') || (n.kind === 'pod' ? '(no network yet: lab pod add)' : '')}`);
   return [`lab ${lab.name} is up:`, `  ${'node'.padEnd(16)} ${'kind'.padEnd(7)} ${'namespace'.padEnd(34)} addresses`, ...rows].join('\n');
 }
 
@@ -29,9 +31,10 @@ export function labCommands(): Command {
     .option('--hosts <n>', 'cluster preset: number of hosts (1-20)', '3')
     .option('--pods <m>', 'cluster preset: pods per host (1-16)', '2')
     .option('--etcd', 'cluster preset: also run etcd (a member on each of the first 3 hosts) with the network config stored')
+    .option('--internet', 'cluster preset: also a host outside the cluster ("internet", 198.51.100.129) behind a router')
     .option('--json', 'print the lab as JSON')
-    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd\n  tun-driver lab up presets/routed.json\n')
-    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up presets/routed.json\n')
+    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; internet?: boolean; json?: boolean }) => {
       if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
       if (!file && !opts.preset) throw usageError(`give a topology file or --preset NAME (${PRESET_NAMES.join(', ')}), e.g. lab up --preset two-hosts`);
       if (opts.name !== undefined) checkLabName(opts.name);
@@ -43,12 +46,15 @@ export function labCommands(): Command {
         const hosts = intOption('--hosts', opts.hosts, 1, 20);
         const pods = intOption('--pods', opts.pods, 1, 16);
         if (opts.etcd && opts.preset !== 'cluster') throw usageError('--etcd goes with --preset cluster (in a topology file, add "etcd": {"members": [...]})');
-        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd });
+        if (opts.internet && opts.preset !== 'cluster') throw usageError('--internet goes with --preset cluster (in a topology file, add a router and a host on a segment of their own)');
+        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, internet: opts.internet });
       }
       const built = await Lab.up(topology);
       if (opts.json) printJson(built.state);
       else process.stdout.write(`${describeLab(built)}\n${describeEtcd(built)}\ntry:  tun-driver lab exec ${built.state.nodes.find((n) => n.kind === 'host')!.name} -- ping -c 1 ${otherHostAddress(built)}\nend:  tun-driver lab down ${built.name}\n`);
     });
+
+  lab.addCommand(podCommands());
 
   lab
     .command('down')
@@ -130,7 +136,62 @@ function describeEtcd(lab: Lab): string {
   const endpoints = labEtcdEndpoints(lab).join(',');
   const host = lab.state.topology.etcd.members[0];
   return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config)\n` +
-    `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n`;
+    `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n` +
+    `pods: tun-driver lab pod add ${host}   (once the node's daemon has written its subnet.env)\n`;
+}
+
+/** `lab pod add|del|check`: pods through tun-driver-cni, as a runtime makes them. */
+function podCommands(): Command {
+  const pod = new Command('pod').description('add, check and delete pods through the tun-driver-cni plugin, as a container runtime does');
+  const targets = (lab: Lab, names: string[]): string[] =>
+    names.flatMap((n) => (lab.node(n).kind === 'host' ? podsOf(lab, n) : [n]));
+  const open = (first: string, labName?: string): Lab => {
+    if (labName !== undefined) checkLabName(labName);
+    return labName ? Lab.open(labName) : Lab.findByNode(first);
+  };
+  const cniFailure = (pod: string, err: unknown): never => {
+    if (err instanceof CniError) throw new TunDriverError('TUN_ERR_LAB', `${pod}: tun-driver-cni failed with CNI code ${err.code}: ${err.message}${err.details ? ` (${err.details})` : ''}`);
+    throw err;
+  };
+  pod
+    .command('add')
+    .description("ADD: give pods their network (a host's name means all its pods); needs the host's subnet.env, i.e. its overlay daemon running")
+    .argument('<node...>', 'pods (host-1-pod1) or hosts (host-1: all its pods)')
+    .option('--lab <name>', 'which lab (needed only when several labs have that node)')
+    .option('--json', "print the plugin's results as JSON")
+    .addHelpText('after', '\nExamples:\n  tun-driver lab pod add host-1\n  tun-driver lab pod add host-1-pod2 host-2-pod1\n')
+    .action(async (names: string[], opts: { lab?: string; json?: boolean }) => {
+      const lab = open(names[0], opts.lab);
+      const added = [];
+      for (const p of targets(lab, names)) added.push(await addPod(lab, p).catch((err) => cniFailure(p, err)));
+      if (opts.json) return printJson(added);
+      for (const a of added) process.stdout.write(`${a.pod.padEnd(16)} ${a.address}${a.gateway ? ` via ${a.gateway}` : ''}\n`);
+    });
+  pod
+    .command('check')
+    .description('CHECK: ask the plugin (and bridge, host-local) whether pods are still as ADD left them')
+    .argument('<node...>', 'pods or hosts')
+    .option('--lab <name>', 'which lab')
+    .action(async (names: string[], opts: { lab?: string }) => {
+      const lab = open(names[0], opts.lab);
+      for (const p of targets(lab, names)) {
+        await checkPod(lab, p).catch((err) => cniFailure(p, err));
+        process.stdout.write(`${p.padEnd(16)} ok\n`);
+      }
+    });
+  pod
+    .command('del')
+    .description("DEL: remove pods' interfaces and free their addresses (a pod never added is fine)")
+    .argument('<node...>', 'pods or hosts')
+    .option('--lab <name>', 'which lab')
+    .action(async (names: string[], opts: { lab?: string }) => {
+      const lab = open(names[0], opts.lab);
+      for (const p of targets(lab, names)) {
+        await deletePod(lab, p).catch((err) => cniFailure(p, err));
+        process.stdout.write(`${p.padEnd(16)} deleted\n`);
+      }
+    });
+  return pod;
 }
 
 function checkLabName(name: string): void {

@@ -12,7 +12,9 @@ import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
 import { parseEndpoints } from '../etcd/etcd-connection.js';
 import { EtcdControlPlane } from '../etcd/etcd-control-plane.js';
 import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
-import { DEFAULT_SUBNET_FILE } from '../etcd/subnet-env.js';
+import { DEFAULT_SUBNET_FILE, writeSubnetEnv } from '../etcd/subnet-env.js';
+import { installIpMasq, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
+import { ENCAP_OVERHEAD, overlayPathMtu } from '../overlay/mtu.js';
 import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
@@ -23,9 +25,6 @@ import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, stopWithError
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
 import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
-
-/** Outer IPv4 (20) + UDP (8) headers around every inner packet. */
-export const ENCAP_OVERHEAD = 28;
 
 interface OverlayFlags extends CaptureFlags {
   metrics?: string;
@@ -45,6 +44,7 @@ interface OverlayFlags extends CaptureFlags {
   trace?: boolean;
   jsonLog?: boolean;
   offload: string;
+  ipMasq?: boolean;
 }
 
 export function overlayCommand(): Command {
@@ -57,19 +57,20 @@ export function overlayCommand(): Command {
     .option('--port <n>', `leases file mode: UDP port (default ${DEFAULT_PORT})`)
     .option('--etcd-endpoints <urls>', 'etcd mode: comma-separated etcd URLs, e.g. http://198.51.100.1:2379; the network, subnet and port come from etcd')
     .option('--etcd-prefix <key>', 'etcd mode: key prefix (flannel layout: <prefix>/config, <prefix>/subnets/)', DEFAULT_ETCD_PREFIX)
-    .option('--subnet-file <path>', 'etcd mode: where to write FLANNEL_NETWORK/SUBNET/MTU/IPMASQ; read back at start to ask for the same subnet', DEFAULT_SUBNET_FILE)
+    .option('--subnet-file <path>', 'where to write FLANNEL_NETWORK/SUBNET/MTU/IPMASQ for the CNI plugin (tun-driver-cni); etcd mode also reads it back at start to ask for the same subnet', DEFAULT_SUBNET_FILE)
     .option('--subnet-lease-ttl <s>', "etcd mode: TTL of this node's subnet lease in seconds (renewed every third of it)", '86400')
     .option('--etcd-timeout <s>', 'etcd mode: give up (exit 2) if etcd cannot be reached at start within this many seconds', '5')
     .option('--tun <name>', 'TUN device name', 'flannel0')
     .option('--via <iface>', 'send through this interface only')
     .option('--mtu <n>', `TUN MTU (default: the underlay's MTU - ${ENCAP_OVERHEAD})`)
     .option('--offload <mode>', 'TUN TSO/GRO and UDP GSO/GRO at the edges: auto (what the kernel offers), on (fail without), off; the wire format is the same either way', 'auto')
+    .option('--ip-masq', "masquerade pod traffic that leaves the cluster network with this node's address (nftables table tun-driver-<tun>, removed on exit); subnet.env then says FLANNEL_IPMASQ=true")
     .option('--trace', 'print one line per packet on stdout')
     .option('--json-log', 'log JSON lines instead of text')
     .addHelpText('after', `
 Examples:
   tun-driver overlay --network 10.244.0.0/16 --subnet 10.244.1.0/24 --public-ip 198.51.100.1 --leases leases.json
-  tun-driver overlay --etcd-endpoints http://198.51.100.1:2379 --public-ip 198.51.100.1
+  tun-driver overlay --etcd-endpoints http://198.51.100.1:2379 --public-ip 198.51.100.1 --ip-masq
   tun-driver lab up --preset cluster --etcd && tun-driver lab exec host-1 -- tun-driver overlay ...
 
 With etcd, the node reads <prefix>/config (flannel's {"Network": ...,
@@ -81,7 +82,8 @@ out, so a restart gets the same subnet back.
 Like flannel's flannel0, the TUN gets the subnet's first address with the
 network's prefix length, so the kernel routes the whole network into it
 while the node's own subnet stays on its bridge. The UDP payload is the raw
-inner IP packet (docs/overlay.md). SIGUSR1 prints counters per peer;
+inner IP packet (docs/overlay.md). Once up, the daemon writes --subnet-file,
+which tun-driver-cni reads to give pods addresses (docs/kubernetes.md). SIGUSR1 prints counters per peer;
 SIGINT/SIGTERM print them and remove the device.`)
     .action(runOverlay);
 }
@@ -121,7 +123,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   } finally {
     nl.close();
   }
-  const pathMtu = underlayMtu - ENCAP_OVERHEAD;
+  const pathMtu = overlayPathMtu(underlayMtu);
   const tunMtu = mtuFlag ?? pathMtu;
 
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
@@ -138,6 +140,10 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     undo.push(() => tun.close());
     tunRef = tun;
     if (tun.offload.note) log.info(`${flags.tun} offloads: ${tun.offload.note}`);
+    if (flags.ipMasq) {
+      installIpMasq(flags.tun, network, subnet);
+      undo.push(() => removeIpMasq(flags.tun));
+    }
     const socket = openOverlaySocket({
       address: publicIp, port, via: flags.via, offload: offloadMode !== 'off',
       onGsoOff: (errno) => log.warn(`UDP GSO refused by the kernel (${errno}): sending one datagram per syscall from now on`, { errno }),
@@ -172,10 +178,13 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       },
       onWarning: (message) => log.warn(message),
       onFatal: (err) => stopWithError(log, `${err.message}; stopping`),
-    }, tunMtu);
+    });
     undo.push(() => plane.close());
+    // Last: the CNI plugin gives pods addresses as soon as this file is there.
+    writeSubnetEnv(flags.subnetFile, { network, subnet, mtu: tunMtu, ipMasq: flags.ipMasq ?? false });
     const rates = new RateMeter();
-    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, network, subnet, publicIp, port, plane, rates, offloadStatus(tun, socket)));
+    const ipMasq = flags.ipMasq ? { table: ipMasqTable(flags.tun), subnetFile: flags.subnetFile } : undefined;
+    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, { network, subnet, publicIp, port, ipMasq }, plane, rates, offloadStatus(tun, socket)));
     await serveMetrics(metricsAt, metrics, status, undo, log);
     await serveStatus(flags.tun, status, undo, overlay, () => {
       for (const p of overlay.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
@@ -185,7 +194,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
     if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
     announceReady = () =>
-      log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+      log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
         { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });
   } catch (err) {
     undo.undoAll();
@@ -240,7 +249,16 @@ function offloadStatus(tun: LinuxTun, socket: DatagramSocket): OffloadStatus {
 }
 
 /** What `tun-driver status` shows for an overlay node: counters, and each peer with its rates. */
-function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, publicIp: number, port: number, plane: ControlPlane, rates: RateMeter, offloads: OffloadStatus): OverlayStatus {
+interface NodeFacts {
+  network: Prefix;
+  subnet: Prefix;
+  publicIp: number;
+  port: number;
+  ipMasq?: { table: string; subnetFile: string };
+}
+
+function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, rates: RateMeter, offloads: OffloadStatus): OverlayStatus {
+  const { network, subnet, publicIp, port } = node;
   const { peers, ...counters } = overlay.counters.toJSON(overlay.peers);
   return {
     mode: 'overlay',
@@ -250,6 +268,7 @@ function overlayStatus(overlay: Overlay, network: Prefix, subnet: Prefix, public
     endpoint: `${formatIPv4(publicIp)}:${port}`,
     publicIp: formatIPv4(publicIp),
     port,
+    ...(node.ipMasq ? { ipMasq: node.ipMasq } : {}),
     leases: { ...plane.status(), peers: overlay.peers.length },
     counters,
     peers: peers.map((p) => {

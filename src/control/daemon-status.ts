@@ -97,6 +97,8 @@ export interface OverlayStatus {
   publicIp: string;
   port: number;
   offloads: OffloadStatus;
+  /** Present with --ip-masq: the nftables table that masquerades pod traffic leaving the network, and the subnet.env that says so. */
+  ipMasq?: { table: string; subnetFile: string };
   leases: LeaseSourceStatus & { peers: number };
   counters: OverlayCountersJson;
   peers: PeerStatus[];

@@ -9,11 +9,13 @@ import { addrList } from '../netlink/addr.js';
 import { Link, linkList } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { sysctlRead } from '../netns/sysctl.js';
-import { formatCidr, formatIPv4, parseIPv4 } from '../packet/addr.js';
+import { formatCidr, formatIPv4, parseCidr, parseIPv4 } from '../packet/addr.js';
 import { Route, routeList } from '../netlink/route.js';
 import { readRpFilter } from '../relay/rp-filter.js';
 import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewall.js';
 import { liveProbe } from './live-probe.js';
+import { ipMasqRules, listIpMasq } from '../overlay/ip-masq.js';
+import { ENCAP_OVERHEAD, overlayPathMtu } from '../overlay/mtu.js';
 
 export type Verdict = 'ok' | 'warning' | 'problem';
 
@@ -31,7 +33,6 @@ interface Subject {
   daemon?: DaemonStatus;
 }
 
-const ENCAP_OVERHEAD = 28;
 
 export async function runDoctor(options: { tun?: string; probe?: string } = {}): Promise<Finding[]> {
   const findings: Finding[] = [];
@@ -133,6 +134,7 @@ function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], add
   const forward = sysctlRead('net.ipv4.ip_forward');
   add('ip_forward', forward === '1' ? 'ok' : 'problem', `net.ipv4.ip_forward=${forward}${forward === '1' ? '' : ': pods behind this node cannot reach the overlay'}`, forward === '1' ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
   checkEtcdLease(s, add);
+  checkIpMasq(s, add);
   const endpoint = s.daemon.endpoint;
   const publicIp = parseIPv4(s.daemon.publicIp);
   const underlayAddr = addrs.find((a) => a.prefix.address === publicIp);
@@ -141,7 +143,25 @@ function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], add
   const fits = s.link.mtu + ENCAP_OVERHEAD <= underlay.mtu;
   add(`${name} MTU`, fits ? 'ok' : 'problem',
     `${name} mtu ${s.link.mtu} + ${ENCAP_OVERHEAD} bytes of UDP/IP ${fits ? '<=' : '>'} ${underlay.name} mtu ${underlay.mtu}${fits ? '' : ': full-size packets do not fit one datagram (the daemon must answer Fragmentation Needed or fragment)'}`,
-    fits ? undefined : `restart the overlay without --mtu (default ${underlay.mtu - ENCAP_OVERHEAD}), or: ip link set dev ${name} mtu ${underlay.mtu - ENCAP_OVERHEAD}`);
+    fits ? undefined : `restart the overlay without --mtu (default ${overlayPathMtu(underlay.mtu)}), or: ip link set dev ${name} mtu ${overlayPathMtu(underlay.mtu)}`);
+}
+
+/** An overlay with --ip-masq: are its rules in place, exactly as it installed them? */
+function checkIpMasq(s: Subject & { daemon: OverlayStatus }, add: Add): void {
+  const masq = s.daemon.ipMasq;
+  if (!masq) return;
+  const want = ipMasqRules(parseCidr(s.daemon.network), parseCidr(s.daemon.subnet));
+  let have: string[] | undefined;
+  try {
+    have = listIpMasq(s.link.name);
+  } catch (err) {
+    return add('ip masquerade', 'warning', `cannot read the rules: ${(err as Error).message}`);
+  }
+  const fix = `restart the overlay on ${s.link.name} (it installs table ip ${masq.table} at start)`;
+  if (!have) return add('ip masquerade', 'problem', `the daemon runs with --ip-masq (${masq.subnetFile} says FLANNEL_IPMASQ=true) but table ip ${masq.table} is missing: pods reach outside the cluster with their own addresses, and replies never come back`, fix);
+  const missing = want.filter((r) => !have.includes(r));
+  if (missing.length) return add('ip masquerade', 'problem', `table ip ${masq.table} lacks: ${missing.join('; ')}`, fix);
+  add('ip masquerade', 'ok', `table ip ${masq.table}: ${have.join('; ')}`);
 }
 
 /** An overlay on etcd: is it still renewing the lease that holds its subnet? */

@@ -14,7 +14,7 @@ import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-co
 import { NetworkConfig, parseNetworkConfig } from './network-config.js';
 import { configKey, subnetKey, subnetsDir } from './subnet-keys.js';
 import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
-import { readRememberedSubnet, writeSubnetEnv } from './subnet-env.js';
+import { readRememberedSubnet } from './subnet-env.js';
 import { SubnetWatch } from './subnet-watch.js';
 
 export interface EtcdControlPlaneOptions {
@@ -102,8 +102,7 @@ export class EtcdControlPlane implements ControlPlane {
     return this.watch.leases;
   }
 
-  start(events: ControlPlaneEvents, tunMtu: number): void {
-    writeSubnetEnv(this.options.subnetFile, { network: this.network, subnet: this.subnet, mtu: tunMtu, ipMasq: false });
+  start(events: ControlPlaneEvents): void {
     this.events = events;
   }
 

@@ -3,7 +3,7 @@
 // the same subnet again.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { formatCidr, formatIPv4, parseCidr, Prefix } from '../packet/addr.js';
+import { formatCidr, formatIPv4, parseCidr, Prefix, prefixContains } from '../packet/addr.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
@@ -31,6 +31,52 @@ export function writeSubnetEnv(path: string, env: SubnetEnv): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, formatSubnetEnv(env));
   renameSync(tmp, path);
+}
+
+/**
+ * Reads the whole file as a CNI plugin needs it. Undefined when the file
+ * is not there (the daemon has not started yet); throws an Error naming
+ * the key when it is there but incomplete or malformed.
+ */
+export function readSubnetEnv(path: string): SubnetEnv | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return parseSubnetEnv(text, path);
+}
+
+/** Parses the file's text (see formatSubnetEnv); throws an Error that names what is wrong. */
+export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
+  const vars = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Z_]+)=(.*?)\s*$/.exec(line);
+    if (m) vars.set(m[1], m[2]);
+  }
+  const get = (key: string): string => {
+    const value = vars.get(key);
+    if (value === undefined) throw new Error(`${source} has no ${key}`);
+    return value;
+  };
+  const prefix = (key: string): Prefix => {
+    try {
+      return parseCidr(get(key));
+    } catch (err) {
+      throw new Error(`${source}: ${key} ${(err as Error).message}`);
+    }
+  };
+  const network = prefix('FLANNEL_NETWORK');
+  const subnet = prefix('FLANNEL_SUBNET');
+  const mtuText = get('FLANNEL_MTU');
+  const mtu = /^\d{1,5}$/.test(mtuText) ? Number(mtuText) : NaN;
+  if (!(mtu >= 576 && mtu <= 65535)) throw new Error(`${source}: FLANNEL_MTU=${mtuText} is not an MTU (576-65535)`);
+  const ipMasqText = vars.get('FLANNEL_IPMASQ') ?? 'false';
+  if (ipMasqText !== 'true' && ipMasqText !== 'false') throw new Error(`${source}: FLANNEL_IPMASQ=${ipMasqText} must be true or false`);
+  if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw new Error(`${source}: FLANNEL_SUBNET ${formatCidr(subnet)} is outside FLANNEL_NETWORK ${formatCidr(network, false)}`);
+  return { network: { ...network, address: network.network }, subnet: { ...subnet, address: subnet.network }, mtu, ipMasq: ipMasqText === 'true' };
 }
 
 /** The subnet a previous run held, or undefined when there is no (readable) file. */

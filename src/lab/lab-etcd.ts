@@ -6,7 +6,6 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunDriverError } from '../errors.js';
 import { netnsPids, spawnInNetns } from '../netns/processes.js';
-import { writeSubnetEnv } from '../etcd/subnet-env.js';
 import { DEFAULT_ETCD_PREFIX, configKey } from '../etcd/subnet-keys.js';
 import { formatCidr, parseCidr } from '../packet/addr.js';
 import type { Lab } from './lab.js';
@@ -128,10 +127,9 @@ export async function waitForEtcd(lab: Lab, timeoutMs = 20_000): Promise<void> {
 
 /**
  * Starts every member, waits for a healthy cluster and stores the lab's
- * network config under flannel's default prefix. Each host with pods also
- * gets a subnet.env naming its pods' subnet: in a real cluster the node's
- * pod CIDR is in use before the overlay starts, and the daemon asks for
- * the remembered subnet first.
+ * network config under flannel's default prefix. Nothing else: each node's
+ * daemon takes whatever subnet etcd gives it, writes its subnet.env, and
+ * only then are its pods added (lab-pods.ts), as on a real node.
  */
 export async function startLabEtcd(lab: Lab): Promise<void> {
   const config = labNetworkConfig(lab);
@@ -139,9 +137,4 @@ export async function startLabEtcd(lab: Lab): Promise<void> {
   await waitForEtcd(lab);
   const put = await labEtcdctl(lab, ['put', configKey(DEFAULT_ETCD_PREFIX), config]);
   if (put.code !== 0) throw new TunDriverError('TUN_ERR_LAB', `cannot store the network config in the lab's etcd: ${put.stderr.trim()}`);
-  for (const h of lab.state.topology.hosts) {
-    if (!h.pods) continue;
-    const subnet = parseCidr(h.pods.subnet);
-    writeSubnetEnv(labSubnetFile(lab, h.name), { network: POD_NETWORK, subnet, mtu: 1472, ipMasq: false });
-  }
 }

@@ -13,32 +13,28 @@ import { netnsCreate, netnsDelete, netnsList, netnsOpen } from '../netns/netns.j
 import { killNetnsProcesses, spawnInNetns } from '../netns/processes.js';
 import { sysctlWrite } from '../netns/sysctl.js';
 import { native } from '../native/addon.js';
-import { formatIPv4, parseCidr, parseIPv4 } from '../packet/addr.js';
+import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { startLabEtcd } from './lab-etcd.js';
 import { LabNode, LabState, listLabStates, readLabState, removeLabState, writeLabState } from './state.js';
 import { LAB_PREFIX, namespaceOf, podName, Topology } from './topology.js';
 
 const BRIDGE = 'br0';
-const POD_BRIDGE = 'cni0';
 
 /** The nodes a topology becomes, with their namespaces and addresses. */
 export function planNodes(t: Topology): LabNode[] {
   const segLen = new Map(t.segments.map((s) => [s.name, parseCidr(s.subnet).length]));
   const nodes: LabNode[] = t.segments.map((s) => ({ name: s.name, kind: 'switch', netns: namespaceOf(t.name, s.name), addresses: [] }));
   for (const h of t.hosts) {
-    const addresses = [`${h.address}/${segLen.get(h.segment)}`];
-    if (h.pods) addresses.push(`${formatIPv4(parseCidr(h.pods.subnet).network + 1)}/${parseCidr(h.pods.subnet).length}`);
-    nodes.push({ name: h.name, kind: 'host', netns: namespaceOf(t.name, h.name), addresses });
+    nodes.push({ name: h.name, kind: 'host', netns: namespaceOf(t.name, h.name), addresses: [`${h.address}/${segLen.get(h.segment)}`] });
   }
   for (const r of t.routers) {
     nodes.push({ name: r.name, kind: 'router', netns: namespaceOf(t.name, r.name), addresses: r.interfaces.map((i) => `${i.address}/${segLen.get(i.segment)}`) });
   }
+  // Pods start empty: their addresses are what tun-driver-cni returns (lab-pods.ts).
   for (const h of t.hosts) {
-    if (!h.pods) continue;
-    const subnet = parseCidr(h.pods.subnet);
-    for (let j = 1; j <= h.pods.count; j++) {
+    for (let j = 1; j <= (h.pods?.count ?? 0); j++) {
       const name = podName(h.name, j);
-      nodes.push({ name, kind: 'pod', netns: namespaceOf(t.name, name), addresses: [`${formatIPv4(subnet.network + 1 + j)}/${subnet.length}`], host: h.name });
+      nodes.push({ name, kind: 'pod', netns: namespaceOf(t.name, name), addresses: [], host: h.name });
     }
   }
   return nodes;
@@ -109,16 +105,8 @@ function build(t: Topology, nodes: LabNode[]): void {
     plug(ns(h.name), 'eth0', ns(h.segment), BRIDGE, h.name, `${h.address}/${segLen.get(h.segment)}`, segMtu.get(h.segment));
     const gateway = t.routers.flatMap((r) => r.interfaces).find((i) => i.segment === h.segment);
     if (gateway) addDefaultRoute(ns(h.name), gateway.address);
-    if (!h.pods) continue;
-    const subnet = parseCidr(h.pods.subnet);
-    const hostSide = `${formatIPv4(subnet.network + 1)}/${subnet.length}`;
-    addBridge(ns(h.name), POD_BRIDGE, hostSide);
-    sysctlWrite('net.ipv4.ip_forward', 1, ns(h.name));
-    for (let j = 1; j <= h.pods.count; j++) {
-      const pod = podName(h.name, j);
-      plug(ns(pod), 'eth0', ns(h.name), POD_BRIDGE, `veth-pod${j}`, `${formatIPv4(subnet.network + 1 + j)}/${subnet.length}`);
-      addDefaultRoute(ns(pod), formatIPv4(subnet.network + 1));
-    }
+    // The host's cni0 and the pods' eth0 come later, from the CNI plugin.
+    if (h.pods) sysctlWrite('net.ipv4.ip_forward', 1, ns(h.name));
   }
 }
 

@@ -1,6 +1,7 @@
 // Built-in topologies. `two-hosts` is the seed article's host-1/host-2;
 // `routed` puts a router between them (for traceroute); `cluster` is N
-// hosts with M pods each (flannel's layout: host i owns 10.244.i.0/24).
+// hosts with M pods each (flannel's layout: host i owns 10.244.i.0/24),
+// optionally with an "internet" host behind a router.
 import { TunDriverError } from '../errors.js';
 import { Topology, validateTopology } from './topology.js';
 
@@ -13,6 +14,8 @@ export interface PresetOptions {
   name?: string;
   /** cluster: run an etcd member on each of the first three hosts. */
   etcd?: boolean;
+  /** cluster: add a host outside the cluster ("internet", 198.51.100.129) behind a router, for --ip-masq. */
+  internet?: boolean;
 }
 
 const underlay = [{ name: 'underlay', subnet: '198.51.100.0/24' }];
@@ -43,15 +46,24 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
     const pods = o.pods ?? 2;
     if (!(Number.isInteger(hosts) && hosts >= 1 && hosts <= 20)) throw new TunDriverError('TUN_ERR_USAGE', `--hosts ${hosts}: use 1 to 20`);
     if (!(Number.isInteger(pods) && pods >= 1 && pods <= 16)) throw new TunDriverError('TUN_ERR_USAGE', `--pods ${pods}: use 1 to 16`);
+    const nodes = Array.from({ length: hosts }, (_, i) => ({
+      name: `host-${i + 1}`,
+      segment: 'underlay',
+      address: `198.51.100.${i + 1}`,
+      pods: { subnet: `10.244.${i + 1}.0/24`, count: pods },
+    }));
+    // The internet: a segment of its own beyond a router that knows nothing
+    // of the pod network, so only masqueraded pod traffic gets answers.
+    const internet = o.internet
+      ? {
+          segments: [{ name: 'underlay', subnet: '198.51.100.0/25' }, { name: 'outside', subnet: '198.51.100.128/25' }],
+          hosts: [...nodes, { name: 'internet', segment: 'outside', address: '198.51.100.129' }],
+          routers: [{ name: 'router', interfaces: [{ segment: 'underlay', address: '198.51.100.126' }, { segment: 'outside', address: '198.51.100.254' }] }],
+        }
+      : { segments: underlay, hosts: nodes };
     return {
       name: o.name ?? 'cluster',
-      segments: underlay,
-      hosts: Array.from({ length: hosts }, (_, i) => ({
-        name: `host-${i + 1}`,
-        segment: 'underlay',
-        address: `198.51.100.${i + 1}`,
-        pods: { subnet: `10.244.${i + 1}.0/24`, count: pods },
-      })),
+      ...internet,
       ...(o.etcd ? { etcd: { members: Array.from({ length: Math.min(hosts, 3) }, (_, i) => `host-${i + 1}`) } } : {}),
     };
   },

@@ -16,6 +16,8 @@ export interface LabNode {
   addresses: string[];
   /** For pods: the host they hang off. */
   host?: string;
+  /** For pods added through tun-driver-cni: the configuration and the result, for CHECK and DEL. */
+  cni?: { conf: Record<string, unknown>; result: Record<string, unknown> };
 }
 
 export interface LabState {

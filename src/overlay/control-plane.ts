@@ -22,7 +22,7 @@ export interface ControlPlane {
   readonly port: number;
   leases(): Lease[];
   /** Starts delivering changes; called once the data plane is up. */
-  start(events: ControlPlaneEvents, tunMtu: number): void;
+  start(events: ControlPlaneEvents): void;
   /** Set-up failed after the control plane was opened: give back what it took. */
   abandon(): Promise<void>;
   /** A clean stop: stop watching (and renewing). */

@@ -15,11 +15,19 @@ let cluster: OverlayCluster;
 let scratch: string;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const PREFIX = '/coreos.com/network';
-const ALL = ['10.244.1.0/24', '10.244.2.0/24', '10.244.3.0/24'];
-const others = (host: number): string[] => ALL.filter((s) => s !== `10.244.${host}.0/24`);
+// The subnet each host's daemon took (etcd chooses; nothing is pre-seeded),
+// learnt from its start-up log in test 1.
+const subnets = new Map<number, string>();
+const sub = (host: number): string => subnets.get(host)!;
+/** Host's key under subnets/ ("10.244.7.0-24"). */
+const key = (host: number): string => sub(host).replace('/', '-');
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const others = (host: number): string[] => [1, 2, 3].filter((h) => h !== host).map(sub).sort();
+// Nodes the tests put by hand: subnets no daemon takes (a daemon picks among the 100 lowest free ones).
+const FAKE = { a: '10.244.209.0', b: '10.244.208.0', c: '10.244.207.0', d: '10.244.206.0' };
 
 async function pings(fromHost: number, toHost: number, count = 3): Promise<number> {
-  return (await ping(cluster.lab, `host-${fromHost}-pod1`, ['-c', String(count), '-i', '0.1', '-W', '2', `10.244.${toHost}.2`])).received;
+  return (await ping(cluster.lab, `host-${fromHost}-pod1`, ['-c', String(count), '-i', '0.1', '-W', '2', cluster.podIp(toHost, 1)])).received;
 }
 
 /** Polls host's route table (status --json) until `want` holds; returns the last peers seen. */
@@ -74,38 +82,43 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
   });
 
   test('1. nodes read the config, take their subnets, write subnet.env and reach each other', async () => {
-    await Promise.all([1, 2, 3].map((h) => cluster.start(h)));
+    const runs = await Promise.all([1, 2, 3].map((h) => cluster.start(h)));
+    runs.forEach((run, i) => subnets.set(i + 1, logLines(run, 'how')[0].subnet as string));
+    assert.equal(new Set(subnets.values()).size, 3, `three distinct subnets: ${[...subnets.values()]}`);
+    for (const s of subnets.values()) assert.match(s, /^10\.244\.\d+\.0\/24$/);
     for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h), `host-${h}'s routes`);
     for (const [a, b] of [[1, 2], [2, 3], [3, 1], [2, 1]]) assert.equal(await pings(a, b), 3, `pod on host-${a} -> pod on host-${b}`);
-    assert.deepEqual(Object.fromEntries(await subnetKeys()), { '10.244.1.0-24': '198.51.100.1', '10.244.2.0-24': '198.51.100.2', '10.244.3.0-24': '198.51.100.3' });
-    assert.equal(readFileSync(labSubnetFile(cluster.lab, 'host-2'), 'utf8'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.2.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n');
+    assert.deepEqual(Object.fromEntries(await subnetKeys()), { [key(1)]: '198.51.100.1', [key(2)]: '198.51.100.2', [key(3)]: '198.51.100.3' });
+    assert.equal(readFileSync(labSubnetFile(cluster.lab, 'host-2'), 'utf8'), `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${sub(2).replace('.0/24', '.1/24')}\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n`);
+    // The pods were added after that, through the plugin, in the subnet the daemon took.
+    assert.equal(cluster.podIp(2, 1), sub(2).replace('.0/24', '.2'));
     // The key is held by an etcd lease with the TTL the daemon asked for.
-    const ttl = await cluster.etcdctl('lease', 'timetolive', await leaseOf(`${PREFIX}/subnets/10.244.2.0-24`));
+    const ttl = await cluster.etcdctl('lease', 'timetolive', await leaseOf(`${PREFIX}/subnets/${key(2)}`));
     assert.match(ttl, /granted with TTL\(30s\)/);
     // `status` says where the leases come from.
     const status = await cluster.lab.run('host-2', process.execPath, [CLI, 'status']);
-    assert.match(status.stdout, /2 peer\(s\) from etcd\n  etcd http:\/\/198\.51\.100\.1:2379,\S+: \/coreos\.com\/network\/subnets\/10\.244\.2\.0-24, lease [0-9a-f]+ \(TTL 30 s\), last renewed /);
+    assert.match(status.stdout, new RegExp(`2 peer\\(s\\) from etcd\\n  etcd http://198\\.51\\.100\\.1:2379,\\S+: /coreos\\.com/network/subnets/${escape(key(2))}, lease [0-9a-f]+ \\(TTL 30 s\\), last renewed `));
   });
 
   test('1. a restart (SIGTERM, SIGKILL, subnet.env lost) gets the same subnet back; SIGTERM keeps the key', async () => {
     assert.equal(await cluster.stop(3, 'SIGTERM'), 0);
-    assert.equal((await subnetKeys()).get('10.244.3.0-24'), '198.51.100.3', 'the key outlives a clean stop');
+    assert.equal((await subnetKeys()).get(key(3)), '198.51.100.3', 'the key outlives a clean stop');
     assert.equal(logLines(await cluster.start(3), 'how')[0].how, 'still ours');
     await cluster.stop(3, 'SIGKILL');
     rmSync(labSubnetFile(cluster.lab, 'host-3'));
     const again = await cluster.start(3);
-    assert.deepEqual(logLines(again, 'how')[0], { ...logLines(again, 'how')[0], subnet: '10.244.3.0/24', how: 'still ours' });
-    assert.match(readFileSync(labSubnetFile(cluster.lab, 'host-3'), 'utf8'), /FLANNEL_SUBNET=10\.244\.3\.1\/24/);
+    assert.deepEqual(logLines(again, 'how')[0], { ...logLines(again, 'how')[0], subnet: sub(3), how: 'still ours' });
+    assert.ok(readFileSync(labSubnetFile(cluster.lab, 'host-3'), 'utf8').includes(`FLANNEL_SUBNET=${sub(3).replace('.0/24', '.1/24')}`));
     assert.equal(await pings(1, 3), 3);
     assert.deepEqual(await cluster.peers(1), others(1), 'host-1 never lost its route to host-3');
   });
 
   test('2. a revoked lease: its node stops, every other node drops the route; a node that joins is reachable', async () => {
     const run = cluster.daemons.get(3)!;
-    await cluster.etcdctl('lease', 'revoke', await leaseOf(`${PREFIX}/subnets/10.244.3.0-24`));
-    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => !p.includes('10.244.3.0/24')), others(h).filter((s) => s !== '10.244.3.0/24'));
+    await cluster.etcdctl('lease', 'revoke', await leaseOf(`${PREFIX}/subnets/${key(3)}`));
+    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => !p.includes(sub(3))), others(h).filter((s) => s !== sub(3)));
     assert.equal(await run.stop(), 1, 'host-3 exits 1');
-    assert.match(run.stderr(), /10\.244\.3\.0-24 was deleted \(its lease revoked or expired\)/);
+    assert.ok(run.stderr().includes(`${key(3)} was deleted (its lease revoked or expired)`), run.stderr());
     cluster.daemons.delete(3);
     const joined = await cluster.start(3);
     assert.equal(logLines(joined, 'how')[0].how, 'remembered', 'the free subnet from subnet.env');
@@ -118,10 +131,10 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     await cluster.start(3, ['--subnet-lease-ttl', '2']);
     // Two TTLs later the key is still there: the daemon renews it.
     await sleep(4500);
-    assert.equal((await subnetKeys()).get('10.244.3.0-24'), '198.51.100.3');
-    assert.match(await cluster.etcdctl('lease', 'timetolive', await leaseOf(`${PREFIX}/subnets/10.244.3.0-24`)), /granted with TTL\(2s\), remaining\(\d+s\)/);
+    assert.equal((await subnetKeys()).get(key(3)), '198.51.100.3');
+    assert.match(await cluster.etcdctl('lease', 'timetolive', await leaseOf(`${PREFIX}/subnets/${key(3)}`)), /granted with TTL\(2s\), remaining\(\d+s\)/);
     await cluster.stop(3, 'SIGKILL');
-    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => !p.includes('10.244.3.0/24'), 8000), others(h).filter((s) => s !== '10.244.3.0/24'));
+    for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => !p.includes(sub(3)), 8000), others(h).filter((s) => s !== sub(3)));
     await cluster.start(3);
     for (const h of [1, 2]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
   });
@@ -134,14 +147,14 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     // doctor names it, with the command that checks etcd from the node.
     const down = await doctorEtcdLease(1);
     assert.equal(down?.status, 'problem', JSON.stringify(down));
-    assert.match(down!.evidence, /cannot renew \/coreos\.com\/network\/subnets\/10\.244\.1\.0-24/);
+    assert.ok(down!.evidence.includes(`cannot renew /coreos.com/network/subnets/${key(1)}`), down!.evidence);
     assert.match(down!.fix!, /^etcdctl --endpoints http:\/\/198\.51\.100\.1:2379,\S+ endpoint health$/);
     for (const m of ['host-1', 'host-2', 'host-3']) startEtcdMember(cluster.lab, m, 'existing');
     await waitForEtcd(cluster.lab);
-    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.9.0-24`, '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
-    for (const h of [1, 2, 3]) assert.ok((await waitForPeers(h, (p) => p.includes('10.244.9.0/24'), 8000)).includes('10.244.9.0/24'), `host-${h} learnt the new node`);
+    await cluster.etcdctl('put', `${PREFIX}/subnets/${FAKE.a}-24`, '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
+    for (const h of [1, 2, 3]) assert.ok((await waitForPeers(h, (p) => p.includes(`${FAKE.a}/24`), 8000)).includes(`${FAKE.a}/24`), `host-${h} learnt the new node`);
     assert.match(cluster.daemons.get(1)!.stderr(), /lost the watch on etcd/);
-    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.9.0-24`);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/${FAKE.a}-24`);
     for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
     let back = await doctorEtcdLease(1);
     for (let i = 0; i < 50 && back?.status !== 'ok'; i++) {
@@ -156,39 +169,39 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     // compaction happen through the others while that member is down.
     await cluster.stop(1);
     const host1 = await cluster.start(1, ['--etcd-endpoints', labEtcdEndpoints(cluster.lab)[0]]);
-    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.9.0-24`, '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
-    assert.ok((await waitForPeers(1, (p) => p.includes('10.244.9.0/24'))).includes('10.244.9.0/24'));
+    await cluster.etcdctl('put', `${PREFIX}/subnets/${FAKE.a}-24`, '{"PublicIP":"198.51.100.9","BackendType":"udp","BackendData":null}');
+    assert.ok((await waitForPeers(1, (p) => p.includes(`${FAKE.a}/24`))).includes(`${FAKE.a}/24`));
     await stopEtcdMember(cluster.lab, 'host-1');
     const via2 = async (...args: string[]): Promise<string> => {
       const r = await cluster.lab.run('host-2', 'etcdctl', ['--endpoints', labEtcdEndpoints(cluster.lab)[1], ...args]);
       assert.equal(r.code, 0, r.stderr);
       return r.stdout;
     };
-    await via2('del', `${PREFIX}/subnets/10.244.9.0-24`);
-    await via2('put', `${PREFIX}/subnets/10.244.8.0-24`, '{"PublicIP":"198.51.100.8","BackendType":"udp","BackendData":null}');
+    await via2('del', `${PREFIX}/subnets/${FAKE.a}-24`);
+    await via2('put', `${PREFIX}/subnets/${FAKE.b}-24`, '{"PublicIP":"198.51.100.8","BackendType":"udp","BackendData":null}');
     const revision = JSON.parse(await via2('get', `${PREFIX}/config`, '-w', 'json')).header.revision;
     await via2('compact', String(revision));
     startEtcdMember(cluster.lab, 'host-1', 'existing');
-    const peers = await waitForPeers(1, (p) => p.includes('10.244.8.0/24') && !p.includes('10.244.9.0/24'), 10_000);
-    assert.deepEqual(peers, ['10.244.2.0/24', '10.244.3.0/24', '10.244.8.0/24']);
+    const peers = await waitForPeers(1, (p) => p.includes(`${FAKE.b}/24`) && !p.includes(`${FAKE.a}/24`), 10_000);
+    assert.deepEqual(peers, [sub(2), sub(3), `${FAKE.b}/24`].sort());
     assert.match(host1.stderr(), /listed again/);
     await waitForEtcd(cluster.lab);
-    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.8.0-24`);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/${FAKE.b}-24`);
     await cluster.stop(1);
     await cluster.start(1);
   });
 
   test('2. malformed keys under subnets/ are logged and skipped; the daemons keep running', async () => {
-    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.6.0-24`, 'not json');
+    await cluster.etcdctl('put', `${PREFIX}/subnets/${FAKE.d}-24`, 'not json');
     await cluster.etcdctl('put', `${PREFIX}/subnets/garbage`, '{"PublicIP":"198.51.100.6"}');
     await cluster.etcdctl('put', `${PREFIX}/subnets/10.99.0.0-24`, '{"PublicIP":"198.51.100.6"}');
     await sleep(300);
     for (const h of [1, 2, 3]) {
       assert.deepEqual(await cluster.peers(h), others(h));
-      assert.match(cluster.daemons.get(h)!.stderr(), /ignoring \/coreos\.com\/network\/subnets\/10\.244\.6\.0-24: value has no valid ./);
+      assert.ok(cluster.daemons.get(h)!.stderr().includes(`ignoring /coreos.com/network/subnets/${FAKE.d}-24: value has no valid `));
       assert.match(cluster.daemons.get(h)!.stderr(), /ignoring \/coreos\.com\/network\/subnets\/10\.99\.0\.0-24: subnet outside the network/);
     }
-    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.6.0-24`);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/${FAKE.d}-24`);
     await cluster.etcdctl('del', `${PREFIX}/subnets/10.99.0.0-24`);
     await cluster.etcdctl('del', `${PREFIX}/subnets/garbage`);
     assert.equal(await pings(1, 3), 3);
@@ -196,12 +209,12 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
 
   test('3. losing one of three etcd members: the overlay does not notice', async () => {
     await stopEtcdMember(cluster.lab, 'host-2');
-    const load = ping(cluster.lab, 'host-1-pod1', ['-c', '20', '-i', '0.1', '-W', '2', '10.244.2.2']);
+    const load = ping(cluster.lab, 'host-1-pod1', ['-c', '20', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)]);
     const put = Date.now();
-    await cluster.etcdctl('put', `${PREFIX}/subnets/10.244.7.0-24`, '{"PublicIP":"198.51.100.7","BackendType":"udp","BackendData":null}');
-    for (const h of [1, 2, 3]) assert.ok((await waitForPeers(h, (p) => p.includes('10.244.7.0/24'))).includes('10.244.7.0/24'), `host-${h} learnt the new node`);
+    await cluster.etcdctl('put', `${PREFIX}/subnets/${FAKE.c}-24`, '{"PublicIP":"198.51.100.7","BackendType":"udp","BackendData":null}');
+    for (const h of [1, 2, 3]) assert.ok((await waitForPeers(h, (p) => p.includes(`${FAKE.c}/24`))).includes(`${FAKE.c}/24`), `host-${h} learnt the new node`);
     console.log(`fault: one of three etcd members down: a new lease reached all three nodes ${Date.now() - put} ms after the put`);
-    await cluster.etcdctl('del', `${PREFIX}/subnets/10.244.7.0-24`);
+    await cluster.etcdctl('del', `${PREFIX}/subnets/${FAKE.c}-24`);
     for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h));
     assert.equal((await load).received, 20, 'no ping lost');
     console.log('fault: one of three etcd members down: 20 of 20 pings answered meanwhile');
@@ -251,7 +264,7 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     // --etcd-timeout 1 gives up after about 1 s (plus Node's start-up), not after a 3 s call deadline.
     assert.ok(tookMs < 3000, `--etcd-timeout 1 took ${tookMs} ms`);
     for (const [args, message] of [
-      [['--etcd-endpoints', endpoints, '--subnet', '10.244.1.0/24'], /--subnet is for leases file mode/],
+      [['--etcd-endpoints', endpoints, '--subnet', sub(1)], /--subnet is for leases file mode/],
       [['--etcd-endpoints', 'ftp://x'], /"ftp:\/\/x" must be http:\/\/HOST:PORT/],
       [[], /give --network, --subnet, --leases \(leases file mode\), or --etcd-endpoints/],
     ] as Array<[string[], RegExp]>) {

@@ -1,7 +1,9 @@
 // A cluster lab with one overlay daemon per host, for the overlay's
-// integration tests, benchmark and demo: host i owns 10.244.i.0/24. The
-// control plane is a leases file listing every host, or (etcd: true) the
-// lab's own etcd, where each host asks for its pods' subnet first.
+// integration tests, benchmark and demo. The control plane is a leases
+// file listing every host (host i owns 10.244.i.0/24), or (etcd: true) the
+// lab's own etcd, where each host takes whatever subnet is free. Once a
+// host's daemon is up (its subnet.env written), its pods are added through
+// tun-driver-cni, as a container runtime would add them.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +11,10 @@ import { Lab } from '../../src/lab/lab.js';
 import { presetTopology } from '../../src/lab/presets.js';
 import { labEtcdctl, labEtcdEndpoints, labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { DaemonRun, startDaemon } from './daemon-harness.js';
+import { addPod, podsOf } from '../../src/lab/lab-pods.js';
+import type { JsonObject } from '../../src/cni/net-conf.js';
+import { writeSubnetEnv } from '../../src/etcd/subnet-env.js';
+import { parseCidr } from '../../src/packet/addr.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -28,12 +34,16 @@ export class OverlayCluster {
   /** Flags every daemon of this cluster gets (before a start's own), e.g. ['--offload', 'off']. */
   commonArgs: string[] = [];
 
-  private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean) {}
+  private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean, private readonly podDelegate: JsonObject) {}
 
-  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean } = {}): Promise<OverlayCluster> {
-    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd }));
+  /**
+   * `podDelegate` is merged over the plugin's delegate configuration, e.g.
+   * {mtu: 1500} for pods whose MTU is above the overlay's path MTU.
+   */
+  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; internet?: boolean; podDelegate?: JsonObject } = {}): Promise<OverlayCluster> {
+    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, internet: options.internet }));
     const dir = mkdtempSync(join(tmpdir(), 'tdlab-leases-'));
-    const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false);
+    const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {});
     cluster.writeLeases(Array.from({ length: hosts }, (_, i) => leaseFor(i + 1)));
     return cluster;
   }
@@ -56,11 +66,35 @@ export class OverlayCluster {
     writeFileSync(this.leasesFile, JSON.stringify({ network, nodes }, null, 2));
   }
 
-  /** Starts host i's daemon (resolves once it is up). */
+  /** Starts host i's daemon (resolves once it is up), then adds through the plugin any of its pods that have no network yet. */
   async start(host: number, extra: string[] = []): Promise<DaemonRun> {
     const run = await startDaemon(this.lab, `host-${host}`, this.args(host, extra), /overlay up/);
     this.daemons.set(host, run);
+    for (const pod of podsOf(this.lab, `host-${host}`)) {
+      if (this.lab.node(pod).addresses.length === 0) await addPod(this.lab, pod, this.podDelegate);
+    }
     return run;
+  }
+
+  /**
+   * Leases mode, for benchmarks that run other tunnels in the same lab:
+   * writes each host's subnet.env as its daemon would, then adds every pod
+   * through the plugin, before any daemon runs.
+   */
+  async addPodsWithoutDaemons(podMtu?: number): Promise<void> {
+    if (this.etcd) throw new Error('etcd mode: subnets come from the daemons');
+    const delegate = podMtu ? { ...this.podDelegate, mtu: podMtu } : this.podDelegate;
+    for (let h = 1; h <= this.hosts; h++) {
+      writeSubnetEnv(labSubnetFile(this.lab, `host-${h}`), { network: parseCidr(NETWORK), subnet: parseCidr(leaseFor(h).subnet), mtu: 1472, ipMasq: false });
+      for (const pod of podsOf(this.lab, `host-${h}`)) if (this.lab.node(pod).addresses.length === 0) await addPod(this.lab, pod, delegate);
+    }
+  }
+
+  /** Pod j of host i's address, as the plugin gave it (no prefix length). */
+  podIp(host: number, pod: number): string {
+    const address = this.lab.node(`host-${host}-pod${pod}`).addresses[0];
+    if (!address) throw new Error(`host-${host}-pod${pod} has no address: start host-${host}'s daemon first`);
+    return address.split('/')[0];
   }
 
   args(host: number, own: string[] = []): string[] {
@@ -68,7 +102,7 @@ export class OverlayCluster {
     if (this.etcd) {
       return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
-    return ['overlay', '--network', NETWORK, '--subnet', `10.244.${host}.0/24`, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--json-log', ...extra];
+    return ['overlay', '--network', NETWORK, '--subnet', `10.244.${host}.0/24`, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--json-log', ...extra];
   }
 
   async startAll(): Promise<void> {

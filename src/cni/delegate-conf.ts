@@ -1,0 +1,37 @@
+// The delegate's configuration, built as flannel's plugin builds it: the
+// standard bridge plugin with host-local IPAM over the node's subnet,
+// from what the daemon wrote to subnet.env. Pure, so it is unit-tested.
+import { SubnetEnv } from '../etcd/subnet-env.js';
+import { formatCidr } from '../packet/addr.js';
+import { isObject, JsonObject, NetConf } from './net-conf.js';
+
+/**
+ * `over` merged into `base`: objects key by key (so `{"ipam": {"dataDir": ...}}`
+ * keeps the generated ranges), anything else replaces.
+ */
+export function mergeJson(base: JsonObject, over: JsonObject): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const old = out[key];
+    out[key] = isObject(old) && isObject(value) ? mergeJson(old, value) : value;
+  }
+  return out;
+}
+
+export function delegateConf(conf: NetConf, env: SubnetEnv): JsonObject {
+  const type = typeof conf.delegate.type === 'string' ? conf.delegate.type : 'bridge';
+  const generated: JsonObject = {
+    type,
+    // The daemon masquerades when it says so; otherwise the bridge plugin must.
+    ipMasq: !env.ipMasq,
+    mtu: env.mtu,
+    ...(type === 'bridge' ? { bridge: 'cni0', isGateway: true, hairpinMode: true } : {}),
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: formatCidr(env.subnet, false) }]],
+      routes: [{ dst: formatCidr(env.network, false) }],
+    },
+  };
+  // The delegate speaks the runtime's version and network name whatever `delegate` says.
+  return { ...mergeJson(generated, conf.delegate), cniVersion: conf.cniVersion, name: conf.name };
+}
