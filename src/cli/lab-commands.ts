@@ -29,7 +29,7 @@ export function labCommands(): Command {
     .option('-p, --preset <name>', `built-in topology: ${PRESET_NAMES.join(', ')}`)
     .option('--name <lab>', "lab name (default: the preset's or file's)")
     .option('--hosts <n>', 'cluster preset: number of hosts (1-20)', '3')
-    .option('--pods <m>', 'cluster preset: pods per host (1-16)', '2')
+    .option('--pods <m>', 'cluster preset: pods per host (1-64)', '2')
     .option('--etcd', 'cluster preset: also run etcd (a member on each of the first 3 hosts) with the network config stored')
     .option('--internet', 'cluster preset: also a host outside the cluster ("internet", 198.51.100.129) behind a router')
     .option('--json', 'print the lab as JSON')
@@ -44,7 +44,7 @@ export function labCommands(): Command {
         if (opts.name) topology = { ...topology, name: opts.name };
       } else {
         const hosts = intOption('--hosts', opts.hosts, 1, 20);
-        const pods = intOption('--pods', opts.pods, 1, 16);
+        const pods = intOption('--pods', opts.pods, 1, 64);
         if (opts.etcd && opts.preset !== 'cluster') throw usageError('--etcd goes with --preset cluster (in a topology file, add "etcd": {"members": [...]})');
         if (opts.internet && opts.preset !== 'cluster') throw usageError('--internet goes with --preset cluster (in a topology file, add a router and a host on a segment of their own)');
         topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, internet: opts.internet });

@@ -2,7 +2,7 @@
 // standard bridge plugin with host-local IPAM over the node's subnet,
 // from what the daemon wrote to subnet.env. Pure, so it is unit-tested.
 import { SubnetEnv } from '../etcd/subnet-env.js';
-import { formatCidr } from '../packet/addr.js';
+import { formatCidr, formatIPv4 } from '../packet/addr.js';
 import { isObject, JsonObject, NetConf } from './net-conf.js';
 
 /**
@@ -29,7 +29,8 @@ export function delegateConf(conf: NetConf, env: SubnetEnv): JsonObject {
     ipam: {
       type: 'host-local',
       ranges: [[{ subnet: formatCidr(env.subnet, false) }]],
-      routes: [{ dst: formatCidr(env.network, false) }],
+      // With the gateway named: bridge's CHECK compares the route it finds (via the gateway) with the result's.
+      routes: [{ dst: formatCidr(env.network, false), gw: formatIPv4(env.subnet.network + 1) }],
     },
   };
   // The delegate speaks the runtime's version and network name whatever `delegate` says.

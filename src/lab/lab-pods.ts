@@ -4,7 +4,7 @@
 // namespace as CNI_NETNS. That works only once the host's overlay daemon
 // has written its subnet.env; until then the plugin answers "try again
 // later" (code 11), as it would to a kubelet.
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CniCommand, findPlugin, invokePlugin } from '../cni/invoke-plugin.js';
@@ -36,8 +36,12 @@ export function labCniPath(lab: Lab): string {
   const dir = join(labFilesDir(lab.name), 'cni-bin');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const launcher = join(dir, 'tun-driver-cni');
-  writeFileSync(launcher, `#!/bin/sh\nexec '${process.execPath}' '${PLUGIN_MAIN}' "$@"\n`);
-  chmodSync(launcher, 0o755);
+  const script = `#!/bin/sh\nexec '${process.execPath}' '${PLUGIN_MAIN}' "$@"\n`;
+  // Pods are added concurrently: never rewrite the launcher in place while another ADD may be exec'ing it.
+  if (!existsSync(launcher) || readFileSync(launcher, 'utf8') !== script) {
+    writeFileSync(`${launcher}.${process.pid}.tmp`, script, { mode: 0o755 });
+    renameSync(`${launcher}.${process.pid}.tmp`, launcher);
+  }
   return `${dir}:${SYSTEM_CNI_DIR}`;
 }
 

@@ -8,7 +8,7 @@ import { Topology, validateTopology } from './topology.js';
 export interface PresetOptions {
   /** cluster: number of hosts (1-20). */
   hosts?: number;
-  /** cluster: pods per host (1-16). */
+  /** cluster: pods per host (1-64). */
   pods?: number;
   /** Lab name (default: the preset's name). */
   name?: string;
@@ -45,7 +45,7 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
     const hosts = o.hosts ?? 3;
     const pods = o.pods ?? 2;
     if (!(Number.isInteger(hosts) && hosts >= 1 && hosts <= 20)) throw new TunDriverError('TUN_ERR_USAGE', `--hosts ${hosts}: use 1 to 20`);
-    if (!(Number.isInteger(pods) && pods >= 1 && pods <= 16)) throw new TunDriverError('TUN_ERR_USAGE', `--pods ${pods}: use 1 to 16`);
+    if (!(Number.isInteger(pods) && pods >= 1 && pods <= 64)) throw new TunDriverError('TUN_ERR_USAGE', `--pods ${pods}: use 1 to 64`);
     const nodes = Array.from({ length: hosts }, (_, i) => ({
       name: `host-${i + 1}`,
       segment: 'underlay',

@@ -37,7 +37,7 @@ export const TopologySchema = z
             segment: nodeName,
             address: ipv4,
             /** Pods: namespaces behind a bridge (cni0) on the host; the host gets subnet .1. */
-            pods: z.object({ subnet: cidr, count: z.number().int().min(1).max(16) }).strict().optional(),
+            pods: z.object({ subnet: cidr, count: z.number().int().min(1).max(64) }).strict().optional(),
           })
           .strict(),
       )

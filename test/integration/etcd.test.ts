@@ -89,7 +89,7 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     for (const h of [1, 2, 3]) assert.deepEqual(await waitForPeers(h, (p) => p.length === 2), others(h), `host-${h}'s routes`);
     for (const [a, b] of [[1, 2], [2, 3], [3, 1], [2, 1]]) assert.equal(await pings(a, b), 3, `pod on host-${a} -> pod on host-${b}`);
     assert.deepEqual(Object.fromEntries(await subnetKeys()), { [key(1)]: '198.51.100.1', [key(2)]: '198.51.100.2', [key(3)]: '198.51.100.3' });
-    assert.equal(readFileSync(labSubnetFile(cluster.lab, 'host-2'), 'utf8'), `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${sub(2).replace('.0/24', '.1/24')}\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n`);
+    assert.equal(readFileSync(labSubnetFile(cluster.lab, 'host-2'), 'utf8'), `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${sub(2).replace('.0/24', '.1/24')}\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n`);
     // The pods were added after that, through the plugin, in the subnet the daemon took.
     assert.equal(cluster.podIp(2, 1), sub(2).replace('.0/24', '.2'));
     // The key is held by an etcd lease with the TTL the daemon asked for.

@@ -31,6 +31,14 @@ export class OverlayCluster {
 
   /** etcd mode: the subnet lease TTL every daemon is started with (seconds). */
   leaseTtl = 30;
+  /**
+   * Daemons run with --ip-masq, as kube-flannel.yml runs flanneld: then the
+   * bridge plugin is told not to masquerade (it would also masquerade pod
+   * traffic to other nodes' pods, flannel's behaviour without --ip-masq).
+   */
+  ipMasq = true;
+  /** Whether start() adds the host's pods through the plugin (off for tests that add them their own way). */
+  autoPods = true;
   /** Flags every daemon of this cluster gets (before a start's own), e.g. ['--offload', 'off']. */
   commonArgs: string[] = [];
 
@@ -70,7 +78,7 @@ export class OverlayCluster {
   async start(host: number, extra: string[] = []): Promise<DaemonRun> {
     const run = await startDaemon(this.lab, `host-${host}`, this.args(host, extra), /overlay up/);
     this.daemons.set(host, run);
-    for (const pod of podsOf(this.lab, `host-${host}`)) {
+    if (this.autoPods) for (const pod of podsOf(this.lab, `host-${host}`)) {
       if (this.lab.node(pod).addresses.length === 0) await addPod(this.lab, pod, this.podDelegate);
     }
     return run;
@@ -83,7 +91,9 @@ export class OverlayCluster {
    */
   async addPodsWithoutDaemons(podMtu?: number): Promise<void> {
     if (this.etcd) throw new Error('etcd mode: subnets come from the daemons');
-    const delegate = podMtu ? { ...this.podDelegate, mtu: podMtu } : this.podDelegate;
+    // Pod-to-pod traffic only: nobody masquerades.
+    this.ipMasq = false;
+    const delegate = { ...this.podDelegate, ipMasq: false, ...(podMtu ? { mtu: podMtu } : {}) };
     for (let h = 1; h <= this.hosts; h++) {
       writeSubnetEnv(labSubnetFile(this.lab, `host-${h}`), { network: parseCidr(NETWORK), subnet: parseCidr(leaseFor(h).subnet), mtu: 1472, ipMasq: false });
       for (const pod of podsOf(this.lab, `host-${h}`)) if (this.lab.node(pod).addresses.length === 0) await addPod(this.lab, pod, delegate);
@@ -98,7 +108,7 @@ export class OverlayCluster {
   }
 
   args(host: number, own: string[] = []): string[] {
-    const extra = [...this.commonArgs, ...own];
+    const extra = [...(this.ipMasq ? ['--ip-masq'] : []), ...this.commonArgs, ...own];
     if (this.etcd) {
       return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
