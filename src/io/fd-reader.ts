@@ -7,7 +7,14 @@
 // goes and returns what is left.
 import { C, NativePoller, native } from '../native/addon.js';
 import { RxBatch } from './batch.js';
-import { errnoName } from '../errors.js';
+import { errnoName, TunDriverError } from '../errors.js';
+
+/** A read that failed for good, as the project's own error (code TUN_ERR_IO, with the errno's name when there is one). */
+function ioError(fd: number, err: unknown): TunDriverError {
+  if (err instanceof TunDriverError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return new TunDriverError('TUN_ERR_IO', `reading fd ${fd} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err, errnoName: typeof code === 'string' ? code : undefined });
+}
 
 export type BatchRead = (batch: RxBatch, deliver: (batch: RxBatch) => void) => number;
 
@@ -23,7 +30,7 @@ export class FdReader {
       // reading and let the owner decide, instead of reporting forever.
       if (status < 0) {
         this.stop();
-        onError(Object.assign(new Error(`poll failed on fd ${this.fd} (${errnoName(status)})`), { errno: status }));
+        onError(new TunDriverError('TUN_ERR_IO', `poll failed on fd ${this.fd} (${errnoName(status)})`, { errnoName: errnoName(status) }));
         return;
       }
       let n: number;
@@ -31,7 +38,7 @@ export class FdReader {
         n = this.read(batch, onBatch);
       } catch (err) {
         this.stop();
-        onError(err as Error);
+        onError(ioError(this.fd, err));
         return;
       }
       batch.count = n;

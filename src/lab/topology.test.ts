@@ -13,13 +13,20 @@ test('every preset validates and plans tdlab- namespaces with addresses', () => 
   }
 });
 
-test('cluster preset: host i owns 10.244.i.0/24, pods get .2, .3 ... behind cni0 (.1)', () => {
-  const nodes = planNodes(presetTopology('cluster', { hosts: 2, pods: 3, name: 'c' }));
+test('cluster preset: host i is to own 10.244.i.0/24; pods start with no network (the CNI plugin gives it)', () => {
+  const t = presetTopology('cluster', { hosts: 2, pods: 3, name: 'c' });
+  assert.equal(t.hosts[1].pods?.subnet, '10.244.2.0/24');
+  const nodes = planNodes(t);
   const host2 = nodes.find((n) => n.name === 'host-2')!;
-  assert.deepEqual(host2.addresses, ['198.51.100.2/24', '10.244.2.1/24']);
-  assert.deepEqual(nodes.filter((n) => n.host === 'host-2').map((n) => [n.name, n.addresses[0]]), [
-    ['host-2-pod1', '10.244.2.2/24'], ['host-2-pod2', '10.244.2.3/24'], ['host-2-pod3', '10.244.2.4/24'],
+  assert.deepEqual(host2.addresses, ['198.51.100.2/24']);
+  assert.deepEqual(nodes.filter((n) => n.host === 'host-2').map((n) => [n.name, n.addresses]), [
+    ['host-2-pod1', []], ['host-2-pod2', []], ['host-2-pod3', []],
   ]);
+  const internet = planNodes(presetTopology('cluster', { hosts: 2, pods: 1, name: 'c', internet: true }));
+  assert.deepEqual(internet.filter((n) => n.kind !== 'pod').map((n) => [n.name, n.addresses.join(' ')]), [
+    ['underlay', ''], ['outside', ''], ['host-1', '198.51.100.1/25'], ['host-2', '198.51.100.2/25'], ['internet', '198.51.100.129/25'], ['router', '198.51.100.126/25 198.51.100.254/25'],
+  ]);
+  assert.throws(() => presetTopology('cluster', { pods: 65 }), /--pods 65: use 1 to 64/);
   assert.throws(() => presetTopology('cluster', { hosts: 21 }), /--hosts 21: use 1 to 20/);
   assert.throws(() => presetTopology('nope'), /unknown preset "nope": choose one of/);
 });
