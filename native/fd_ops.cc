@@ -32,8 +32,8 @@ thread_local sockaddr_in g_addrs[kChunk];
 // One UDP_GRO control message per received message (an int: the segment size).
 thread_local char g_controls[kChunk][CMSG_SPACE(sizeof(int))];
 
-// open("/dev/net/tun") + TUNSETIFF. flags: IFF_TUN|IFF_NO_PI, and later
-// IFF_VNET_HDR / IFF_MULTI_QUEUE. Returns {fd, name} (the kernel may pick
+// open("/dev/net/tun") + TUNSETIFF. flags: IFF_TUN|IFF_NO_PI, with
+// IFF_VNET_HDR for offloads. Returns {fd, name} (the kernel may pick
 // the name when the requested one holds a %d pattern).
 Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -169,35 +169,6 @@ Napi::Value BindInet(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value ConnectInet(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd;
-  uint32_t addr, port;
-  if (!ArgInt(info, 0, &fd) || !ArgU32(info, 1, &addr) || !ArgU32(info, 2, &port))
-    return env.Undefined();
-  sockaddr_in sa = MakeInet(addr, port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
-    ThrowErrno(env, errno, "connect");
-  return env.Undefined();
-}
-
-// getsocknameInet(fd) -> [addr, port] (host order).
-Napi::Value GetsocknameInet(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd;
-  if (!ArgInt(info, 0, &fd)) return env.Undefined();
-  sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
-    ThrowErrno(env, errno, "getsockname");
-    return env.Undefined();
-  }
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, ntohl(sa.sin_addr.s_addr)));
-  result.Set(1u, Napi::Number::New(env, ntohs(sa.sin_port)));
-  return result;
-}
-
 // bindNetlink(fd, groups) -> the port id the kernel assigned.
 Napi::Value BindNetlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -228,20 +199,6 @@ Napi::Value SetsockoptInt(const Napi::CallbackInfo& info) {
     return env.Undefined();
   if (setsockopt(fd, level, name, &value, sizeof value) < 0) ThrowErrno(env, errno, "setsockopt");
   return env.Undefined();
-}
-
-Napi::Value GetsockoptInt(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd, level, name;
-  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name))
-    return env.Undefined();
-  int value = 0;
-  socklen_t len = sizeof value;
-  if (getsockopt(fd, level, name, &value, &len) < 0) {
-    ThrowErrno(env, errno, "getsockopt");
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, value);
 }
 
 // For options whose value is a byte string (SO_BINDTODEVICE) or a struct.
@@ -563,11 +520,8 @@ void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("bindInet", Napi::Function::New(env, BindInet));
-  exports.Set("connectInet", Napi::Function::New(env, ConnectInet));
-  exports.Set("getsocknameInet", Napi::Function::New(env, GetsocknameInet));
   exports.Set("bindNetlink", Napi::Function::New(env, BindNetlink));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt));
-  exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt));
   exports.Set("setsockoptBytes", Napi::Function::New(env, SetsockoptBytes));
   exports.Set("readBatch", Napi::Function::New(env, ReadBatch));
   exports.Set("writeBatch", Napi::Function::New(env, WriteBatch));

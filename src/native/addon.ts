@@ -13,7 +13,7 @@ export interface SystemError extends Error {
 }
 
 export interface NativePoller {
-  /** events: POLL_READABLE | POLL_WRITABLE. */
+  /** events: POLL_READABLE. */
   start(events: number): void;
   stop(): void;
   /** Stops and frees the libuv handle; the fd stays open. */
@@ -29,12 +29,9 @@ export interface NativeAddon {
   close(fd: number): void;
   /** addr: IPv4 address as a host-order u32. */
   bindInet(fd: number, addr: number, port: number): void;
-  connectInet(fd: number, addr: number, port: number): void;
-  getsocknameInet(fd: number): [addr: number, port: number];
   /** Binds an AF_NETLINK socket; returns its port id. */
   bindNetlink(fd: number, groups: number): number;
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
-  getsockoptInt(fd: number, level: number, name: number): number;
   setsockoptBytes(fd: number, level: number, name: number, value: Uint8Array): void;
   /** read() until EAGAIN or max packets; packet i at buf[i*slot+headroom]. */
   readBatch(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array): number;
@@ -72,7 +69,6 @@ export interface NativeAddon {
 export const C = {
   AF_INET: 2,
   AF_NETLINK: 16,
-  SOCK_STREAM: 1,
   SOCK_DGRAM: 2,
   SOCK_RAW: 3,
   SOCK_NONBLOCK: 0o4000,
@@ -80,7 +76,6 @@ export const C = {
   IPPROTO_ICMP: 1,
   IPPROTO_UDP: 17,
   SOL_UDP: 17,
-  UDP_SEGMENT: 103,
   UDP_GRO: 104,
   NETLINK_ROUTE: 0,
   SOL_SOCKET: 1,
@@ -92,29 +87,21 @@ export const C = {
   SO_RCVBUFFORCE: 33,
   IP_TTL: 2,
   IP_MTU_DISCOVER: 10,
-  IP_RECVERR: 11,
   IP_PMTUDISC_DONT: 0,
-  IP_PMTUDISC_DO: 2,
   SOL_NETLINK: 270,
   NETLINK_CAP_ACK: 10,
   NETLINK_EXT_ACK: 11,
-  MSG_ERRQUEUE: 0x2000,
   IFF_TUN: 0x0001,
-  IFF_TAP: 0x0002,
-  IFF_MULTI_QUEUE: 0x0100,
   IFF_NO_PI: 0x1000,
   IFF_VNET_HDR: 0x4000,
   TUN_F_CSUM: 0x01,
   TUN_F_TSO4: 0x02,
   TUN_F_TSO6: 0x04,
-  TUN_F_TSO_ECN: 0x08,
   TUN_F_USO4: 0x20,
   TUN_F_USO6: 0x40,
   POLL_READABLE: 1,
-  POLL_WRITABLE: 2,
   CLONE_NEWNET: 0x40000000,
   O_RDONLY: 0,
-  O_WRONLY: 1,
   O_CREAT: 0o100,
   O_EXCL: 0o200,
   MS_BIND: 4096,
