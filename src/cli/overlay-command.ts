@@ -21,10 +21,11 @@ import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun
 import { OffloadMode } from '../tun/offload.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, stopWithError, traceWriter, UndoStack } from './daemon.js';
+import { stopOnIoError, stopWithError, traceWriter } from './daemon.js';
+import { DaemonHost } from './daemon-host.js';
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
-import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
+import { addMetricsOption, daemonMetrics, metricsListen } from './metrics-option.js';
 
 interface OverlayFlags extends CaptureFlags {
   metrics?: string;
@@ -130,15 +131,11 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   const plane = await openControlPlane();
   const { network, subnet, port } = plane;
 
-  let announceReady: () => void = () => {};
-  const undo = new UndoStack(log);
-  let overlay: Overlay;
-  let tunRef: LinuxTun | undefined;
-  try {
+  const host = new DaemonHost(flags.tun, log, metricsAt);
+  await host.run(async ({ undo }) => {
     const tunAddress = { address: subnet.network, network: network.network, length: network.length };
     const tun = LinuxTun.create({ name: flags.tun, addresses: [tunAddress], mtu: tunMtu, replace: 'if-stale', offload: offloadMode });
     undo.push(() => tun.close());
-    tunRef = tun;
     if (tun.offload.note) log.info(`${flags.tun} offloads: ${tun.offload.note}`);
     if (flags.ipMasq) {
       installIpMasq(flags.tun, network, subnet);
@@ -150,31 +147,33 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     });
     undo.push(() => socket.close());
     let leaseEvents = 0;
+    let overlay: Overlay | undefined;
     const metrics = daemonMetrics(metricsAt, {
       daemon: 'overlay',
       traffic: () => {
         let txBytes = 0;
         let rxBytes = 0;
-        for (const p of overlay.peers) {
+        for (const p of overlay!.peers) {
           txBytes += p.txBytes;
           rxBytes += p.rxBytes;
         }
-        return { tunToNet: { packets: overlay.counters.sent, bytes: txBytes }, netToTun: { packets: overlay.counters.delivered, bytes: rxBytes } };
+        return { tunToNet: { packets: overlay!.counters.sent, bytes: txBytes }, netToTun: { packets: overlay!.counters.delivered, bytes: rxBytes } };
       },
-      drops: () => overlay.counters.drops.toJSON(),
-      active: () => overlay.peers.length,
-      peers: () => overlay.peers.map((p) => ({ subnet: formatCidr(p.subnet, false), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
+      drops: () => overlay!.counters.drops.toJSON(),
+      active: () => overlay!.peers.length,
+      peers: () => overlay!.peers.map((p) => ({ subnet: formatCidr(p.subnet, false), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
       leaseEvents: () => leaseEvents,
     });
-    overlay = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
-    overlay.setLeases(plane.leases());
-    overlay.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
-    undo.push(() => overlay.stop());
+    const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
+    overlay = engine;
+    engine.setLeases(plane.leases());
+    engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
+    undo.push(() => engine.stop());
     plane.start({
       onChange: (next, why) => {
-        overlay.setLeases(next);
+        engine.setLeases(next);
         leaseEvents++;
-        log.info(`leases changed (${why}): ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: overlay.peers.length, why });
+        log.info(`leases changed (${why}): ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: engine.peers.length, why });
       },
       onWarning: (message) => log.warn(message),
       onFatal: (err) => stopWithError(log, `${err.message}; stopping`),
@@ -184,29 +183,32 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     writeSubnetEnv(flags.subnetFile, { network, subnet, mtu: tunMtu, ipMasq: flags.ipMasq ?? false });
     const rates = new RateMeter();
     const ipMasq = flags.ipMasq ? { table: ipMasqTable(flags.tun), subnetFile: flags.subnetFile } : undefined;
-    const status = daemonStatus(flags.tun, () => overlayStatus(overlay, { network, subnet, publicIp, port, ipMasq }, plane, rates, offloadStatus(tun, socket)));
-    await serveMetrics(metricsAt, metrics, status, undo, log);
-    await serveStatus(flags.tun, status, undo, overlay, () => {
-      for (const p of overlay.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
-    });
-    // Said only once the node is up: a start-up error stays one line.
-    const described = plane.describe();
-    log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
-    if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
-    announceReady = () =>
-      log.info(`overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${overlay.peers.length} peer(s): ${overlay.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
-        { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: overlay.peers.length });
-  } catch (err) {
-    undo.undoAll();
-    await plane.abandon();
-    throw err;
-  }
-  const stopped = runUntilSignal(undo, (when) => {
-    const txDropped = tunTxDropped(tunRef);
-    log.info(`${when}: ${overlay.counters.format(overlay.peers)}${txDropped ? `; ${flags.tun} transmit queue dropped ${txDropped}` : ''}`, { counters: overlay.counters.toJSON(overlay.peers), tunTxDropped: txDropped });
-  });
-  announceReady();
-  await stopped;
+    return {
+      probeTarget: engine,
+      metrics,
+      status: () => overlayStatus(engine, { network, subnet, publicIp, port, ipMasq }, plane, rates, offloadStatus(tun, socket)),
+      sample: () => {
+        for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
+      },
+      report: () => {
+        const txDropped = tunTxDropped(tun);
+        return {
+          text: `${engine.counters.format(engine.peers)}${txDropped ? `; ${flags.tun} transmit queue dropped ${txDropped}` : ''}`,
+          fields: { counters: engine.counters.toJSON(engine.peers), tunTxDropped: txDropped },
+        };
+      },
+      ready: () => {
+        // Said only once the node is up: a start-up error stays one line.
+        const described = plane.describe();
+        log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
+        if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
+        return {
+          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: engine.peers.length },
+        };
+      },
+    };
+  }, () => plane.abandon());
 }
 
 /**
@@ -235,9 +237,9 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number): () => Pro
 }
 
 /** Packets the kernel dropped on the TUN's transmit queue (the daemon did not read fast enough); 0 once the device is gone. */
-function tunTxDropped(tun: LinuxTun | undefined): number {
+function tunTxDropped(tun: LinuxTun): number {
   try {
-    return tun?.stats()?.txDropped ?? 0;
+    return tun.stats()?.txDropped ?? 0;
   } catch {
     return 0;
   }

@@ -12,10 +12,11 @@ import { applyRpFilter, RP_FILTER_MODES, RpFilterMode } from '../relay/rp-filter
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
-import { addMetricsOption, daemonMetrics, metricsListen, serveMetrics } from './metrics-option.js';
+import { addMetricsOption, daemonMetrics, metricsListen } from './metrics-option.js';
 import { formatIPv4 as ip4 } from '../packet/addr.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { daemonStatus, runUntilSignal, serveStatus, stopOnIoError, traceWriter, UndoStack } from './daemon.js';
+import { stopOnIoError, traceWriter } from './daemon.js';
+import { DaemonHost } from './daemon-host.js';
 
 interface RelayFlags extends CaptureFlags {
   metrics?: string;
@@ -81,11 +82,9 @@ async function runRelay(flags: RelayFlags): Promise<void> {
   const metricsAt = metricsListen(flags.metrics);
   const log = createLogger('relay', { json: flags.jsonLog });
 
-  let announceReady: () => void = () => {};
-  const undo = new UndoStack(log);
-  let relay: IcmpRelay;
-  let tun: LinuxTun;
-  try {
+  const host = new DaemonHost(flags.tun, log, metricsAt);
+  await host.run(async ({ undo }) => {
+    let tun: LinuxTun;
     const nl = NetlinkSocket.open();
     let localAddresses: Set<number>;
     try {
@@ -94,7 +93,10 @@ async function runRelay(flags: RelayFlags): Promise<void> {
         : LinuxTun.create({ name: flags.tun, addresses: [subnet!], mtu, persist: flags.keep, replace: 'if-stale' });
       if (flags.attach && !subnet) {
         const own = addrList(nl, tun.index)[0];
-        if (!own) throw new TunDriverError('TUN_ERR_USAGE', `${flags.tun} has no IPv4 address: give --address or add one (tun-driver tun add ... --address)`);
+        if (!own) {
+          tun.close({ remove: false });
+          throw new TunDriverError('TUN_ERR_USAGE', `${flags.tun} has no IPv4 address: give --address or add one (tun-driver tun add ... --address)`);
+        }
         subnet = own.prefix;
       }
       localAddresses = new Set(addrList(nl).map((a) => a.prefix.address));
@@ -107,31 +109,33 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     undo.push(() => net.close());
     undo.push(applyRpFilter(flags.tun, flags.rpFilter, log));
     const device = tun.describe();
+    let relay: IcmpRelay | undefined;
     const metrics = daemonMetrics(metricsAt, {
       daemon: 'relay',
       traffic: () => ({
-        tunToNet: { packets: relay.counters.requests, bytes: relay.counters.requestBytes },
-        netToTun: { packets: relay.counters.replies + relay.counters.errorsRelayed + relay.counters.errorsGenerated, bytes: relay.counters.replyBytes },
+        tunToNet: { packets: relay!.counters.requests, bytes: relay!.counters.requestBytes },
+        netToTun: { packets: relay!.counters.replies + relay!.counters.errorsRelayed + relay!.counters.errorsGenerated, bytes: relay!.counters.replyBytes },
       }),
-      drops: () => relay.counters.drops.toJSON(),
-      active: () => relay.flows.size,
+      drops: () => relay!.counters.drops.toJSON(),
+      active: () => relay!.flows.size,
     });
-    relay = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
-    relay.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
-    undo.push(() => relay.stop());
+    const engine = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
+    relay = engine;
+    engine.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
+    undo.push(() => engine.stop());
     const rates = new RateMeter();
-    const status = daemonStatus(flags.tun, () => relayStatus(relay, subnet!, rates));
-    await serveMetrics(metricsAt, metrics, status, undo, log);
-    await serveStatus(flags.tun, status, undo, relay, () => rates.sample('all', [relay.counters.requests, relay.counters.replies]));
-    announceReady = () =>
-      log.info(`relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`, { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu });
-  } catch (err) {
-    undo.undoAll();
-    throw err;
-  }
-  const stopped = runUntilSignal(undo, (when) => log.info(`${when}: ${relay.counters.format()}; flows ${relay.flows.size}`, { counters: relay.counters.toJSON(), flows: relay.flows.size }));
-  announceReady();
-  await stopped;
+    return {
+      probeTarget: engine,
+      metrics,
+      status: () => relayStatus(engine, subnet!, rates),
+      sample: () => rates.sample('all', [engine.counters.requests, engine.counters.replies]),
+      report: () => ({ text: `${engine.counters.format()}; flows ${engine.flows.size}`, fields: { counters: engine.counters.toJSON(), flows: engine.flows.size } }),
+      ready: () => ({
+        text: `relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`,
+        fields: { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu },
+      }),
+    };
+  });
 }
 
 /** What `tun-driver status` shows for a relay: counters, rates and the busiest flows. */
