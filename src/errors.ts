@@ -2,6 +2,7 @@
 // has a stable `code` (TUN_ERR_...) and a message that says what to do.
 import { constants } from 'node:os';
 
+/** The stable codes of {@link TunDriverError}, one per kind of failure (see each member's comment). */
 export type TunErrorCode =
   | 'TUN_ERR_USAGE' // bad flag, argument or config: exit 2, nothing changed
   | 'TUN_ERR_PERMISSION' // needs root / CAP_NET_ADMIN
@@ -14,11 +15,16 @@ export type TunErrorCode =
   | 'TUN_ERR_IO' // batch I/O on a device or socket failed
   | 'TUN_ERR_ETCD'; // etcd unreachable at start, or its network config missing, bad or full
 
+/**
+ * Every error tun-driver raises on purpose: a stable {@link TunDriverError.code} and a message that says what to do.
+ * System errors underneath are kept as `cause` and, when there is one, `errnoName`.
+ */
 export class TunDriverError extends Error {
   readonly code: TunErrorCode;
   /** errno name of the underlying system error, when there is one ('EPERM'). */
   readonly errnoName?: string;
 
+  /** `options.cause`: the underlying error; `options.errnoName`: its errno name ('EPERM'). */
   constructor(code: TunErrorCode, message: string, options?: { cause?: unknown; errnoName?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TunDriverError';

@@ -46,8 +46,19 @@ export type { IcmpNetwork } from './relay/network.js';
 export { Overlay } from './overlay/overlay.js';
 export type { OverlayOptions, UdpNetwork } from './overlay/overlay.js';
 
-// The namespace lab, for other projects' integration tests.
+// The namespace lab, for other projects' integration tests; its pods are added through the CNI plugin.
 export { Lab } from './lab/lab.js';
+export { addPod, checkPod, deletePod, podsOf, labCniConf } from './lab/lab-pods.js';
+export type { PodNetwork } from './lab/lab-pods.js';
+
+// The CNI plugin (the tun-driver-cni executable runs runCniPlugin), for runtimes and tests that call it in-process.
+export { runCniPlugin } from './cni/cni-plugin.js';
+export type { CniAnswer } from './cni/cni-plugin.js';
+export { CniError, CNI_CODE } from './cni/cni-error.js';
+export { delegateConf } from './cni/delegate-conf.js';
+export { parseNetConf, SUPPORTED_VERSIONS } from './cni/net-conf.js';
+export type { NetConf, JsonObject } from './cni/net-conf.js';
+export type { SubnetEnv } from './etcd/subnet-env.js';
 export { presetTopology } from './lab/presets.js';
 export { validateTopology } from './lab/topology.js';
 

@@ -3,6 +3,7 @@
 // Codes 1-99 are the spec's own (SPEC.md, "Error"); runtimes act on them,
 // e.g. retry on 11.
 
+/** The CNI spec's error codes this plugin uses (1-99 are the spec's, 100+ ours). */
 export const CNI_CODE = {
   /** The configuration's cniVersion is one this plugin does not speak. */
   INCOMPATIBLE_VERSION: 1,
@@ -20,7 +21,9 @@ export const CNI_CODE = {
   DELEGATE_FAILED: 100,
 } as const;
 
+/** A CNI failure with the spec's `code`; the plugin prints it with {@link CniError.toJSON} and exits 1. */
 export class CniError extends Error {
+  /** `code`: the spec's (1-99) or ours (100+); `details`: more for a person, optional. */
   constructor(readonly code: number, msg: string, readonly details = '') {
     super(msg);
     this.name = 'CniError';

@@ -10,6 +10,7 @@ import { loadDelegate, removeDelegate, saveDelegate } from './delegate-store.js'
 import { CniCommand, findPlugin, invokePlugin } from './invoke-plugin.js';
 import { JsonObject, NetConf, parseNetConf, SUPPORTED_VERSIONS, versionOf } from './net-conf.js';
 
+/** What the plugin prints on stdout and its exit code. */
 export interface CniAnswer {
   stdout: string;
   exitCode: number;
@@ -87,7 +88,10 @@ async function check(env: NodeJS.ProcessEnv, conf: NetConf): Promise<void> {
   await invokePlugin(findPlugin(delegate.type as string, args.cniPath), 'CHECK', { ...delegate, prevResult: conf.prevResult }, env);
 }
 
-/** Runs one CNI command; never throws. */
+/**
+ * Runs one CNI command; never throws.
+ * `env` holds CNI_COMMAND and the other CNI_* variables, `stdin` the network configuration. Failures come back as the spec's error JSON with exit code 1.
+ */
 export async function runCniPlugin(env: NodeJS.ProcessEnv, stdin: string): Promise<CniAnswer> {
   const command = env.CNI_COMMAND;
   const answerVersion = versionOf(stdin);

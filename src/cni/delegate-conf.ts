@@ -18,6 +18,10 @@ export function mergeJson(base: JsonObject, over: JsonObject): JsonObject {
   return out;
 }
 
+/**
+ * The configuration tun-driver-cni gives the delegate (bridge + host-local unless `delegate.type` says otherwise) for a node's subnet.env, with `conf.delegate` merged over it.
+ * Pure; never throws.
+ */
 export function delegateConf(conf: NetConf, env: SubnetEnv): JsonObject {
   const type = typeof conf.delegate.type === 'string' ? conf.delegate.type : 'bridge';
   const generated: JsonObject = {

@@ -8,8 +8,10 @@ import { CNI_CODE, CniError } from './cni-error.js';
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
 export const DEFAULT_DATA_DIR = '/var/lib/cni/tun-driver';
 
+/** A JSON object. */
 export type JsonObject = Record<string, unknown>;
 
+/** The plugin's network configuration, read and defaulted. */
 export interface NetConf {
   cniVersion: string;
   name: string;
@@ -38,6 +40,10 @@ export function versionOf(stdin: string): string {
   return '1.0.0';
 }
 
+/**
+ * Reads the configuration a runtime gives on stdin, with flannel's defaults.
+ * @throws CniError code 6 (not JSON), 1 (unsupported cniVersion), 7 (a value that is wrong).
+ */
 export function parseNetConf(stdin: string): NetConf {
   let raw: unknown;
   try {

@@ -11,6 +11,7 @@ export interface DaemonInfo {
   uptimeSeconds: number;
 }
 
+/** The relay's counters in `status --json`. */
 export interface RelayCountersJson {
   requests: number;
   requestBytes: number;
@@ -27,6 +28,7 @@ export interface RelayCountersJson {
   dropped: Record<string, number>;
 }
 
+/** One pinger flow in a relay's status (the 50 busiest are listed). */
 export interface RelayFlowStatus {
   src: string;
   dst: string;
@@ -38,6 +40,7 @@ export interface RelayFlowStatus {
   idleSeconds: number;
 }
 
+/** What a relay answers to `tun-driver status`. */
 export interface RelayStatus {
   mode: 'relay';
   subnet: string;
@@ -48,6 +51,7 @@ export interface RelayStatus {
   flows: RelayFlowStatus[];
 }
 
+/** One peer's traffic counters. */
 export interface PeerCountersJson {
   subnet: string;
   publicIp: string;
@@ -58,6 +62,7 @@ export interface PeerCountersJson {
   rxBytes: number;
 }
 
+/** The overlay's counters in `status --json`. */
 export interface OverlayCountersJson {
   sent: number;
   delivered: number;
@@ -66,6 +71,7 @@ export interface OverlayCountersJson {
   dropped: Record<string, number>;
 }
 
+/** One peer in an overlay's status: its counters and rates (per second, over the last second). */
 export interface PeerStatus extends PeerCountersJson {
   txPacketsPerSecond: number;
   txBytesPerSecond: number;
@@ -88,6 +94,7 @@ export interface OffloadStatus extends OffloadCounters {
   tunTxDropped: number;
 }
 
+/** What an overlay node answers to `tun-driver status`. */
 export interface OverlayStatus {
   mode: 'overlay';
   network: string;
@@ -104,7 +111,9 @@ export interface OverlayStatus {
   peers: PeerStatus[];
 }
 
+/** A daemon's status, by engine (`mode` tells which). */
 export type EngineStatus = RelayStatus | OverlayStatus;
+/** The whole answer of the control socket: the engine's status plus who answers since when. */
 export type DaemonStatus = EngineStatus & DaemonInfo;
 
 export const isEtcdLeases = (l: LeaseSourceStatus): l is Extract<LeaseSourceStatus, { source: 'etcd' }> => l.source === 'etcd';

@@ -7,6 +7,7 @@
 export const PROBE_STAGES = ['tun-in', 'sent', 'from-network', 'tun-out'] as const;
 export type ProbeStage = (typeof PROBE_STAGES)[number];
 
+/** A live probe armed by `tun-driver doctor`: the stages one ICMP echo (by identifier) reached in a daemon, with times. */
 export class Probe {
   readonly reached = new Map<ProbeStage, number>();
   /** Why the daemon stopped the packet, when it said (a drop reason or errno). */
@@ -14,10 +15,12 @@ export class Probe {
 
   constructor(readonly icmpId: number, readonly armedAt = Date.now()) {}
 
+  /** Records the first time `stage` was reached (milliseconds since arming). */
   mark(stage: ProbeStage): void {
     if (!this.reached.has(stage)) this.reached.set(stage, Date.now() - this.armedAt);
   }
 
+  /** {icmpId, reached: {stage: ms}, stoppedBecause}, as `doctor` shows it. */
   toJSON(): Record<string, unknown> {
     return { icmpId: this.icmpId, reached: Object.fromEntries(this.reached), stoppedBecause: this.stoppedBecause };
   }

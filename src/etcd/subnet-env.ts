@@ -7,6 +7,7 @@ import { formatCidr, formatIPv4, parseCidr, Prefix, prefixContains } from '../pa
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
+/** The contents of subnet.env: the cluster network, this node's subnet, the pods' MTU, and whether the node masquerades. */
 export interface SubnetEnv {
   network: Prefix;
   subnet: Prefix;

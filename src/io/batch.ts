@@ -16,6 +16,7 @@
 //
 // Each is emptied one way, clear(). Nothing is allocated per packet.
 
+/** Packets to write or send: entry i is buf[offsets[i], offsets[i] + lengths[i]), to addrs[2i]:addrs[2i+1] where a socket needs an address. */
 export interface Spans {
   buf: Uint8Array;
   offsets: Uint32Array;
@@ -24,6 +25,10 @@ export interface Spans {
   count: number;
 }
 
+/**
+ * Receive memory: `slots` fixed-size slots that batch reads fill, and entries (offsets, sizes, addresses) that say where each packet is.
+ * One read refills it; nothing is allocated per packet.
+ */
 export class RxBatch {
   readonly buf: Uint8Array;
   /** Entry i: the packet at buf[offsets[i], offsets[i] + sizes[i]). */
@@ -36,6 +41,10 @@ export class RxBatch {
   /** How many entries fit: `slots` for plain reads, more where a slot may hold several datagrams. */
   readonly capacity: number;
 
+  /**
+   * `headroom` bytes are kept free before each slot's packet; `entries` (default `slots`) may exceed `slots` where one slot holds several datagrams (UDP GRO).
+   * @throws RangeError when slots is 0, headroom fills the slot, or entries < slots.
+   */
   constructor(readonly slots: number, readonly slotSize: number, readonly headroom = 0, entries = slots) {
     if (!(slots > 0 && slotSize > headroom && entries >= slots)) throw new RangeError('RxBatch needs slots > 0, slotSize > headroom and entries >= slots');
     this.buf = new Uint8Array(slots * slotSize);
@@ -86,11 +95,13 @@ export class RxBatch {
     return this.buf.subarray(o, o + this.sizes[i]);
   }
 
+  /** Forgets the last read (count 0); the memory stays. */
   clear(): void {
     this.count = 0;
   }
 }
 
+/** Spans over a buffer someone else owns (e.g. packets still in an {@link RxBatch}): zero-copy sends and writes. */
 export class SpanList implements Spans {
   buf: Uint8Array = new Uint8Array(0);
   readonly offsets: Uint32Array;
@@ -98,6 +109,7 @@ export class SpanList implements Spans {
   readonly addrs: Uint32Array;
   count = 0;
 
+  /** Room for `capacity` spans. */
   constructor(readonly capacity: number) {
     this.offsets = new Uint32Array(capacity);
     this.lengths = new Uint32Array(capacity);
@@ -123,6 +135,7 @@ export class SpanList implements Spans {
     this.count = 0;
   }
 
+  /** Empties the list (the buffer stays). */
   clear(): void {
     this.count = 0;
   }
@@ -131,6 +144,7 @@ export class SpanList implements Spans {
     return this.count >= this.capacity;
   }
 
+  /** Appends buf[offset, offset+length) (to addr:port); returns its index. The caller checks `full` first. */
   add(offset: number, length: number, addr = 0, port = 0): number {
     const i = this.count++;
     this.offsets[i] = offset;
@@ -143,6 +157,10 @@ export class SpanList implements Spans {
 
 /** Spans over memory of its own: one slot per packet, built in place. */
 export class TxQueue extends SpanList {
+  /**
+   * `capacity` slots of `slotSize` bytes.
+   * @throws RangeError when either is 0.
+   */
   constructor(capacity: number, readonly slotSize: number) {
     super(capacity);
     if (!(capacity > 0 && slotSize > 0)) throw new RangeError('TxQueue needs capacity > 0 and slotSize > 0');

@@ -26,6 +26,7 @@ export const GRO_SLOT_BYTES = 65536;
 /** Runs shorter than this go out with sendmmsg (as cheap at that size). */
 const GSO_MIN_RUN = 2;
 
+/** Options of a {@link DatagramSocket}. */
 export interface DatagramSocketOptions {
   /** Try UDP GSO on send (UDP sockets only). */
   gso?: boolean;
@@ -33,6 +34,10 @@ export interface DatagramSocketOptions {
   onGsoOff?: (errnoName: string) => void;
 }
 
+/**
+ * A non-blocking datagram socket driven in batches: recvmmsg (with UDP GRO split into one entry per datagram) and sendmmsg (with UDP GSO for runs).
+ * Send refusals are reported per datagram, never thrown.
+ */
 export class DatagramSocket {
   private readonly reader: FdReader;
   private closed = false;
@@ -177,14 +182,20 @@ export class DatagramSocket {
     return sent;
   }
 
+  /**
+   * Calls `onBatch` once per readiness event with every datagram waiting (up to the batch's capacity).
+   * `onError` gets a TunDriverError `TUN_ERR_IO` when the socket fails for good; reading then stops.
+   */
   startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void {
     this.reader.start(batch, onBatch, onError);
   }
 
+  /** Stops delivering batches. Idempotent. */
   stopReading(): void {
     this.reader.stop();
   }
 
+  /** Stops reading and closes the fd. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

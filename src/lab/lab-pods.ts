@@ -19,6 +19,7 @@ import { labFilesDir, LabNode, readLabState, writeLabState } from './state.js';
 export const SYSTEM_CNI_DIR = '/usr/lib/cni';
 const PLUGIN_MAIN = fileURLToPath(new URL('../cni/main.js', import.meta.url));
 
+/** What ADD gave a pod. */
 export interface PodNetwork {
   pod: string;
   /** "10.244.1.2/24", as the plugin returned it. */
@@ -87,7 +88,10 @@ function recordPod(lab: Lab, pod: string, cni: LabNode['cni'], addresses: string
   }
 }
 
-/** ADD: rejects with the plugin's CniError (its `code` and message) when it fails. */
+/**
+ * ADD: rejects with the plugin's CniError (its `code` and message) when it fails.
+ * @throws CniError with the plugin's code (11 while the host's subnet.env is missing); TunDriverError `TUN_ERR_LAB` for a node that is not a pod.
+ */
 export async function addPod(lab: Lab, pod: string, delegate: JsonObject = {}): Promise<PodNetwork> {
   const node = podNode(lab, pod);
   const conf = labCniConf(lab, node.host, delegate);
@@ -98,14 +102,20 @@ export async function addPod(lab: Lab, pod: string, delegate: JsonObject = {}): 
   return { pod, address: ip.address, gateway: typeof ip.gateway === 'string' ? ip.gateway : undefined, result };
 }
 
-/** CHECK with the result ADD returned. */
+/**
+ * CHECK with the result ADD returned.
+ * @throws CniError (the delegate's code when the pod is not as ADD left it); TunDriverError `TUN_ERR_LAB` for a pod never added.
+ */
 export async function checkPod(lab: Lab, pod: string): Promise<void> {
   const node = podNode(lab, pod);
   if (!node.cni) throw new TunDriverError('TUN_ERR_LAB', `${pod} was never added (tun-driver lab pod add ${pod})`);
   await runPlugin(lab, node, 'CHECK', { ...node.cni.conf, prevResult: node.cni.result });
 }
 
-/** DEL: removes the pod's interface and frees its address; a pod never added is fine (the spec's idempotent DEL). */
+/**
+ * DEL: removes the pod's interface and frees its address; a pod never added is fine (the spec's idempotent DEL).
+ * @throws CniError when a delegate fails; TunDriverError `TUN_ERR_LAB` for a node that is not a pod.
+ */
 export async function deletePod(lab: Lab, pod: string): Promise<void> {
   const node = podNode(lab, pod);
   const conf = node.cni ? { ...node.cni.conf, prevResult: node.cni.result } : labCniConf(lab, node.host);

@@ -119,6 +119,7 @@ function labNamespaces(name: string, state: LabState | undefined): string[] {
   return [...new Set([...recorded, ...stray])];
 }
 
+/** A lab as `lab ls` lists it. */
 export interface LabSummary {
   name: string;
   createdAt?: string;
@@ -127,6 +128,10 @@ export interface LabSummary {
   present: number;
 }
 
+/**
+ * A lab that is up: hosts, switches, routers and pods made of `tdlab-<lab>-<node>` network namespaces, wired with veth pairs and bridges.
+ * Build one with {@link Lab.up}, reopen one with {@link Lab.open}, remove it with {@link Lab.down}. Nothing is configured in the root namespace. Needs root.
+ */
 export class Lab {
   private constructor(readonly state: LabState) {}
 
@@ -134,7 +139,10 @@ export class Lab {
     return this.state.name;
   }
 
-  /** Builds the lab; on any failure removes whatever it had made and rethrows. */
+  /**
+   * Builds the lab; on any failure removes whatever it had made and rethrows.
+   * @throws TunDriverError `TUN_ERR_EXISTS` (a lab of that name is up), `TUN_ERR_LAB` (etcd did not start), `TUN_ERR_NETLINK`/`TUN_ERR_NETNS`/`TUN_ERR_PERMISSION` from the build.
+   */
   static async up(topology: Topology): Promise<Lab> {
     if (readLabState(topology.name) || labNamespaces(topology.name, undefined).length > 0) {
       throw new TunDriverError('TUN_ERR_EXISTS', `lab "${topology.name}" is already up (remove it with: tun-driver lab down ${topology.name})`);
@@ -152,7 +160,10 @@ export class Lab {
     return lab;
   }
 
-  /** Re-opens a lab that is up (for `lab exec` and tests). */
+  /**
+   * Re-opens a lab that is up (for `lab exec` and tests).
+   * @throws TunDriverError `TUN_ERR_LAB` when no lab of that name is up.
+   */
   static open(name: string): Lab {
     const state = readLabState(name);
     if (!state) throw new TunDriverError('TUN_ERR_LAB', `no lab named "${name}" is up (see: tun-driver lab ls)`);
@@ -163,6 +174,7 @@ export class Lab {
    * Stops every process inside the lab's namespaces and removes them, with
    * everything in them. Without a name: every lab and every tdlab- namespace.
    * Returns the namespaces removed.
+   * Never throws for a lab that is not up (returns []).
    */
   static async down(name?: string): Promise<string[]> {
     const labs = name ? [name] : [...new Set([...listLabStates().map((s) => s.name)])];
@@ -181,6 +193,7 @@ export class Lab {
     return removed;
   }
 
+  /** The labs that are up (with how many of their namespaces exist), and stray `tdlab-` namespaces no lab owns. */
   static list(): { labs: LabSummary[]; orphans: string[] } {
     const present = new Set(netnsList());
     const labs = listLabStates().map((s) => ({ name: s.name, createdAt: s.createdAt, nodes: s.nodes, present: s.nodes.filter((n) => present.has(n.netns)).length }));
@@ -189,7 +202,10 @@ export class Lab {
     return { labs, orphans };
   }
 
-  /** Finds the lab that has a node called `node` (when only one does). */
+  /**
+   * Finds the lab that has a node called `node` (when only one does).
+   * @throws TunDriverError `TUN_ERR_LAB` when no lab, or more than one, has such a node.
+   */
   static findByNode(node: string): Lab {
     const matches = listLabStates().filter((s) => s.nodes.some((n) => n.name === node));
     if (matches.length === 1) return new Lab(matches[0]);
@@ -197,6 +213,10 @@ export class Lab {
     throw new TunDriverError('TUN_ERR_LAB', `labs ${matches.map((m) => m.name).join(', ')} all have a node "${node}": say which with --lab NAME`);
   }
 
+  /**
+   * The node called `name`.
+   * @throws TunDriverError `TUN_ERR_LAB` listing the nodes there are.
+   */
   node(name: string): LabNode {
     const node = this.state.nodes.find((n) => n.name === name);
     if (!node) throw new TunDriverError('TUN_ERR_LAB', `lab ${this.name} has no node "${name}" (nodes: ${this.state.nodes.map((n) => n.name).join(', ')})`);
@@ -213,6 +233,10 @@ export class Lab {
     return this.node(node).addresses[0].split('/')[0];
   }
 
+  /**
+   * Starts `command` inside the node's namespace (the child is born there); like `child_process.spawn`.
+   * @throws TunDriverError `TUN_ERR_LAB` (no such node), `TUN_ERR_NETNS` (its namespace is gone).
+   */
   spawn(node: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
     return spawnInNetns(this.ns(node), command, args, options);
   }
@@ -237,6 +261,7 @@ export class Lab {
     });
   }
 
+  /** Removes this lab (see {@link Lab.down}); returns the namespaces removed. */
   down(): Promise<string[]> {
     return Lab.down(this.name);
   }

@@ -5,6 +5,7 @@
 import { TunDriverError } from '../errors.js';
 import { Topology, validateTopology } from './topology.js';
 
+/** Options of {@link presetTopology}. */
 export interface PresetOptions {
   /** cluster: number of hosts (1-20). */
   hosts?: number;
@@ -71,6 +72,10 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
 
 export const PRESET_NAMES = Object.keys(PRESETS);
 
+/**
+ * The topology of a built-in preset (`two-hosts`, `routed`, `cluster`), validated.
+ * @throws TunDriverError `TUN_ERR_USAGE` (unknown preset, hosts or pods out of range), `TUN_ERR_LAB` (an invalid result).
+ */
 export function presetTopology(preset: string, options: PresetOptions = {}): Topology {
   const make = PRESETS[preset];
   if (!make) throw new TunDriverError('TUN_ERR_USAGE', `unknown preset "${preset}": choose one of ${PRESET_NAMES.join(', ')}`);

@@ -6,8 +6,10 @@ import { Topology } from './topology.js';
 
 export const LAB_STATE_DIR = process.env.TUN_DRIVER_STATE_DIR ?? '/run/tun-driver/labs';
 
+/** What a lab node is. */
 export type NodeKind = 'switch' | 'host' | 'router' | 'pod';
 
+/** One node of a lab: its namespace and addresses (for pods, what the CNI plugin returned). */
 export interface LabNode {
   name: string;
   kind: NodeKind;
@@ -20,6 +22,7 @@ export interface LabNode {
   cni?: { conf: Record<string, unknown>; result: Record<string, unknown> };
 }
 
+/** What `lab up` records under /run/tun-driver/labs before it builds anything, so `lab down` can always clean up. */
 export interface LabState {
   name: string;
   createdAt: string;

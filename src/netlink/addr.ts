@@ -6,6 +6,7 @@ import { AF_INET, IFA, NLM_F, RTM } from './nl/constants.js';
 import { decodeIfAddr, encodeIfAddr, IFADDR_LEN } from './nl/structs.js';
 import { NetlinkSocket } from './socket.js';
 
+/** An IPv4 address on an interface (`ip -4 addr`). */
 export interface Address {
   index: number;
   /** The address with its prefix length, host bits kept (10.244.1.3/24). */
@@ -41,7 +42,10 @@ export function decodeAddress(m: NlMessage): Address {
   return { index: h.index, prefix, cidr: formatCidr(prefix), label: attrString(attrs.get(IFA.LABEL)), scope: h.scope };
 }
 
-/** ip -4 addr show [dev X] */
+/**
+ * ip -4 addr show [dev X]
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function addrList(nl: NetlinkSocket, index?: number): Address[] {
   return nl
     .dump('list addresses', addrRequests.list())
@@ -50,12 +54,18 @@ export function addrList(nl: NetlinkSocket, index?: number): Address[] {
     .filter((a) => index === undefined || a.index === index);
 }
 
-/** ip addr add A/L dev X */
+/**
+ * ip addr add A/L dev X
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function addrAdd(nl: NetlinkSocket, index: number, p: Prefix): void {
   nl.ack(`add address ${formatCidr(p)}`, addrRequests.add(index, p));
 }
 
-/** ip addr del A/L dev X */
+/**
+ * ip addr del A/L dev X
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function addrDelete(nl: NetlinkSocket, index: number, p: Prefix): void {
   nl.ack(`delete address ${formatCidr(p)}`, addrRequests.del(index, p));
 }

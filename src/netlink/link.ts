@@ -7,6 +7,7 @@ import { decodeIfInfo, encodeIfInfo, IFINFO_LEN } from './nl/structs.js';
 import { NetlinkError, NetlinkSocket } from './socket.js';
 import { TunDriverError } from '../errors.js';
 
+/** Packet and byte counters of a link (IFLA_STATS64), as `ip -s link` shows them. */
 export interface LinkStats {
   rxPackets: number;
   txPackets: number;
@@ -18,6 +19,7 @@ export interface LinkStats {
   txDropped: number;
 }
 
+/** A network interface as the kernel lists it (`ip -d link`). */
 export interface Link {
   index: number;
   name: string;
@@ -114,12 +116,18 @@ export function decodeLink(m: NlMessage): Link {
   };
 }
 
-/** ip -s link show */
+/**
+ * ip -s link show
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkList(nl: NetlinkSocket): Link[] {
   return nl.dump('list links', linkRequests.list()).filter((m) => m.type === RTM.NEWLINK).map(decodeLink);
 }
 
-/** ip -s link show dev NAME; undefined when there is no such device. */
+/**
+ * ip -s link show dev NAME; undefined when there is no such device.
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkGet(nl: NetlinkSocket, name: string): Link | undefined {
   try {
     return decodeLink(nl.get(`get link ${name}`, linkRequests.get(name)));
@@ -129,44 +137,68 @@ export function linkGet(nl: NetlinkSocket, name: string): Link | undefined {
   }
 }
 
-/** Like linkGet, but a missing device is an error that names it. */
+/**
+ * Like linkGet, but a missing device is an error that names it.
+ * @throws TunDriverError `TUN_ERR_NO_DEVICE` when there is no such link; NetlinkError as {@link linkList}.
+ */
 export function linkByName(nl: NetlinkSocket, name: string): Link {
   const link = linkGet(nl, name);
   if (!link) throw new TunDriverError('TUN_ERR_NO_DEVICE', `device "${name}" does not exist (see: tun-driver tun show)`);
   return link;
 }
 
-/** ip link set dev X up|down */
+/**
+ * ip link set dev X up|down
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkSetUp(nl: NetlinkSocket, index: number, up = true): void {
   nl.ack(`set link ${index} ${up ? 'up' : 'down'}`, linkRequests.setUp(index, up));
 }
 
-/** ip link set dev X mtu N */
+/**
+ * ip link set dev X mtu N
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkSetMtu(nl: NetlinkSocket, index: number, mtu: number): void {
   nl.ack(`set link ${index} mtu ${mtu}`, linkRequests.setMtu(index, mtu));
 }
 
-/** ip link set dev X master BR */
+/**
+ * ip link set dev X master BR
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkSetMaster(nl: NetlinkSocket, index: number, masterIndex: number): void {
   nl.ack(`set link ${index} master ${masterIndex}`, linkRequests.setMaster(index, masterIndex));
 }
 
-/** ip link set dev X netns NS [name NEW] */
+/**
+ * ip link set dev X netns NS [name NEW]
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkSetNetns(nl: NetlinkSocket, index: number, nsFd: number, newName?: string): void {
   nl.ack(`move link ${index} to another namespace`, linkRequests.setNetns(index, nsFd, newName));
 }
 
-/** ip link del dev X */
+/**
+ * ip link del dev X
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkDelete(nl: NetlinkSocket, index: number): void {
   nl.ack(`delete link ${index}`, linkRequests.del(index));
 }
 
-/** ip link add NAME type bridge */
+/**
+ * ip link add NAME type bridge
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkAddBridge(nl: NetlinkSocket, name: string): void {
   nl.ack(`add bridge ${name}`, linkRequests.addBridge(name));
 }
 
-/** ip link add NAME type veth peer name PEER [netns NS] */
+/**
+ * ip link add NAME type veth peer name PEER [netns NS]
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function linkAddVeth(nl: NetlinkSocket, name: string, peer: string, peerNsFd?: number): void {
   nl.ack(`add veth ${name}/${peer}`, linkRequests.addVeth(name, peer, peerNsFd));
 }

@@ -6,6 +6,7 @@ import { AF_INET, NLM_F, RT_SCOPE, RT_TABLE, RTA, RTM, RTN, RTPROT } from './nl/
 import { decodeRt, encodeRt, RTMSG_LEN } from './nl/structs.js';
 import { NetlinkSocket } from './socket.js';
 
+/** A route to add, replace or delete (`ip route add DST via GATEWAY dev OIF metric M src PREFSRC`). */
 export interface RouteSpec {
   /** Destination; length 0 is the default route. */
   dst: Prefix;
@@ -17,6 +18,7 @@ export interface RouteSpec {
   prefsrc?: number;
 }
 
+/** A route as the kernel lists it. */
 export interface Route extends RouteSpec {
   table: number;
   protocol: number;
@@ -77,7 +79,10 @@ export function decodeRoute(m: NlMessage): Route {
   };
 }
 
-/** ip -4 route show [table T]: unicast routes of one table (main by default). */
+/**
+ * ip -4 route show [table T]: unicast routes of one table (main by default).
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
 export function routeList(nl: NetlinkSocket, table: number = RT_TABLE.MAIN): Route[] {
   return nl
     .dump('list routes', routeRequests.list())
@@ -86,14 +91,26 @@ export function routeList(nl: NetlinkSocket, table: number = RT_TABLE.MAIN): Rou
     .filter((r) => r.table === table && r.type === RTN.UNICAST);
 }
 
+/**
+ * `ip route add`.
+ * @throws NetlinkError (`TUN_ERR_NETLINK`: EEXIST, ENETUNREACH, ...; `TUN_ERR_PERMISSION`).
+ */
 export function routeAdd(nl: NetlinkSocket, r: RouteSpec): void {
   nl.ack(`add route ${describeRoute(r)}`, routeRequests.add(r));
 }
 
+/**
+ * `ip route replace`.
+ * @throws NetlinkError (`TUN_ERR_NETLINK`, `TUN_ERR_PERMISSION`).
+ */
 export function routeReplace(nl: NetlinkSocket, r: RouteSpec): void {
   nl.ack(`replace route ${describeRoute(r)}`, routeRequests.replace(r));
 }
 
+/**
+ * `ip route del`.
+ * @throws NetlinkError (`TUN_ERR_NETLINK`: ESRCH when there is no such route; `TUN_ERR_PERMISSION`).
+ */
 export function routeDelete(nl: NetlinkSocket, r: RouteSpec): void {
   nl.ack(`delete route ${describeRoute(r)}`, routeRequests.del(r));
 }

@@ -11,9 +11,11 @@ const RECV_BUFFER = 256 * 1024;
 const RECV_TIMEOUT_SECONDS = 5;
 const DUMP_RETRIES = 3;
 
+/** A request the kernel refused: code `TUN_ERR_PERMISSION` for EPERM/EACCES, else `TUN_ERR_NETLINK`; `errno` and `errnoName` say which. */
 export class NetlinkError extends TunDriverError {
   /** Positive errno from the kernel. */
   readonly errno: number;
+  /** `what` names the request ("add route ..."), `errno` is positive. */
   constructor(what: string, errno: number, kernelMessage?: string) {
     const name = errnoName(errno);
     const detail = kernelMessage ? `${kernelMessage} (${name})` : name;
@@ -23,6 +25,7 @@ export class NetlinkError extends TunDriverError {
   }
 }
 
+/** Where and how {@link NetlinkSocket.open} opens the socket. */
 export interface NetlinkOpenOptions {
   /** Open the socket inside this named network namespace. */
   netns?: string;
@@ -30,6 +33,7 @@ export interface NetlinkOpenOptions {
   timeoutSeconds?: number;
 }
 
+/** An rtnetlink (NETLINK_ROUTE) socket: one request at a time, answers checked by sequence number. The link, address and route functions take one. */
 export class NetlinkSocket {
   private seq = Math.floor(Date.now() / 1000) >>> 0;
   private readonly rx = new Uint8Array(RECV_BUFFER);
@@ -38,6 +42,10 @@ export class NetlinkSocket {
 
   private constructor(private readonly fd: number, private readonly timeoutSeconds: number) {}
 
+  /**
+   * Opens a socket (inside `options.netns` when given).
+   * @throws TunDriverError `TUN_ERR_NETLINK` (socket refused), `TUN_ERR_NETNS` (no such namespace), `TUN_ERR_PERMISSION`.
+   */
   static open(options: NetlinkOpenOptions = {}): NetlinkSocket {
     const make = (): number => native.socket(C.AF_NETLINK, C.SOCK_RAW, C.NETLINK_ROUTE);
     let fd: number;
@@ -61,6 +69,7 @@ export class NetlinkSocket {
     return new NetlinkSocket(fd, options.timeoutSeconds ?? RECV_TIMEOUT_SECONDS);
   }
 
+  /** Closes the socket. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

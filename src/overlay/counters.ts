@@ -5,6 +5,7 @@ import { Peer } from './route-table.js';
 import { OverlayCountersJson, PeerCountersJson } from '../control/daemon-status.js';
 import { DropCounts } from '../util/drop-counts.js';
 
+/** Why the overlay dropped a packet (each a counter in status, metrics and the exit line). */
 export type OverlayDropReason =
   | 'malformed' // not a valid IPv4 packet (from the TUN or inside a datagram)
   | 'ipv6'
@@ -20,6 +21,7 @@ export type OverlayDropReason =
   | 'tun-write-failed'
   | 'error-rate-limited';
 
+/** The overlay's counters: packets sent, delivered, errors generated, fragmented, and drops by reason. */
 export class OverlayCounters {
   /** Packets read from the TUN and sent to a peer. */
   sent = 0;
@@ -31,10 +33,12 @@ export class OverlayCounters {
   fragmented = 0;
   readonly drops = new DropCounts<OverlayDropReason>();
 
+  /** Counts `n` (default 1) drops for `reason`. */
   drop(reason: OverlayDropReason, n = 1): void {
     this.drops.add(reason, n);
   }
 
+  /** The counters with each peer's, as status and the JSON exit line show them. */
   toJSON(peers: readonly Peer[]): OverlayCountersJson & { peers: PeerCountersJson[] } {
     return {
       sent: this.sent, delivered: this.delivered, errorsGenerated: this.errorsGenerated, fragmented: this.fragmented,
@@ -43,6 +47,7 @@ export class OverlayCounters {
     };
   }
 
+  /** One line for people (SIGUSR1 and the exit line). */
   format(peers: readonly Peer[]): string {
     const lines = [`sent ${this.sent}, delivered ${this.delivered}, errors generated ${this.errorsGenerated}, fragmented ${this.fragmented}; ${this.drops.format()}`];
     for (const p of peers) {

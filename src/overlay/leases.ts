@@ -10,6 +10,7 @@ import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } 
 
 export const DEFAULT_PORT = 8285;
 
+/** One node of the cluster network: the subnet it owns and where it listens. */
 export interface Lease {
   subnet: Prefix;
   publicIp: number;

@@ -31,6 +31,7 @@ import { isProbePacket, Probe } from '../control/probe.js';
 import { Lease } from './leases.js';
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
 
+/** What the overlay needs from its UDP socket: batch sends (GSO where the socket can) and batch reads (one entry per datagram). */
 export interface UdpNetwork {
   /**
    * Sends spans[first, first+count) to addrs[2i]:addrs[2i+1], one datagram
@@ -40,10 +41,13 @@ export interface UdpNetwork {
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number;
   /** Fills `batch` with one entry per datagram (a UDP GRO buffer already split). */
   startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void;
+  /** Stops delivering batches. Idempotent. */
   stopReading(): void;
+  /** Stops reading and closes the socket. Idempotent. */
   close(): void;
 }
 
+/** How an {@link Overlay} is configured: the cluster network, this node's subnet and the MTUs. */
 export interface OverlayOptions {
   network: Prefix;
   /** This node's subnet; the TUN's address (its network address) is our hop address. */
@@ -53,7 +57,9 @@ export interface OverlayOptions {
   pathMtu: number;
   batchSize?: number;
   errorRatePerSecond?: number;
+  /** Called with one tcpdump-like line per packet (--trace). */
   trace?: (line: string) => void;
+  /** The clock for the ICMP error rate limit (tests inject one). */
   now?: () => number;
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
@@ -67,6 +73,11 @@ function isIPv6Packet(b: Uint8Array, off: number, size: number): boolean {
   return size >= 40 && b[off] >>> 4 === 6 && 40 + ((b[off + 4] << 8) | b[off + 5]) === size;
 }
 
+/**
+ * The overlay's data plane (flannel's UDP backend) over a {@link PacketDevice} and a {@link UdpNetwork}:
+ * packets from the TUN go to the node that owns their destination; datagrams from nodes are checked and written into the TUN.
+ * Bad input is counted in {@link Overlay.counters} and dropped, never thrown.
+ */
 export class Overlay {
   readonly counters = new OverlayCounters();
   /** Armed by doctor's live probe (see control/probe.ts). */
@@ -87,6 +98,7 @@ export class Overlay {
   private readonly scratch = new Uint8Array(65536);
   private readonly ip = new IPv4View();
 
+  /** Allocates every buffer the data plane needs; does no I/O until {@link Overlay.start}. */
   constructor(private readonly tun: PacketDevice, private readonly net: UdpNetwork, private readonly options: OverlayOptions) {
     this.hopAddress = options.subnet.network;
     this.broadcast = (options.subnet.network | ~prefixMask(options.subnet.length)) >>> 0;
@@ -119,11 +131,13 @@ export class Overlay {
     this.routes = new RouteTable(peers);
   }
 
+  /** Starts reading both sides. `onError` gets a TunDriverError `TUN_ERR_IO` when the TUN or socket fails for good. */
   start(onError: (err: Error) => void): void {
     this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError);
     this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError);
   }
 
+  /** Stops reading both sides; the device and socket stay open (their owner closes them). */
   stop(): void {
     this.tun.stopReading();
     this.net.stopReading();

@@ -4,6 +4,7 @@
 import { Prefix, prefixMask } from '../packet/addr.js';
 import type { Lease } from './leases.js';
 
+/** Another node: its subnet, where to send (public IP and port), and its traffic counters. */
 export interface Peer {
   subnet: Prefix;
   publicIp: number;

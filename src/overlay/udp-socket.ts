@@ -3,6 +3,7 @@ import { C, native } from '../native/addon.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
 import { bindAddress, bindToDevice, setBuffers } from '../io/socket-options.js';
 
+/** Where the overlay socket binds (`address`:`port`, optionally only on interface `via`) and whether it offloads. */
 export interface UdpSocketOptions {
   address: number;
   port: number;
@@ -21,6 +22,10 @@ export interface UdpSocketOptions {
  */
 export const OVERLAY_SOCKET_BUFFER = 16 << 20;
 
+/**
+ * Opens the overlay's UDP socket: non-blocking, 16 MiB buffers, IP_PMTUDISC_DONT, bound to address:port (and `via`), GSO/GRO when asked.
+ * @throws TunDriverError `TUN_ERR_USAGE` (address not on this host, port in use, no such `via` interface), `TUN_ERR_PERMISSION`.
+ */
 export function openOverlaySocket(options: UdpSocketOptions): DatagramSocket {
   const fd = native.socket(C.AF_INET, C.SOCK_DGRAM | C.SOCK_NONBLOCK, C.IPPROTO_UDP);
   try {

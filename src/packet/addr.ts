@@ -1,5 +1,6 @@
 // IPv4 addresses as unsigned 32-bit numbers, and CIDR prefixes.
 
+/** An IPv4 prefix as unsigned 32-bit numbers (host order), e.g. 10.244.1.3/24. */
 export interface Prefix {
   /** Network address (host bits cleared). */
   network: number;
@@ -23,6 +24,7 @@ export function parseIPv4(text: string): number | undefined {
   return value;
 }
 
+/** Dotted quad of an unsigned 32-bit address. */
 export function formatIPv4(value: number): string {
   return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
 }
@@ -31,7 +33,10 @@ export function prefixMask(length: number): number {
   return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
 }
 
-/** Parses "a.b.c.d/len"; throws an Error that says what is wrong. */
+/**
+ * Parses "a.b.c.d/len"; throws an Error that says what is wrong.
+ * @throws Error (not a TunDriverError: callers add the flag or file it came from) saying what is wrong.
+ */
 export function parseCidr(text: string): Prefix {
   const slash = text.indexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
@@ -44,6 +49,7 @@ export function parseCidr(text: string): Prefix {
   return { network: (address & prefixMask(length)) >>> 0, address, length };
 }
 
+/** "a.b.c.d/len": the address as written, or (withHostBits false) the network address. */
 export function formatCidr(p: Prefix, withHostBits = true): string {
   return `${formatIPv4(withHostBits ? p.address : p.network)}/${p.length}`;
 }
@@ -53,6 +59,7 @@ export function samePrefix(a: Prefix, b: Prefix): boolean {
   return a.network === b.network && a.length === b.length;
 }
 
+/** Whether `address` lies inside `p`. */
 export function prefixContains(p: Prefix, address: number): boolean {
   return ((address & prefixMask(p.length)) >>> 0) === p.network;
 }

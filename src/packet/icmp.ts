@@ -16,6 +16,7 @@ export const ICMP = {
   HEADER: 8,
 } as const;
 
+/** ICMP message types the project uses. */
 export const ICMP_TYPE = {
   ECHO_REPLY: 0,
   DEST_UNREACH: 3,
@@ -25,6 +26,7 @@ export const ICMP_TYPE = {
   PARAM_PROBLEM: 12,
 } as const;
 
+/** Codes of Destination Unreachable. */
 export const ICMP_UNREACH = {
   NET: 0,
   HOST: 1,
@@ -36,6 +38,7 @@ export const ICMP_UNREACH = {
   ADMIN_PROHIBITED: 13,
 } as const;
 
+/** Why {@link IcmpView.check} refused a message. */
 export type IcmpProblem = 'truncated' | 'bad-checksum';
 
 /** An ICMP message; attach it with the IP payload's offset and length. */
@@ -66,6 +69,7 @@ export class IcmpView extends PacketView {
 
   /** Rewrites the echo identifier with an incremental checksum update. */
   setId(id: number): void { this.setWord(ICMP.ID, id); }
+  /** Sets the echo sequence number, updating the checksum incrementally. */
   setSeq(seq: number): void { this.setWord(ICMP.SEQ, seq); }
 
   /** Changes the type (echo request <-> reply) with an incremental update. */
@@ -76,6 +80,7 @@ export class IcmpView extends PacketView {
     put16(this.buf, this.off + ICMP.CHECKSUM, updateChecksum16(this.checksum, oldWord, get16(this.buf, o)));
   }
 
+  /** Computes the ICMP checksum over the whole message and stores it. */
   fillChecksum(): void {
     put16(this.buf, this.off + ICMP.CHECKSUM, 0);
     put16(this.buf, this.off + ICMP.CHECKSUM, checksum(this.buf, this.off, this.off + this.length));
@@ -104,6 +109,7 @@ export function writeIcmpEcho(b: Uint8Array, o: number, type: number, id: number
   return length;
 }
 
+/** The fields {@link writeEchoPacket} writes: addresses, type, identifier, sequence, payload. */
 export interface EchoPacketFields {
   type: number;
   src: number;

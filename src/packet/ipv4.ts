@@ -24,6 +24,7 @@ export const IPV4 = {
   FRAGMENT_MASK: 0x1fff,
 } as const;
 
+/** IP protocol numbers the project uses. */
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 
 /** Why a buffer is not a usable IPv4 packet (used as a drop reason). */
@@ -47,6 +48,10 @@ function optionsParse(b: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
+/**
+ * A view over an IPv4 packet: field getters and in-place setters that keep the header checksum right.
+ * Call {@link IPv4View.check} before trusting any field.
+ */
 export class IPv4View extends PacketView {
   /**
    * The one validity check: version 4, a header length that fits, a total
@@ -103,9 +108,12 @@ export class IPv4View extends PacketView {
     put16(this.buf, o, value);
   }
 
+  /** Sets the source address, updating the header checksum incrementally (RFC 1624); the caller fixes any L4 checksum. */
   setSrc(addr: number): void { this.setAddress(IPV4.SRC, addr); }
+  /** Sets the destination address, updating the header checksum incrementally (RFC 1624); the caller fixes any L4 checksum. */
   setDst(addr: number): void { this.setAddress(IPV4.DST, addr); }
 
+  /** Sets the identification field, updating the header checksum incrementally. */
   setId(id: number): void {
     const o = this.off + IPV4.ID;
     put16(this.buf, this.off + IPV4.CHECKSUM, updateChecksum16(this.checksum, get16(this.buf, o), id));
@@ -125,6 +133,7 @@ export class IPv4View extends PacketView {
   }
 }
 
+/** The fields {@link writeIPv4Header} writes. */
 export interface IPv4HeaderFields {
   src: number;
   dst: number;

@@ -11,6 +11,7 @@ import { pseudoHeaderSum } from './udp.js';
 /** Partial sum of buf[start, end) plus `initial`, folded to 16 bits, not complemented. */
 export type SumFn = (buf: Uint8Array, start: number, end: number, initial: number) => number;
 
+/** The Internet checksum's 32-bit partial sum over buf[start, end), added to `initial`: the addon's native kernel (bench:checksum chose it). */
 export const payloadSum: SumFn = native.checksumSum;
 
 /** The TCP/UDP pseudo-header sum for the IPv4 header at ipOff (RFC 793 / 768). */

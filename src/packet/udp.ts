@@ -6,6 +6,7 @@ import { PacketView } from './view.js';
 
 export const UDP = { SRC_PORT: 0, DST_PORT: 2, LENGTH: 4, CHECKSUM: 6, HEADER: 8 } as const;
 
+/** Why {@link UdpView.check} refused a datagram. */
 export type UdpProblem = 'truncated' | 'bad-length' | 'bad-checksum';
 
 /** Sum of the IPv4 pseudo-header (RFC 768) for `length` bytes of UDP. */

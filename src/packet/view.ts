@@ -7,10 +7,12 @@ export abstract class PacketView {
   /** Bytes available from `off` (what was read, not what a header claims). */
   available = 0;
 
+  /** A view over buf[off, off + available); views are reused across packets with `attach()`. */
   constructor(buf?: Uint8Array, off = 0, available = buf ? buf.length - off : 0) {
     if (buf) this.attach(buf, off, available);
   }
 
+  /** Points the view at another packet (no copy, no allocation); returns the view. */
   attach(buf: Uint8Array, off = 0, available = buf.length - off): this {
     this.buf = buf;
     this.off = off;

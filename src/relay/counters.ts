@@ -3,6 +3,7 @@
 import { RelayCountersJson } from '../control/daemon-status.js';
 import { DropCounts } from '../util/drop-counts.js';
 
+/** Why the relay dropped a packet (each a counter). */
 export type DropReason =
   | 'malformed' // not a valid IPv4 packet / ICMP message from the TUN
   | 'ipv6' // IPv6 (router solicitations, MLD, ...): the relay is IPv4 only
@@ -22,6 +23,7 @@ export type DropReason =
   | 'error-rate-limited' // an ICMP error we would have given, over the rate limit
   | 'internal-error';
 
+/** The relay's counters: requests, replies, errors relayed and generated, and drops by reason. */
 export class RelayCounters {
   /** Echo requests sent to the network. */
   requests = 0;
@@ -46,10 +48,12 @@ export class RelayCounters {
   ownCopies = 0;
   readonly drops = new DropCounts<DropReason>();
 
+  /** Counts `n` (default 1) drops for `reason`. */
   drop(reason: DropReason, n = 1): void {
     this.drops.add(reason, n);
   }
 
+  /** The counters as status and the JSON exit line show them. */
   toJSON(): RelayCountersJson {
     return {
       requests: this.requests, requestBytes: this.requestBytes, replies: this.replies, replyBytes: this.replyBytes, errorsRelayed: this.errorsRelayed, errorsGenerated: this.errorsGenerated,
@@ -58,6 +62,7 @@ export class RelayCounters {
     };
   }
 
+  /** One line for people (SIGUSR1 and the exit line). */
   format(): string {
     return `requests ${this.requests}, replies ${this.replies}, errors relayed ${this.errorsRelayed}, errors generated ${this.errorsGenerated}, ` +
       `fragments in ${this.fragmentsIn} (${this.reassembled} reassembled), replies fragmented ${this.repliesFragmented}, ignored ${this.ignored} (+${this.ownCopies} own copies); ` +

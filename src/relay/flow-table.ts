@@ -6,6 +6,7 @@
 // Bounded in size; idle flows expire.
 import { Prefix } from '../packet/addr.js';
 
+/** One pinger flow: (source, destination, identifier) and the identifier it goes out with. */
 export interface Flow {
   /** The pinger, as seen in the TUN. */
   src: number;
@@ -26,6 +27,7 @@ export interface FlowTableOptions {
 
 const ID_SPACE = 0x10000;
 
+/** The relay's flows, bounded in number and expired when idle. */
 export class FlowTable {
   readonly maxFlows: number;
   readonly idleMs: number;
@@ -102,6 +104,7 @@ export class FlowTable {
     return removed;
   }
 
+  /** Every live flow (allocates: for status, not the data path). */
   list(): Flow[] {
     return [...this.byInner.values()].flatMap((m) => [...m.values()]);
   }

@@ -3,6 +3,7 @@
 // use a fake with the same contract.
 import { RxBatch, Spans } from '../io/batch.js';
 
+/** What the relay needs from its raw ICMP socket: batch sends and reads. */
 export interface IcmpNetwork {
   /**
    * Sends spans[first, first+count) — each an ICMP message (no IP header)
@@ -12,6 +13,8 @@ export interface IcmpNetwork {
   send(spans: Spans, first: number, count: number, ttl: number, onRefused: (index: number, errnoName: string) => void): number;
   /** Delivers received IPv4 packets (header included) batch by batch. */
   startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void;
+  /** Stops delivering batches. Idempotent. */
   stopReading(): void;
+  /** Stops reading and closes the socket. Idempotent. */
   close(): void;
 }

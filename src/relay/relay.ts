@@ -22,6 +22,7 @@ import { mayAnswerWithError, Quote, readQuote, rewriteError, writeIcmpError } fr
 import { IcmpNetwork } from './network.js';
 import { TokenBucket } from '../util/token-bucket.js';
 
+/** How an {@link IcmpRelay} is configured. */
 export interface RelayOptions {
   /** The TUN's address and prefix: pingers must use a source inside it. */
   subnet: Prefix;
@@ -36,6 +37,7 @@ export interface RelayOptions {
   errorRatePerSecond?: number;
   /** Called with one tcpdump-like line per packet when tracing. */
   trace?: (line: string) => void;
+  /** The clock for flow expiry and the error rate limit (tests inject one). */
   now?: () => number;
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
@@ -44,6 +46,10 @@ export interface RelayOptions {
 const SWEEP_MS = 5_000;
 const ERROR_CODE_FOR_ERRNO: Record<string, number> = { ENETUNREACH: ICMP_UNREACH.NET, EHOSTUNREACH: ICMP_UNREACH.HOST, EACCES: ICMP_UNREACH.ADMIN_PROHIBITED, EPERM: ICMP_UNREACH.ADMIN_PROHIBITED };
 
+/**
+ * The ICMP echo relay over a {@link PacketDevice} and an {@link IcmpNetwork}: pings written into the TUN go out through the host,
+ * replies and errors come back into the TUN as if the network had answered the pinger. Bad input is counted and dropped, never thrown.
+ */
 export class IcmpRelay {
   readonly counters = new RelayCounters();
   /** Armed by doctor's live probe (see control/probe.ts). */
@@ -81,6 +87,7 @@ export class IcmpRelay {
   private readonly errorBudget: TokenBucket;
   private sweeper?: NodeJS.Timeout;
 
+  /** Allocates every buffer; no I/O until {@link IcmpRelay.start}. */
   constructor(private readonly tun: PacketDevice, private readonly net: IcmpNetwork, private readonly options: RelayOptions) {
     this.now = options.now ?? Date.now;
     this.trace = options.trace;
@@ -102,6 +109,7 @@ export class IcmpRelay {
     this.errorBudget = new TokenBucket(options.errorRatePerSecond ?? 100, this.now);
   }
 
+  /** Starts reading both sides. `onError` gets a TunDriverError `TUN_ERR_IO` when the TUN or socket fails for good. */
   start(onError: (err: Error) => void): void {
     this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError);
     this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError);
@@ -113,6 +121,7 @@ export class IcmpRelay {
     this.sweeper.unref();
   }
 
+  /** Stops reading both sides; the device and socket stay open. */
   stop(): void {
     this.tun.stopReading();
     this.net.stopReading();

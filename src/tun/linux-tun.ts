@@ -18,10 +18,14 @@ import { withNetns } from '../netns/netns.js';
 import { parseCidr, Prefix } from '../packet/addr.js';
 import { PacketDevice, WriteResult } from './device.js';
 
+/** The kernel's IFNAMSIZ: interface names are at most IFNAMSIZ - 1 (15) bytes. */
 export const IFNAMSIZ = 16;
+/** The smallest MTU an IPv4 interface may have (RFC 791). */
 export const MIN_MTU = 68;
+/** The largest MTU a TUN device accepts. */
 export const MAX_MTU = 65535;
 
+/** What {@link LinuxTun.create} makes: name, addresses, MTU, persistence, namespace and offloads. */
 export interface TunCreateOptions {
   name: string;
   /** Addresses with prefix length ("10.244.1.3/24" or parsed). */
@@ -61,7 +65,10 @@ export interface OffloadCounters {
   drops: Record<string, number>;
 }
 
-/** Validates a name the way the kernel will (dev_valid_name), with a helpful message. */
+/**
+ * Validates a name the way the kernel will (dev_valid_name), with a helpful message.
+ * @throws TunDriverError `TUN_ERR_USAGE` naming what is wrong with `name`.
+ */
 export function checkInterfaceName(name: string): void {
   if (name.length === 0 || Buffer.byteLength(name) >= IFNAMSIZ) {
     throw new TunDriverError('TUN_ERR_USAGE', `interface name "${name}" must be 1 to ${IFNAMSIZ - 1} characters`);
@@ -71,6 +78,10 @@ export function checkInterfaceName(name: string): void {
   }
 }
 
+/**
+ * Checks an MTU before any system call.
+ * @throws TunDriverError `TUN_ERR_USAGE` when `mtu` is outside {@link MIN_MTU}..{@link MAX_MTU}.
+ */
 export function checkMtu(mtu: number): void {
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
     throw new TunDriverError('TUN_ERR_USAGE', `MTU ${mtu} is out of range: use ${MIN_MTU} to ${MAX_MTU}`);
@@ -112,6 +123,15 @@ function openTun(name: string, mode: OffloadMode): { fd: number; offload: Offloa
   }
 }
 
+/**
+ * A Linux TUN device (IFF_TUN | IFF_NO_PI, optionally IFF_VNET_HDR) driven in batches.
+ *
+ * Make one with {@link LinuxTun.create} or {@link LinuxTun.attach}; read with
+ * {@link LinuxTun.startReading}, write with {@link LinuxTun.writeBatch}, and
+ * {@link LinuxTun.close} it. With offloads on, the device splits the kernel's
+ * super-packets on read and merges segments on write, so callers always see
+ * plain IPv4 packets. Needs root or CAP_NET_ADMIN.
+ */
 export class LinuxTun implements PacketDevice {
   private readonly reader: FdReader;
   private closed = false;
@@ -146,6 +166,9 @@ export class LinuxTun implements PacketDevice {
    * Creates, configures and brings up a TUN device (`ip tuntap add NAME mode
    * tun` + `ip addr add` + `ip link set mtu/up`). On any failure nothing is
    * left behind.
+   * @throws TunDriverError `TUN_ERR_USAGE` (bad name or MTU), `TUN_ERR_EXISTS` (a device of that name that may not be replaced),
+   * `TUN_ERR_PERMISSION` (not root), `TUN_ERR_TUN` (opening /dev/net/tun, or `offload: 'on'` refused), `TUN_ERR_NETLINK` (address or link set-up refused),
+   * `TUN_ERR_NETNS` (`netns` missing).
    */
   static create(options: TunCreateOptions): LinuxTun {
     checkInterfaceName(options.name);
@@ -183,7 +206,10 @@ export class LinuxTun implements PacketDevice {
     }
   }
 
-  /** Attaches to an existing TUN device (made by `tun add` or `ip tuntap add`). */
+  /**
+   * Attaches to an existing TUN device (made by `tun add` or `ip tuntap add`).
+   * @throws TunDriverError `TUN_ERR_NO_DEVICE` (no such device), `TUN_ERR_USAGE` (not a TUN), `TUN_ERR_PERMISSION`, `TUN_ERR_TUN`.
+   */
   static attach(name: string, options: { netns?: string; offload?: OffloadMode } = {}): LinuxTun {
     checkInterfaceName(name);
     const nl = NetlinkSocket.open({ netns: options.netns });
@@ -202,6 +228,7 @@ export class LinuxTun implements PacketDevice {
     this.reader.start(batch, onBatch, onError);
   }
 
+  /** Stops delivering batches; the device stays open. Idempotent. */
   stopReading(): void {
     this.reader.stop();
   }

@@ -5,6 +5,10 @@
 import { RxBatch, Spans } from '../io/batch.js';
 import { PacketDevice, WriteResult } from './device.js';
 
+/**
+ * An in-memory {@link PacketDevice} for unit tests of packet logic: inject what the kernel would hand over,
+ * inspect {@link MemoryTun.written}. Never touches the system; never throws.
+ */
 export class MemoryTun implements PacketDevice {
   /** Packets the code under test wrote into the device, oldest first. */
   readonly written: Uint8Array[] = [];
@@ -15,6 +19,7 @@ export class MemoryTun implements PacketDevice {
   /** Writes larger than this are refused, like a real TUN over its MTU + headroom. */
   maxPacket = 65535;
 
+  /** `name` is what {@link PacketDevice.name} reports. */
   constructor(readonly name = 'memtun0') {}
 
   /** Queues packets for the reader, delivered in batches on a later tick. */
@@ -28,6 +33,7 @@ export class MemoryTun implements PacketDevice {
     this.schedule();
   }
 
+  /** Stops delivering batches; injected packets stay queued. */
   stopReading(): void {
     this.reader = undefined;
   }
@@ -51,6 +57,7 @@ export class MemoryTun implements PacketDevice {
     return { written: batch.count - failed, failed };
   }
 
+  /** Stops reading; later writes are refused (counted as failed). */
   close(): void {
     this.closed = true;
     this.reader = undefined;

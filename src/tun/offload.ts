@@ -4,8 +4,10 @@
 // fail with EINVAL: try the full set, then without USO, and report what held.
 import { C, native } from '../native/addon.js';
 
+/** TUN offloads: `auto` takes what the kernel offers, `on` fails without TSO4, `off` reads one plain packet per syscall. */
 export type OffloadMode = 'on' | 'off' | 'auto';
 
+/** What the kernel agreed to when the TUN was opened (`LinuxTun.offload`). */
 export interface OffloadState {
   /** The TUN was opened with IFF_VNET_HDR: every packet carries a virtio header. */
   vnetHdr: boolean;

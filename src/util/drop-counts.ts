@@ -1,13 +1,16 @@
 // Counts of dropped packets by reason, shared by the relay's and the
 // overlay's counters. Reasons are a string union each daemon defines.
 
+/** Counts of dropped packets by reason (a string union each engine defines). */
 export class DropCounts<Reason extends string> {
   private readonly counts = new Map<Reason, number>();
 
+  /** Adds `n` (default 1) drops for `reason`. */
   add(reason: Reason, n = 1): void {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
   }
 
+  /** The drops counted for `reason`, or undefined if none. */
   get(reason: Reason): number | undefined {
     return this.counts.get(reason);
   }

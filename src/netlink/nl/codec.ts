@@ -41,6 +41,7 @@ export class MessageBuilder {
     return this;
   }
 
+  /** Appends an attribute (padded to 4 bytes). */
   attr(type: number, payload: Uint8Array): this {
     const at = this.reserve(NLA_HEADER + payload.length);
     this.view.setUint16(at, NLA_HEADER + payload.length, true);
@@ -49,12 +50,14 @@ export class MessageBuilder {
     return this;
   }
 
+  /** Appends a u32 attribute (host byte order, as rtnetlink wants). */
   attrU32(type: number, value: number): this {
     const p = new Uint8Array(4);
     new DataView(p.buffer).setUint32(0, value, true);
     return this.attr(type, p);
   }
 
+  /** Appends an s32 attribute (host byte order). */
   attrS32(type: number, value: number): this {
     const p = new Uint8Array(4);
     new DataView(p.buffer).setInt32(0, value, true);
@@ -78,6 +81,10 @@ export class MessageBuilder {
     return this;
   }
 
+  /**
+   * Closes the innermost nested attribute.
+   * @throws Error when no nest is open (a programming error).
+   */
   endNest(): this {
     const at = this.nests.pop();
     if (at === undefined) throw new Error('endNest without beginNest');
@@ -97,6 +104,7 @@ export class MessageBuilder {
   }
 }
 
+/** One netlink message: type, flags, sequence and its payload. */
 export interface NlMessage {
   type: number;
   flags: number;
