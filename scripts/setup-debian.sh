@@ -5,7 +5,7 @@
 #   --bench  also the benchmarks' peers: socat, wireguard-go, wg
 #            (bench:relay builds the seed's Go program itself on first use)
 set -euo pipefail
-tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ make:make python3:python3"
+tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ aarch64-linux-gnu-g++:g++-aarch64-linux-gnu make:make python3:python3"
 [ "${1:-}" = "--bench" ] && tools="$tools socat:socat wireguard-go:wireguard-go wg:wireguard-tools"
 need=()
 for pair in $tools; do

@@ -46,6 +46,13 @@ test('npm pack, then install without a compiler: the prebuilt addon loads, impor
   const listing = run('tar', ['-tzf', join(work, tarball)]).stdout;
   assert.match(listing, /package\/prebuilds\/linux-x64\/.*\.node/, 'the tarball ships a prebuilt addon');
   assert.doesNotMatch(listing, /package\/build\//, 'and no build directory');
+  // linux-arm64 is cross-compiled when Debian's g++-aarch64-linux-gnu is there (setup-debian.sh installs it).
+  if (spawnSync('sh', ['-c', 'command -v aarch64-linux-gnu-g++']).status === 0) {
+    assert.match(listing, /package\/prebuilds\/linux-arm64\/tun-driver\.node/, 'the tarball ships a linux-arm64 addon');
+    const elf = spawnSync('sh', ['-c', `tar -xzOf "${join(work, tarball)}" package/prebuilds/linux-arm64/tun-driver.node | head -c 20 | od -An -tu1`], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number);
+    assert.deepEqual([elf[4], elf[18], elf[19]], [2, 183, 0], 'a 64-bit ELF for e_machine 183 (AArch64)');
+  }
+  for (const bin of ['package/dist/src/cli/main.js', 'package/dist/src/cni/main.js']) assert.ok(listing.includes(bin), `${bin} is packed`);
 
   const app = join(work, 'app');
   mkdirSync(app);
@@ -68,4 +75,8 @@ test('npm pack, then install without a compiler: the prebuilt addon loads, impor
   const help = spawnSync(join(prefix, 'bin', 'tun-driver'), ['--help'], { env, encoding: 'utf8' });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /Usage: tun-driver/);
+  // The CNI plugin is the package's second executable.
+  const cni = spawnSync(join(prefix, 'bin', 'tun-driver-cni'), [], { env: { ...env, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion": "0.4.0"}', encoding: 'utf8' });
+  assert.equal(cni.status, 0, cni.stderr);
+  assert.deepEqual(JSON.parse(cni.stdout), { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
 });
