@@ -2,6 +2,7 @@
 // declared for TypeScript in src/native/addon.ts; nothing else loads it.
 #include <napi.h>
 
+#include "aead.h"
 #include "checksum.h"
 #include "fd_ops.h"
 #include "netns.h"
@@ -12,6 +13,7 @@ namespace tdn {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdOps(env, exports);
   InitChecksum(env, exports);
+  InitAead(env, exports);
   InitPoller(env, exports);
   InitNetns(env, exports);
   return exports;

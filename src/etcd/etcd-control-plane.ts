@@ -25,6 +25,8 @@ export interface EtcdControlPlaneOptions {
   leaseTtlSeconds: number;
   /** How long to keep trying to reach etcd at start before giving up (exit 2). */
   connectTimeoutMs: number;
+  /** This node's public key, published with its lease (BackendData.PublicKey). */
+  publicKey?: string;
 }
 
 const NO_EVENTS: ControlPlaneEvents = { onChange: () => undefined, onWarning: () => undefined, onFatal: () => undefined };
@@ -61,7 +63,7 @@ export class EtcdControlPlane implements ControlPlane {
       const config = parseNetworkConfig(text, key);
       const remembered = readRememberedSubnet(options.subnetFile);
       acquired = await retryUntil(options.endpoints, options.connectTimeoutMs, () =>
-        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds }),
+        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey }),
       );
       const leaseId = await acquired.lease.grant();
       // Until start(), changes only update the watch's view.

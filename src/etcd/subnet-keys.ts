@@ -4,6 +4,7 @@
 // Each subnet key is attached to an etcd lease of the node that holds it,
 // so it disappears when the node stops renewing.
 import { formatIPv4, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
+import { decodeKey } from '../crypto/keys.js';
 import { Lease } from '../overlay/leases.js';
 import { NetworkConfig } from './network-config.js';
 
@@ -13,9 +14,9 @@ export const configKey = (prefix: string): string => `${prefix}/config`;
 export const subnetsDir = (prefix: string): string => `${prefix}/subnets/`;
 export const subnetKey = (prefix: string, subnet: Prefix): string => `${subnetsDir(prefix)}${formatIPv4(subnet.network)}-${subnet.length}`;
 
-/** The record a node stores under its subnet key. */
-export function subnetRecord(publicIp: number): string {
-  return JSON.stringify({ PublicIP: formatIPv4(publicIp), BackendType: 'udp', BackendData: null });
+/** The record a node stores under its subnet key; a node with a key publishes it as flannel's WireGuard backend does. */
+export function subnetRecord(publicIp: number, publicKey?: string): string {
+  return JSON.stringify({ PublicIP: formatIPv4(publicIp), BackendType: 'udp', BackendData: publicKey ? { PublicKey: publicKey } : null });
 }
 
 /** A subnet key's entry turned into a route, or the reason it cannot be one. */
@@ -35,12 +36,22 @@ export function parseSubnetEntry(prefix: string, key: string, value: string, con
   const subnet: Prefix = { network, address: network, length };
   if (length < config.network.length || !prefixContains(config.network, network)) return { problem: `${key}: subnet outside the network` };
   let publicIp: number | undefined;
+  let backendData: unknown;
   try {
-    const record = JSON.parse(value) as { PublicIP?: unknown };
+    const record = JSON.parse(value) as { PublicIP?: unknown; BackendData?: unknown };
     publicIp = typeof record.PublicIP === 'string' ? parseIPv4(record.PublicIP) : undefined;
+    backendData = record.BackendData;
   } catch {
     // reported below
   }
   if (publicIp === undefined) return { problem: `${key}: value has no valid "PublicIP"` };
-  return { lease: { subnet, publicIp, port: config.port } };
+  const publicKey = (backendData as { PublicKey?: unknown } | null | undefined)?.PublicKey;
+  if (publicKey === undefined) return { lease: { subnet, publicIp, port: config.port } };
+  try {
+    if (typeof publicKey !== 'string') throw new Error('not a string');
+    decodeKey(publicKey, 'PublicKey');
+  } catch {
+    return { problem: `${key}: BackendData.PublicKey is not a public key (44 characters of base64)` };
+  }
+  return { lease: { subnet, publicIp, port: config.port, publicKey } };
 }

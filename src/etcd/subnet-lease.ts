@@ -16,6 +16,8 @@ export interface AcquireOptions {
   /** The subnet this node held before (subnet.env), asked for first. */
   remembered?: Prefix;
   ttlSeconds: number;
+  /** Published in BackendData when the node authenticates. */
+  publicKey?: string;
 }
 
 export interface AcquiredSubnet {
@@ -55,7 +57,7 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
   const lease = client.lease(opts.ttlSeconds);
   try {
     const leaseId = await lease.grant();
-    const record = subnetRecord(opts.publicIp);
+    const record = subnetRecord(opts.publicIp, opts.publicKey);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const held = await listHeld(client, opts);
       const ours = held.filter((h) => h.publicIp === opts.publicIp && isLeasable(opts.config, h.subnet));

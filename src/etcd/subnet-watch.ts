@@ -95,7 +95,7 @@ export class SubnetWatch {
       if (kind === 'put') this.apply(key, kv.value.toString());
       else this.byKey.delete(key);
       const after = this.byKey.get(key);
-      if (before?.publicIp === after?.publicIp && before?.port === after?.port) return; // a renewal, not a change
+      if (before?.publicIp === after?.publicIp && before?.port === after?.port && before?.publicKey === after?.publicKey) return; // a renewal, not a change
       this.handlers.onChange(this.leases, `${kind} ${key.slice(subnetsDir(this.prefix).length)}`);
     };
     watcher

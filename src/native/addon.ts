@@ -20,7 +20,17 @@ export interface NativePoller {
   close(): void;
 }
 
+/** One AEAD key's cipher contexts (native/aead.cc); see src/crypto/aead.ts. */
+export interface NativeAeadKey {
+  /** Encrypts buf[off+16, off+16+len) in place with the header buf[off, off+16) as AAD; writes the 16-byte tag after it. */
+  seal(buf: Uint8Array, off: number, len: number): void;
+  /** Decrypts the datagram buf[off, off+total) in place; returns the payload length, or -1 when it does not authenticate. */
+  open(buf: Uint8Array, off: number, total: number): number;
+}
+
 export interface NativeAddon {
+  /** algorithm 0 = ChaCha20-Poly1305, 1 = AES-256-GCM; key of 32 bytes. */
+  AeadKey: new (algorithm: number, key: Uint8Array) => NativeAeadKey;
   tunOpen(name: string, flags: number): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
   /** TUNSETOFFLOAD with TUN_F_* flags; throws EINVAL for flags the kernel does not know. */

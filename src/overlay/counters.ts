@@ -19,7 +19,10 @@ export type OverlayDropReason =
   | 'ttl-expired' // answered with Time Exceeded
   | 'send-failed'
   | 'tun-write-failed'
-  | 'error-rate-limited';
+  | 'error-rate-limited'
+  | 'unauthenticated' // with --private-key: a datagram that is not sealed with the sending node's key (forged, tampered, or from a keyless node)
+  | 'replayed' // with --private-key: a sealed datagram whose counter or epoch was seen before
+  | 'plaintext-peer'; // with --private-key: a packet for a node without a key, and no --allow-plaintext-peers
 
 /** The overlay's counters: packets sent, delivered, errors generated, fragmented, and drops by reason. */
 export class OverlayCounters {

@@ -5,6 +5,7 @@ import { watch, FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
+import { decodeKey } from '../crypto/keys.js';
 import { readJsonFile } from '../util/json-file.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
 
@@ -15,6 +16,8 @@ export interface Lease {
   subnet: Prefix;
   publicIp: number;
   port: number;
+  /** The node's X25519 public key (base64), when it authenticates (docs/security.md). */
+  publicKey?: string;
 }
 
 const cidr = z.string().refine((s) => {
@@ -35,11 +38,21 @@ const LeasesSchema = z
           subnet: cidr,
           publicIp: z.string().refine((s) => parseIPv4(s) !== undefined, 'must be an IPv4 address'),
           port: z.number().int().min(1).max(65535).default(DEFAULT_PORT),
+          publicKey: z.string().refine(isPublicKey, 'must be a public key: 44 characters of base64, as tun-driver pubkey prints').optional(),
         })
         .strict(),
     ),
   })
   .strict();
+
+function isPublicKey(text: string): boolean {
+  try {
+    decodeKey(text, 'publicKey');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function fail(message: string): never {
   throw new TunDriverError('TUN_ERR_USAGE', message);
@@ -72,7 +85,7 @@ export function parseLeases(input: unknown, network: Prefix, source: string): Le
     if (endpoints.has(n.publicIp) || endpoints.has(endpoint)) fail(`${source}: nodes.${i} public IP ${n.publicIp} is listed twice`);
     endpoints.add(n.publicIp);
     endpoints.add(endpoint);
-    leases.push({ subnet, publicIp, port: n.port });
+    leases.push({ subnet, publicIp, port: n.port, ...(n.publicKey ? { publicKey: n.publicKey } : {}) });
   }
   return leases;
 }

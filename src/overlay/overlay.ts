@@ -30,6 +30,8 @@ import { OverlayCounters } from './counters.js';
 import { isProbePacket, Probe } from '../control/probe.js';
 import { Lease } from './leases.js';
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
+import { NodeCrypto, OPEN_REPLAYED, OPEN_UNAUTHENTICATED, PeerSession } from '../crypto/peer-session.js';
+import { SEALED_HEADER, SEALED_OVERHEAD, SEALED_TYPE } from '../crypto/sealed-datagram.js';
 
 /** What the overlay needs from its UDP socket: batch sends (GSO where the socket can) and batch reads (one entry per datagram). */
 export interface UdpNetwork {
@@ -63,6 +65,14 @@ export interface OverlayOptions {
   now?: () => number;
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
+  /**
+   * This node's key and epoch: every datagram to and from a node with a key
+   * is sealed (docs/security.md). `pathMtu` must then leave room for the
+   * 32 bytes of SEALED_OVERHEAD.
+   */
+  crypto?: NodeCrypto;
+  /** With `crypto`: still talk plaintext to nodes that have no key (default: drop their traffic). */
+  allowPlaintextPeers?: boolean;
 }
 
 /** Receive slots, each big enough for the largest UDP datagram or a UDP GRO buffer of many. */
@@ -95,6 +105,8 @@ export class Overlay {
   /** Packets the daemon builds: errors into the TUN, and fragments / errors to peers. */
   private readonly genTun: TxQueue;
   private readonly genNet: TxQueue;
+  /** With crypto: the datagrams actually sent, sealed copies of the packets queued for peers. */
+  private readonly sealedTx?: TxQueue;
   private readonly scratch = new Uint8Array(65536);
   private readonly ip = new IPv4View();
 
@@ -113,6 +125,7 @@ export class Overlay {
     this.toTun = new SpanList(this.netRx.capacity);
     this.genTun = new TxQueue(64, slot);
     this.genNet = new TxQueue(64, slot);
+    if (options.crypto) this.sealedTx = new TxQueue(batch, options.pathMtu + SEALED_OVERHEAD);
   }
 
   get peers(): readonly Peer[] {
@@ -124,11 +137,26 @@ export class Overlay {
    * peers that stay are kept; removed peers stop receiving at once.
    */
   setLeases(leases: readonly Lease[]): void {
-    const old = new Map(this.routes.peers.map((p) => [`${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`, p]));
+    // A peer whose key changed is a new peer: new keys, a fresh replay window.
+    const identity = (p: Lease): string => `${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}#${p.publicKey ?? ''}`;
+    const old = new Map(this.routes.peers.map((p) => [identity(p), p]));
     const peers = leases
       .filter((l) => !samePrefix(l.subnet, this.options.subnet))
-      .map((l) => old.get(`${l.subnet.network}/${l.subnet.length}@${endpointKey(l.publicIp, l.port)}`) ?? peerFromLease(l));
+      .map((l) => old.get(identity(l)) ?? this.newPeer(l));
     this.routes = new RouteTable(peers);
+  }
+
+  private newPeer(l: Lease): Peer {
+    const peer = peerFromLease(l);
+    const crypto = this.options.crypto;
+    if (crypto && l.publicKey) {
+      try {
+        peer.session = new PeerSession(crypto, l.publicKey);
+      } catch {
+        // A low-order key: the peer keeps its publicKey and no session, so all its traffic is refused.
+      }
+    }
+    return peer;
   }
 
   /** Starts reading both sides. `onError` gets a TunDriverError `TUN_ERR_IO` when the TUN or socket fails for good. */
@@ -218,8 +246,23 @@ export class Overlay {
         this.counters.drop('unknown-peer');
         continue;
       }
-      const off = batch.offset(i);
-      const size = batch.sizes[i];
+      let off = batch.offset(i);
+      let size = batch.sizes[i];
+      if (this.options.crypto) {
+        const session = peer.session;
+        if (session) {
+          const n = batch.buf[off] === SEALED_TYPE ? session.open(batch.buf, off, size) : OPEN_UNAUTHENTICATED;
+          if (n < 0) {
+            this.counters.drop(n === OPEN_REPLAYED ? 'replayed' : 'unauthenticated');
+            continue;
+          }
+          off += SEALED_HEADER;
+          size = n;
+        } else if (peer.publicKey || !this.options.allowPlaintextPeers) {
+          this.counters.drop('unauthenticated');
+          continue;
+        }
+      }
       const ip = this.ip.attach(batch.buf, off, size);
       if (isIPv6Packet(batch.buf, off, size)) {
         this.counters.drop('ipv6');
@@ -298,11 +341,52 @@ export class Overlay {
     this.trace?.(`${via ? 'hop>net' : 'hop>tun'} ICMP type ${type} code ${code} about ${describeIPv4(offending)}`);
   }
 
-  /** Sends every queued span, in order, and empties the list. */
+  /** Sends every queued span, in order (sealed for peers with keys, when this node has one), and empties the list. */
   private flushToNet(spans: SpanList): void {
     if (spans.count === 0) return;
-    this.counters.sent += this.net.send(spans, 0, spans.count, this.onSendRefused);
+    if (this.sealedTx) this.sealAndSend(spans, this.sealedTx);
+    else this.counters.sent += this.net.send(spans, 0, spans.count, this.onSendRefused);
     spans.clear();
+  }
+
+  /**
+   * Copies each span into `out` behind a sealed header and seals it in
+   * place; equal-size datagrams to one peer stay a run the socket can send
+   * with GSO. Spans for a keyless peer go plain only with allowPlaintextPeers.
+   */
+  private sealAndSend(spans: Spans, out: TxQueue): void {
+    out.clear();
+    let lastAddr = -1;
+    let lastPort = -1;
+    let peer: Peer | undefined;
+    for (let i = 0; i < spans.count; i++) {
+      const addr = spans.addrs[2 * i];
+      const port = spans.addrs[2 * i + 1];
+      if (addr !== lastAddr || port !== lastPort) {
+        lastAddr = addr;
+        lastPort = port;
+        peer = this.routes.fromEndpoint(addr, port);
+      }
+      const len = spans.lengths[i];
+      const packet = spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len);
+      if (out.full) this.sendSealed(out);
+      const at = out.nextOffset;
+      if (peer?.session) {
+        out.buf.set(packet, at + SEALED_HEADER);
+        out.commit(peer.session.seal(out.buf, at, len), addr, port);
+      } else if (peer && !peer.publicKey && this.options.allowPlaintextPeers) {
+        out.buf.set(packet, at);
+        out.commit(len, addr, port);
+      } else {
+        this.counters.drop('plaintext-peer');
+      }
+    }
+    this.sendSealed(out);
+  }
+
+  private sendSealed(out: TxQueue): void {
+    if (out.count > 0) this.counters.sent += this.net.send(out, 0, out.count, this.onSendRefused);
+    out.clear();
   }
 
   private readonly onSendRefused = (): void => this.counters.drop('send-failed');

@@ -3,6 +3,7 @@
 // lease change; lookups are a few Map probes, one per distinct prefix length.
 import { Prefix, prefixMask } from '../packet/addr.js';
 import type { Lease } from './leases.js';
+import type { PeerSession } from '../crypto/peer-session.js';
 
 /** Another node: its subnet, where to send (public IP and port), and its traffic counters. */
 export interface Peer {
@@ -14,11 +15,15 @@ export interface Peer {
   txBytes: number;
   rxPackets: number;
   rxBytes: number;
+  /** The node's public key, when it has one (authenticated overlay). */
+  publicKey?: string;
+  /** Keys and replay window for it, when this node has a key too. */
+  session?: PeerSession;
 }
 
 /** A new peer for a lease, its counters at zero. */
 export function peerFromLease(l: Lease): Peer {
-  return { subnet: l.subnet, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
+  return { subnet: l.subnet, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, ...(l.publicKey ? { publicKey: l.publicKey } : {}) };
 }
 
 export class RouteTable {

@@ -1,0 +1,118 @@
+// The addon's second compute function (DESIGN.md: only where a benchmark
+// shows it wins; bench/aead.ts measures it against node:crypto): AEAD over
+// one overlay datagram, in place, with the OpenSSL that Node.js itself is
+// built with (its headers ship with Node's; its symbols are Node's own).
+//
+// An AeadKey holds one key's cipher contexts, so a datagram costs an IV
+// set-up and the cipher, not a key schedule or an allocation. The datagram
+// layout is the overlay's (src/crypto/sealed-datagram.ts):
+//   [16-byte header: the AAD; bytes 8..15 the counter] [payload] [16-byte tag]
+// The 12-byte nonce is 4 zero bytes followed by the header's counter.
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "aead.h"
+#include "errors.h"
+
+namespace tdn {
+namespace {
+
+constexpr size_t kHeader = 16;
+constexpr size_t kTag = 16;
+constexpr size_t kKey = 32;
+
+class AeadKey : public Napi::ObjectWrap<AeadKey> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "AeadKey", {InstanceMethod("seal", &AeadKey::Seal), InstanceMethod("open", &AeadKey::Open)});
+  }
+
+  // new AeadKey(algorithm: 0 = ChaCha20-Poly1305, 1 = AES-256-GCM, key: 32 bytes)
+  explicit AeadKey(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AeadKey>(info) {
+    Napi::Env env = info.Env();
+    uint32_t alg;
+    uint8_t* key;
+    size_t keyLen;
+    if (!ArgU32(info, 0, &alg) || !ArgBytes(info, 1, &key, &keyLen)) return;
+    if (alg > 1 || keyLen != kKey) {
+      ThrowArg(env, "AeadKey(algorithm 0|1, key of 32 bytes)");
+      return;
+    }
+    const EVP_CIPHER* cipher = alg == 0 ? EVP_chacha20_poly1305() : EVP_aes_256_gcm();
+    enc_ = EVP_CIPHER_CTX_new();
+    dec_ = EVP_CIPHER_CTX_new();
+    if (!enc_ || !dec_ || EVP_EncryptInit_ex(enc_, cipher, nullptr, key, nullptr) != 1 ||
+        EVP_DecryptInit_ex(dec_, cipher, nullptr, key, nullptr) != 1)
+      ThrowArg(env, "AeadKey: OpenSSL refused the cipher or key");
+  }
+
+  ~AeadKey() override {
+    EVP_CIPHER_CTX_free(enc_);
+    EVP_CIPHER_CTX_free(dec_);
+  }
+
+ private:
+  static void Nonce(const uint8_t* header, uint8_t* nonce) {
+    memset(nonce, 0, 4);
+    memcpy(nonce + 4, header + 8, 8);
+  }
+
+  // seal(buf, off, payloadLength): encrypts buf[off+16, off+16+len) in
+  // place (the header at buf[off] is the AAD) and writes the tag after it.
+  Napi::Value Seal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t* buf;
+    size_t size;
+    uint32_t off, len;
+    if (!ArgBytes(info, 0, &buf, &size) || !ArgU32(info, 1, &off) || !ArgU32(info, 2, &len)) return env.Undefined();
+    if (static_cast<uint64_t>(off) + kHeader + len + kTag > size) {
+      ThrowArg(env, "seal: the datagram does not fit the buffer");
+      return env.Undefined();
+    }
+    uint8_t nonce[12];
+    Nonce(buf + off, nonce);
+    uint8_t* payload = buf + off + kHeader;
+    int outl = 0;
+    if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) != 1 ||
+        EVP_EncryptUpdate(enc_, nullptr, &outl, buf + off, kHeader) != 1 ||
+        EVP_EncryptUpdate(enc_, payload, &outl, payload, static_cast<int>(len)) != 1 ||
+        EVP_EncryptFinal_ex(enc_, payload + outl, &outl) != 1 ||
+        EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kTag, payload + len) != 1)
+      ThrowArg(env, "seal: OpenSSL failed");
+    return env.Undefined();
+  }
+
+  // open(buf, off, datagramLength) -> payload length, or -1 when the tag
+  // does not verify (the payload is then garbage and must be dropped).
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t* buf;
+    size_t size;
+    uint32_t off, total;
+    if (!ArgBytes(info, 0, &buf, &size) || !ArgU32(info, 1, &off) || !ArgU32(info, 2, &total)) return env.Undefined();
+    if (total < kHeader + kTag || static_cast<uint64_t>(off) + total > size) return Napi::Number::New(env, -1);
+    const uint32_t len = total - kHeader - kTag;
+    uint8_t nonce[12];
+    Nonce(buf + off, nonce);
+    uint8_t* payload = buf + off + kHeader;
+    int outl = 0;
+    if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce) != 1 ||
+        EVP_DecryptUpdate(dec_, nullptr, &outl, buf + off, kHeader) != 1 ||
+        EVP_DecryptUpdate(dec_, payload, &outl, payload, static_cast<int>(len)) != 1 ||
+        EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kTag, payload + len) != 1 ||
+        EVP_DecryptFinal_ex(dec_, payload + outl, &outl) != 1)
+      return Napi::Number::New(env, -1);
+    return Napi::Number::New(env, len);
+  }
+
+  EVP_CIPHER_CTX* enc_ = nullptr;
+  EVP_CIPHER_CTX* dec_ = nullptr;
+};
+
+}  // namespace
+
+void InitAead(Napi::Env env, Napi::Object exports) {
+  exports.Set("AeadKey", AeadKey::Define(env));
+}
+
+}  // namespace tdn

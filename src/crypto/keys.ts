@@ -1,0 +1,70 @@
+// Node keys, WireGuard's way: an X25519 private key is 32 random bytes
+// written in base64, its public key likewise. The raw bytes go in and out
+// of node:crypto through their fixed DER wrappers (PKCS#8 / SPKI).
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { TunDriverError } from '../errors.js';
+
+export const KEY_BYTES = 32;
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+/** A node's own key pair, with the public key in the form the control plane publishes. */
+export interface NodeKeyPair {
+  privateKey: KeyObject;
+  /** Base64 of the 32-byte X25519 public key. */
+  publicKey: string;
+  /** The same, as bytes (HKDF input). */
+  publicBytes: Uint8Array;
+}
+
+/** A new X25519 private key, base64 (what `tun-driver keygen` prints). */
+export function generatePrivateKey(): string {
+  const { privateKey } = generateKeyPairSync('x25519');
+  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+  return der.subarray(der.length - KEY_BYTES).toString('base64');
+}
+
+/**
+ * Decodes a base64 key of 32 bytes.
+ * @throws TunDriverError `TUN_ERR_USAGE` naming `what` when it is not one.
+ */
+export function decodeKey(text: string, what: string): Uint8Array {
+  const trimmed = text.trim();
+  const bytes = Buffer.from(trimmed, 'base64');
+  if (bytes.length !== KEY_BYTES || bytes.toString('base64') !== trimmed) {
+    throw new TunDriverError('TUN_ERR_USAGE', `${what} is not a key: expected 44 characters of base64 (32 bytes), as tun-driver keygen / pubkey print`);
+  }
+  return new Uint8Array(bytes);
+}
+
+/** The key pair of a base64 private key. @throws TunDriverError `TUN_ERR_USAGE` for a malformed key. */
+export function keyPairOf(privateBase64: string, what = 'the private key'): NodeKeyPair {
+  const raw = decodeKey(privateBase64, what);
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  const publicBytes = new Uint8Array(spki.subarray(spki.length - KEY_BYTES));
+  return { privateKey, publicKey: Buffer.from(publicBytes).toString('base64'), publicBytes };
+}
+
+/** Base64 public key of a base64 private key (what `tun-driver pubkey` prints). */
+export function publicKeyOf(privateBase64: string): string {
+  return keyPairOf(privateBase64).publicKey;
+}
+
+/**
+ * X25519(ours, theirs). An all-zero result (a low-order public key, which
+ * an attacker could publish to force a known secret) is refused.
+ * @throws TunDriverError `TUN_ERR_USAGE` for such a key or a malformed one.
+ */
+export function sharedSecret(ours: KeyObject, theirPublicBase64: string): Uint8Array {
+  const raw = decodeKey(theirPublicBase64, 'a peer\'s public key');
+  const theirs = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  let secret: Uint8Array;
+  try {
+    secret = new Uint8Array(diffieHellman({ privateKey: ours, publicKey: theirs }));
+  } catch {
+    secret = new Uint8Array(KEY_BYTES); // OpenSSL refuses an all-zero result itself
+  }
+  if (secret.every((b) => b === 0)) throw new TunDriverError('TUN_ERR_USAGE', `public key ${theirPublicBase64} is a low-order point: refusing it`);
+  return secret;
+}
