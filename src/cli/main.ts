@@ -9,6 +9,7 @@ import { relayCommand } from './relay-command.js';
 import { overlayCommand } from './overlay-command.js';
 import { statusCommand } from './status-command.js';
 import { doctorCommand } from './doctor-command.js';
+import { keygenCommand, pubkeyCommand } from './key-commands.js';
 import { EXIT, reportError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +34,8 @@ Exit codes: 0 ok, 1 run-time failure, 2 bad input or missing privilege (nothing 
   program.addCommand(overlayCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(keygenCommand());
+  program.addCommand(pubkeyCommand());
   // Commander's own parse errors (unknown option, missing argument) are
   // usage errors: one line on stderr, exit 2 (see main()).
   const asUsageErrors = (cmd: Command): void => {

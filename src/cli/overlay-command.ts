@@ -1,6 +1,6 @@
 // `tun-driver overlay`: the UDP overlay daemon (flannel's UDP backend).
 import { Command } from 'commander';
-import { OffloadStatus, OverlayStatus } from '../control/daemon-status.js';
+import { OffloadStatus, OverlayStatus, PeerSecurity } from '../control/daemon-status.js';
 import { createLogger } from '../log.js';
 import { addrList } from '../netlink/addr.js';
 import { linkByName, linkList } from '../netlink/link.js';
@@ -15,6 +15,9 @@ import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { DEFAULT_SUBNET_FILE, writeSubnetEnv } from '../etcd/subnet-env.js';
 import { installIpMasq, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
 import { ENCAP_OVERHEAD, overlayPathMtu } from '../overlay/mtu.js';
+import { NodeCrypto } from '../crypto/peer-session.js';
+import { Peer } from '../overlay/route-table.js';
+import { readPrivateKeyFile } from './key-commands.js';
 import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
@@ -46,6 +49,8 @@ interface OverlayFlags extends CaptureFlags {
   jsonLog?: boolean;
   offload: string;
   ipMasq?: boolean;
+  privateKey?: string;
+  allowPlaintextPeers?: boolean;
 }
 
 export function overlayCommand(): Command {
@@ -66,6 +71,8 @@ export function overlayCommand(): Command {
     .option('--mtu <n>', `TUN MTU (default: the underlay's MTU - ${ENCAP_OVERHEAD})`)
     .option('--offload <mode>', 'TUN TSO/GRO and UDP GSO/GRO at the edges: auto (what the kernel offers), on (fail without), off; the wire format is the same either way', 'auto')
     .option('--ip-masq', "masquerade pod traffic that leaves the cluster network with this node's address (nftables table tun-driver-<tun>, removed on exit); subnet.env then says FLANNEL_IPMASQ=true")
+    .option('--private-key <file>', 'authenticate and encrypt every datagram to nodes with keys (tun-driver keygen makes one; docs/security.md); the public key is published with this node\'s lease')
+    .option('--allow-plaintext-peers', 'with --private-key: still talk unencrypted to nodes that have no key (default: drop their traffic)')
     .option('--trace', 'print one line per packet on stdout')
     .option('--json-log', 'log JSON lines instead of text')
     .addHelpText('after', `
@@ -102,7 +109,11 @@ function cidrFlag(flag: string, text: string): Prefix {
 async function runOverlay(flags: OverlayFlags): Promise<void> {
   const publicIp = parseIPv4(flags.publicIp);
   if (publicIp === undefined) throw usageError(`--public-ip ${flags.publicIp}: not an IPv4 address`);
-  const openControlPlane = controlPlaneFromFlags(flags, publicIp);
+  if (flags.allowPlaintextPeers && !flags.privateKey) throw usageError('--allow-plaintext-peers goes with --private-key (without a key every peer is plaintext)');
+  const log = createLogger('overlay', { json: flags.jsonLog });
+  // This start's epoch: later than any earlier start's, so old datagrams can never be replayed to its peers.
+  const crypto: NodeCrypto | undefined = flags.privateKey ? { keys: readPrivateKeyFile(flags.privateKey, log), epoch: Date.now() } : undefined;
+  const openControlPlane = controlPlaneFromFlags(flags, publicIp, crypto?.keys.publicKey);
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
   if (!['auto', 'on', 'off'].includes(flags.offload)) throw usageError(`--offload ${flags.offload}: use auto, on or off`);
@@ -110,7 +121,6 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   const mtuFlag = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   const pcapBytes = captureLimit(flags);
   const metricsAt = metricsListen(flags.metrics);
-  const log = createLogger('overlay', { json: flags.jsonLog });
 
   // The underlay: the interface that holds --public-ip (or --via) sets the MTU.
   const nl = NetlinkSocket.open();
@@ -124,7 +134,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   } finally {
     nl.close();
   }
-  const pathMtu = overlayPathMtu(underlayMtu);
+  const pathMtu = overlayPathMtu(underlayMtu, crypto !== undefined);
   const tunMtu = mtuFlag ?? pathMtu;
 
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
@@ -164,7 +174,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       peers: () => overlay!.peers.map((p) => ({ subnet: formatCidr(p.subnet, false), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
       leaseEvents: () => leaseEvents,
     });
-    const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
+    const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, crypto, allowPlaintextPeers: flags.allowPlaintextPeers });
     overlay = engine;
     engine.setLeases(plane.leases());
     engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
@@ -186,7 +196,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     return {
       probeTarget: engine,
       metrics,
-      status: () => overlayStatus(engine, { network, subnet, publicIp, port, ipMasq }, plane, rates, offloadStatus(tun, socket)),
+      status: () => overlayStatus(engine, { network, subnet, publicIp, port, ipMasq, publicKey: crypto?.keys.publicKey }, plane, rates, offloadStatus(tun, socket)),
       sample: () => {
         for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },
@@ -203,7 +213,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
         if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
         return {
-          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${crypto ? ` sealed (key ${crypto.keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
           fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: engine.peers.length },
         };
       },
@@ -215,7 +225,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
  * Checks the flags of one control-plane mode and returns how to open it:
  * --network/--subnet/--leases, or --etcd-endpoints, never a mix.
  */
-function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number): () => Promise<ControlPlane> {
+function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey: string | undefined): () => Promise<ControlPlane> {
   const fileFlags = (['network', 'subnet', 'leases', 'port'] as const).filter((f) => flags[f] !== undefined);
   if (flags.etcdEndpoints !== undefined) {
     if (fileFlags.length) throw usageError(`--${fileFlags[0]} is for leases file mode; with --etcd-endpoints the network, subnet and port come from etcd (${flags.etcdPrefix}/config)`);
@@ -223,7 +233,7 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number): () => Pro
     if (!/^\/[^\s]*[^/\s]$/.test(flags.etcdPrefix)) throw usageError(`--etcd-prefix ${flags.etcdPrefix}: use a key path like /coreos.com/network (leading /, no trailing /)`);
     const leaseTtlSeconds = intOption('--subnet-lease-ttl', flags.subnetLeaseTtl, 2, 7 * 86400);
     const connectTimeoutMs = intOption('--etcd-timeout', flags.etcdTimeout, 1, 600) * 1000;
-    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs });
+    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey });
   }
   const missing = (['network', 'subnet', 'leases'] as const).filter((f) => flags[f] === undefined);
   if (missing.length) throw usageError(`give --${missing.join(', --')} (leases file mode), or --etcd-endpoints (etcd mode)`);
@@ -232,8 +242,15 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number): () => Pro
   if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw usageError(`--subnet ${flags.subnet} is outside --network ${flags.network}`);
   if (subnet.length > 30) throw usageError(`--subnet ${flags.subnet}: use /30 or shorter`);
   const port = flags.port === undefined ? DEFAULT_PORT : intOption('--port', flags.port, 1, 65535);
-  const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!);
+  const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!, publicKey);
   return async () => plane;
+}
+
+/** How this node talks to a peer when it has a key itself. */
+function peerSecurity(peer: Peer, allowPlaintext: boolean): PeerSecurity {
+  if (peer.session) return 'sealed';
+  if (peer.publicKey) return 'refused: bad key';
+  return allowPlaintext ? 'plaintext' : 'refused: no key';
 }
 
 /** Packets the kernel dropped on the TUN's transmit queue (the daemon did not read fast enough); 0 once the device is gone. */
@@ -257,6 +274,8 @@ interface NodeFacts {
   publicIp: number;
   port: number;
   ipMasq?: { table: string; subnetFile: string };
+  /** With --private-key: this node's public key. */
+  publicKey?: string;
 }
 
 function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, rates: RateMeter, offloads: OffloadStatus): OverlayStatus {
@@ -271,11 +290,12 @@ function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, r
     publicIp: formatIPv4(publicIp),
     port,
     ...(node.ipMasq ? { ipMasq: node.ipMasq } : {}),
+    ...(node.publicKey ? { publicKey: node.publicKey } : {}),
     leases: { ...plane.status(), peers: overlay.peers.length },
     counters,
-    peers: peers.map((p) => {
+    peers: peers.map((p, i) => {
       const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(p.subnet) ?? [];
-      return { ...p, txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
+      return { ...p, ...(node.publicKey ? { security: peerSecurity(overlay.peers[i], overlay.allowsPlaintext) } : {}), txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
     }),
   };
 }

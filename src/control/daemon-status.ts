@@ -71,8 +71,13 @@ export interface OverlayCountersJson {
   dropped: Record<string, number>;
 }
 
+/** How a node with a key talks to a peer: sealed, plaintext (--allow-plaintext-peers), or not at all. */
+export type PeerSecurity = 'sealed' | 'plaintext' | 'refused: no key' | 'refused: bad key';
+
 /** One peer in an overlay's status: its counters and rates (per second, over the last second). */
 export interface PeerStatus extends PeerCountersJson {
+  /** Present when this node has a key (--private-key). */
+  security?: PeerSecurity;
   txPacketsPerSecond: number;
   txBytesPerSecond: number;
   rxPacketsPerSecond: number;
@@ -106,6 +111,8 @@ export interface OverlayStatus {
   offloads: OffloadStatus;
   /** Present with --ip-masq: the nftables table that masquerades pod traffic leaving the network, and the subnet.env that says so. */
   ipMasq?: { table: string; subnetFile: string };
+  /** Present with --private-key: this node's public key (base64). */
+  publicKey?: string;
   leases: LeaseSourceStatus & { peers: number };
   counters: OverlayCountersJson;
   peers: PeerStatus[];

@@ -140,10 +140,13 @@ function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], add
   const underlayAddr = addrs.find((a) => a.prefix.address === publicIp);
   const underlay = underlayAddr && links.find((l) => l.index === underlayAddr.index);
   if (!underlay) return add(`${name} MTU`, 'warning', `cannot find the interface holding ${endpoint}`);
-  const fits = s.link.mtu + ENCAP_OVERHEAD <= underlay.mtu;
+  const sealed = s.daemon.publicKey !== undefined;
+  const overhead = underlay.mtu - overlayPathMtu(underlay.mtu, sealed);
+  const fits = s.link.mtu + overhead <= underlay.mtu;
+  const what = sealed ? `${ENCAP_OVERHEAD} bytes of UDP/IP and ${overhead - ENCAP_OVERHEAD} of sealed header and tag` : `${ENCAP_OVERHEAD} bytes of UDP/IP`;
   add(`${name} MTU`, fits ? 'ok' : 'problem',
-    `${name} mtu ${s.link.mtu} + ${ENCAP_OVERHEAD} bytes of UDP/IP ${fits ? '<=' : '>'} ${underlay.name} mtu ${underlay.mtu}${fits ? '' : ': full-size packets do not fit one datagram (the daemon must answer Fragmentation Needed or fragment)'}`,
-    fits ? undefined : `restart the overlay without --mtu (default ${overlayPathMtu(underlay.mtu)}), or: ip link set dev ${name} mtu ${overlayPathMtu(underlay.mtu)}`);
+    `${name} mtu ${s.link.mtu} + ${what} ${fits ? '<=' : '>'} ${underlay.name} mtu ${underlay.mtu}${fits ? '' : ': full-size packets do not fit one datagram (the daemon must answer Fragmentation Needed or fragment)'}`,
+    fits ? undefined : `restart the overlay without --mtu (default ${overlayPathMtu(underlay.mtu, sealed)}), or: ip link set dev ${name} mtu ${overlayPathMtu(underlay.mtu, sealed)}`);
 }
 
 /** An overlay with --ip-masq: are its rules in place, exactly as it installed them? */

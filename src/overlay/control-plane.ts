@@ -44,6 +44,8 @@ export class FileControlPlane implements ControlPlane {
     private readonly publicIp: number,
     readonly port: number,
     private readonly file: string,
+    /** This node's public key with --private-key: its own entry, if it lists one, must agree. */
+    private readonly publicKey?: string,
   ) {
     this.current = loadLeasesFile(file, network);
     this.checkOwnLease(this.current);
@@ -88,6 +90,9 @@ export class FileControlPlane implements ControlPlane {
       const sameSubnet = samePrefix(l.subnet, this.subnet);
       if (l.publicIp === this.publicIp && (!sameSubnet || l.port !== this.port)) {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists ${formatIPv4(this.publicIp)} (this node) with ${describeLease(l)}, but the flags say ${formatCidr(this.subnet, false)} port ${this.port}`);
+      }
+      if (l.publicIp === this.publicIp && l.publicKey && l.publicKey !== this.publicKey) {
+        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists this node (${formatIPv4(this.publicIp)}) with publicKey ${l.publicKey}, but ${this.publicKey ? `--private-key's public key is ${this.publicKey}` : 'it runs without --private-key'}`);
       }
       if (sameSubnet && l.publicIp !== this.publicIp) {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} gives this node's subnet ${formatCidr(this.subnet, false)} to ${formatIPv4(l.publicIp)}, not to --public-ip ${formatIPv4(this.publicIp)}`);

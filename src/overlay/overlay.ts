@@ -128,6 +128,11 @@ export class Overlay {
     if (options.crypto) this.sealedTx = new TxQueue(batch, options.pathMtu + SEALED_OVERHEAD);
   }
 
+  /** With a key: whether keyless peers still get plaintext. */
+  get allowsPlaintext(): boolean {
+    return this.options.allowPlaintextPeers ?? false;
+  }
+
   get peers(): readonly Peer[] {
     return this.routes.peers;
   }
