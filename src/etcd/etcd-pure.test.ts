@@ -64,7 +64,12 @@ test("subnet keys and records use flannel's layout", () => {
   assert.equal(subnetRecord(0xc6336401), '{"PublicIP":"198.51.100.1","BackendType":"udp","BackendData":null}');
   const ok = parseSubnetEntry('/p', '/p/subnets/10.244.7.0-24', subnetRecord(0xc6336401), c);
   assert.deepEqual(ok, { lease: { subnet: { network: 0x0af40700, address: 0x0af40700, length: 24 }, publicIp: 0xc6336401, port: 8285 } });
+  // A node with a key publishes it as flannel's WireGuard backend does, in BackendData.
+  const key = 'hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=';
+  assert.equal(subnetRecord(0xc6336401, key), `{"PublicIP":"198.51.100.1","BackendType":"udp","BackendData":{"PublicKey":"${key}"}}`);
+  assert.deepEqual(parseSubnetEntry('/p', '/p/subnets/10.244.7.0-24', subnetRecord(0xc6336401, key), c), { lease: { subnet: { network: 0x0af40700, address: 0x0af40700, length: 24 }, publicIp: 0xc6336401, port: 8285, publicKey: key } });
   for (const [key, value, problem] of [
+    ['/p/subnets/10.244.7.0-24', '{"PublicIP": "198.51.100.1", "BackendData": {"PublicKey": "short"}}', /BackendData\.PublicKey is not a public key/],
     ['/p/subnets/10.244.7.0_24', subnetRecord(1), /not a subnet key/],
     ['/p/subnets/10.9.7.0-24', subnetRecord(1), /outside the network/],
     ['/p/subnets/10.244.7.0-24', '{"PublicIP": "nope"}', /no valid "PublicIP"/],

@@ -35,7 +35,7 @@ function rawPlugin(command: string, stdin: string, env: Record<string, string> =
 
 /** tcpdump in `node` for ICMP echo requests; resolves with the "A > B" pairs it saw. */
 async function capture(node: string, iface: string): Promise<{ stop: () => Promise<string[]> }> {
-  const child: ChildProcess = cluster.lab.spawn(node, 'tcpdump', ['-n', '-l', '-i', iface, 'icmp[icmptype] == icmp-echo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = cluster.lab.spawn(node, 'tcpdump', ['-n', '-l', '--immediate-mode', '-i', iface, 'icmp[icmptype] == icmp-echo'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -20,7 +20,7 @@ const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 export const NETWORK = '10.244.0.0/16';
 
-export interface LeaseEntry { subnet: string; publicIp: string; port?: number }
+export interface LeaseEntry { subnet: string; publicIp: string; port?: number; publicKey?: string }
 
 export function leaseFor(host: number): LeaseEntry {
   return { subnet: `10.244.${host}.0/24`, publicIp: `198.51.100.${host}` };
