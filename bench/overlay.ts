@@ -6,6 +6,7 @@
 //   vxlan           the kernel's VXLAN (what a cluster would use instead)
 //   veth            iperf3 host to host on the underlay: the lab's ceiling
 //   ours-off        the same daemons with --offload off (one packet per syscall)
+//   ours+auth       the same daemons with --private-key: every datagram sealed (docs/security.md)
 // Figures: iperf3 TCP, one stream and four (BENCH_TCP_SECONDS each, default
 // 10 s), with the retransmits iperf3 counts; for the user-space tunnels the
 // CPU both daemons spent per gigabyte carried over the one-stream run
@@ -15,10 +16,13 @@
 // is still cold then), and again after the load runs (warm). Bounded in
 // count and time. BENCH_IMPLS=ours,socat,... runs only those.
 import { ChildProcess, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Lab } from '../src/lab/lab.js';
 import { sysctlWrite } from '../src/netns/sysctl.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { leaseFor, OverlayCluster } from '../test/support/overlay-cluster.js';
+import { generatePrivateKey, publicKeyOf } from '../src/crypto/keys.js';
 import { parsePing } from '../test/support/daemon-harness.js';
 
 const TCP_SECONDS = Number(process.env.BENCH_TCP_SECONDS ?? 10);
@@ -52,15 +56,25 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-function oursWith(offload: string): Impl['up'] {
+function oursWith(offload: string, sealed = false): Impl['up'] {
   return async (c) => {
     c.commonArgs = ['--offload', offload];
-    await c.start(1);
-    await c.start(2);
+    let keyDir: string | undefined;
+    if (sealed) {
+      keyDir = mkdtempSync(join(tmpdir(), 'tdlab-bench-keys-'));
+      const keys = [1, 2].map(() => generatePrivateKey());
+      keys.forEach((k, i) => writeFileSync(join(keyDir!, `host-${i + 1}.key`), k, { mode: 0o600 }));
+      c.writeLeases([1, 2].map((h) => ({ ...leaseFor(h), publicKey: publicKeyOf(keys[h - 1]) })));
+    }
+    for (const h of [1, 2]) await c.start(h, keyDir ? ['--private-key', join(keyDir, `host-${h}.key`)] : []);
     return {
       down: async () => {
         await c.stop(1);
         await c.stop(2);
+        if (keyDir) {
+          c.writeLeases([1, 2].map(leaseFor));
+          rmSync(keyDir, { recursive: true, force: true });
+        }
       },
       pids: () => [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0),
       tunTxDropped: async () => {
@@ -98,6 +112,7 @@ async function waitForLink(lab: Lab, node: string, dev: string): Promise<void> {
 const IMPLS: Impl[] = [
   { name: 'ours', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto') },
   { name: 'ours-off', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('off') },
+  { name: 'ours+auth', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', true) },
   {
     name: 'socat',
     client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2',
@@ -261,6 +276,9 @@ async function main(): Promise<void> {
   const socat = results.get('socat');
   const vxlan = results.get('vxlan');
   const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not run' : ok ? 'met' : 'NOT met');
+  const auth = results.get('ours+auth');
+  const wg = results.get('wireguard-go');
+  console.log(`bars (issue 14): ours+auth TCP >= 0.6x ours ${verdict(auth && auth.tcpGbps >= 0.6 * ours.tcpGbps)} (${ratio(auth?.tcpGbps, ours.tcpGbps)}), >= 3x wireguard-go ${verdict(auth && wg && auth.tcpGbps >= 3 * wg.tcpGbps)} (${ratio(auth?.tcpGbps, wg?.tcpGbps)})`);
   console.log(`bars (issue 10): TCP >= 0.3x VXLAN ${verdict(vxlan && ours.tcpGbps >= 0.3 * vxlan.tcpGbps)}, TCP >= 5x socat ${verdict(socat && ours.tcpGbps >= 5 * socat.tcpGbps)}, warm RTT <= 1.3x socat ${verdict(socat && ours.warmRttMs <= 1.3 * socat.warmRttMs)}`);
 }
 
