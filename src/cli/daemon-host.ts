@@ -30,6 +30,8 @@ export interface HostedEngine {
   sample?(): void;
   /** With --metrics: what the metrics server serves. */
   metrics?: DaemonMetrics;
+  /** SIGHUP: re-read what may change while running (the overlay's key). Must not throw. */
+  reload?(): void;
 }
 
 export class DaemonHost {
@@ -62,7 +64,7 @@ export class DaemonHost {
     const stopped = runUntilSignal(this.undo, (when) => {
       const line = engine.report();
       this.log.info(`${when}: ${line.text}`, line.fields);
-    });
+    }, engine.reload && (() => engine.reload!()));
     const ready = engine.ready();
     this.log.info(ready.text, ready.fields);
     await stopped;

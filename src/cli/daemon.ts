@@ -35,7 +35,7 @@ export class UndoStack {
  * *before* announcing readiness: Node 20 opens its debugger on a SIGUSR1
  * that finds no handler, so there must be no window where one is missing.
  */
-export function runUntilSignal(undo: UndoStack, report: (when: string) => void): Promise<void> {
+export function runUntilSignal(undo: UndoStack, report: (when: string) => void, reload?: () => void): Promise<void> {
   return new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -51,6 +51,9 @@ export function runUntilSignal(undo: UndoStack, report: (when: string) => void):
     };
     process.on('SIGINT', () => stop('SIGINT')).on('SIGTERM', () => stop('SIGTERM')).on('SIGUSR1', () => {
       if (!stopping) report('counters');
+    });
+    if (reload) process.on('SIGHUP', () => {
+      if (!stopping) reload();
     });
   });
 }

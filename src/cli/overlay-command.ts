@@ -92,7 +92,9 @@ network's prefix length, so the kernel routes the whole network into it
 while the node's own subnet stays on its bridge. The UDP payload is the raw
 inner IP packet (docs/overlay.md). Once up, the daemon writes --subnet-file,
 which tun-driver-cni reads to give pods addresses (docs/kubernetes.md). SIGUSR1 prints counters per peer;
-SIGINT/SIGTERM print them and remove the device.`)
+SIGINT/SIGTERM print them and remove the device. SIGHUP re-reads
+--private-key: a new key is published with the lease and used without
+dropping traffic (docs/security.md).`)
     .action(runOverlay);
 }
 
@@ -112,7 +114,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   if (flags.allowPlaintextPeers && !flags.privateKey) throw usageError('--allow-plaintext-peers goes with --private-key (without a key every peer is plaintext)');
   const log = createLogger('overlay', { json: flags.jsonLog });
   // This start's epoch: later than any earlier start's, so old datagrams can never be replayed to its peers.
-  const crypto: NodeCrypto | undefined = flags.privateKey ? { keys: readPrivateKeyFile(flags.privateKey, log), epoch: Date.now() } : undefined;
+  let crypto: NodeCrypto | undefined = flags.privateKey ? { keys: readPrivateKeyFile(flags.privateKey, log), epoch: Date.now() } : undefined;
   const openControlPlane = controlPlaneFromFlags(flags, publicIp, crypto?.keys.publicKey);
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
@@ -206,6 +208,23 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
           text: `${engine.counters.format(engine.peers)}${txDropped ? `; ${flags.tun} transmit queue dropped ${txDropped}` : ''}`,
           fields: { counters: engine.counters.toJSON(engine.peers), tunTxDropped: txDropped },
         };
+      },
+      reload: () => {
+        if (!flags.privateKey || !crypto) return log.info('SIGHUP: nothing to reload (the overlay runs without --private-key)');
+        let keys;
+        try {
+          keys = readPrivateKeyFile(flags.privateKey, log);
+        } catch (err) {
+          return log.warn(`SIGHUP: keeping the current key: ${(err as Error).message}`);
+        }
+        if (keys.publicKey === crypto.keys.publicKey) return log.info(`SIGHUP: ${flags.privateKey} holds the key in use (${keys.publicKey}); nothing changed`);
+        const next: NodeCrypto = { keys, epoch: Date.now() };
+        engine.rotateKey(next);
+        crypto = next;
+        plane.publishKey(keys.publicKey).then(
+          (what) => log.info(`SIGHUP: new key ${keys.publicKey}, ${what}`, { publicKey: keys.publicKey }),
+          (err: Error) => log.warn(`SIGHUP: new key ${keys.publicKey} in use, but publishing it failed (${err.message}); the other nodes will not learn it until it is published`),
+        );
       },
       ready: () => {
         // Said only once the node is up: a start-up error stays one line.

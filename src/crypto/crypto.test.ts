@@ -176,3 +176,43 @@ test('keyed overlays: sealed on the wire, delivered intact; tampered, replayed a
   for (let i = 0; i < 5; i++) n1.fromTun(inner);
   assert.deepEqual(new Set(n1.wire.sent.map((s) => s.data.length)), new Set([inner.length + SEALED_OVERHEAD]));
 });
+
+test('key rotation: a node that changes its key loses nothing, whichever side learns of it first', () => {
+  const [k1, k2, k2new] = [generatePrivateKey(), generatePrivateKey(), generatePrivateKey()];
+  const leases = (key2: string) => ({ nodes: [
+    { subnet: '10.244.1.0/24', publicIp: '198.51.100.1', publicKey: publicKeyOf(k1) },
+    { subnet: '10.244.2.0/24', publicIp: '198.51.100.2', publicKey: publicKeyOf(key2) },
+  ] });
+  const n1 = node('10.244.1.0/24', k1, leases(k2));
+  const n2 = node('10.244.2.0/24', k2, leases(k2));
+  const send = (from: typeof n1, to: typeof n1, fromIp: string, p: Uint8Array): void => {
+    from.fromTun(p);
+    const d = from.wire.sent.pop()!;
+    to.fromNet(fromIp, d.data);
+  };
+  const to1 = (): Uint8Array => packet('10.244.2.5', '10.244.1.5', 1);
+  const to2 = (): Uint8Array => packet('10.244.1.5', '10.244.2.5', 2);
+  send(n1, n2, '198.51.100.1', to2());
+  send(n2, n1, '198.51.100.2', to1());
+  // host-2 takes a new key (SIGHUP); nobody knows it yet: it still seals with the old one.
+  n2.overlay.rotateKey(crypto(k2new, Date.now()));
+  send(n2, n1, '198.51.100.2', to1());
+  send(n1, n2, '198.51.100.1', to2());
+  // host-1 learns the new key from its leases: seals with it at once; host-2 opens it and switches too.
+  n1.overlay.setLeases(parseLeases(leases(k2new), NETWORK, 'test'));
+  const inFlight = (() => { n2.fromTun(to1()); return n2.wire.sent.pop()!.data; })(); // sealed before host-2 switched
+  send(n1, n2, '198.51.100.1', to2());
+  send(n2, n1, '198.51.100.2', to1());
+  n1.fromNet('198.51.100.2', inFlight);
+  assert.equal(n1.tun.written.length, 4);
+  assert.equal(n2.tun.written.length, 3);
+  assert.deepEqual(n1.overlay.counters.drops.toJSON(), {});
+  assert.deepEqual(n2.overlay.counters.drops.toJSON(), {});
+  // After the grace period the old key opens nothing.
+  const late = node('10.244.1.0/24', k1, leases(k2));
+  const oldKeyDatagram = (() => { const fresh = node('10.244.2.0/24', k2, leases(k2)); fresh.fromTun(to1()); return fresh.wire.sent.pop()!.data; })();
+  late.overlay.setLeases(parseLeases(leases(k2new), NETWORK, 'test'));
+  late.overlay.peers.forEach((p) => (p.oldSessionUntil = 0));
+  late.fromNet('198.51.100.2', oldKeyDatagram);
+  assert.deepEqual(late.overlay.counters.drops.toJSON(), { unauthenticated: 1 });
+});

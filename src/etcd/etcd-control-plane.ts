@@ -12,7 +12,7 @@ import { Lease } from '../overlay/leases.js';
 import { ControlPlane, ControlPlaneEvents } from '../overlay/control-plane.js';
 import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-connection.js';
 import { NetworkConfig, parseNetworkConfig } from './network-config.js';
-import { configKey, subnetKey, subnetsDir } from './subnet-keys.js';
+import { configKey, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
 import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
 import { readRememberedSubnet } from './subnet-env.js';
 import { SubnetWatch } from './subnet-watch.js';
@@ -124,6 +124,12 @@ export class EtcdControlPlane implements ControlPlane {
     this.watch.close();
     this.acquired.lease.release();
     this.client.close();
+  }
+
+  async publishKey(publicKey: string): Promise<string> {
+    const key = subnetKey(this.options.prefix, this.subnet);
+    await this.client.put(key).value(subnetRecord(this.options.publicIp, publicKey)).lease(this.leaseId).exec();
+    return `published in ${key} (BackendData.PublicKey): the other nodes switch when their watch sees it`;
   }
 
   describe(): { summary: string; details: Record<string, unknown> } {

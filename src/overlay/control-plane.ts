@@ -31,6 +31,11 @@ export interface ControlPlane {
   status(): LeaseSourceStatus;
   /** For the start-up log: one line on where this node's subnet and the leases come from, and fields for JSON logs. */
   describe(): { summary: string; details: Record<string, unknown> };
+  /**
+   * This node's key changed: publish the new public key with its lease.
+   * Resolves with what the operator should know (a leases file is theirs to edit).
+   */
+  publishKey(publicKey: string): Promise<string>;
 }
 
 /** The leases file: this node's subnet comes from the flags, the rest from the file. */
@@ -45,7 +50,7 @@ export class FileControlPlane implements ControlPlane {
     readonly port: number,
     private readonly file: string,
     /** This node's public key with --private-key: its own entry, if it lists one, must agree. */
-    private readonly publicKey?: string,
+    private publicKey?: string,
   ) {
     this.current = loadLeasesFile(file, network);
     this.checkOwnLease(this.current);
@@ -78,6 +83,11 @@ export class FileControlPlane implements ControlPlane {
 
   status(): LeaseSourceStatus {
     return { source: this.file };
+  }
+
+  async publishKey(publicKey: string): Promise<string> {
+    this.publicKey = publicKey;
+    return `put "publicKey": "${publicKey}" in this node's entry of ${this.file}: the other nodes seal with the new key once they read it (until then this node opens both)`;
   }
 
   describe(): { summary: string; details: Record<string, unknown> } {

@@ -32,6 +32,7 @@ import { Lease } from './leases.js';
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
 import { NodeCrypto, OPEN_REPLAYED, OPEN_UNAUTHENTICATED, PeerSession } from '../crypto/peer-session.js';
 import { SEALED_HEADER, SEALED_OVERHEAD, SEALED_TYPE } from '../crypto/sealed-datagram.js';
+import { openFromPeer, ROTATION_GRACE_MS, sealingSession } from './peer-keys.js';
 
 /** What the overlay needs from its UDP socket: batch sends (GSO where the socket can) and batch reads (one entry per datagram). */
 export interface UdpNetwork {
@@ -108,6 +109,10 @@ export class Overlay {
   /** With crypto: the datagrams actually sent, sealed copies of the packets queued for peers. */
   private readonly sealedTx?: TxQueue;
   private readonly scratch = new Uint8Array(65536);
+  /** This node's key and epoch (with --private-key); replaced by rotateKey(). */
+  private crypto?: NodeCrypto;
+  /** A datagram's copy while a second session tries it (key rotation only). */
+  private readonly openScratch = new Uint8Array(GRO_SLOT_BYTES);
   private readonly ip = new IPv4View();
 
   /** Allocates every buffer the data plane needs; does no I/O until {@link Overlay.start}. */
@@ -125,6 +130,7 @@ export class Overlay {
     this.toTun = new SpanList(this.netRx.capacity);
     this.genTun = new TxQueue(64, slot);
     this.genNet = new TxQueue(64, slot);
+    this.crypto = options.crypto;
     if (options.crypto) this.sealedTx = new TxQueue(batch, options.pathMtu + SEALED_OVERHEAD);
   }
 
@@ -142,23 +148,48 @@ export class Overlay {
    * peers that stay are kept; removed peers stop receiving at once.
    */
   setLeases(leases: readonly Lease[]): void {
-    // A peer whose key changed is a new peer: new keys, a fresh replay window.
-    const identity = (p: Lease): string => `${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}#${p.publicKey ?? ''}`;
+    // A peer whose key changed is a new peer: new keys, a fresh replay window
+    // (its old session still opens for a while: peer-keys.ts).
+    const node = (p: Lease): string => `${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`;
+    const identity = (p: Lease): string => `${node(p)}#${p.publicKey ?? ''}`;
     const old = new Map(this.routes.peers.map((p) => [identity(p), p]));
+    const before = new Map(this.routes.peers.map((p) => [node(p), p]));
     const peers = leases
       .filter((l) => !samePrefix(l.subnet, this.options.subnet))
-      .map((l) => old.get(identity(l)) ?? this.newPeer(l));
+      .map((l) => old.get(identity(l)) ?? this.newPeer(l, before.get(node(l))));
     this.routes = new RouteTable(peers);
   }
 
-  private newPeer(l: Lease): Peer {
+  /**
+   * This node's key changed (SIGHUP with a new --private-key): every peer
+   * gets a session under the new key, which seals once that peer is seen
+   * using it, or after ROTATION_GRACE_MS.
+   */
+  rotateKey(next: NodeCrypto, now = Date.now()): void {
+    this.crypto = next;
+    for (const peer of this.routes.peers) {
+      if (!peer.publicKey) continue;
+      try {
+        peer.nextSession = new PeerSession(next, peer.publicKey);
+        peer.nextSessionBy = now + ROTATION_GRACE_MS;
+      } catch {
+        // a low-order key: it had no session before either
+      }
+    }
+  }
+
+  private newPeer(l: Lease, predecessor: Peer | undefined): Peer {
     const peer = peerFromLease(l);
-    const crypto = this.options.crypto;
+    const crypto = this.crypto;
     if (crypto && l.publicKey) {
       try {
         peer.session = new PeerSession(crypto, l.publicKey);
       } catch {
         // A low-order key: the peer keeps its publicKey and no session, so all its traffic is refused.
+      }
+      if (predecessor?.session) {
+        peer.oldSession = predecessor.session;
+        peer.oldSessionUntil = Date.now() + ROTATION_GRACE_MS;
       }
     }
     return peer;
@@ -229,6 +260,7 @@ export class Overlay {
   fromNetwork(batch: RxBatch): void {
     this.options.batchObserver?.('net', batch.count);
     this.toTun.reset(batch.buf);
+    const now = this.crypto ? Date.now() : 0;
     let probeDelivered = false;
     const routes = this.routes;
     const own = this.options.subnet;
@@ -253,10 +285,9 @@ export class Overlay {
       }
       let off = batch.offset(i);
       let size = batch.sizes[i];
-      if (this.options.crypto) {
-        const session = peer.session;
-        if (session) {
-          const n = batch.buf[off] === SEALED_TYPE ? session.open(batch.buf, off, size) : OPEN_UNAUTHENTICATED;
+      if (this.crypto) {
+        if (peer.session) {
+          const n = batch.buf[off] === SEALED_TYPE ? openFromPeer(peer, batch.buf, off, size, this.openScratch, now) : OPEN_UNAUTHENTICATED;
           if (n < 0) {
             this.counters.drop(n === OPEN_REPLAYED ? 'replayed' : 'unauthenticated');
             continue;
@@ -364,6 +395,8 @@ export class Overlay {
     let lastAddr = -1;
     let lastPort = -1;
     let peer: Peer | undefined;
+    let session: PeerSession | undefined;
+    const now = Date.now();
     for (let i = 0; i < spans.count; i++) {
       const addr = spans.addrs[2 * i];
       const port = spans.addrs[2 * i + 1];
@@ -371,14 +404,15 @@ export class Overlay {
         lastAddr = addr;
         lastPort = port;
         peer = this.routes.fromEndpoint(addr, port);
+        session = peer && sealingSession(peer, now);
       }
       const len = spans.lengths[i];
       const packet = spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len);
       if (out.full) this.sendSealed(out);
       const at = out.nextOffset;
-      if (peer?.session) {
+      if (session) {
         out.buf.set(packet, at + SEALED_HEADER);
-        out.commit(peer.session.seal(out.buf, at, len), addr, port);
+        out.commit(session.seal(out.buf, at, len), addr, port);
       } else if (peer && !peer.publicKey && this.options.allowPlaintextPeers) {
         out.buf.set(packet, at);
         out.commit(len, addr, port);

@@ -17,8 +17,14 @@ export interface Peer {
   rxBytes: number;
   /** The node's public key, when it has one (authenticated overlay). */
   publicKey?: string;
-  /** Keys and replay window for it, when this node has a key too. */
+  /** Keys and replay window for it, when this node has a key too: seals, and opens first. */
   session?: PeerSession;
+  /** After this node's own key changed: the session under the new key, sealing once the peer uses it (peer-keys.ts). */
+  nextSession?: PeerSession;
+  nextSessionBy?: number;
+  /** After a key changed: the previous session, still opening until oldSessionUntil. */
+  oldSession?: PeerSession;
+  oldSessionUntil?: number;
 }
 
 /** A new peer for a lease, its counters at zero. */
