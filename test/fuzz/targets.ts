@@ -27,6 +27,10 @@ import { GsoSplitter } from '../../src/tun/gso-split.js';
 import { MemoryTun } from '../../src/tun/memory-tun.js';
 import { CAPTURED_TCP_SUPER, CAPTURED_UDP_NEEDS_CSUM, CAPTURED_UDP_SUPER } from '../../src/tun/offload.testdata.js';
 import { SpanList } from '../../src/io/batch.js';
+import { parseNetConf } from '../../src/cni/net-conf.js';
+import { CniError } from '../../src/cni/cni-error.js';
+import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/crypto/keys.js';
+import { PeerSession } from '../../src/crypto/peer-session.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,12 +183,13 @@ const netlink: Target = {
 
 const textMutate = (rng: Rng, s: string): string => new TextDecoder().decode(mutate(rng, new TextEncoder().encode(s)));
 const LEASES_TEXT = JSON.stringify({ network: '10.244.0.0/16', nodes: [{ subnet: '10.244.1.0/24', publicIp: '198.51.100.1' }, { subnet: '10.244.2.0/24', publicIp: '198.51.100.2', port: 9000 }] });
+const CNI_CONF_TEXT = '{"cniVersion":"1.0.0","name":"cbr0","type":"tun-driver-cni","delegate":{"hairpinMode":true,"mtu":1450}}';
 const CONFIG_TEXT = '{"Network":"10.244.0.0/16","SubnetLen":24,"SubnetMin":"10.244.1.0","SubnetMax":"10.244.9.0","Backend":{"Type":"udp","Port":8285}}';
 const config = parseNetworkConfig(CONFIG_TEXT, '/coreos.com/network/config');
 const scratch = mkdtempSync(join(tmpdir(), 'tdlab-fuzz-'));
 process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 const configs: Target = {
-  name: 'leases file, etcd values, subnet.env',
+  name: 'leases, etcd values, subnet.env, CNI conf',
   run(rng) {
     expectRejection(() => parseLeases(JSON.parse(textMutate(rng, LEASES_TEXT)), NETWORK, 'leases.json'));
     expectRejection(() => parseNetworkConfig(textMutate(rng, CONFIG_TEXT), '/coreos.com/network/config'));
@@ -192,6 +197,12 @@ const configs: Target = {
     const env = join(scratch, 'subnet.env');
     writeFileSync(env, textMutate(rng, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n'));
     readRememberedSubnet(env);
+    // The CNI plugin's configuration: only the spec's errors, never a crash.
+    try {
+      parseNetConf(textMutate(rng, CNI_CONF_TEXT));
+    } catch (err) {
+      if (!(err instanceof CniError)) throw err;
+    }
   },
 };
 
@@ -286,8 +297,47 @@ function engineTarget(kind: 'relay' | 'overlay'): Target {
   };
 }
 
+/**
+ * A keyed overlay fed sealed datagrams from its peer: real ones, and the
+ * same mutated. Each must be counted once (delivered, unauthenticated,
+ * replayed, ...), and only an unmutated one may reach the TUN.
+ */
+function sealedTarget(): Target {
+  const [mine, theirs] = [generatePrivateKey(), generatePrivateKey()];
+  const leases = { network: '10.244.0.0/16', nodes: [
+    { subnet: '10.244.1.0/24', publicIp: '198.51.100.1', publicKey: publicKeyOf(mine) },
+    { subnet: '10.244.2.0/24', publicIp: '198.51.100.2', port: 9000, publicKey: publicKeyOf(theirs) },
+  ] };
+  const tun = new MemoryTun();
+  const overlay = new Overlay(tun, new FuzzNet(false), { network: NETWORK, subnet: SUBNET, tunMtu: 1440, pathMtu: 1440, now: () => 0, crypto: { keys: keyPairOf(mine), epoch: Date.now() } });
+  overlay.setLeases(parseLeases(leases, NETWORK, 'fuzz'));
+  const peer = new PeerSession({ keys: keyPairOf(theirs), epoch: Date.now() }, publicKeyOf(mine));
+  const batch = new RxBatch(4, 65536);
+  const sealed = new Uint8Array(2048);
+  return {
+    name: 'sealed overlay, from the network',
+    run(rng) {
+      const inner = new Uint8Array(84);
+      writeEchoPacket(inner, 0, { type: ICMP_TYPE.ECHO_REQUEST, src: A('10.244.2.5'), dst: A('10.244.1.5'), id: 7, seq: rng.next(65536), payload: new Uint8Array(56) });
+      sealed.set(inner, 16);
+      const length = peer.seal(sealed, 0, inner.length);
+      const intact = rng.next(4) === 0;
+      const p = intact ? sealed.slice(0, length) : mutate(rng, sealed.slice(0, length));
+      const c = overlay.counters;
+      const before = c.delivered + inputDrops(c.drops);
+      batch.clear();
+      batch.append(p.subarray(0, 65536), A('198.51.100.2'), 9000);
+      overlay.fromNetwork(batch);
+      if (c.delivered + inputDrops(c.drops) - before !== 1) throw new Error('sealed overlay did not count a datagram exactly once');
+      const unchanged = p.length === length && p.every((b, i) => b === sealed[i]);
+      if (tun.written.length > (unchanged ? 1 : 0)) throw new Error(`a mutated sealed datagram reached the TUN: ${toHex(p.subarray(0, 48))}`);
+      tun.written.length = 0;
+    },
+  };
+}
+
 export function allTargets(): Target[] {
-  return [views, fragments, virtioSplit, coalesce, netlink, configs, engineTarget('relay'), engineTarget('overlay')];
+  return [views, fragments, virtioSplit, coalesce, netlink, configs, engineTarget('relay'), engineTarget('overlay'), sealedTarget()];
 }
 
 /** Runs every target for `inputs` inputs each (or until `deadlineMs`); returns inputs/s per target. Throws on the first broken rule, naming the target and input number. */
