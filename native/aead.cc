@@ -24,7 +24,7 @@ constexpr size_t kKey = 32;
 class AeadKey : public Napi::ObjectWrap<AeadKey> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "AeadKey", {InstanceMethod("seal", &AeadKey::Seal), InstanceMethod("open", &AeadKey::Open)});
+    return DefineClass(env, "AeadKey", {InstanceMethod("seal", &AeadKey::Seal), InstanceMethod("sealBatch", &AeadKey::SealBatch), InstanceMethod("open", &AeadKey::Open)});
   }
 
   // new AeadKey(algorithm: 0 = ChaCha20-Poly1305, 1 = AES-256-GCM, key: 32 bytes)
@@ -57,6 +57,62 @@ class AeadKey : public Napi::ObjectWrap<AeadKey> {
     memcpy(nonce + 4, header + 8, 8);
   }
 
+  bool SealOne(uint8_t* datagram, uint32_t len) {
+    uint8_t nonce[12];
+    Nonce(datagram, nonce);
+    uint8_t* payload = datagram + kHeader;
+    int outl = 0;
+    return EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) == 1 &&
+           EVP_EncryptUpdate(enc_, nullptr, &outl, datagram, kHeader) == 1 &&
+           EVP_EncryptUpdate(enc_, payload, &outl, payload, static_cast<int>(len)) == 1 &&
+           EVP_EncryptFinal_ex(enc_, payload + outl, &outl) == 1 &&
+           EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kTag, payload + len) == 1;
+  }
+
+  // sealBatch(buf, offsets, lengths, first, count, epoch, counter): datagrams
+  // i in [first, first+count) are buf[offsets[i], offsets[i]+lengths[i]),
+  // lengths counting the header and tag; each gets the sealed header (type
+  // 1, `epoch`, counter + i - first) and is sealed in place. One call per
+  // run of datagrams to one peer.
+  Napi::Value SealBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t* buf;
+    size_t size, nOff, nLen;
+    uint32_t* offsets;
+    uint32_t* lengths;
+    uint32_t first, count;
+    if (!ArgBytes(info, 0, &buf, &size) || !ArgU32Array(info, 1, &offsets, &nOff) || !ArgU32Array(info, 2, &lengths, &nLen) ||
+        !ArgU32(info, 3, &first) || !ArgU32(info, 4, &count))
+      return env.Undefined();
+    if (!info[5].IsNumber() || !info[6].IsNumber()) {
+      ThrowArg(env, "sealBatch: epoch and counter must be numbers");
+      return env.Undefined();
+    }
+    const uint64_t epoch = static_cast<uint64_t>(info[5].As<Napi::Number>().DoubleValue());
+    uint64_t counter = static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue());
+    if (static_cast<uint64_t>(first) + count > nOff || static_cast<uint64_t>(first) + count > nLen) {
+      ThrowArg(env, "sealBatch: first + count exceeds the arrays");
+      return env.Undefined();
+    }
+    for (uint32_t i = first; i < first + count; i++, counter++) {
+      const uint64_t off = offsets[i], total = lengths[i];
+      if (total < kHeader + kTag || off + total > size) {
+        ThrowArg(env, "sealBatch: a datagram does not fit the buffer");
+        return env.Undefined();
+      }
+      uint8_t* d = buf + off;
+      d[0] = 1;
+      d[1] = 0;
+      for (int b = 0; b < 6; b++) d[2 + b] = static_cast<uint8_t>(epoch >> (8 * (5 - b)));
+      for (int b = 0; b < 8; b++) d[8 + b] = static_cast<uint8_t>(counter >> (8 * (7 - b)));
+      if (!SealOne(d, static_cast<uint32_t>(total - kHeader - kTag))) {
+        ThrowArg(env, "sealBatch: OpenSSL failed");
+        return env.Undefined();
+      }
+    }
+    return env.Undefined();
+  }
+
   // seal(buf, off, payloadLength): encrypts buf[off+16, off+16+len) in
   // place (the header at buf[off] is the AAD) and writes the tag after it.
   Napi::Value Seal(const Napi::CallbackInfo& info) {
@@ -69,16 +125,7 @@ class AeadKey : public Napi::ObjectWrap<AeadKey> {
       ThrowArg(env, "seal: the datagram does not fit the buffer");
       return env.Undefined();
     }
-    uint8_t nonce[12];
-    Nonce(buf + off, nonce);
-    uint8_t* payload = buf + off + kHeader;
-    int outl = 0;
-    if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) != 1 ||
-        EVP_EncryptUpdate(enc_, nullptr, &outl, buf + off, kHeader) != 1 ||
-        EVP_EncryptUpdate(enc_, payload, &outl, payload, static_cast<int>(len)) != 1 ||
-        EVP_EncryptFinal_ex(enc_, payload + outl, &outl) != 1 ||
-        EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kTag, payload + len) != 1)
-      ThrowArg(env, "seal: OpenSSL failed");
+    if (!SealOne(buf + off, len)) ThrowArg(env, "seal: OpenSSL failed");
     return env.Undefined();
   }
 

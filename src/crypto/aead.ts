@@ -4,7 +4,7 @@
 // picked the native one and ChaCha20-Poly1305 (docs/benchmarks.md).
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { native } from '../native/addon.js';
-import { SEALED_HEADER, SEALED_TAG } from './sealed-datagram.js';
+import { SEALED_HEADER, SEALED_TAG, writeSealedHeader } from './sealed-datagram.js';
 
 export type AeadAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
 
@@ -12,6 +12,8 @@ export type AeadAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
 export interface Aead {
   /** Encrypts buf[off+16, off+16+len) in place and writes the tag after it. */
   seal(buf: Uint8Array, off: number, len: number): void;
+  /** Writes each datagram's header (epoch, counter, counter + 1, ...) and seals it: lengths count header and tag. */
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, epoch: number, counter: number): void;
   /** Decrypts buf[off, off+total) in place; the payload length, or -1 when it does not authenticate. */
   open(buf: Uint8Array, off: number, total: number): number;
 }
@@ -30,6 +32,12 @@ function nonceOf(buf: Uint8Array, off: number): Buffer {
 export function nodeAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead {
   const k = Buffer.from(key);
   return {
+    sealBatch(buf, offsets, lengths, first, count, epoch, counter) {
+      for (let i = first; i < first + count; i++) {
+        writeSealedHeader(buf, offsets[i], epoch, counter + i - first);
+        this.seal(buf, offsets[i], lengths[i] - SEALED_HEADER - SEALED_TAG);
+      }
+    },
     seal(buf, off, len) {
       const c = createCipheriv(algorithm as 'chacha20-poly1305', k, nonceOf(buf, off), { authTagLength: SEALED_TAG });
       c.setAAD(buf.subarray(off, off + SEALED_HEADER), { plaintextLength: len });

@@ -70,6 +70,23 @@ test('AEAD: the native seal is node:crypto\'s, byte for byte; a flipped bit anyw
     }
     assert.equal(nativeAead(alg, key).open(a, 0, a.length), 100);
     assert.deepEqual(a.subarray(16, 116), new Uint8Array(100).fill(0xab));
+    // sealBatch: headers written (epoch, consecutive counters) and each datagram sealed as seal() would.
+    const queue = new Uint8Array(3 * 200);
+    const offsets = new Uint32Array([0, 200, 400]);
+    const lengths = new Uint32Array([100 + SEALED_OVERHEAD, 60 + SEALED_OVERHEAD, 100 + SEALED_OVERHEAD]);
+    queue.fill(0xab);
+    nativeAead(alg, key).sealBatch(queue, offsets, lengths, 1, 2, 123456789, 42);
+    const expect = (len: number, counter: number): Uint8Array => {
+      const d = new Uint8Array(len + SEALED_OVERHEAD);
+      writeSealedHeader(d, 0, 123456789, counter);
+      d.fill(0xab, 16, 16 + len);
+      nodeAead(alg, key).seal(d, 0, len);
+      return d;
+    };
+    assert.deepEqual(queue.subarray(200, 200 + 60 + SEALED_OVERHEAD), expect(60, 42));
+    assert.deepEqual(queue.subarray(400, 400 + 100 + SEALED_OVERHEAD), expect(100, 43));
+    assert.ok(queue.subarray(0, 200).every((b) => b === 0xab), 'entries outside [first, first+count) untouched');
+    assert.throws(() => nativeAead(alg, key).sealBatch(queue, offsets, lengths, 2, 2, 1, 1), /exceeds the arrays/);
   }
 });
 

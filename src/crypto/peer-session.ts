@@ -69,6 +69,16 @@ export class PeerSession {
   }
 
   /**
+   * Seals datagrams i in [first, first+count) of a queue in place: each at
+   * buf[offsets[i]], its inner packet already at +16, lengths[i] counting
+   * header and tag. One native call for a run to this peer.
+   */
+  sealRun(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number): void {
+    this.tx.sealBatch(buf, offsets, lengths, first, count, this.own.epoch, this.txCounter);
+    this.txCounter += count;
+  }
+
+  /**
    * Opens the datagram buf[off, off+total) in place. Returns the inner
    * packet's length (it starts at off+16), OPEN_REPLAYED for an authentic
    * datagram seen before (its counter, or an epoch that is over), or

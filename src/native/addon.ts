@@ -24,6 +24,11 @@ export interface NativePoller {
 export interface NativeAeadKey {
   /** Encrypts buf[off+16, off+16+len) in place with the header buf[off, off+16) as AAD; writes the 16-byte tag after it. */
   seal(buf: Uint8Array, off: number, len: number): void;
+  /**
+   * Writes the sealed header (type 1, `epoch`, counter + i - first) into datagrams i in [first, first+count) at
+   * buf[offsets[i]], whose lengths[i] count header and tag, and seals each in place.
+   */
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, epoch: number, counter: number): void;
   /** Decrypts the datagram buf[off, off+total) in place; returns the payload length, or -1 when it does not authenticate. */
   open(buf: Uint8Array, off: number, total: number): number;
 }

@@ -396,6 +396,13 @@ export class Overlay {
     let lastPort = -1;
     let peer: Peer | undefined;
     let session: PeerSession | undefined;
+    // Datagrams [runStart, out.count) go to one session: sealed with one native call.
+    let runStart = 0;
+    let runSession: PeerSession | undefined;
+    const sealRun = (): void => {
+      if (runSession && out.count > runStart) runSession.sealRun(out.buf, out.offsets, out.lengths, runStart, out.count - runStart);
+      runStart = out.count;
+    };
     const now = Date.now();
     for (let i = 0; i < spans.count; i++) {
       const addr = spans.addrs[2 * i];
@@ -406,13 +413,21 @@ export class Overlay {
         peer = this.routes.fromEndpoint(addr, port);
         session = peer && sealingSession(peer, now);
       }
+      if (session !== runSession) {
+        sealRun();
+        runSession = session;
+      }
+      if (out.full) {
+        sealRun();
+        this.sendSealed(out);
+        runStart = 0;
+      }
       const len = spans.lengths[i];
       const packet = spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len);
-      if (out.full) this.sendSealed(out);
       const at = out.nextOffset;
       if (session) {
         out.buf.set(packet, at + SEALED_HEADER);
-        out.commit(session.seal(out.buf, at, len), addr, port);
+        out.commit(len + SEALED_OVERHEAD, addr, port);
       } else if (peer && !peer.publicKey && this.options.allowPlaintextPeers) {
         out.buf.set(packet, at);
         out.commit(len, addr, port);
@@ -420,6 +435,7 @@ export class Overlay {
         this.counters.drop('plaintext-peer');
       }
     }
+    sealRun();
     this.sendSealed(out);
   }
 

@@ -4,12 +4,12 @@
 // counted and never reach a pod (a capture in the pod's namespace says so).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastCounters, LeaseEntry, leaseFor, OverlayCluster } from '../support/overlay-cluster.js';
 import { ping } from '../support/daemon-harness.js';
+import { Capture, startCapture } from '../support/capture.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { CLI, labName, ROOT_SKIP } from './helpers.js';
 
@@ -48,23 +48,7 @@ async function forge(from: string, spec: Record<string, unknown>): Promise<numbe
   return JSON.parse(r.stdout).sent;
 }
 
-/** tcpdump in `node` on `iface`; stop() resolves with the lines it printed. */
-async function capture(node: string, iface: string, filter: string, write?: string): Promise<{ stop: () => Promise<string[]> }> {
-  const child: ChildProcess = cluster.lab.spawn(node, 'tcpdump', ['-n', '-l', '-U', '--immediate-mode', '-i', iface, ...(write ? ['-w', write, '-Z', 'root'] : []), filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  for (let i = 0; i < 100 && !/listening on/.test(err); i++) await sleep(50);
-  return {
-    stop: async () => {
-      await sleep(300);
-      child.kill('SIGINT');
-      await new Promise((r) => child.on('close', r));
-      return out.split('\n').filter(Boolean);
-    },
-  };
-}
+const capture = (node: string, iface: string, filter: string, write?: string): Promise<Capture> => startCapture(cluster.lab, node, iface, filter, write);
 
 /** The UDP payloads of a pcap file (Ethernet, IPv4), base64 one per line. */
 function udpPayloads(pcap: string): string[] {

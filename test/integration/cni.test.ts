@@ -4,11 +4,11 @@
 // spec's commands and errors, and --ip-masq seen from outside.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OverlayCluster } from '../support/overlay-cluster.js';
 import { ping } from '../support/daemon-harness.js';
+import { startCapture } from '../support/capture.js';
 import { addPod, checkPod, deletePod, labCniConf, labCniPath, podsOf } from '../../src/lab/lab-pods.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { labFilesDir } from '../../src/lab/state.js';
@@ -33,22 +33,10 @@ function rawPlugin(command: string, stdin: string, env: Record<string, string> =
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout })));
 }
 
-/** tcpdump in `node` for ICMP echo requests; resolves with the "A > B" pairs it saw. */
+/** tcpdump in `node` for ICMP echo requests; stop() resolves with the "A > B" pairs it saw. */
 async function capture(node: string, iface: string): Promise<{ stop: () => Promise<string[]> }> {
-  const child: ChildProcess = cluster.lab.spawn(node, 'tcpdump', ['-n', '-l', '--immediate-mode', '-i', iface, 'icmp[icmptype] == icmp-echo'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  for (let i = 0; i < 100 && !/listening on/.test(err); i++) await sleep(50);
-  return {
-    stop: async () => {
-      await sleep(200);
-      child.kill('SIGINT');
-      await new Promise((r) => child.on('close', r));
-      return [...out.matchAll(/IP (\S+) > (\S+): ICMP echo request/g)].map((m) => `${m[1]} > ${m[2]}`);
-    },
-  };
+  const c = await startCapture(cluster.lab, node, iface, 'icmp[icmptype] == icmp-echo');
+  return { stop: async () => (await c.stop()).flatMap((l) => { const m = /IP (\S+) > (\S+): ICMP echo request/.exec(l); return m ? [`${m[1]} > ${m[2]}`] : []; }) };
 }
 
 const nftTable = async (host: number): Promise<{ code: number | null; stdout: string }> => cluster.lab.run(`host-${host}`, 'nft', ['list', 'table', 'ip', 'tun-driver-flannel0']);
