@@ -19,8 +19,9 @@ const SALT = Buffer.from('tun-driver overlay v1');
 /** How far ahead of this node's clock a peer's epoch may be. */
 const MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000;
 
-/** What opening a datagram came to: the inner packet's length, or why it was refused. */
+/** What {@link PeerSession.open} returns for a datagram that does not authenticate. */
 export const OPEN_UNAUTHENTICATED = -1;
+/** What {@link PeerSession.open} returns for an authentic datagram seen before. */
 export const OPEN_REPLAYED = -2;
 
 /** This node's side of the authenticated overlay. */
@@ -41,6 +42,10 @@ export function directionKey(shared: Uint8Array, sender: Uint8Array, receiver: U
   return new Uint8Array(hkdfSync('sha256', shared, SALT, Buffer.concat([sender, receiver, epochBytes(epoch)]), 32));
 }
 
+/**
+ * The sealing state this node keeps for one peer: its keys (per direction, per epoch), its send counter and the replay window.
+ * @throws TunDriverError `TUN_ERR_USAGE` from the constructor for a malformed or low-order public key.
+ */
 export class PeerSession {
   private readonly shared: Uint8Array;
   private readonly theirs: Uint8Array;
