@@ -2,10 +2,12 @@
 // target, a few thousand mutated inputs each, no broken rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runFuzz } from './targets.js';
+import { allTargets, runFuzz } from './targets.js';
 
-test('fuzz: mutated inputs through every parser and both engines break no rule', () => {
+test('fuzz: mutated inputs through every parser and every engine (plain and sealed) break no rule', () => {
   const counts: string[] = [];
   const total = runFuzz(20261125, 3000, performance.now() + 60_000, (name, n) => counts.push(`${name}: ${n}`));
-  assert.equal(total, 8 * 3000, counts.join('; '));
+  // Every target ran all its inputs within the time bound.
+  assert.equal(counts.length, allTargets().length, counts.join('; '));
+  assert.equal(total, counts.length * 3000, counts.join('; '));
 });
