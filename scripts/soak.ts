@@ -1,5 +1,7 @@
-// npm run soak [-- --minutes N] — a bounded soak in a cluster lab: iperf3
-// TCP pod to pod plus a ping at 100/s through the overlay, and the relay
+// npm run soak [-- --minutes N] [--sealed] — a bounded soak in a cluster
+// lab: iperf3 TCP pod to pod plus a ping at 100/s through the overlay
+// (with --sealed: daemons with keys, and host-2's key rotated by SIGHUP
+// half-way through, under load), and the relay
 // (on host-1's tun19) under `ping -f` from four pingers at once. Every
 // --sample-seconds it prints each daemon's RSS, the overlay's throughput,
 // TUN transmit drops and the relay's counters. It fails (exit 1) if a
@@ -7,9 +9,12 @@
 // or the first third of a shorter run), if any counter says
 // internal-error, or if a daemon dies. Everything stays in its tdlab- lab.
 import { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generatePrivateKey, publicKeyOf } from '../src/crypto/keys.js';
 import { parseArgs } from 'node:util';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { leaseFor, OverlayCluster } from '../test/support/overlay-cluster.js';
 import { DaemonRun, parsePing, startRelay } from '../test/support/daemon-harness.js';
 
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
@@ -28,16 +33,31 @@ function rssMb(pid: number | undefined): number {
 
 export interface SoakResult { ok: boolean; problems: string[]; samples: number }
 
-export async function soak(minutes: number, sampleSeconds: number, log: (line: string) => void = console.log): Promise<SoakResult> {
+/** Writes a new key for each host into `dir` and the leases file with their public keys; returns the key files. */
+function keyHosts(cluster: OverlayCluster, dir: string): string[] {
+  const files = [1, 2].map((h) => join(dir, `host-${h}.key`));
+  const keys = files.map((f) => {
+    const k = generatePrivateKey();
+    writeFileSync(f, k, { mode: 0o600 });
+    return k;
+  });
+  cluster.writeLeases([1, 2].map((h) => ({ ...leaseFor(h), publicKey: publicKeyOf(keys[h - 1]) })));
+  return files;
+}
+
+export async function soak(minutes: number, sampleSeconds: number, log: (line: string) => void = console.log, options: { sealed?: boolean } = {}): Promise<SoakResult> {
   const seconds = Math.round(minutes * 60);
   const warmupSeconds = Math.min(60, Math.round(seconds / 3));
   const cluster = await OverlayCluster.up(LAB, 2, 1);
   const children: ChildProcess[] = [];
   const problems: string[] = [];
+  const keyDir = options.sealed ? mkdtempSync(join(tmpdir(), 'tdlab-soak-keys-')) : undefined;
+  let rotated = false;
   let samples = 0;
   try {
-    await cluster.start(1);
-    await cluster.start(2);
+    const keyFiles = keyDir ? keyHosts(cluster, keyDir) : [];
+    await cluster.start(1, keyDir ? ['--private-key', keyFiles[0]] : []);
+    await cluster.start(2, keyDir ? ['--private-key', keyFiles[1]] : []);
     const relay: DaemonRun = await startRelay(cluster.lab, 'host-1', ['--tun', 'tun19', '--address', '10.245.0.3/24']);
     const status = async (host: number, tun: string): Promise<any> => {
       const r = await cluster.lab.run(`host-${host}`, process.execPath, [CLI, 'status', '--tun', tun, '--json']);
@@ -86,6 +106,17 @@ export async function soak(minutes: number, sampleSeconds: number, log: (line: s
         }
       }
       if (problems.length) break;
+      if (keyDir && !rotated && t >= seconds / 2) {
+        // Half-way: host-2 takes a new key under load (SIGHUP), then the leases file names it.
+        const next = generatePrivateKey();
+        writeFileSync(join(keyDir, 'host-2.key'), next, { mode: 0o600 });
+        cluster.daemons.get(2)!.child.kill('SIGHUP');
+        await sleep(300);
+        const k1 = readFileSync(join(keyDir, 'host-1.key'), 'utf8');
+        cluster.writeLeases([{ ...leaseFor(1), publicKey: publicKeyOf(k1) }, { ...leaseFor(2), publicKey: publicKeyOf(next) }]);
+        log(`${String(t).padStart(5)}  host-2's key rotated (SIGHUP, then the leases file)`);
+        rotated = true;
+      }
     }
     await new Promise((r) => (pinger.exitCode !== null ? r(null) : pinger.on('exit', r)));
     const p = parsePing(0, pingOutput);
@@ -95,6 +126,7 @@ export async function soak(minutes: number, sampleSeconds: number, log: (line: s
   } finally {
     for (const c of children) c.kill('SIGKILL');
     await cluster.down();
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   }
   for (const p of [...new Set(problems)]) log(`soak: FAILED: ${p}`);
   if (!problems.length) log(`soak: passed (${samples} samples)`);
@@ -102,7 +134,7 @@ export async function soak(minutes: number, sampleSeconds: number, log: (line: s
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, 'sample-seconds': { type: 'string', default: '10' } } });
+  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, 'sample-seconds': { type: 'string', default: '10' }, sealed: { type: 'boolean', default: false } } });
   const minutes = Number(values.minutes);
   const sampleSeconds = Number(values['sample-seconds']);
   if (!(minutes > 0 && minutes <= 120 && sampleSeconds >= 1 && sampleSeconds <= 60)) {
@@ -113,5 +145,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error('soak: needs root (it builds a tdlab- lab)');
     process.exit(2);
   }
-  soak(minutes, sampleSeconds).then((r) => { process.exitCode = r.ok ? 0 : 1; });
+  soak(minutes, sampleSeconds, console.log, { sealed: values.sealed }).then((r) => { process.exitCode = r.ok ? 0 : 1; });
 }

@@ -225,6 +225,7 @@ test('key rotation: a node that changes its key loses nothing, whichever side le
   assert.equal(n2.tun.written.length, 3);
   assert.deepEqual(n1.overlay.counters.drops.toJSON(), {});
   assert.deepEqual(n2.overlay.counters.drops.toJSON(), {});
+  assert.equal(n1.overlay.peers.find((p) => p.publicIp === A('198.51.100.2'))!.rxPackets, 4, 'the peer\'s counters went on across its new key');
   // After the grace period the old key opens nothing.
   const late = node('10.244.1.0/24', k1, leases(k2));
   const oldKeyDatagram = (() => { const fresh = node('10.244.2.0/24', k2, leases(k2)); fresh.fromTun(to1()); return fresh.wire.sent.pop()!.data; })();

@@ -180,6 +180,8 @@ export class Overlay {
 
   private newPeer(l: Lease, predecessor: Peer | undefined): Peer {
     const peer = peerFromLease(l);
+    // The same node with a new key: its traffic counters go on.
+    if (predecessor) Object.assign(peer, { txPackets: predecessor.txPackets, txBytes: predecessor.txBytes, rxPackets: predecessor.rxPackets, rxBytes: predecessor.rxBytes });
     const crypto = this.crypto;
     if (crypto && l.publicKey) {
       try {
