@@ -3,7 +3,7 @@
 // restarts, etcd faults and the errors that stop a node before it starts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labEtcdEndpoints, labSubnetFile, startEtcdMember, stopEtcdMember, waitForEtcd } from '../../src/lab/lab-etcd.js';
@@ -221,6 +221,35 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     for (const h of [1, 2, 3]) assert.equal(cluster.daemons.get(h)!.child.exitCode, null, `host-${h}'s daemon still runs`);
     startEtcdMember(cluster.lab, 'host-2', 'existing');
     await waitForEtcd(cluster.lab);
+  });
+
+  test('keys in etcd: a node with --private-key publishes its public key in BackendData, and a new one after SIGHUP', async () => {
+    const record = async (): Promise<{ BackendData: { PublicKey?: string } | null }> => JSON.parse((await cluster.etcdctl('get', '--print-value-only', `${PREFIX}/subnets/${key(3)}`)).trim());
+    const keygen = async (file: string): Promise<string> => {
+      const r = await runCli(3, ['keygen', '--out', file]);
+      assert.equal(r.code, 0, r.stderr);
+      return /public key: (\S+)/.exec(r.stdout)![1];
+    };
+    const keyFile = join(scratch, 'host-3.key');
+    const first = await keygen(keyFile);
+    await cluster.stop(3);
+    // Hosts 1 and 2 have no keys: host-3 talks plaintext to them only with --allow-plaintext-peers.
+    const run = await cluster.start(3, ['--private-key', keyFile, '--allow-plaintext-peers']);
+    assert.deepEqual((await record()).BackendData, { PublicKey: first });
+    assert.equal(await pings(1, 3), 3);
+    const second = await keygen(join(scratch, 'host-3.next'));
+    renameSync(join(scratch, 'host-3.next'), keyFile);
+    run.child.kill('SIGHUP');
+    let published = await record();
+    for (let i = 0; i < 50 && published.BackendData?.PublicKey !== second; i++) {
+      await sleep(100);
+      published = await record();
+    }
+    assert.deepEqual(published.BackendData, { PublicKey: second }, 'the new key replaced the old in etcd');
+    assert.match(run.stderr(), /published in \/coreos\.com\/network\/subnets\/.* \(BackendData\.PublicKey\)/);
+    await cluster.stop(3);
+    await cluster.start(3);
+    assert.equal((await record()).BackendData, null, 'without a key the record says none');
   });
 
   test('1. nodes that race for the last free subnets never get the same one', async () => {
