@@ -57,23 +57,29 @@ class AeadKey : public Napi::ObjectWrap<AeadKey> {
     memcpy(nonce + 4, header + 8, 8);
   }
 
-  bool SealOne(uint8_t* datagram, uint32_t len) {
+  // Seals the datagram at `datagram` (header written): the `len` plaintext
+  // bytes at `from` (the payload itself when in place) are encrypted into
+  // the payload, and the tag follows it.
+  bool SealOne(uint8_t* datagram, const uint8_t* from, uint32_t len) {
     uint8_t nonce[12];
     Nonce(datagram, nonce);
     uint8_t* payload = datagram + kHeader;
     int outl = 0;
     return EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) == 1 &&
            EVP_EncryptUpdate(enc_, nullptr, &outl, datagram, kHeader) == 1 &&
-           EVP_EncryptUpdate(enc_, payload, &outl, payload, static_cast<int>(len)) == 1 &&
+           EVP_EncryptUpdate(enc_, payload, &outl, from, static_cast<int>(len)) == 1 &&
            EVP_EncryptFinal_ex(enc_, payload + outl, &outl) == 1 &&
            EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_AEAD_GET_TAG, kTag, payload + len) == 1;
   }
 
-  // sealBatch(buf, offsets, lengths, first, count, epoch, counter): datagrams
-  // i in [first, first+count) are buf[offsets[i], offsets[i]+lengths[i]),
+  // sealBatch(buf, offsets, lengths, first, count, epoch, counter
+  //           [, src, srcOffsets, srcFirst]): datagrams i in
+  // [first, first+count) are buf[offsets[i], offsets[i]+lengths[i]),
   // lengths counting the header and tag; each gets the sealed header (type
-  // 1, `epoch`, counter + i - first) and is sealed in place. One call per
-  // run of datagrams to one peer.
+  // 1, `epoch`, counter + i - first) and is sealed. The plaintext is the
+  // datagram's own payload (in place), or with `src` the packet at
+  // src[srcOffsets[srcFirst + i - first]], encrypted straight into the
+  // datagram: no copy first. One call per run of datagrams to one peer.
   Napi::Value SealBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint8_t* buf;
@@ -94,18 +100,40 @@ class AeadKey : public Napi::ObjectWrap<AeadKey> {
       ThrowArg(env, "sealBatch: first + count exceeds the arrays");
       return env.Undefined();
     }
+    uint8_t* src = nullptr;
+    size_t srcSize = 0, nSrcOff = 0;
+    uint32_t* srcOffsets = nullptr;
+    uint32_t srcFirst = 0;
+    if (info.Length() > 7 && !info[7].IsUndefined()) {
+      if (!ArgBytes(info, 7, &src, &srcSize) || !ArgU32Array(info, 8, &srcOffsets, &nSrcOff) || !ArgU32(info, 9, &srcFirst))
+        return env.Undefined();
+      if (static_cast<uint64_t>(srcFirst) + count > nSrcOff) {
+        ThrowArg(env, "sealBatch: srcFirst + count exceeds srcOffsets");
+        return env.Undefined();
+      }
+    }
     for (uint32_t i = first; i < first + count; i++, counter++) {
       const uint64_t off = offsets[i], total = lengths[i];
       if (total < kHeader + kTag || off + total > size) {
         ThrowArg(env, "sealBatch: a datagram does not fit the buffer");
         return env.Undefined();
       }
+      const uint64_t len = total - kHeader - kTag;
+      const uint8_t* from = buf + off + kHeader;
+      if (src) {
+        const uint64_t at = srcOffsets[srcFirst + (i - first)];
+        if (at + len > srcSize) {
+          ThrowArg(env, "sealBatch: a source packet does not fit src");
+          return env.Undefined();
+        }
+        from = src + at;
+      }
       uint8_t* d = buf + off;
       d[0] = 1;
       d[1] = 0;
       for (int b = 0; b < 6; b++) d[2 + b] = static_cast<uint8_t>(epoch >> (8 * (5 - b)));
       for (int b = 0; b < 8; b++) d[8 + b] = static_cast<uint8_t>(counter >> (8 * (7 - b)));
-      if (!SealOne(d, static_cast<uint32_t>(total - kHeader - kTag))) {
+      if (!SealOne(d, from, static_cast<uint32_t>(len))) {
         ThrowArg(env, "sealBatch: OpenSSL failed");
         return env.Undefined();
       }
@@ -125,7 +153,7 @@ class AeadKey : public Napi::ObjectWrap<AeadKey> {
       ThrowArg(env, "seal: the datagram does not fit the buffer");
       return env.Undefined();
     }
-    if (!SealOne(buf + off, len)) ThrowArg(env, "seal: OpenSSL failed");
+    if (!SealOne(buf + off, buf + off + kHeader, len)) ThrowArg(env, "seal: OpenSSL failed");
     return env.Undefined();
   }
 

@@ -167,30 +167,24 @@ function podCommands(): Command {
       if (opts.json) return printJson(added);
       for (const a of added) process.stdout.write(`${a.pod.padEnd(16)} ${a.address}${a.gateway ? ` via ${a.gateway}` : ''}\n`);
     });
-  pod
-    .command('check')
-    .description('CHECK: ask the plugin (and bridge, host-local) whether pods are still as ADD left them')
-    .argument('<node...>', 'pods or hosts')
-    .option('--lab <name>', 'which lab')
-    .action(async (names: string[], opts: { lab?: string }) => {
-      const lab = open(names[0], opts.lab);
-      for (const p of targets(lab, names)) {
-        await checkPod(lab, p).catch((err) => cniFailure(p, err));
-        process.stdout.write(`${p.padEnd(16)} ok\n`);
-      }
-    });
-  pod
-    .command('del')
-    .description("DEL: remove pods' interfaces and free their addresses (a pod never added is fine)")
-    .argument('<node...>', 'pods or hosts')
-    .option('--lab <name>', 'which lab')
-    .action(async (names: string[], opts: { lab?: string }) => {
-      const lab = open(names[0], opts.lab);
-      for (const p of targets(lab, names)) {
-        await deletePod(lab, p).catch((err) => cniFailure(p, err));
-        process.stdout.write(`${p.padEnd(16)} deleted\n`);
-      }
-    });
+  const eachPod: Array<[string, string, (lab: Lab, pod: string) => Promise<void>, string]> = [
+    ['check', 'CHECK: ask the plugin (and bridge, host-local) whether pods are still as ADD left them', checkPod, 'ok'],
+    ['del', "DEL: remove pods' interfaces and free their addresses (a pod never added is fine)", deletePod, 'deleted'],
+  ];
+  for (const [name, description, run, done] of eachPod) {
+    pod
+      .command(name)
+      .description(description)
+      .argument('<node...>', 'pods or hosts')
+      .option('--lab <name>', 'which lab')
+      .action(async (names: string[], opts: { lab?: string }) => {
+        const lab = open(names[0], opts.lab);
+        for (const p of targets(lab, names)) {
+          await run(lab, p).catch((err) => cniFailure(p, err));
+          process.stdout.write(`${p.padEnd(16)} ${done}\n`);
+        }
+      });
+  }
   return pod;
 }
 

@@ -12,8 +12,11 @@ export type AeadAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
 export interface Aead {
   /** Encrypts buf[off+16, off+16+len) in place and writes the tag after it. */
   seal(buf: Uint8Array, off: number, len: number): void;
-  /** Writes each datagram's header (epoch, counter, counter + 1, ...) and seals it: lengths count header and tag. */
-  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, epoch: number, counter: number): void;
+  /**
+   * Writes each datagram's header (epoch, counter, counter + 1, ...) and seals it: lengths count header and tag. The
+   * plaintext is each datagram's payload, or with `src` the packet at src[srcOffsets[srcFirst + i - first]].
+   */
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, epoch: number, counter: number, src?: Uint8Array, srcOffsets?: Uint32Array, srcFirst?: number): void;
   /** Decrypts buf[off, off+total) in place; the payload length, or -1 when it does not authenticate. */
   open(buf: Uint8Array, off: number, total: number): number;
 }
@@ -32,10 +35,12 @@ function nonceOf(buf: Uint8Array, off: number): Buffer {
 export function nodeAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead {
   const k = Buffer.from(key);
   return {
-    sealBatch(buf, offsets, lengths, first, count, epoch, counter) {
+    sealBatch(buf, offsets, lengths, first, count, epoch, counter, src, srcOffsets, srcFirst = 0) {
       for (let i = first; i < first + count; i++) {
+        const len = lengths[i] - SEALED_HEADER - SEALED_TAG;
+        if (src && srcOffsets) buf.set(src.subarray(srcOffsets[srcFirst + i - first], srcOffsets[srcFirst + i - first] + len), offsets[i] + SEALED_HEADER);
         writeSealedHeader(buf, offsets[i], epoch, counter + i - first);
-        this.seal(buf, offsets[i], lengths[i] - SEALED_HEADER - SEALED_TAG);
+        this.seal(buf, offsets[i], len);
       }
     },
     seal(buf, off, len) {

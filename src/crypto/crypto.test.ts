@@ -86,6 +86,12 @@ test('AEAD: the native seal is node:crypto\'s, byte for byte; a flipped bit anyw
     assert.deepEqual(queue.subarray(200, 200 + 60 + SEALED_OVERHEAD), expect(60, 42));
     assert.deepEqual(queue.subarray(400, 400 + 100 + SEALED_OVERHEAD), expect(100, 43));
     assert.ok(queue.subarray(0, 200).every((b) => b === 0xab), 'entries outside [first, first+count) untouched');
+    // Out of place: the plaintext read from another buffer's spans, the same datagrams.
+    const src = new Uint8Array(300).fill(0xab);
+    const direct = new Uint8Array(3 * 200);
+    nativeAead(alg, key).sealBatch(direct, offsets, lengths, 1, 2, 123456789, 42, src, new Uint32Array([7, 0, 150]), 1);
+    for (const i of [1, 2]) assert.deepEqual(direct.subarray(offsets[i], offsets[i] + lengths[i]), queue.subarray(offsets[i], offsets[i] + lengths[i]));
+    assert.throws(() => nativeAead(alg, key).sealBatch(direct, offsets, lengths, 1, 2, 1, 1, src, new Uint32Array([0, 250]), 0), /does not fit src/);
     assert.throws(() => nativeAead(alg, key).sealBatch(queue, offsets, lengths, 2, 2, 1, 1), /exceeds the arrays/);
   }
 });

@@ -11,7 +11,7 @@ import { hkdfSync } from 'node:crypto';
 import { Aead, nativeAead } from './aead.js';
 import { NodeKeyPair, sharedSecret, decodeKey } from './keys.js';
 import { ReplayWindow } from './replay-window.js';
-import { SEALED_HEADER, sealedCounter, sealedEpoch, writeSealedHeader } from './sealed-datagram.js';
+import { SEALED_OVERHEAD, sealedCounter, sealedEpoch, writeSealedHeader } from './sealed-datagram.js';
 
 /** The one cipher of the sealed format (type 0x01): bench:aead measured AES-256-GCM fastest here, with AES-NI. */
 export const SEALED_ALGORITHM = 'aes-256-gcm';
@@ -70,16 +70,18 @@ export class PeerSession {
   seal(buf: Uint8Array, off: number, len: number): number {
     writeSealedHeader(buf, off, this.own.epoch, this.txCounter++);
     this.tx.seal(buf, off, len);
-    return len + 32;
+    return len + SEALED_OVERHEAD;
   }
 
   /**
-   * Seals datagrams i in [first, first+count) of a queue in place: each at
-   * buf[offsets[i]], its inner packet already at +16, lengths[i] counting
-   * header and tag. One native call for a run to this peer.
+   * Seals datagrams i in [first, first+count) of a queue: each at
+   * buf[offsets[i]], lengths[i] counting header and tag. The inner packets
+   * are `from`'s spans from index from.first on (encrypted straight into
+   * the queue), or, without `from`, already in place at +16. One native
+   * call for a run to this peer.
    */
-  sealRun(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number): void {
-    this.tx.sealBatch(buf, offsets, lengths, first, count, this.own.epoch, this.txCounter);
+  sealRun(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, from?: { buf: Uint8Array; offsets: Uint32Array; first: number }): void {
+    this.tx.sealBatch(buf, offsets, lengths, first, count, this.own.epoch, this.txCounter, from?.buf, from?.offsets, from?.first);
     this.txCounter += count;
   }
 
@@ -91,7 +93,7 @@ export class PeerSession {
    * authentic datagrams count as replays, and only they move the window.
    */
   open(buf: Uint8Array, off: number, total: number): number {
-    if (total < 32) return OPEN_UNAUTHENTICATED;
+    if (total < SEALED_OVERHEAD) return OPEN_UNAUTHENTICATED;
     const epoch = sealedEpoch(buf, off);
     const counter = sealedCounter(buf, off);
     if (epoch === this.rxEpoch) {
@@ -122,11 +124,4 @@ export class PeerSession {
     this.window.mark(counter);
     return n;
   }
-
-  /** Datagrams sealed so far (status). */
-  get sent(): number {
-    return this.txCounter;
-  }
 }
-
-export { SEALED_HEADER };

@@ -26,9 +26,10 @@ export interface NativeAeadKey {
   seal(buf: Uint8Array, off: number, len: number): void;
   /**
    * Writes the sealed header (type 1, `epoch`, counter + i - first) into datagrams i in [first, first+count) at
-   * buf[offsets[i]], whose lengths[i] count header and tag, and seals each in place.
+   * buf[offsets[i]], whose lengths[i] count header and tag, and seals each: in place, or with `src` from the packet
+   * at src[srcOffsets[srcFirst + i - first]] straight into the datagram.
    */
-  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, epoch: number, counter: number): void;
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, epoch: number, counter: number, src?: Uint8Array, srcOffsets?: Uint32Array, srcFirst?: number): void;
   /** Decrypts the datagram buf[off, off+total) in place; returns the payload length, or -1 when it does not authenticate. */
   open(buf: Uint8Array, off: number, total: number): number;
 }

@@ -108,11 +108,14 @@ export class Overlay {
   private readonly genNet: TxQueue;
   /** With crypto: the datagrams actually sent, sealed copies of the packets queued for peers. */
   private readonly sealedTx?: TxQueue;
-  private readonly scratch = new Uint8Array(65536);
+  /**
+   * Fragments are built here (from the TUN side), and a datagram is copied
+   * here while a second session tries it during a key rotation (from the
+   * network side): the two never overlap. Big enough for any datagram.
+   */
+  private readonly scratch = new Uint8Array(GRO_SLOT_BYTES);
   /** This node's key and epoch (with --private-key); replaced by rotateKey(). */
   private crypto?: NodeCrypto;
-  /** A datagram's copy while a second session tries it (key rotation only). */
-  private readonly openScratch = new Uint8Array(GRO_SLOT_BYTES);
   private readonly ip = new IPv4View();
 
   /** Allocates every buffer the data plane needs; does no I/O until {@link Overlay.start}. */
@@ -289,7 +292,7 @@ export class Overlay {
       let size = batch.sizes[i];
       if (this.crypto) {
         if (peer.session) {
-          const n = batch.buf[off] === SEALED_TYPE ? openFromPeer(peer, batch.buf, off, size, this.openScratch, now) : OPEN_UNAUTHENTICATED;
+          const n = batch.buf[off] === SEALED_TYPE ? openFromPeer(peer, batch.buf, off, size, this.scratch, now) : OPEN_UNAUTHENTICATED;
           if (n < 0) {
             this.counters.drop(n === OPEN_REPLAYED ? 'replayed' : 'unauthenticated');
             continue;
@@ -388,9 +391,10 @@ export class Overlay {
   }
 
   /**
-   * Copies each span into `out` behind a sealed header and seals it in
-   * place; equal-size datagrams to one peer stay a run the socket can send
-   * with GSO. Spans for a keyless peer go plain only with allowPlaintextPeers.
+   * Seals each span into `out`, encrypted straight from where it lies (no
+   * copy); equal-size datagrams to one peer stay a run the socket can send
+   * with GSO. Spans for a keyless peer go plain (copied) only with
+   * allowPlaintextPeers.
    */
   private sealAndSend(spans: Spans, out: TxQueue): void {
     out.clear();
@@ -398,12 +402,15 @@ export class Overlay {
     let lastPort = -1;
     let peer: Peer | undefined;
     let session: PeerSession | undefined;
-    // Datagrams [runStart, out.count) go to one session: sealed with one native call.
+    // Datagrams [runStart, out.count) go to one session and hold spans
+    // [runSpan, ...) in the same order: sealed with one native call.
     let runStart = 0;
+    let runSpan = 0;
     let runSession: PeerSession | undefined;
-    const sealRun = (): void => {
-      if (runSession && out.count > runStart) runSession.sealRun(out.buf, out.offsets, out.lengths, runStart, out.count - runStart);
+    const sealRun = (nextSpan: number): void => {
+      if (runSession && out.count > runStart) runSession.sealRun(out.buf, out.offsets, out.lengths, runStart, out.count - runStart, { buf: spans.buf, offsets: spans.offsets, first: runSpan });
       runStart = out.count;
+      runSpan = nextSpan;
     };
     const now = Date.now();
     for (let i = 0; i < spans.count; i++) {
@@ -416,28 +423,25 @@ export class Overlay {
         session = peer && sealingSession(peer, now);
       }
       if (session !== runSession) {
-        sealRun();
+        sealRun(i);
         runSession = session;
       }
       if (out.full) {
-        sealRun();
+        sealRun(i);
         this.sendSealed(out);
         runStart = 0;
       }
       const len = spans.lengths[i];
-      const packet = spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len);
-      const at = out.nextOffset;
       if (session) {
-        out.buf.set(packet, at + SEALED_HEADER);
         out.commit(len + SEALED_OVERHEAD, addr, port);
       } else if (peer && !peer.publicKey && this.options.allowPlaintextPeers) {
-        out.buf.set(packet, at);
+        out.buf.set(spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len), out.nextOffset);
         out.commit(len, addr, port);
       } else {
         this.counters.drop('plaintext-peer');
       }
     }
-    sealRun();
+    sealRun(spans.count);
     this.sendSealed(out);
   }
 

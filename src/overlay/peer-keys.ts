@@ -26,7 +26,8 @@ export function sealingSession(peer: Peer, now: number): PeerSession | undefined
  * may be sealed under; the result is PeerSession.open's.
  */
 export function openFromPeer(peer: Peer, buf: Uint8Array, off: number, total: number, scratch: Uint8Array, now: number): number {
-  const old = peer.oldSession && now < peer.oldSessionUntil! ? peer.oldSession : undefined;
+  if (peer.oldSession && now >= peer.oldSessionUntil!) peer.oldSession = peer.oldSessionUntil = undefined;
+  const old = peer.oldSession;
   if (!peer.nextSession && !old) return peer.session!.open(buf, off, total);
   scratch.set(buf.subarray(off, off + total));
   let n = peer.session!.open(buf, off, total);
