@@ -7,6 +7,8 @@
 export const CNI_CODE = {
   /** The configuration's cniVersion is one this plugin does not speak. */
   INCOMPATIBLE_VERSION: 1,
+  /** CHECK of a container this plugin never added (or already deleted). */
+  UNKNOWN_CONTAINER: 3,
   /** A CNI_* environment variable is missing or invalid. */
   INVALID_ENV: 4,
   /** Reading or writing the plugin's own files failed. */

@@ -8,7 +8,7 @@ import { CNI_CODE, CniError } from './cni-error.js';
 import { delegateConf } from './delegate-conf.js';
 import { loadDelegate, removeDelegate, saveDelegate } from './delegate-store.js';
 import { CniCommand, findPlugin, invokePlugin } from './invoke-plugin.js';
-import { JsonObject, NetConf, parseNetConf, SUPPORTED_VERSIONS, versionOf } from './net-conf.js';
+import { CNI_NAME, JsonObject, NetConf, parseNetConf, SUPPORTED_VERSIONS, versionOf } from './net-conf.js';
 
 /** What the plugin prints on stdout and its exit code. */
 export interface CniAnswer {
@@ -31,7 +31,7 @@ function cniArgs(env: NodeJS.ProcessEnv, command: CniCommand): CniArgs {
   };
   const containerId = need('CNI_CONTAINERID');
   // It names a file in dataDir: the spec allows only these characters.
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(containerId)) throw new CniError(CNI_CODE.INVALID_ENV, `CNI_CONTAINERID "${containerId}" must be letters, digits, "_", "." and "-"`);
+  if (!CNI_NAME.test(containerId)) throw new CniError(CNI_CODE.INVALID_ENV, `CNI_CONTAINERID "${containerId}" must be letters, digits, "_", "." and "-"`);
   const ifname = need('CNI_IFNAME');
   if (ifname.length > 15 || /[/:\s]/.test(ifname) || ifname === '.' || ifname === '..') throw new CniError(CNI_CODE.INVALID_ENV, `CNI_IFNAME "${ifname}" is not an interface name (at most 15 characters, no "/", ":" or spaces)`);
   // DEL may come without a namespace (the pod is gone); ADD and CHECK need one.
@@ -83,7 +83,7 @@ async function check(env: NodeJS.ProcessEnv, conf: NetConf): Promise<void> {
   const args = cniArgs(env, 'CHECK');
   if (conf.cniVersion.startsWith('0.3.')) throw new CniError(CNI_CODE.INCOMPATIBLE_VERSION, `CHECK needs cniVersion 0.4.0 or newer (the configuration says ${conf.cniVersion})`);
   const delegate = loadDelegate(conf.dataDir, args.containerId, args.ifname);
-  if (!delegate) throw new CniError(3, `container ${args.containerId} (${args.ifname}) was not added by this plugin, or was deleted`);
+  if (!delegate) throw new CniError(CNI_CODE.UNKNOWN_CONTAINER, `container ${args.containerId} (${args.ifname}) was not added by this plugin, or was deleted`);
   if (!conf.prevResult) throw new CniError(CNI_CODE.INVALID_CONFIG, 'CHECK needs "prevResult" (the result ADD returned)');
   await invokePlugin(findPlugin(delegate.type as string, args.cniPath), 'CHECK', { ...delegate, prevResult: conf.prevResult }, env);
 }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { CNI_CODE, CniError } from './cni-error.js';
-import { isObject, JsonObject } from './net-conf.js';
+import { CNI_NAME, isObject, JsonObject } from './net-conf.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK';
 
@@ -14,7 +14,7 @@ const DELEGATE_TIMEOUT_MS = 55_000;
 
 /** The first executable file called `type` in CNI_PATH (colon-separated). */
 export function findPlugin(type: string, cniPath: string): string {
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(type)) throw new CniError(CNI_CODE.INVALID_CONFIG, `delegate type "${type}" is not a plugin name`);
+  if (!CNI_NAME.test(type)) throw new CniError(CNI_CODE.INVALID_CONFIG, `delegate type "${type}" is not a plugin name`);
   const dirs = cniPath.split(':').filter(Boolean);
   for (const dir of dirs) {
     const candidate = join(dir, type);

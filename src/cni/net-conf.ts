@@ -24,8 +24,8 @@ export interface NetConf {
   prevResult?: JsonObject;
 }
 
-/** The spec's network name: letters, digits, '_', '.', '-'; not starting with a separator. */
-const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** The spec's form for network names and container IDs (and a safe plugin or file name): letters, digits, '_', '.', '-'; not starting with a separator. */
+export const CNI_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -60,7 +60,7 @@ export function parseNetConf(stdin: string): NetConf {
   if (!(SUPPORTED_VERSIONS as readonly string[]).includes(cniVersion as string)) {
     throw new CniError(CNI_CODE.INCOMPATIBLE_VERSION, `cniVersion "${String(cniVersion)}" is not supported: use one of ${SUPPORTED_VERSIONS.join(', ')}`);
   }
-  if (typeof name !== 'string' || !NETWORK_NAME.test(name)) invalid('"name" must be a network name: letters, digits, "_", "." and "-", starting with a letter or digit');
+  if (typeof name !== 'string' || !CNI_NAME.test(name)) invalid('"name" must be a network name: letters, digits, "_", "." and "-", starting with a letter or digit');
   if (typeof type !== 'string' || type === '') invalid('"type" is missing');
   const optionalPath = (key: string, fallback: string): string => {
     const v = raw[key];

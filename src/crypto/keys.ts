@@ -37,6 +37,17 @@ export function decodeKey(text: string, what: string): Uint8Array {
   return new Uint8Array(bytes);
 }
 
+/** Whether `text` is a key as keygen / pubkey print it (base64 of 32 bytes). */
+export function isKeyText(text: unknown): text is string {
+  if (typeof text !== 'string') return false;
+  try {
+    decodeKey(text, 'a key');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The key pair of a base64 private key. @throws TunDriverError `TUN_ERR_USAGE` for a malformed key. */
 export function keyPairOf(privateBase64: string, what = 'the private key'): NodeKeyPair {
   const raw = decodeKey(privateBase64, what);

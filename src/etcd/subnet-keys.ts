@@ -4,7 +4,7 @@
 // Each subnet key is attached to an etcd lease of the node that holds it,
 // so it disappears when the node stops renewing.
 import { formatIPv4, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
-import { decodeKey } from '../crypto/keys.js';
+import { isKeyText } from '../crypto/keys.js';
 import { Lease } from '../overlay/leases.js';
 import { NetworkConfig } from './network-config.js';
 
@@ -47,11 +47,6 @@ export function parseSubnetEntry(prefix: string, key: string, value: string, con
   if (publicIp === undefined) return { problem: `${key}: value has no valid "PublicIP"` };
   const publicKey = (backendData as { PublicKey?: unknown } | null | undefined)?.PublicKey;
   if (publicKey === undefined) return { lease: { subnet, publicIp, port: config.port } };
-  try {
-    if (typeof publicKey !== 'string') throw new Error('not a string');
-    decodeKey(publicKey, 'PublicKey');
-  } catch {
-    return { problem: `${key}: BackendData.PublicKey is not a public key (44 characters of base64)` };
-  }
+  if (!isKeyText(publicKey)) return { problem: `${key}: BackendData.PublicKey is not a public key (44 characters of base64)` };
   return { lease: { subnet, publicIp, port: config.port, publicKey } };
 }

@@ -5,7 +5,7 @@ import { watch, FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
-import { decodeKey } from '../crypto/keys.js';
+import { isKeyText } from '../crypto/keys.js';
 import { readJsonFile } from '../util/json-file.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
 
@@ -38,21 +38,12 @@ const LeasesSchema = z
           subnet: cidr,
           publicIp: z.string().refine((s) => parseIPv4(s) !== undefined, 'must be an IPv4 address'),
           port: z.number().int().min(1).max(65535).default(DEFAULT_PORT),
-          publicKey: z.string().refine(isPublicKey, 'must be a public key: 44 characters of base64, as tun-driver pubkey prints').optional(),
+          publicKey: z.string().refine(isKeyText, 'must be a public key: 44 characters of base64, as tun-driver pubkey prints').optional(),
         })
         .strict(),
     ),
   })
   .strict();
-
-function isPublicKey(text: string): boolean {
-  try {
-    decodeKey(text, 'publicKey');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function fail(message: string): never {
   throw new TunDriverError('TUN_ERR_USAGE', message);
