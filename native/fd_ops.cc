@@ -121,7 +121,7 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   }
   uint32_t mask = 0;
   for (size_t i = 0; i < n; i++)
-    if (pfds[i].revents & (POLLIN | POLLERR | POLLHUP)) mask |= 1u << i;
+    if (pfds[i].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) mask |= 1u << i;
   return Napi::Number::New(env, mask);
 }
 

@@ -16,6 +16,9 @@ export { RxBatch, SpanList, TxQueue } from './io/batch.js';
 export type { Spans } from './io/batch.js';
 export { DatagramSocket } from './io/datagram-socket.js';
 export type { DatagramSocketOptions } from './io/datagram-socket.js';
+// Waiting for packets in poll() slices while traffic flows (--io-wait poll).
+export { LINGER_MS, PollLoop } from './io/poll-loop.js';
+export type { ReadableCallback } from './io/poll-loop.js';
 export { openOverlaySocket as openUdpSocket } from './overlay/udp-socket.js';
 export type { UdpSocketOptions } from './overlay/udp-socket.js';
 

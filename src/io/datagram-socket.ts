@@ -14,6 +14,7 @@
 import { C, isSystemError, native } from '../native/addon.js';
 import { RxBatch, Spans } from './batch.js';
 import { FdReader } from './fd-reader.js';
+import { PollLoop } from './poll-loop.js';
 
 /** At most the kernel's UDP_MAX_SEGMENTS datagrams in one GSO send... */
 export const GSO_MAX_SEGMENTS = 64;
@@ -185,9 +186,10 @@ export class DatagramSocket {
   /**
    * Calls `onBatch` once per readiness event with every datagram waiting (up to the batch's capacity).
    * `onError` gets a TunDriverError `TUN_ERR_IO` when the socket fails for good; reading then stops.
+   * With `loop`, readiness comes from that {@link PollLoop} instead of a libuv poll handle.
    */
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void {
-    this.reader.start(batch, onBatch, onError);
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void {
+    this.reader.start(batch, onBatch, onError, loop);
   }
 
   /** Stops delivering batches. Idempotent. */

@@ -1,12 +1,13 @@
-// Drives batch reads from a non-blocking fd: one libuv readiness event ->
-// one batch read (as many packets as are waiting, up to capacity) -> one
-// handler call. Shared by TUN devices and datagram sockets; `read` is the
+// Drives batch reads from a non-blocking fd: one readiness event (from a
+// libuv poll handle, or from a PollLoop) -> one batch read (as many
+// packets as are waiting, up to capacity) -> one handler call. Shared by TUN devices and datagram sockets; `read` is the
 // batch syscall wrapper that fills the batch (readBatch or recvBatch). A
 // reader whose one read can yield more packets than a batch holds (a TUN
 // super-packet split into segments) hands full batches to `deliver` as it
 // goes and returns what is left.
 import { C, NativePoller, native } from '../native/addon.js';
 import { RxBatch } from './batch.js';
+import { PollLoop } from './poll-loop.js';
 import { errnoName, TunDriverError } from '../errors.js';
 
 /** A read that failed for good, as the project's own error (code TUN_ERR_IO, with the errno's name when there is one). */
@@ -20,12 +21,17 @@ export type BatchRead = (batch: RxBatch, deliver: (batch: RxBatch) => void) => n
 
 export class FdReader {
   private poller?: NativePoller;
+  private unwatch?: () => void;
 
   constructor(private readonly fd: number, private readonly read: BatchRead) {}
 
-  start(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void {
+  /**
+   * Reads a batch on every readiness event: from `loop` when given (the
+   * data plane's own poll(), io/poll-loop.ts), else from a libuv poll handle.
+   */
+  start(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void {
     this.stop();
-    const poller = new native.Poller(this.fd, (status) => {
+    const onReadiness = (status: number): void => {
       // A failing fd (its device deleted, say) fails again at once: stop
       // reading and let the owner decide, instead of reporting forever.
       if (status < 0) {
@@ -43,7 +49,12 @@ export class FdReader {
       }
       batch.count = n;
       if (n > 0) onBatch(batch);
-    });
+    };
+    if (loop) {
+      this.unwatch = loop.watch(this.fd, onReadiness);
+      return;
+    }
+    const poller = new native.Poller(this.fd, onReadiness);
     poller.start(C.POLL_READABLE);
     this.poller = poller;
   }
@@ -51,5 +62,7 @@ export class FdReader {
   stop(): void {
     this.poller?.close();
     this.poller = undefined;
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 }

@@ -71,7 +71,7 @@ export interface NativeAddon {
    * The addon's one compute function: see bench/checksum.ts.
    */
   checksumSum(buf: Uint8Array, start: number, end: number, initial: number): number;
-  /** Blocking poll() on up to 31 fds: bit i set when fds[i] is readable; 0 after timeoutMs. Blocks the calling thread. */
+  /** Blocking poll() on up to 31 fds: bit i set when fds[i] is readable (or failed); 0 after timeoutMs. Blocks the calling thread. */
   waitReadable(fds: Int32Array, timeoutMs: number): number;
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
   openPath(path: string, flags: number, mode?: number): number;

@@ -18,6 +18,7 @@
 // source for the same reason.
 import { RxBatch, SpanList, Spans, TxQueue } from '../io/batch.js';
 import { GRO_MAX_SEGMENTS, GRO_SLOT_BYTES } from '../io/datagram-socket.js';
+import { PollLoop } from '../io/poll-loop.js';
 import { formatIPv4, Prefix, prefixContains, prefixMask, samePrefix } from '../packet/addr.js';
 import { describeIPv4 } from '../packet/describe.js';
 import { fragmentIPv4 } from '../packet/fragment.js';
@@ -42,8 +43,8 @@ export interface UdpNetwork {
    * same datagrams). onRefused for each that did not leave.
    */
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number;
-  /** Fills `batch` with one entry per datagram (a UDP GRO buffer already split). */
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void;
+  /** Fills `batch` with one entry per datagram (a UDP GRO buffer already split); readiness from `loop` when given. */
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void;
   /** Stops delivering batches. Idempotent. */
   stopReading(): void;
   /** Stops reading and closes the socket. Idempotent. */
@@ -200,10 +201,13 @@ export class Overlay {
     return peer;
   }
 
-  /** Starts reading both sides. `onError` gets a TunDriverError `TUN_ERR_IO` when the TUN or socket fails for good. */
-  start(onError: (err: Error) => void): void {
-    this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError);
-    this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError);
+  /**
+   * Starts reading both sides. `onError` gets a TunDriverError `TUN_ERR_IO` when the TUN or socket fails for good.
+   * With `loop`, both wait in its poll() (the daemon's default, for latency) instead of libuv callbacks.
+   */
+  start(onError: (err: Error) => void, loop?: PollLoop): void {
+    this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError, loop);
+    this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError, loop);
   }
 
   /** Stops reading both sides; the device and socket stay open (their owner closes them). */

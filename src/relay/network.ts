@@ -2,6 +2,7 @@
 // errors come back. RawIcmpSocket is the Linux implementation; unit tests
 // use a fake with the same contract.
 import { RxBatch, Spans } from '../io/batch.js';
+import { PollLoop } from '../io/poll-loop.js';
 
 /** What the relay needs from its raw ICMP socket: batch sends and reads. */
 export interface IcmpNetwork {
@@ -11,8 +12,8 @@ export interface IcmpNetwork {
    * every packet that did not leave. Returns how many left.
    */
   send(spans: Spans, first: number, count: number, ttl: number, onRefused: (index: number, errnoName: string) => void): number;
-  /** Delivers received IPv4 packets (header included) batch by batch. */
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void;
+  /** Delivers received IPv4 packets (header included) batch by batch; readiness from `loop` when given. */
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void;
   /** Stops delivering batches. Idempotent. */
   stopReading(): void;
   /** Stops reading and closes the socket. Idempotent. */

@@ -10,6 +10,7 @@ import { C, isSystemError, native } from '../native/addon.js';
 import { isPermissionErrno, PERMISSION_HINT, TunDriverError } from '../errors.js';
 import { RxBatch, Spans } from '../io/batch.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
+import { PollLoop } from '../io/poll-loop.js';
 import { bindAddress, bindToDevice, setBuffers } from '../io/socket-options.js';
 import { IcmpNetwork } from './network.js';
 
@@ -65,8 +66,8 @@ export class RawIcmpSocket implements IcmpNetwork {
     return this.socket.send(spans, first, count, onRefused);
   }
 
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void): void {
-    this.socket.startReading(batch, onBatch, onError);
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void {
+    this.socket.startReading(batch, onBatch, onError, loop);
   }
 
   stopReading(): void {

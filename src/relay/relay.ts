@@ -9,6 +9,7 @@
 // counted; nothing that is not an echo flow of ours leaves as ICMP, and
 // nothing from the network that is not for one of our flows enters the TUN.
 import { RxBatch, SpanList, TxQueue } from '../io/batch.js';
+import { PollLoop } from '../io/poll-loop.js';
 import { formatIPv4, Prefix, prefixMask } from '../packet/addr.js';
 import { describeIPv4 } from '../packet/describe.js';
 import { fragmentIPv4, Reassembler } from '../packet/fragment.js';
@@ -109,10 +110,13 @@ export class IcmpRelay {
     this.errorBudget = new TokenBucket(options.errorRatePerSecond ?? 100, this.now);
   }
 
-  /** Starts reading both sides. `onError` gets a TunDriverError `TUN_ERR_IO` when the TUN or socket fails for good. */
-  start(onError: (err: Error) => void): void {
-    this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError);
-    this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError);
+  /**
+   * Starts reading both sides. `onError` gets a TunDriverError `TUN_ERR_IO` when the TUN or socket fails for good.
+   * With `loop`, both wait in its poll() instead of libuv callbacks (io/poll-loop.ts).
+   */
+  start(onError: (err: Error) => void, loop?: PollLoop): void {
+    this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError, loop);
+    this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError, loop);
     this.sweeper = setInterval(() => {
       const now = this.now();
       this.flows.expire(now);

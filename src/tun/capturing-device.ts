@@ -3,6 +3,7 @@
 // are handed this instead of the TUN itself.
 import { RxBatch, Spans } from '../io/batch.js';
 import { PcapWriter } from '../io/pcap-writer.js';
+import { PollLoop } from '../io/poll-loop.js';
 import { PacketDevice, WriteResult } from './device.js';
 
 export class CapturingDevice implements PacketDevice {
@@ -12,11 +13,11 @@ export class CapturingDevice implements PacketDevice {
     return this.inner.name;
   }
 
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError?: (err: Error) => void): void {
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError?: (err: Error) => void, loop?: PollLoop): void {
     this.inner.startReading(batch, (b) => {
       this.recordRead(b);
       onBatch(b);
-    }, onError);
+    }, onError, loop);
   }
 
   stopReading(): void {

@@ -2,6 +2,7 @@
 // batch writes. The Linux device (linux-tun.ts) and the in-memory double
 // (memory-tun.ts) both implement it.
 import { RxBatch, Spans } from '../io/batch.js';
+import { PollLoop } from '../io/poll-loop.js';
 
 /** What a batch write did: packets accepted and refused (never thrown). */
 export interface WriteResult {
@@ -21,8 +22,10 @@ export interface PacketDevice {
   /**
    * Calls `onBatch` once per readiness event with `batch` filled (count,
    * sizes) with every packet that was waiting, up to its capacity.
+   * A device on a real fd takes its readiness from `loop` when given
+   * (io/poll-loop.ts); the in-memory double ignores it.
    */
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError?: (err: Error) => void): void;
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError?: (err: Error) => void, loop?: PollLoop): void;
   /** Stops delivering batches. Idempotent. */
   stopReading(): void;
   /** Reads what is waiting now, without waiting; returns batch.count. */

@@ -11,6 +11,7 @@ import { GsoSplitter, SplitDrop } from './gso-split.js';
 import { negotiateOffloads, OffloadMode, OffloadState, OFFLOADS_OFF } from './offload.js';
 import { VNET_HDR_LEN } from './virtio-net-hdr.js';
 import { FdReader } from '../io/fd-reader.js';
+import { PollLoop } from '../io/poll-loop.js';
 import { addrAdd } from '../netlink/addr.js';
 import { Link, linkByName, linkDelete, linkGet, linkSetMtu, linkSetUp, LinkStats } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
@@ -224,8 +225,8 @@ export class LinuxTun implements PacketDevice {
     }
   }
 
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void = (err) => { throw err; }): void {
-    this.reader.start(batch, onBatch, onError);
+  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void = (err) => { throw err; }, loop?: PollLoop): void {
+    this.reader.start(batch, onBatch, onError, loop);
   }
 
   /** Stops delivering batches; the device stays open. Idempotent. */
