@@ -23,6 +23,7 @@ import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { OffloadMode } from '../tun/offload.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
+import { addIoWaitOption, ioWaitLoop, parseIoWait } from './io-wait-option.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { stopOnIoError, stopWithError, traceWriter } from './daemon.js';
 import { DaemonHost } from './daemon-host.js';
@@ -48,13 +49,14 @@ interface OverlayFlags extends CaptureFlags {
   trace?: boolean;
   jsonLog?: boolean;
   offload: string;
+  ioWait: string;
   ipMasq?: boolean;
   privateKey?: string;
   allowPlaintextPeers?: boolean;
 }
 
 export function overlayCommand(): Command {
-  return addMetricsOption(addCaptureOptions(new Command('overlay')))
+  return addIoWaitOption(addMetricsOption(addCaptureOptions(new Command('overlay'))))
     .description("carry the cluster network between nodes in UDP (flannel's UDP backend): each node owns a subnet")
     .requiredOption('--public-ip <addr>', "this node's underlay address (other nodes send to it)")
     .option('--network <cidr>', 'leases file mode: the whole cluster network, e.g. 10.244.0.0/16')
@@ -120,6 +122,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   if (flags.via) checkInterfaceName(flags.via);
   if (!['auto', 'on', 'off'].includes(flags.offload)) throw usageError(`--offload ${flags.offload}: use auto, on or off`);
   const offloadMode = flags.offload as OffloadMode;
+  const ioWait = parseIoWait(flags.ioWait);
   const mtuFlag = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   const pcapBytes = captureLimit(flags);
   const metricsAt = metricsListen(flags.metrics);
@@ -179,7 +182,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, crypto, allowPlaintextPeers: flags.allowPlaintextPeers });
     overlay = engine;
     engine.setLeases(plane.leases());
-    engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`));
+    engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`), ioWaitLoop(ioWait));
     undo.push(() => engine.stop());
     plane.start({
       onChange: (next, why) => {
@@ -232,8 +235,8 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
         if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
         return {
-          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${crypto ? ` sealed (key ${crypto.keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
-          fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, peers: engine.peers.length },
+          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${crypto ? ` sealed (key ${crypto.keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, ioWait, peers: engine.peers.length },
         };
       },
     };

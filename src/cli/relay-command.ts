@@ -17,6 +17,7 @@ import { formatIPv4 as ip4 } from '../packet/addr.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { stopOnIoError, traceWriter } from './daemon.js';
 import { DaemonHost } from './daemon-host.js';
+import { addIoWaitOption, ioWaitLoop, parseIoWait } from './io-wait-option.js';
 
 interface RelayFlags extends CaptureFlags {
   metrics?: string;
@@ -31,10 +32,11 @@ interface RelayFlags extends CaptureFlags {
   jsonLog?: boolean;
   mtu?: string;
   maxFlows: string;
+  ioWait: string;
 }
 
 export function relayCommand(): Command {
-  return addMetricsOption(addCaptureOptions(new Command('relay')))
+  return addIoWaitOption(addMetricsOption(addCaptureOptions(new Command('relay'))))
     .description('relay ICMP echo (ping, traceroute -I) between a TUN device and the host network')
     .option('--tun <name>', 'TUN device name', 'tun19')
     .option('--address <cidr>', 'TUN address and prefix, e.g. 10.244.1.3/24 (with --attach: taken from the device)')
@@ -61,6 +63,7 @@ and removes the device it created (unless --keep). SIGUSR1 prints the counters.`
 async function runRelay(flags: RelayFlags): Promise<void> {
   // All input is checked before anything on the system changes.
   checkInterfaceName(flags.tun);
+  const ioWait = parseIoWait(flags.ioWait);
   if (flags.bind && flags.via) throw usageError('give --bind or --via, not both');
   const parseAddress = (flag: string, text: string): Prefix => {
     try {
@@ -121,7 +124,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     });
     const engine = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
     relay = engine;
-    engine.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`));
+    engine.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`), ioWaitLoop(ioWait));
     undo.push(() => engine.stop());
     const rates = new RateMeter();
     return {
