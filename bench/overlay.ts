@@ -5,6 +5,7 @@
 //   wireguard-go    user-space WireGuard on each node
 //   vxlan           the kernel's VXLAN (what a cluster would use instead)
 //   veth            iperf3 host to host on the underlay: the lab's ceiling
+//   ours-libuv      the same daemons with --io-wait libuv (woken by libuv per packet)
 //   ours-off        the same daemons with --offload off (one packet per syscall)
 //   ours+auth       the same daemons with --private-key: every datagram sealed (docs/security.md)
 // Figures: iperf3 TCP, one stream and four (BENCH_TCP_SECONDS each, default
@@ -16,7 +17,7 @@
 // is still cold then), and again after the load runs (warm). Bounded in
 // count and time. BENCH_IMPLS=ours,socat,... runs only those.
 import { ChildProcess, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../src/lab/lab.js';
@@ -24,6 +25,7 @@ import { sysctlWrite } from '../src/netns/sysctl.js';
 import { leaseFor, OverlayCluster } from '../test/support/overlay-cluster.js';
 import { generatePrivateKey, publicKeyOf } from '../src/crypto/keys.js';
 import { parsePing } from '../test/support/daemon-harness.js';
+import { cpuSeconds } from './proc-cpu.js';
 
 const TCP_SECONDS = Number(process.env.BENCH_TCP_SECONDS ?? 10);
 const UDP_SECONDS = Number(process.env.BENCH_UDP_SECONDS ?? 5);
@@ -45,20 +47,9 @@ interface Impl { name: string; up: (c: OverlayCluster) => Promise<Running>; clie
 
 const kernelOnly = (down: () => Promise<void>): Running => ({ down, pids: () => [] });
 
-/** utime + stime of a process in seconds (/proc/PID/stat fields 14 and 15), 0 once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
-  } catch {
-    return 0;
-  }
-}
-
-function oursWith(offload: string, sealed = false): Impl['up'] {
+function oursWith(offload: string, sealed = false, ioWait = 'poll'): Impl['up'] {
   return async (c) => {
-    c.commonArgs = ['--offload', offload];
+    c.commonArgs = ['--offload', offload, '--io-wait', ioWait];
     let keyDir: string | undefined;
     if (sealed) {
       keyDir = mkdtempSync(join(tmpdir(), 'tdlab-bench-keys-'));
@@ -111,6 +102,7 @@ async function waitForLink(lab: Lab, node: string, dev: string): Promise<void> {
 
 const IMPLS: Impl[] = [
   { name: 'ours', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto') },
+  { name: 'ours-libuv', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', false, 'libuv') },
   { name: 'ours-off', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('off') },
   { name: 'ours+auth', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', true) },
   {

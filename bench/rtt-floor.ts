@@ -1,13 +1,17 @@
 // npm run bench:rtt-floor — where the overlay's round-trip time comes
 // from: the median ping RTT pod to pod (300 pings at 10 ms, after a 3,000-
 // ping warm-up at 2 ms) through
-//   ours        tun-driver overlay on each node
+//   ours        tun-driver overlay on each node (default --io-wait poll:
+//               poll() slices of its own while traffic flows)
+//   ours-libuv  the same with --io-wait libuv: woken by libuv per packet
 //   minimal-js  bench/min-relay.ts: a TUN<->UDP passthrough on the same
 //               addon and event loop, with no packet logic at all
 //   minimal-js-poll  the same, waiting in a blocking poll() loop instead of
 //               libuv callbacks
 //   socat       socat TUN<->UDP, a C loop
-// in three alternating rounds, in one run. minimal-js is the floor that
+// in three alternating rounds, in one run. For ours and ours-libuv it also
+// prints the two daemons' CPU (utime+stime) over the 300 pings: what
+// staying awake while traffic flows costs. minimal-js is the floor that
 // the overlay's logic cannot go below while every packet wakes Node's
 // event loop. Bounded in count and time; everything stays in the lab.
 import { ChildProcess } from 'node:child_process';
@@ -16,17 +20,22 @@ import { Lab } from '../src/lab/lab.js';
 import { sysctlWrite } from '../src/netns/sysctl.js';
 import { OverlayCluster } from '../test/support/overlay-cluster.js';
 import { parsePing } from '../test/support/daemon-harness.js';
+import { cpuSeconds } from './proc-cpu.js';
 
 const LAB = 'bench-rtt';
 const ROUNDS = 3;
 const MIN_RELAY = fileURLToPath(new URL('./min-relay.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function median(c: OverlayCluster): Promise<number> {
+/** The median RTT of 300 pings at 10 ms after a warm-up, and the CPU `pids` used during those 300 (in % of one core). */
+async function median(c: OverlayCluster, pids: number[] = []): Promise<{ rttMs: number; cpuPercent: number }> {
   await c.lab.run('host-1-pod1', 'ping', ['-c', '3000', '-i', '0.002', '-q', '10.244.2.2'], 30_000);
+  const cpu = (): number => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const [cpu0, t0] = [cpu(), performance.now()];
   const r = await c.lab.run('host-1-pod1', 'ping', ['-c', '300', '-i', '0.01', '-W', '1', '10.244.2.2'], 30_000);
+  const cpuPercent = (100 * (cpu() - cpu0)) / ((performance.now() - t0) / 1000);
   const sorted = parsePing(r.code, r.stdout).rttsMs.sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+  return { rttMs: sorted[Math.floor(sorted.length / 2)] ?? NaN, cpuPercent };
 }
 
 /** Starts a t0 tunnel on both nodes (socat or min-relay) and returns how to stop it. */
@@ -54,17 +63,23 @@ async function main(): Promise<void> {
   const c = await OverlayCluster.up(LAB, 2, 1);
   // Pods wired once for every tunnel compared, with MTU 1500 as in the runs recorded before the CNI plugin existed.
   await c.addPodsWithoutDaemons(1500);
-  const results: Record<string, number[]> = { ours: [], 'minimal-js': [], 'minimal-js-poll': [], socat: [] };
+  const results: Record<string, number[]> = { ours: [], 'ours-libuv': [], 'minimal-js': [], 'minimal-js-poll': [], socat: [] };
+  const daemonCpu: Record<'ours' | 'ours-libuv', number[]> = { ours: [], 'ours-libuv': [] };
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      await c.start(1);
-      await c.start(2);
-      results.ours.push(await median(c));
-      await c.stop(1);
-      await c.stop(2);
+      for (const [name, wait] of [['ours', 'poll'], ['ours-libuv', 'libuv']] as const) {
+        c.commonArgs = ['--io-wait', wait];
+        await c.start(1);
+        await c.start(2);
+        const m = await median(c, [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0));
+        results[name].push(m.rttMs);
+        daemonCpu[name].push(m.cpuPercent);
+        await c.stop(1);
+        await c.stop(2);
+      }
       for (const kind of ['minimal-js', 'minimal-js-poll', 'socat'] as const) {
         const stop = await startTunnel(c, kind);
-        results[kind].push(await median(c));
+        results[kind].push((await median(c)).rttMs);
         await stop();
       }
     }
@@ -74,7 +89,10 @@ async function main(): Promise<void> {
   const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(`median ping RTT pod to pod, ${ROUNDS} alternating rounds (node ${process.version})`);
   for (const [name, xs] of Object.entries(results)) {
-    console.log(`${name.padEnd(11)} ${xs.map((x) => x.toFixed(3)).join(' ')} ms; middle ${mid(xs).toFixed(3)} ms = ${(mid(xs) / mid(results.socat)).toFixed(2)}x socat`);
+    console.log(`${name.padEnd(15)} ${xs.map((x) => x.toFixed(3)).join(' ')} ms; middle ${mid(xs).toFixed(3)} ms = ${(mid(xs) / mid(results.socat)).toFixed(2)}x socat`);
+  }
+  for (const [name, xs] of Object.entries(daemonCpu)) {
+    console.log(`${name} daemons' CPU during the 100 pings/s: ${xs.map((x) => x.toFixed(1)).join(' ')} % of a core (both daemons together)`);
   }
 }
 
