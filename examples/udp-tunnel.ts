@@ -7,7 +7,7 @@
 //        on host B: udp-tunnel.js 198.51.100.2 198.51.100.1 10.78.0.2/30
 //
 // Needs root or CAP_NET_ADMIN. Ctrl-C removes the device.
-import { LinuxTun, openUdpSocket, parseIPv4, RxBatch, SpanList } from 'tun-driver';
+import { LinuxTun, openUdpSocket, parseIPv4, PollLoop, RxBatch, SpanList } from 'tun-driver';
 
 const [localText, peerText, tunAddress, portText = '8472'] = process.argv.slice(2);
 const local = parseIPv4(localText ?? '');
@@ -25,12 +25,15 @@ const fromNet = new RxBatch(16, 65536, 0, 16 * 64);
 const toNet = new SpanList(fromTun.capacity);
 const toTun = new SpanList(fromNet.capacity);
 let refused = 0;
+// Both sides wait in one PollLoop: poll() slices while traffic flows (lower
+// latency), libuv while idle. Leave it out to be woken by libuv always.
+const loop = new PollLoop();
 
 tun.startReading(fromTun, (b) => {
   toNet.reset(b.buf);
   for (let i = 0; i < b.count; i++) toNet.add(b.offsets[i], b.sizes[i], peer, port);
   socket.send(toNet, 0, toNet.count, () => refused++);
-});
+}, undefined, loop);
 socket.startReading(fromNet, (b) => {
   toTun.reset(b.buf);
   for (let i = 0; i < b.count; i++) {
@@ -40,7 +43,7 @@ socket.startReading(fromNet, (b) => {
 }, (err) => {
   console.error(`udp-tunnel: ${err.message}`);
   process.exit(1);
-});
+}, loop);
 
 const stop = (): void => {
   tun.close();
