@@ -3,13 +3,14 @@
 //
 // Why: on this project's VM (2 vCPUs whose idle is a real halt:
 // haltpoll with guest_halt_poll_ns=0), a daemon that sleeps until each
-// packet wakes late, and ping through the overlay took 1.8-1.9x socat's
-// RTT. A data plane that, while packets flow, waits in poll() slices of
-// 1 ms and goes back to libuv between them measured 1.55-1.6x in the same
-// runs (bench/rtt-floor.ts, docs/benchmarks.md). A blocking poll() with no
-// slices measured no better than libuv: the gain is in staying awake
-// while traffic flows, and it costs up to ~1,000 short wake-ups a second
-// until traffic stops.
+// packet wakes late: ping through the overlay took 2.0x socat's RTT with
+// libuv waking it. A data plane that, while packets flow, waits in poll()
+// slices of 1 ms and goes back to libuv between them measured 1.56-1.59x
+// in the same runs (npm run bench:rtt-floor, docs/benchmarks.md). A
+// blocking poll() with no slices measured no better than libuv: the gain
+// is in staying awake while traffic flows. It costs up to ~1,000 short
+// wake-ups a second (about 2-3 % of a core per daemon at 100 packets a
+// second) until traffic stops, and nothing after.
 //
 // Two modes:
 // - cold (no packet for LINGER_MS): each fd has a libuv poll handle, as
