@@ -127,11 +127,11 @@ export class PollLoop {
         break;
       }
       if (ready === 0) break;
-      this.lastPacketAt = performance.now();
       for (let i = 0; i < watched.length; i++) {
         if (ready & (1 << i) && this.watched.includes(watched[i])) watched[i].onReadable(0);
       }
-      if (performance.now() > until) break;
+      this.lastPacketAt = performance.now();
+      if (this.lastPacketAt > until) break;
     }
     if (this.watched.length === 0 || !this.hot) return;
     if (performance.now() - this.lastPacketAt > LINGER_MS) this.cool();
