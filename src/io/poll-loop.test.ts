@@ -74,9 +74,12 @@ test('while hot, timers, signals and libuv I/O still run, and each write is seen
   const f = fifo();
   const loop = new PollLoop();
   const seen: string[] = [];
+  // Which waiter reported each write: libuv's poll handle (cold) or the loop's own poll() (hot).
+  const fromOwnPoll: boolean[] = [];
   const unwatch = loop.watch(f.fd, (status) => {
     assert.equal(status, 0);
     seen.push(f.drain());
+    fromOwnPoll.push(/runTurn/.test(new Error().stack ?? ''));
   });
   try {
     writeSync(f.fd, 'a');
@@ -102,6 +105,7 @@ test('while hot, timers, signals and libuv I/O still run, and each write is seen
     while (seen.length < 2) await tick();
     await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(seen, ['a', 'b']);
+    assert.deepEqual(fromOwnPoll, [false, true]);
     assert.equal(loop.watching, 1);
   } finally {
     unwatch();
