@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { Lab } from '../src/lab/lab.js';
 import { sysctlWrite } from '../src/netns/sysctl.js';
 import { leaseFor, OverlayCluster } from '../test/support/overlay-cluster.js';
-import { generatePrivateKey, publicKeyOf } from '../src/crypto/keys.js';
+import { generatePrivateKey, publicKeyOf } from '../src/wireguard/keys.js';
 import { parsePing } from '../test/support/daemon-harness.js';
 import { cpuSeconds } from './proc-cpu.js';
 

@@ -2,11 +2,12 @@
 # Installs what tun-driver's build, demo and tests need on a fresh Debian
 # machine (run as root). Idempotent: apt runs only when something is missing.
 # Node.js >= 20 with npm must already be there (Debian 12's nodejs is 18).
-#   --bench  also the benchmarks' peers: socat, wireguard-go, wg
+#   --bench  also the benchmarks' other peer: socat (wireguard-go and wg are the
+#            WireGuard interop tests' peer, always installed)
 #            (bench:relay builds the seed's Go program itself on first use)
 set -euo pipefail
-tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ aarch64-linux-gnu-g++:g++-aarch64-linux-gnu make:make python3:python3"
-[ "${1:-}" = "--bench" ] && tools="$tools socat:socat wireguard-go:wireguard-go wg:wireguard-tools"
+tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ aarch64-linux-gnu-g++:g++-aarch64-linux-gnu make:make python3:python3 wireguard-go:wireguard-go wg:wireguard-tools"
+[ "${1:-}" = "--bench" ] && tools="$tools socat:socat"
 need=()
 for pair in $tools; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")

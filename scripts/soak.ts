@@ -12,7 +12,7 @@ import { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generatePrivateKey, publicKeyOf } from '../src/crypto/keys.js';
+import { generatePrivateKey, publicKeyOf } from '../src/wireguard/keys.js';
 import { parseArgs } from 'node:util';
 import { leaseFor, OverlayCluster } from '../test/support/overlay-cluster.js';
 import { DaemonRun, parsePing, startRelay } from '../test/support/daemon-harness.js';

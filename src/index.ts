@@ -81,15 +81,17 @@ export type { LabState, LabNode, NodeKind } from './lab/state.js';
 export type { LabSummary } from './lab/lab.js';
 export type { PresetOptions } from './lab/presets.js';
 
-// The authenticated overlay's keys and sessions (docs/security.md).
-export { generatePrivateKey, publicKeyOf, keyPairOf } from './crypto/keys.js';
-export type { NodeKeyPair } from './crypto/keys.js';
-export { PeerSession, OPEN_REPLAYED, OPEN_UNAUTHENTICATED } from './crypto/peer-session.js';
-export type { NodeCrypto } from './crypto/peer-session.js';
-export { SEALED_OVERHEAD } from './crypto/sealed-datagram.js';
+// WireGuard, the encrypted overlay's protocol (docs/security.md): keys, and a transport for any UDP socket.
+export { generatePrivateKey, publicKeyOf, keyPairOf } from './wireguard/keys.js';
+export type { NodeKeyPair } from './wireguard/keys.js';
+export { WireGuard, CONSUMED, DROPPED, paddedLength } from './wireguard/device.js';
+export type { WireGuardOptions, WireGuardDropReason } from './wireguard/device.js';
+export { WgPeer } from './wireguard/peer.js';
+export { Keypair } from './wireguard/keypair.js';
+export { TRANSPORT_OVERHEAD } from './wireguard/messages.js';
 
 // What a daemon answers to `tun-driver status` (its control socket).
-export type { PeerSecurity } from './control/daemon-status.js';
+export type { PeerSecurity, WireGuardPeerStatus } from './control/daemon-status.js';
 export type { DaemonStatus, DaemonInfo, EngineStatus, RelayStatus, OverlayStatus, OffloadStatus, PeerStatus, LeaseSourceStatus, RelayCountersJson, OverlayCountersJson, PeerCountersJson, RelayFlowStatus } from './control/daemon-status.js';
 
 export { TunDriverError } from './errors.js';

@@ -2,7 +2,7 @@
 // authenticated overlay, as `wg genkey` and `wg pubkey` make them.
 import { Command } from 'commander';
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { generatePrivateKey, keyPairOf, NodeKeyPair, publicKeyOf } from '../crypto/keys.js';
+import { decodeKey, generatePrivateKey, keyPairOf, NodeKeyPair, publicKeyOf } from '../wireguard/keys.js';
 import { TunDriverError } from '../errors.js';
 import { Logger } from '../log.js';
 import { usageError } from './output.js';
@@ -46,18 +46,30 @@ export function pubkeyCommand(): Command {
     });
 }
 
+/** The text of a key file given as `flag`; warns when other users may read it. */
+function readKeyFile(flag: string, path: string, howToMake: string, log: Logger): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TunDriverError('TUN_ERR_USAGE', `${flag} ${path}: ${(err as Error).message} (make one with: ${howToMake})`);
+  }
+  if ((statSync(path).mode & 0o077) !== 0) log.warn(`${flag} ${path} can be read by other users: chmod 600 ${path}`);
+  return text;
+}
+
 /**
  * Reads --private-key FILE; warns when other users may read it.
  * @throws TunDriverError `TUN_ERR_USAGE` when the file is unreadable or holds no key.
  */
 export function readPrivateKeyFile(path: string, log: Logger): NodeKeyPair {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new TunDriverError('TUN_ERR_USAGE', `--private-key ${path}: ${(err as Error).message} (make one with: tun-driver keygen --out ${path})`);
-  }
-  const pair = keyPairOf(text, `--private-key ${path}`);
-  if ((statSync(path).mode & 0o077) !== 0) log.warn(`--private-key ${path} can be read by other users: chmod 600 ${path}`);
-  return pair;
+  return keyPairOf(readKeyFile('--private-key', path, `tun-driver keygen --out ${path}`, log), `--private-key ${path}`);
+}
+
+/**
+ * Reads --preshared-key FILE (base64 of 32 bytes, as `wg genpsk` prints); warns when other users may read it.
+ * @throws TunDriverError `TUN_ERR_USAGE` when the file is unreadable or holds no key.
+ */
+export function readPresharedKeyFile(path: string, log: Logger): Uint8Array {
+  return decodeKey(readKeyFile('--preshared-key', path, `wg genpsk > ${path}`, log), `--preshared-key ${path}`);
 }

@@ -1,6 +1,6 @@
 // `tun-driver overlay`: the UDP overlay daemon (flannel's UDP backend).
 import { Command } from 'commander';
-import { OffloadStatus, OverlayStatus, PeerSecurity } from '../control/daemon-status.js';
+import { OffloadStatus, OverlayStatus, PeerSecurity, WireGuardPeerStatus } from '../control/daemon-status.js';
 import { createLogger } from '../log.js';
 import { addrList } from '../netlink/addr.js';
 import { linkByName, linkList } from '../netlink/link.js';
@@ -15,9 +15,10 @@ import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { DEFAULT_SUBNET_FILE, writeSubnetEnv } from '../etcd/subnet-env.js';
 import { installIpMasq, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
 import { ENCAP_OVERHEAD, overlayPathMtu } from '../overlay/mtu.js';
-import { NodeCrypto } from '../crypto/peer-session.js';
 import { Peer } from '../overlay/route-table.js';
-import { readPrivateKeyFile } from './key-commands.js';
+import { readPresharedKeyFile, readPrivateKeyFile } from './key-commands.js';
+import { NodeKeyPair } from '../wireguard/keys.js';
+import { WgPeer } from '../wireguard/peer.js';
 import { Overlay } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
@@ -52,6 +53,7 @@ interface OverlayFlags extends CaptureFlags {
   ioWait: string;
   ipMasq?: boolean;
   privateKey?: string;
+  presharedKey?: string;
   allowPlaintextPeers?: boolean;
 }
 
@@ -73,7 +75,8 @@ export function overlayCommand(): Command {
     .option('--mtu <n>', `TUN MTU (default: the underlay's MTU - ${ENCAP_OVERHEAD})`)
     .option('--offload <mode>', 'TUN TSO/GRO and UDP GSO/GRO at the edges: auto (what the kernel offers), on (fail without), off; the wire format is the same either way', 'auto')
     .option('--ip-masq', "masquerade pod traffic that leaves the cluster network with this node's address (nftables table tun-driver-<tun>, removed on exit); subnet.env then says FLANNEL_IPMASQ=true")
-    .option('--private-key <file>', 'authenticate and encrypt every datagram to nodes with keys (tun-driver keygen makes one; docs/security.md); the public key is published with this node\'s lease')
+    .option('--private-key <file>', 'speak WireGuard to every node with a key (tun-driver keygen or wg genkey makes one; docs/security.md); the public key is published with this node\'s lease')
+    .option('--preshared-key <file>', 'with --private-key: a WireGuard preshared key (base64, as wg genpsk prints) every handshake mixes in; flannel\'s Backend.PSK does the same in etcd mode')
     .option('--allow-plaintext-peers', 'with --private-key: still talk unencrypted to nodes that have no key (default: drop their traffic)')
     .option('--trace', 'print one line per packet on stdout')
     .option('--json-log', 'log JSON lines instead of text')
@@ -81,6 +84,7 @@ export function overlayCommand(): Command {
 Examples:
   tun-driver overlay --network 10.244.0.0/16 --subnet 10.244.1.0/24 --public-ip 198.51.100.1 --leases leases.json
   tun-driver overlay --etcd-endpoints http://198.51.100.1:2379 --public-ip 198.51.100.1 --ip-masq
+  tun-driver overlay ... --leases leases.json --private-key /etc/tun-driver/key   # WireGuard to nodes whose lease has "publicKey"
   tun-driver lab up --preset cluster --etcd && tun-driver lab exec host-1 -- tun-driver overlay ...
 
 With etcd, the node reads <prefix>/config (flannel's {"Network": ...,
@@ -96,7 +100,13 @@ inner IP packet (docs/overlay.md). Once up, the daemon writes --subnet-file,
 which tun-driver-cni reads to give pods addresses (docs/kubernetes.md). SIGUSR1 prints counters per peer;
 SIGINT/SIGTERM print them and remove the device. SIGHUP re-reads
 --private-key: a new key is published with the lease and used without
-dropping traffic (docs/security.md).`)
+dropping traffic (docs/security.md).
+
+With --private-key the overlay speaks WireGuard (Noise IKpsk2, as
+wireguard-go does) to every node whose lease names a public key; any
+WireGuard implementation configured with this node's public key, endpoint
+and subnet is a peer like any other. In etcd mode, "Backend": {"Type":
+"wireguard", "ListenPort": 51820, "PSK": "..."} makes the key mandatory.`)
     .action(runOverlay);
 }
 
@@ -114,10 +124,11 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   const publicIp = parseIPv4(flags.publicIp);
   if (publicIp === undefined) throw usageError(`--public-ip ${flags.publicIp}: not an IPv4 address`);
   if (flags.allowPlaintextPeers && !flags.privateKey) throw usageError('--allow-plaintext-peers goes with --private-key (without a key every peer is plaintext)');
+  if (flags.presharedKey && !flags.privateKey) throw usageError('--preshared-key goes with --private-key (a preshared key is mixed into WireGuard handshakes)');
   const log = createLogger('overlay', { json: flags.jsonLog });
-  // This start's epoch: later than any earlier start's, so old datagrams can never be replayed to its peers.
-  let crypto: NodeCrypto | undefined = flags.privateKey ? { keys: readPrivateKeyFile(flags.privateKey, log), epoch: Date.now() } : undefined;
-  const openControlPlane = controlPlaneFromFlags(flags, publicIp, crypto?.keys.publicKey);
+  let keys: NodeKeyPair | undefined = flags.privateKey ? readPrivateKeyFile(flags.privateKey, log) : undefined;
+  const pskFlag = flags.presharedKey ? readPresharedKeyFile(flags.presharedKey, log) : undefined;
+  const openControlPlane = controlPlaneFromFlags(flags, publicIp, keys?.publicKey);
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
   if (!['auto', 'on', 'off'].includes(flags.offload)) throw usageError(`--offload ${flags.offload}: use auto, on or off`);
@@ -139,7 +150,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   } finally {
     nl.close();
   }
-  const pathMtu = overlayPathMtu(underlayMtu, crypto !== undefined);
+  const pathMtu = overlayPathMtu(underlayMtu, keys !== undefined);
   const tunMtu = mtuFlag ?? pathMtu;
 
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
@@ -179,7 +190,10 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       peers: () => overlay!.peers.map((p) => ({ subnet: formatCidr(p.subnet, false), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
       leaseEvents: () => leaseEvents,
     });
-    const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, { network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, crypto, allowPlaintextPeers: flags.allowPlaintextPeers });
+    const wireguard = keys ? { privateKey: keys.privateKey, psk: pskFlag ?? plane.psk } : undefined;
+    const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, {
+      network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, wireguard, allowPlaintextPeers: flags.allowPlaintextPeers, log: (line) => log.info(line),
+    });
     overlay = engine;
     engine.setLeases(plane.leases());
     engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`), ioWaitLoop(ioWait));
@@ -201,7 +215,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     return {
       probeTarget: engine,
       metrics,
-      status: () => overlayStatus(engine, { network, subnet, publicIp, port, ipMasq, publicKey: crypto?.keys.publicKey }, plane, rates, offloadStatus(tun, socket)),
+      status: () => overlayStatus(engine, { network, subnet, publicIp, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)),
       sample: () => {
         for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },
@@ -213,20 +227,19 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         };
       },
       reload: () => {
-        if (!flags.privateKey || !crypto) return log.info('SIGHUP: nothing to reload (the overlay runs without --private-key)');
-        let keys;
+        if (!flags.privateKey || !keys) return log.info('SIGHUP: nothing to reload (the overlay runs without --private-key)');
+        let next: NodeKeyPair;
         try {
-          keys = readPrivateKeyFile(flags.privateKey, log);
+          next = readPrivateKeyFile(flags.privateKey, log);
         } catch (err) {
           return log.warn(`SIGHUP: keeping the current key: ${(err as Error).message}`);
         }
-        if (keys.publicKey === crypto.keys.publicKey) return log.info(`SIGHUP: ${flags.privateKey} holds the key in use (${keys.publicKey}); nothing changed`);
-        const next: NodeCrypto = { keys, epoch: Date.now() };
-        engine.rotateKey(next);
-        crypto = next;
-        plane.publishKey(keys.publicKey).then(
-          (what) => log.info(`SIGHUP: new key ${keys.publicKey}, ${what}`, { publicKey: keys.publicKey }),
-          (err: Error) => log.warn(`SIGHUP: new key ${keys.publicKey} in use, but publishing it failed (${err.message}); the other nodes will not learn it until it is published`),
+        if (next.publicKey === keys.publicKey) return log.info(`SIGHUP: ${flags.privateKey} holds the key in use (${next.publicKey}); nothing changed`);
+        engine.rotateKey(next.privateKey);
+        keys = next;
+        plane.publishKey(next.publicKey).then(
+          (what) => log.info(`SIGHUP: new key ${next.publicKey}, ${what}`, { publicKey: next.publicKey }),
+          (err: Error) => log.warn(`SIGHUP: new key ${next.publicKey} in use, but publishing it failed (${err.message}); the other nodes will not learn it until it is published`),
         );
       },
       ready: () => {
@@ -235,7 +248,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
         if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
         return {
-          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${crypto ? ` sealed (key ${crypto.keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
           fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, ioWait, peers: engine.peers.length },
         };
       },
@@ -270,9 +283,25 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
 
 /** How this node talks to a peer when it has a key itself. */
 function peerSecurity(peer: Peer, allowPlaintext: boolean): PeerSecurity {
-  if (peer.session) return 'sealed';
+  if (peer.wg?.staticStatic) return 'wireguard';
   if (peer.publicKey) return 'refused: bad key';
   return allowPlaintext ? 'plaintext' : 'refused: no key';
+}
+
+/** A WireGuard peer as `wg show` shows it. */
+function wireguardStatus(p: WgPeer): WireGuardPeerStatus {
+  const now = performance.now();
+  const kp = p.keypairs.current;
+  return {
+    publicKey: p.publicKey,
+    latestHandshake: p.lastHandshakeWallMs ? new Date(p.lastHandshakeWallMs).toISOString() : null,
+    latestHandshakeAgeSeconds: p.lastHandshakeWallMs ? Math.round((Date.now() - p.lastHandshakeWallMs) / 1000) : null,
+    transferTx: p.txWireBytes,
+    transferRx: p.rxWireBytes,
+    keypairAgeSeconds: kp ? Math.round((now - kp.created) / 1000) : null,
+    initiationsSent: p.initiationsSent,
+    handshakeAttempts: p.handshakeAttempts,
+  };
 }
 
 /** Packets the kernel dropped on the TUN's transmit queue (the daemon did not read fast enough); 0 once the device is gone. */
@@ -317,7 +346,8 @@ function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, r
     counters,
     peers: peers.map((p, i) => {
       const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(p.subnet) ?? [];
-      return { ...p, ...(node.publicKey ? { security: peerSecurity(overlay.peers[i], overlay.allowsPlaintext) } : {}), txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
+      const wg = overlay.peers[i].wg;
+      return { ...p, ...(node.publicKey ? { security: peerSecurity(overlay.peers[i], overlay.allowsPlaintext) } : {}), ...(wg ? { wireguard: wireguardStatus(wg) } : {}), txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
     }),
   };
 }

@@ -68,16 +68,37 @@ export interface OverlayCountersJson {
   delivered: number;
   errorsGenerated: number;
   fragmented: number;
+  /** With --private-key: WireGuard messages handled by the transport itself (handshakes, cookie replies, keepalives). */
+  wireguardConsumed?: number;
   dropped: Record<string, number>;
 }
 
 /** How a node with a key talks to a peer: sealed, plaintext (--allow-plaintext-peers), or not at all. */
-export type PeerSecurity = 'sealed' | 'plaintext' | 'refused: no key' | 'refused: bad key';
+export type PeerSecurity = 'wireguard' | 'plaintext' | 'refused: no key' | 'refused: bad key';
+
+/** A WireGuard peer as `wg show` describes it. */
+export interface WireGuardPeerStatus {
+  publicKey: string;
+  /** Wall-clock ISO time of the last completed handshake, or null for none. */
+  latestHandshake: string | null;
+  /** Seconds since then, or null. */
+  latestHandshakeAgeSeconds: number | null;
+  /** Bytes of WireGuard messages (handshakes included) sent to and received from the peer. */
+  transferTx: number;
+  transferRx: number;
+  /** Age in seconds of the keypair that seals now, or null while there is none. */
+  keypairAgeSeconds: number | null;
+  /** Initiations this node sent it, and retries of the attempt under way. */
+  initiationsSent: number;
+  handshakeAttempts: number;
+}
 
 /** One peer in an overlay's status: its counters and rates (per second, over the last second). */
 export interface PeerStatus extends PeerCountersJson {
   /** Present when this node has a key (--private-key). */
   security?: PeerSecurity;
+  /** With --private-key: the peer's WireGuard state. */
+  wireguard?: WireGuardPeerStatus;
   txPacketsPerSecond: number;
   txBytesPerSecond: number;
   rxPacketsPerSecond: number;

@@ -61,6 +61,9 @@ export class EtcdControlPlane implements ControlPlane {
         throw new TunDriverError('TUN_ERR_ETCD', `no network config at ${key} in etcd: put one, e.g. etcdctl put ${key} '{"Network": "10.244.0.0/16", "Backend": {"Type": "udp"}}'`);
       }
       const config = parseNetworkConfig(text, key);
+      if (config.backend === 'wireguard' && !options.publicKey) {
+        throw new TunDriverError('TUN_ERR_USAGE', `${key} says "Backend": {"Type": "wireguard"}: give this node --private-key FILE (tun-driver keygen --out FILE makes one)`);
+      }
       const remembered = readRememberedSubnet(options.subnetFile);
       acquired = await retryUntil(options.endpoints, options.connectTimeoutMs, () =>
         acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey }),
@@ -93,6 +96,11 @@ export class EtcdControlPlane implements ControlPlane {
 
   get port(): number {
     return this.config.port;
+  }
+
+  /** The network's preshared key (Backend.PSK of a wireguard backend), if it has one. */
+  get psk(): Uint8Array | undefined {
+    return this.config.psk;
   }
 
   /** How this node came by its subnet: 'still ours', 'remembered' or 'new'. */

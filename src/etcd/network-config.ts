@@ -1,13 +1,18 @@
 // flannel's network config, as stored at <prefix>/config:
 //   {"Network": "10.244.0.0/16", "SubnetLen": 24, "SubnetMin": "10.244.10.0",
 //    "SubnetMax": "10.244.99.0", "Backend": {"Type": "udp", "Port": 8285}}
-// Only Network is required. Defaults follow flannel's documentation:
+// or, for flannel's encrypted backend, "Backend": {"Type": "wireguard",
+// "ListenPort": 51820, "PSK": "<base64>"}. Only Network is required. Defaults follow flannel's documentation:
 // SubnetLen 24 (or the network's length + 2 when the network is smaller
 // than a /22), SubnetMin the second subnet, SubnetMax the last one.
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains, prefixMask } from '../packet/addr.js';
 import { DEFAULT_PORT } from '../overlay/leases.js';
+import { decodeKey } from '../wireguard/keys.js';
+
+/** flannel's default WireGuard port (Backend.ListenPort). */
+export const WIREGUARD_PORT = 51820;
 
 export interface NetworkConfig {
   network: Prefix;
@@ -15,8 +20,12 @@ export interface NetworkConfig {
   /** Network addresses of the first and last subnet that may be leased. */
   subnetMin: number;
   subnetMax: number;
-  /** The UDP port every node listens on (Backend.Port). */
+  /** The UDP port every node listens on (Backend.Port, or Backend.ListenPort for wireguard). */
   port: number;
+  /** Backend.Type: plain UDP, or WireGuard (every node needs --private-key). */
+  backend: 'udp' | 'wireguard';
+  /** Backend.PSK of a wireguard backend: the preshared key every handshake mixes in. */
+  psk?: Uint8Array;
 }
 
 const ConfigSchema = z
@@ -28,7 +37,9 @@ const ConfigSchema = z
     Backend: z
       .object({
         Type: z.string().default('udp'),
-        Port: z.number().int().min(1).max(65535).default(DEFAULT_PORT),
+        Port: z.number().int().min(1).max(65535).optional(),
+        ListenPort: z.number().int().min(1).max(65535).optional(),
+        PSK: z.string().optional(),
       })
       .passthrough()
       .default({}),
@@ -62,7 +73,18 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
     return fail(`Network "${c.Network}" is not an IPv4 CIDR like 10.244.0.0/16`);
   }
   if (network.address !== network.network) fail(`Network "${c.Network}" has host bits set: use ${formatCidr(network, false)}`);
-  if (c.Backend.Type !== 'udp') fail(`Backend.Type "${c.Backend.Type}" is not supported: tun-driver carries the "udp" backend`);
+  const backend = c.Backend.Type;
+  if (backend !== 'udp' && backend !== 'wireguard') return fail(`Backend.Type "${backend}" is not supported: tun-driver carries the "udp" and "wireguard" backends`);
+  let psk: Uint8Array | undefined;
+  if (c.Backend.PSK !== undefined) {
+    if (backend !== 'wireguard') fail('Backend.PSK is for "Type": "wireguard"');
+    try {
+      psk = decodeKey(c.Backend.PSK, 'Backend.PSK');
+    } catch (err) {
+      fail((err as Error).message.replace('as tun-driver keygen / pubkey print', 'as wg genpsk prints'));
+    }
+  }
+  const port = backend === 'wireguard' ? (c.Backend.ListenPort ?? WIREGUARD_PORT) : (c.Backend.Port ?? DEFAULT_PORT);
   const subnetLen = c.SubnetLen ?? (network.length <= 22 ? 24 : network.length + 2);
   if (subnetLen <= network.length || subnetLen > 30) fail(`SubnetLen ${subnetLen} must be longer than the network's /${network.length} and at most 30`);
   const size = 2 ** (32 - subnetLen);
@@ -79,5 +101,5 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
   const subnetMin = bound('SubnetMin', first + size);
   const subnetMax = bound('SubnetMax', last);
   if (subnetMin > subnetMax) fail(`SubnetMin ${formatIPv4(subnetMin)} is above SubnetMax ${formatIPv4(subnetMax)}: no subnet can be leased`);
-  return { network, subnetLen, subnetMin, subnetMax, port: c.Backend.Port };
+  return { network, subnetLen, subnetMin, subnetMax, port, backend, ...(psk ? { psk } : {}) };
 }

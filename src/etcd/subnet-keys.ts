@@ -4,7 +4,7 @@
 // Each subnet key is attached to an etcd lease of the node that holds it,
 // so it disappears when the node stops renewing.
 import { formatIPv4, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
-import { isKeyText } from '../crypto/keys.js';
+import { isKeyText } from '../wireguard/keys.js';
 import { Lease } from '../overlay/leases.js';
 import { NetworkConfig } from './network-config.js';
 
@@ -14,9 +14,9 @@ export const configKey = (prefix: string): string => `${prefix}/config`;
 export const subnetsDir = (prefix: string): string => `${prefix}/subnets/`;
 export const subnetKey = (prefix: string, subnet: Prefix): string => `${subnetsDir(prefix)}${formatIPv4(subnet.network)}-${subnet.length}`;
 
-/** The record a node stores under its subnet key; a node with a key publishes it as flannel's WireGuard backend does. */
+/** The record a node stores under its subnet key; a node with a key publishes it as flannel's wireguard backend does. */
 export function subnetRecord(publicIp: number, publicKey?: string): string {
-  return JSON.stringify({ PublicIP: formatIPv4(publicIp), BackendType: 'udp', BackendData: publicKey ? { PublicKey: publicKey } : null });
+  return JSON.stringify({ PublicIP: formatIPv4(publicIp), BackendType: publicKey ? 'wireguard' : 'udp', BackendData: publicKey ? { PublicKey: publicKey } : null });
 }
 
 /** A subnet key's entry turned into a route, or the reason it cannot be one. */

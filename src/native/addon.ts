@@ -20,23 +20,21 @@ export interface NativePoller {
   close(): void;
 }
 
-/** One AEAD key's cipher contexts (native/aead.cc); see src/crypto/aead.ts. */
-export interface NativeAeadKey {
-  /** Encrypts buf[off+16, off+16+len) in place with the header buf[off, off+16) as AAD; writes the 16-byte tag after it. */
-  seal(buf: Uint8Array, off: number, len: number): void;
+/** One WireGuard session key's ChaCha20-Poly1305 contexts (native/aead.cc); see src/wireguard/keypair.ts. */
+export interface NativeTransportKey {
   /**
-   * Writes the sealed header (type 1, `epoch`, counter + i - first) into datagrams i in [first, first+count) at
-   * buf[offsets[i]], whose lengths[i] count header and tag, and seals each: in place, or with `src` from the packet
-   * at src[srcOffsets[srcFirst + i - first]] straight into the datagram.
+   * Writes the transport header (type 4, `receiverIndex`, counter + i - first, little-endian) into messages i in
+   * [first, first+count) at buf[offsets[i]], whose lengths[i] count header, padded packet and tag, and seals into each
+   * the packet src[srcOffsets[j], +srcLengths[j]) (j = srcFirst + i - first), zero-padded to lengths[i] - 32.
    */
-  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, epoch: number, counter: number, src?: Uint8Array, srcOffsets?: Uint32Array, srcFirst?: number): void;
-  /** Decrypts the datagram buf[off, off+total) in place; returns the payload length, or -1 when it does not authenticate. */
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, receiverIndex: number, counter: number, src: Uint8Array, srcOffsets: Uint32Array, srcLengths: Uint32Array, srcFirst: number): void;
+  /** Decrypts the message buf[off, off+total) in place; returns the padded packet's length (at off+16), or -1 when it does not authenticate. */
   open(buf: Uint8Array, off: number, total: number): number;
 }
 
 export interface NativeAddon {
-  /** algorithm 0 = ChaCha20-Poly1305, 1 = AES-256-GCM; key of 32 bytes. */
-  AeadKey: new (algorithm: number, key: Uint8Array) => NativeAeadKey;
+  /** A ChaCha20-Poly1305 key of 32 bytes for WireGuard transport messages. */
+  TransportKey: new (key: Uint8Array) => NativeTransportKey;
   tunOpen(name: string, flags: number): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
   /** TUNSETOFFLOAD with TUN_F_* flags; throws EINVAL for flags the kernel does not know. */

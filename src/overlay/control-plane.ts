@@ -20,6 +20,8 @@ export interface ControlPlane {
   readonly network: Prefix;
   readonly subnet: Prefix;
   readonly port: number;
+  /** A preshared key the control plane gives every node (etcd: Backend.PSK). */
+  readonly psk?: Uint8Array;
   leases(): Lease[];
   /** Starts delivering changes; called once the data plane is up. */
   start(events: ControlPlaneEvents): void;

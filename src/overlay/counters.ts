@@ -4,6 +4,7 @@ import { formatCidr, formatIPv4 } from '../packet/addr.js';
 import { Peer } from './route-table.js';
 import { OverlayCountersJson, PeerCountersJson } from '../control/daemon-status.js';
 import { DropCounts } from '../util/drop-counts.js';
+import type { WireGuardDropReason } from '../wireguard/device.js';
 
 /** Why the overlay dropped a packet (each a counter in status, metrics and the exit line). */
 export type OverlayDropReason =
@@ -20,9 +21,9 @@ export type OverlayDropReason =
   | 'send-failed'
   | 'tun-write-failed'
   | 'error-rate-limited'
-  | 'unauthenticated' // with --private-key: a datagram that is not sealed with the sending node's key (forged, tampered, or from a keyless node)
-  | 'replayed' // with --private-key: a sealed datagram whose counter or epoch was seen before
-  | 'plaintext-peer'; // with --private-key: a packet for a node without a key, and no --allow-plaintext-peers
+  | 'outside-allowed-ips' // WireGuard: a decrypted packet whose source is outside the sending peer's subnet (cryptokey routing)
+  | 'plaintext-peer' // with --private-key: a packet for a node without a key, and no --allow-plaintext-peers
+  | WireGuardDropReason; // with --private-key: refusals of WireGuard messages (unauthenticated, replayed, bad-mac1, ...)
 
 /** The overlay's counters: packets sent, delivered, errors generated, fragmented, and drops by reason. */
 export class OverlayCounters {
@@ -34,6 +35,8 @@ export class OverlayCounters {
   errorsGenerated = 0;
   /** Packets fragmented before encapsulation (no DF, bigger than the path). */
   fragmented = 0;
+  /** WireGuard messages the transport handled itself: handshakes, cookie replies, keepalives. */
+  wireguardConsumed = 0;
   readonly drops = new DropCounts<OverlayDropReason>();
 
   /** Counts `n` (default 1) drops for `reason`. */
@@ -45,6 +48,7 @@ export class OverlayCounters {
   toJSON(peers: readonly Peer[]): OverlayCountersJson & { peers: PeerCountersJson[] } {
     return {
       sent: this.sent, delivered: this.delivered, errorsGenerated: this.errorsGenerated, fragmented: this.fragmented,
+      ...(this.wireguardConsumed ? { wireguardConsumed: this.wireguardConsumed } : {}),
       dropped: this.drops.toJSON(),
       peers: peers.map((p) => ({ subnet: formatCidr(p.subnet, false), publicIp: formatIPv4(p.publicIp), port: p.port, txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
     };

@@ -5,7 +5,7 @@ import { watch, FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
-import { isKeyText } from '../crypto/keys.js';
+import { isKeyText } from '../wireguard/keys.js';
 import { readJsonFile } from '../util/json-file.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
 

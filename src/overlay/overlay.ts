@@ -31,9 +31,12 @@ import { OverlayCounters } from './counters.js';
 import { isProbePacket, Probe } from '../control/probe.js';
 import { Lease } from './leases.js';
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
-import { NodeCrypto, OPEN_REPLAYED, OPEN_UNAUTHENTICATED, PeerSession } from '../crypto/peer-session.js';
-import { SEALED_HEADER, SEALED_OVERHEAD, SEALED_TYPE } from '../crypto/sealed-datagram.js';
-import { openFromPeer, ROTATION_GRACE_MS, sealingSession } from './peer-keys.js';
+import { CONSUMED, paddedLength, WireGuard } from '../wireguard/device.js';
+import { Keypair } from '../wireguard/keypair.js';
+import { TRANSPORT_HEADER, TRANSPORT_OVERHEAD } from '../wireguard/messages.js';
+import { WgPeer } from '../wireguard/peer.js';
+import { isWireGuardMessage, keyIdentity, wireguardPeers } from './wireguard-peers.js';
+import type { KeyObject } from 'node:crypto';
 
 /** What the overlay needs from its UDP socket: batch sends (GSO where the socket can) and batch reads (one entry per datagram). */
 export interface UdpNetwork {
@@ -68,13 +71,16 @@ export interface OverlayOptions {
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
   /**
-   * This node's key and epoch: every datagram to and from a node with a key
-   * is sealed (docs/security.md). `pathMtu` must then leave room for the
-   * 32 bytes of SEALED_OVERHEAD.
+   * This node's WireGuard key (and the cluster's preshared key): every
+   * datagram to and from a node with a key is a WireGuard message
+   * (docs/security.md). `pathMtu` must then leave room for the 32 bytes of
+   * TRANSPORT_OVERHEAD.
    */
-  crypto?: NodeCrypto;
-  /** With `crypto`: still talk plaintext to nodes that have no key (default: drop their traffic). */
+  wireguard?: { privateKey: KeyObject; psk?: Uint8Array };
+  /** With `wireguard`: still talk plaintext to nodes that have no key (default: drop their traffic). */
   allowPlaintextPeers?: boolean;
+  /** Called with a line for the log when a lease is refused (a duplicate key) or a handshake completes. */
+  log?: (line: string) => void;
 }
 
 /** Receive slots, each big enough for the largest UDP datagram or a UDP GRO buffer of many. */
@@ -107,16 +113,17 @@ export class Overlay {
   /** Packets the daemon builds: errors into the TUN, and fragments / errors to peers. */
   private readonly genTun: TxQueue;
   private readonly genNet: TxQueue;
-  /** With crypto: the datagrams actually sent, sealed copies of the packets queued for peers. */
+  /** With WireGuard: the datagrams actually sent, sealed copies of the packets queued for peers. */
   private readonly sealedTx?: TxQueue;
-  /**
-   * Fragments are built here (from the TUN side), and a datagram is copied
-   * here while a second session tries it during a key rotation (from the
-   * network side): the two never overlap. Big enough for any datagram.
-   */
+  /** Fragments are built here. Big enough for any datagram. */
   private readonly scratch = new Uint8Array(GRO_SLOT_BYTES);
-  /** This node's key and epoch (with --private-key); replaced by rotateKey(). */
-  private crypto?: NodeCrypto;
+  /** This node's WireGuard (with --private-key); replaced by rotateKey(). */
+  private wg?: WireGuard;
+  /** After rotateKey(): the WireGuard under the old key, still carrying each peer until the new key has a session with it. */
+  private retiring?: { wg: WireGuard; until: number };
+  /** The route-table peer of each WireGuard peer (a received message names the latter). */
+  private byWgPeer = new Map<WgPeer, Peer>();
+  private timer?: NodeJS.Timeout;
   private readonly ip = new IPv4View();
 
   /** Allocates every buffer the data plane needs; does no I/O until {@link Overlay.start}. */
@@ -134,8 +141,28 @@ export class Overlay {
     this.toTun = new SpanList(this.netRx.capacity);
     this.genTun = new TxQueue(64, slot);
     this.genNet = new TxQueue(64, slot);
-    this.crypto = options.crypto;
-    if (options.crypto) this.sealedTx = new TxQueue(batch, options.pathMtu + SEALED_OVERHEAD);
+    if (options.wireguard) {
+      this.wg = this.newWireGuard(options.wireguard.privateKey);
+      this.sealedTx = new TxQueue(batch, options.pathMtu + TRANSPORT_OVERHEAD + 16);
+    }
+  }
+
+  private newWireGuard(privateKey: KeyObject): WireGuard {
+    return new WireGuard({
+      privateKey,
+      psk: this.options.wireguard?.psk,
+      pathMtu: this.options.pathMtu,
+      send: (messages) => {
+        this.counters.sent += this.net.send(messages, 0, messages.count, this.onSendRefused);
+      },
+      onDrop: (reason) => this.counters.drop(reason),
+      onHandshake: (p) => this.options.log?.(`handshake with ${p.publicKey} complete`),
+    });
+  }
+
+  /** This node's WireGuard, with a key. */
+  get wireguard(): WireGuard | undefined {
+    return this.wg;
   }
 
   /** With a key: whether keyless peers still get plaintext. */
@@ -152,53 +179,62 @@ export class Overlay {
    * peers that stay are kept; removed peers stop receiving at once.
    */
   setLeases(leases: readonly Lease[]): void {
-    // A peer whose key changed is a new peer: new keys, a fresh replay window
-    // (its old session still opens for a while: peer-keys.ts).
+    // The same node (subnet and endpoint) keeps its Peer and counters; a new key is a new WireGuard peer.
     const node = (p: Lease): string => `${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`;
-    const identity = (p: Lease): string => `${node(p)}#${p.publicKey ?? ''}`;
-    const old = new Map(this.routes.peers.map((p) => [identity(p), p]));
     const before = new Map(this.routes.peers.map((p) => [node(p), p]));
-    const peers = leases
-      .filter((l) => !samePrefix(l.subnet, this.options.subnet))
-      .map((l) => old.get(identity(l)) ?? this.newPeer(l, before.get(node(l))));
+    let accepted = leases.filter((l) => !samePrefix(l.subnet, this.options.subnet));
+    if (this.wg) {
+      const { keep, refused } = wireguardPeers(accepted, this.wg.identity.publicKey);
+      for (const r of refused) this.options.log?.(r);
+      accepted = keep;
+    }
+    const peers = accepted.map((l) => {
+      const old = before.get(node(l));
+      const peer = peerFromLease(l);
+      if (old) Object.assign(peer, { txPackets: old.txPackets, txBytes: old.txBytes, rxPackets: old.rxPackets, rxBytes: old.rxBytes });
+      return peer;
+    });
     this.routes = new RouteTable(peers);
+    this.attachWireGuard();
+  }
+
+  /** Gives each keyed peer its WireGuard peer (kept while key and endpoint stay), and forgets those of peers that left. */
+  private attachWireGuard(): void {
+    const wg = this.wg;
+    if (!wg) return;
+    const byWg = new Map<WgPeer, Peer>();
+    for (const peer of this.routes.peers) {
+      if (!peer.publicKey) continue;
+      peer.wg = wg.peer(peer.publicKey, keyIdentity(peer.publicKey), peer.publicIp, peer.port);
+      byWg.set(peer.wg, peer);
+    }
+    for (const p of [...wg.peers]) if (!byWg.has(p)) wg.removePeer(p);
+    this.byWgPeer = byWg;
   }
 
   /**
-   * This node's key changed (SIGHUP with a new --private-key): every peer
-   * gets a session under the new key, which seals once that peer is seen
-   * using it, or after ROTATION_GRACE_MS.
+   * This node's key changed (SIGHUP with a new --private-key): a new
+   * WireGuard under it handshakes with every peer. Until it has a session
+   * with a peer (the peer must first learn the new key from the control
+   * plane), the old one goes on carrying that peer's traffic, for at most
+   * REKEY_ATTEMPT_TIME.
    */
-  rotateKey(next: NodeCrypto, now = Date.now()): void {
-    this.crypto = next;
-    for (const peer of this.routes.peers) {
-      if (!peer.publicKey) continue;
-      try {
-        peer.nextSession = new PeerSession(next, peer.publicKey);
-        peer.nextSessionBy = now + ROTATION_GRACE_MS;
-      } catch {
-        // a low-order key: it had no session before either
-      }
-    }
+  rotateKey(privateKey: KeyObject, now = performance.now()): void {
+    const old = this.wg;
+    if (!old) return;
+    this.retiring = { wg: old, until: now + 90_000 };
+    this.wg = this.newWireGuard(privateKey);
+    this.attachWireGuard();
+    for (const p of this.routes.peers) if (p.wg) this.wg.sendingKeypair(p.wg, 1); // starts each handshake
   }
 
-  private newPeer(l: Lease, predecessor: Peer | undefined): Peer {
-    const peer = peerFromLease(l);
-    // The same node with a new key: its traffic counters go on.
-    if (predecessor) Object.assign(peer, { txPackets: predecessor.txPackets, txBytes: predecessor.txBytes, rxPackets: predecessor.rxPackets, rxBytes: predecessor.rxBytes });
-    const crypto = this.crypto;
-    if (crypto && l.publicKey) {
-      try {
-        peer.session = new PeerSession(crypto, l.publicKey);
-      } catch {
-        // A low-order key: the peer keeps its publicKey and no session, so all its traffic is refused.
-      }
-      if (predecessor?.session) {
-        peer.oldSession = predecessor.session;
-        peer.oldSessionUntil = Date.now() + ROTATION_GRACE_MS;
-      }
-    }
-    return peer;
+  /** The old key's keypair for `peer` while a rotation is under way, if it still has one. */
+  private retiringKeypair(peer: Peer): { wg: WireGuard; peer: WgPeer; kp: Keypair } | undefined {
+    const r = this.retiring;
+    if (!r || !peer.publicKey) return undefined;
+    const old = [...r.wg.peers].find((p) => p.publicKey === peer.publicKey);
+    const kp = old?.keypairs.current;
+    return old && kp && kp.canSend(performance.now()) ? { wg: r.wg, peer: old, kp } : undefined;
   }
 
   /**
@@ -208,12 +244,29 @@ export class Overlay {
   start(onError: (err: Error) => void, loop?: PollLoop): void {
     this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError, loop);
     this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError, loop);
+    if (this.wg) {
+      this.timer = setInterval(() => this.tick(), 100);
+      this.timer.unref();
+      // Handshake with every peer now: after a restart, the peers' sessions with us are gone.
+      for (const p of this.routes.peers) if (p.wg) this.wg.sendingKeypair(p.wg, 1);
+    }
+  }
+
+  /** Fires WireGuard's timers (start() calls it every 100 ms; tests call it on their own clock). */
+  tick(): void {
+    this.wg?.tick();
+    const r = this.retiring;
+    if (r) {
+      if (performance.now() >= r.until) this.retiring = undefined;
+      else r.wg.tick();
+    }
   }
 
   /** Stops reading both sides; the device and socket stay open (their owner closes them). */
   stop(): void {
     this.tun.stopReading();
     this.net.stopReading();
+    clearInterval(this.timer);
   }
 
   /** A batch from the TUN: each packet to the node that owns its destination. */
@@ -269,7 +322,7 @@ export class Overlay {
   fromNetwork(batch: RxBatch): void {
     this.options.batchObserver?.('net', batch.count);
     this.toTun.reset(batch.buf);
-    const now = this.crypto ? Date.now() : 0;
+    const wg = this.wg;
     let probeDelivered = false;
     const routes = this.routes;
     const own = this.options.subnet;
@@ -279,31 +332,49 @@ export class Overlay {
     let lastAddr = -1;
     let lastPort = -1;
     let lastPeer: Peer | undefined;
+    let lastWg: WgPeer | undefined;
     for (let i = 0; i < batch.count; i++) {
       const addr = batch.addrs[2 * i];
       const port = batch.addrs[2 * i + 1];
-      if (addr !== lastAddr || port !== lastPort) {
-        lastAddr = addr;
-        lastPort = port;
-        lastPeer = routes.fromEndpoint(addr, port);
-      }
-      const peer = lastPeer;
-      if (!peer) {
-        this.counters.drop('unknown-peer');
-        continue;
-      }
       let off = batch.offset(i);
       let size = batch.sizes[i];
-      if (this.crypto) {
-        if (peer.session) {
-          const n = batch.buf[off] === SEALED_TYPE ? openFromPeer(peer, batch.buf, off, size, this.scratch, now) : OPEN_UNAUTHENTICATED;
-          if (n < 0) {
-            this.counters.drop(n === OPEN_REPLAYED ? 'replayed' : 'unauthenticated');
-            continue;
-          }
-          off += SEALED_HEADER;
-          size = n;
-        } else if (peer.publicKey || !this.options.allowPlaintextPeers) {
+      let peer: Peer | undefined;
+      if (wg && isWireGuardMessage(batch.buf, off, size)) {
+        // WireGuard: the message names its session (receiver index); where it came from does not matter.
+        const n = this.openWireGuard(wg, batch.buf, off, size, addr, port);
+        if (n < 0) {
+          if (n === CONSUMED) this.counters.wireguardConsumed++;
+          continue;
+        }
+        const from = this.lastOpenedBy!;
+        if (from !== lastWg) {
+          lastWg = from;
+          lastPeer = this.byWgPeer.get(from);
+          lastAddr = -1;
+        }
+        peer = lastPeer;
+        if (!peer) continue; // its lease went away while the message was in flight
+        off += TRANSPORT_HEADER;
+        // Padding: the packet is as long as its IP header says, within the 15 bytes of padding.
+        const total = n >= 20 && batch.buf[off] >>> 4 === 4 ? (batch.buf[off + 2] << 8) | batch.buf[off + 3] : n;
+        if (total > n || n - total >= 16) {
+          this.counters.drop('malformed');
+          continue;
+        }
+        size = total;
+      } else {
+        if (addr !== lastAddr || port !== lastPort) {
+          lastAddr = addr;
+          lastPort = port;
+          lastPeer = routes.fromEndpoint(addr, port);
+          lastWg = undefined;
+        }
+        peer = lastPeer;
+        if (!peer) {
+          this.counters.drop('unknown-peer');
+          continue;
+        }
+        if (wg && (peer.publicKey || !this.options.allowPlaintextPeers)) {
           this.counters.drop('unauthenticated');
           continue;
         }
@@ -318,7 +389,8 @@ export class Overlay {
         continue;
       }
       if (!prefixContains(peer.subnet, ip.src)) {
-        this.counters.drop('spoofed-source');
+        // Cryptokey routing: a peer's allowed IPs are its lease's subnet.
+        this.counters.drop(peer.wg ? 'outside-allowed-ips' : 'spoofed-source');
         continue;
       }
       if (!prefixContains(own, ip.dst)) {
@@ -344,6 +416,32 @@ export class Overlay {
     this.flushToTun();
     if (probeDelivered) this.probe?.mark('tun-out');
     this.flushGenerated();
+  }
+
+  /** The WireGuard peer of the last message openWireGuard() opened. */
+  private lastOpenedBy?: WgPeer;
+
+  /**
+   * Opens a WireGuard message in place: the padded packet's length (at
+   * off+16), or < 0 when it was a handshake, keepalive or refusal (counted
+   * by the WireGuard). During a key rotation, a transport message the new
+   * key does not know is tried under the old one.
+   */
+  private openWireGuard(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number): number {
+    const r = this.retiring;
+    let n: number;
+    if (r && buf[off] === 4 && r.wg.knowsIndex(buf, off)) {
+      n = r.wg.receive(buf, off, size, addr, port);
+      if (n >= 0) {
+        const byKey = [...wg.peers].find((p) => p.publicKey === r.wg.lastPeer!.publicKey);
+        if (!byKey) return CONSUMED;
+        this.lastOpenedBy = byKey;
+      }
+      return n;
+    }
+    n = wg.receive(buf, off, size, addr, port);
+    if (n >= 0) this.lastOpenedBy = wg.lastPeer;
+    return n;
   }
 
   private unroutable(ip: IPv4View): void {
@@ -386,7 +484,7 @@ export class Overlay {
     this.trace?.(`${via ? 'hop>net' : 'hop>tun'} ICMP type ${type} code ${code} about ${describeIPv4(offending)}`);
   }
 
-  /** Sends every queued span, in order (sealed for peers with keys, when this node has one), and empties the list. */
+  /** Sends every queued span, in order (WireGuard for peers with keys, when this node has one), and empties the list. */
   private flushToNet(spans: SpanList): void {
     if (spans.count === 0) return;
     if (this.sealedTx) this.sealAndSend(spans, this.sealedTx);
@@ -395,28 +493,31 @@ export class Overlay {
   }
 
   /**
-   * Seals each span into `out`, encrypted straight from where it lies (no
-   * copy); equal-size datagrams to one peer stay a run the socket can send
-   * with GSO. Spans for a keyless peer go plain (copied) only with
-   * allowPlaintextPeers.
+   * Seals each span into `out` as a WireGuard transport message, encrypted
+   * straight from where it lies (no copy); a run to one peer is one native
+   * call, and equal-size packets stay equal-size messages the socket can
+   * send with GSO. A peer without a session holds its packets until the
+   * handshake completes. Spans for a keyless peer go plain (copied) only
+   * with allowPlaintextPeers.
    */
   private sealAndSend(spans: Spans, out: TxQueue): void {
     out.clear();
+    const wg = this.wg!;
     let lastAddr = -1;
     let lastPort = -1;
     let peer: Peer | undefined;
-    let session: PeerSession | undefined;
-    // Datagrams [runStart, out.count) go to one session and hold spans
-    // [runSpan, ...) in the same order: sealed with one native call.
+    let kp: Keypair | undefined;
+    let sealer: { wg: WireGuard; peer: WgPeer } | undefined;
+    // Messages [runStart, out.count) go under one keypair and hold spans [runSpan, ...) in the same order.
     let runStart = 0;
     let runSpan = 0;
-    let runSession: PeerSession | undefined;
+    let runKp: Keypair | undefined;
+    let runSealer: { wg: WireGuard; peer: WgPeer } | undefined;
     const sealRun = (nextSpan: number): void => {
-      if (runSession && out.count > runStart) runSession.sealRun(out.buf, out.offsets, out.lengths, runStart, out.count - runStart, { buf: spans.buf, offsets: spans.offsets, first: runSpan });
+      if (runKp && out.count > runStart) runSealer!.wg.sealRun(runSealer!.peer, runKp, out, runStart, out.count - runStart, spans, runSpan);
       runStart = out.count;
       runSpan = nextSpan;
     };
-    const now = Date.now();
     for (let i = 0; i < spans.count; i++) {
       const addr = spans.addrs[2 * i];
       const port = spans.addrs[2 * i + 1];
@@ -424,11 +525,22 @@ export class Overlay {
         lastAddr = addr;
         lastPort = port;
         peer = this.routes.fromEndpoint(addr, port);
-        session = peer && sealingSession(peer, now);
+        kp = undefined;
+        sealer = undefined;
+        if (peer?.wg) {
+          kp = wg.sendingKeypair(peer.wg, 1);
+          sealer = { wg, peer: peer.wg };
+          const old = kp ? undefined : this.retiringKeypair(peer);
+          if (old) {
+            kp = old.kp;
+            sealer = { wg: old.wg, peer: old.peer };
+          }
+        }
       }
-      if (session !== runSession) {
+      if (kp !== runKp) {
         sealRun(i);
-        runSession = session;
+        runKp = kp;
+        runSealer = sealer;
       }
       if (out.full) {
         sealRun(i);
@@ -436,13 +548,18 @@ export class Overlay {
         runStart = 0;
       }
       const len = spans.lengths[i];
-      if (session) {
-        out.commit(len + SEALED_OVERHEAD, addr, port);
+      if (kp) {
+        out.commit(paddedLength(len, this.options.pathMtu) + TRANSPORT_OVERHEAD, addr, port);
+      } else if (peer?.wg) {
+        wg.stage(peer.wg, spans.buf, spans.offsets[i], len);
+        runSpan = i + 1;
       } else if (peer && !peer.publicKey && this.options.allowPlaintextPeers) {
         out.buf.set(spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len), out.nextOffset);
         out.commit(len, addr, port);
+        runSpan = i + 1;
       } else {
         this.counters.drop('plaintext-peer');
+        runSpan = i + 1;
       }
     }
     sealRun(spans.count);

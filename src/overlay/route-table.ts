@@ -3,7 +3,7 @@
 // lease change; lookups are a few Map probes, one per distinct prefix length.
 import { Prefix, prefixMask } from '../packet/addr.js';
 import type { Lease } from './leases.js';
-import type { PeerSession } from '../crypto/peer-session.js';
+import type { WgPeer } from '../wireguard/peer.js';
 
 /** Another node: its subnet, where to send (public IP and port), and its traffic counters. */
 export interface Peer {
@@ -17,14 +17,8 @@ export interface Peer {
   rxBytes: number;
   /** The node's public key, when it has one (authenticated overlay). */
   publicKey?: string;
-  /** Keys and replay window for it, when this node has a key too: seals, and opens first. */
-  session?: PeerSession;
-  /** After this node's own key changed: the session under the new key, sealing once the peer uses it (peer-keys.ts). */
-  nextSession?: PeerSession;
-  nextSessionBy?: number;
-  /** After a key changed: the previous session, still opening until oldSessionUntil. */
-  oldSession?: PeerSession;
-  oldSessionUntil?: number;
+  /** Its WireGuard peer (handshake, keypairs, timers), when this node has a key too. */
+  wg?: WgPeer;
 }
 
 /** A new peer for a lease, its counters at zero. */

@@ -29,8 +29,9 @@ import { CAPTURED_TCP_SUPER, CAPTURED_UDP_NEEDS_CSUM, CAPTURED_UDP_SUPER } from 
 import { SpanList } from '../../src/io/batch.js';
 import { parseNetConf } from '../../src/cni/net-conf.js';
 import { CniError } from '../../src/cni/cni-error.js';
-import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/crypto/keys.js';
-import { PeerSession } from '../../src/crypto/peer-session.js';
+import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
+import { paddedLength, WireGuard } from '../../src/wireguard/device.js';
+import { TRANSPORT_OVERHEAD } from '../../src/wireguard/messages.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,46 +299,76 @@ function engineTarget(kind: 'relay' | 'overlay'): Target {
 }
 
 /**
- * A keyed overlay fed sealed datagrams from its peer: real ones, and the
- * same mutated. Each must be counted once (delivered, unauthenticated,
- * replayed, ...), and only an unmutated one may reach the TUN.
+ * A WireGuard overlay fed the messages of a real peer (a WireGuard
+ * transport of its own, handshake done): its initiation and response,
+ * transport messages and keepalives, intact and mutated. Each must be
+ * counted once (delivered, consumed by WireGuard, or a drop), and only an
+ * unmutated transport message may reach the TUN.
  */
-function sealedTarget(): Target {
+function wireguardTarget(): Target {
   const [mine, theirs] = [generatePrivateKey(), generatePrivateKey()];
   const leases = { network: '10.244.0.0/16', nodes: [
     { subnet: '10.244.1.0/24', publicIp: '198.51.100.1', publicKey: publicKeyOf(mine) },
     { subnet: '10.244.2.0/24', publicIp: '198.51.100.2', port: 9000, publicKey: publicKeyOf(theirs) },
   ] };
   const tun = new MemoryTun();
-  const overlay = new Overlay(tun, new FuzzNet(false), { network: NETWORK, subnet: SUBNET, tunMtu: 1440, pathMtu: 1440, now: () => 0, crypto: { keys: keyPairOf(mine), epoch: Date.now() } });
+  const toPeer: Uint8Array[] = [];
+  const net: UdpNetwork = { ...new FuzzNet(false), send: (spans, first, count) => {
+    for (let k = first; k < first + count; k++) toPeer.push(spans.buf.slice(spans.offsets[k], spans.offsets[k] + spans.lengths[k]));
+    return count;
+  }, startReading() {}, stopReading() {}, close() {} };
+  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: SUBNET, tunMtu: 1440, pathMtu: 1440, now: () => 0, wireguard: { privateKey: keyPairOf(mine).privateKey } });
   overlay.setLeases(parseLeases(leases, NETWORK, 'fuzz'));
-  const peer = new PeerSession({ keys: keyPairOf(theirs), epoch: Date.now() }, publicKeyOf(mine));
+  const fromPeer: Uint8Array[] = [];
+  const peerWg = new WireGuard({ privateKey: keyPairOf(theirs).privateKey, pathMtu: 1440, send: (m) => {
+    for (let k = 0; k < m.count; k++) fromPeer.push(m.buf.slice(m.offsets[k], m.offsets[k] + m.lengths[k]));
+  } });
+  const peer = peerWg.peer(publicKeyOf(mine), keyPairOf(mine).publicBytes, A('198.51.100.1'), 8285);
   const batch = new RxBatch(4, 65536);
-  const sealed = new Uint8Array(2048);
+  const feed = (d: Uint8Array): void => {
+    batch.clear();
+    batch.append(d.subarray(0, 65536), A('198.51.100.2'), 9000);
+    overlay.fromNetwork(batch);
+  };
+  // The handshake: the peer initiates, our overlay answers, the peer confirms with a keepalive.
+  peerWg.sendingKeypair(peer, 1);
+  const initiation = fromPeer.shift()!;
+  feed(initiation);
+  const response = toPeer.shift()!;
+  peerWg.receive(response.slice(), 0, response.length, A('198.51.100.1'), 8285);
+  const keepalive = fromPeer.shift()!;
+  feed(keepalive);
+  const handshake = [initiation, keepalive];
+  const sealOne = (inner: Uint8Array): Uint8Array => {
+    const kp = peerWg.sendingKeypair(peer, 1)!;
+    const src = SpanList.copyOf([inner]);
+    const out = SpanList.copyOf([new Uint8Array(paddedLength(inner.length, 1440) + TRANSPORT_OVERHEAD)]);
+    peerWg.sealRun(peer, kp, out, 0, 1, src, 0);
+    return out.buf;
+  };
   return {
-    name: 'sealed overlay, from the network',
+    name: 'wireguard overlay, from the network',
     run(rng) {
       const inner = new Uint8Array(84);
       writeEchoPacket(inner, 0, { type: ICMP_TYPE.ECHO_REQUEST, src: A('10.244.2.5'), dst: A('10.244.1.5'), id: 7, seq: rng.next(65536), payload: new Uint8Array(56) });
-      sealed.set(inner, 16);
-      const length = peer.seal(sealed, 0, inner.length);
+      const real = rng.next(8) === 0 ? handshake[rng.next(2)] : sealOne(inner);
       const intact = rng.next(4) === 0;
-      const p = intact ? sealed.slice(0, length) : mutate(rng, sealed.slice(0, length));
+      const p = intact ? real.slice() : mutate(rng, real.slice());
       const c = overlay.counters;
-      const before = c.delivered + inputDrops(c.drops);
-      batch.clear();
-      batch.append(p.subarray(0, 65536), A('198.51.100.2'), 9000);
-      overlay.fromNetwork(batch);
-      if (c.delivered + inputDrops(c.drops) - before !== 1) throw new Error('sealed overlay did not count a datagram exactly once');
-      const unchanged = p.length === length && p.every((b, i) => b === sealed[i]);
-      if (tun.written.length > (unchanged ? 1 : 0)) throw new Error(`a mutated sealed datagram reached the TUN: ${toHex(p.subarray(0, 48))}`);
+      const before = c.delivered + c.wireguardConsumed + inputDrops(c.drops);
+      feed(p);
+      if (c.delivered + c.wireguardConsumed + inputDrops(c.drops) - before !== 1) throw new Error('wireguard overlay did not count a datagram exactly once');
+      const unchanged = p.length === real.length && p.every((b, k) => b === real[k]);
+      if (tun.written.length > (unchanged ? 1 : 0)) throw new Error(`a mutated WireGuard message reached the TUN: ${toHex(p.subarray(0, 48))}`);
       tun.written.length = 0;
+      toPeer.length = 0;
+      fromPeer.length = 0;
     },
   };
 }
 
 export function allTargets(): Target[] {
-  return [views, fragments, virtioSplit, coalesce, netlink, configs, engineTarget('relay'), engineTarget('overlay'), sealedTarget()];
+  return [views, fragments, virtioSplit, coalesce, netlink, configs, engineTarget('relay'), engineTarget('overlay'), wireguardTarget()];
 }
 
 /** Runs every target for `inputs` inputs each (or until `deadlineMs`); returns inputs/s per target. Throws on the first broken rule, naming the target and input number. */

@@ -3,18 +3,19 @@
 // (IP_HDRINCL), as an attacker on the underlay would. SPEC is JSON:
 //   { src, dst, dstPort, kinds: [...], perKind, privateKey?, peerPublicKey?, payloadsFile? }
 // kinds: random (random bytes), plaintext (a valid inner ICMP echo from
-// `innerSrc` to `innerDst`), sealed-looking (a sealed header with a current
-// epoch and fresh counters, random ciphertext), sealed-own-key (really
-// sealed, with the sender's own key towards `peerPublicKey`), payloads
-// (the UDP payloads listed in payloadsFile, base64 one per line: a replay).
-// Paced (100 datagrams, then 5 ms) so no receive buffer overflows; prints
-// {"sent": N} and exits.
+// `innerSrc` to `innerDst`), transport-looking (a WireGuard transport
+// header with a random receiver index and fresh counters, random
+// ciphertext), initiation (a WireGuard initiation with a valid mac1 for
+// `peerPublicKey`, which is public, and random contents), payloads (the
+// UDP payloads listed in payloadsFile, base64 one per line: a replay).
+// Paced: `rate` datagrams per second when given, else 100 datagrams then
+// 5 ms, so no receive buffer overflows; prints {"sent": N} and exits.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { native } from '../../src/native/addon.js';
-import { keyPairOf } from '../../src/crypto/keys.js';
-import { PeerSession } from '../../src/crypto/peer-session.js';
-import { writeSealedHeader } from '../../src/crypto/sealed-datagram.js';
+import { decodeKey } from '../../src/wireguard/keys.js';
+import { CookieGenerator } from '../../src/wireguard/cookie.js';
+import { INIT, INITIATION_SIZE, MSG_INITIATION, MSG_TRANSPORT } from '../../src/wireguard/messages.js';
 import { parseIPv4 } from '../../src/packet/addr.js';
 import { ICMP_TYPE, writeEchoPacket } from '../../src/packet/icmp.js';
 import { IPPROTO, writeIPv4Header } from '../../src/packet/ipv4.js';
@@ -28,9 +29,10 @@ interface Spec {
   perKind: number;
   innerSrc?: string;
   innerDst?: string;
-  privateKey?: string;
   peerPublicKey?: string;
   payloadsFile?: string;
+  /** Datagrams per second (paced in 10 ms steps). */
+  rate?: number;
 }
 
 const spec = JSON.parse(process.argv[2]) as Spec;
@@ -43,7 +45,7 @@ const buf = new Uint8Array(2048);
 const offsets = new Uint32Array([0]);
 const lengths = new Uint32Array(1);
 const addrs = new Uint32Array([A(spec.dst), 0]);
-const session = spec.privateKey && spec.peerPublicKey ? new PeerSession({ keys: keyPairOf(spec.privateKey), epoch: Date.now() }, spec.peerPublicKey) : undefined;
+const macs = spec.peerPublicKey ? new CookieGenerator(decodeKey(spec.peerPublicKey, 'peerPublicKey')) : undefined;
 let counter = 0;
 
 function inner(into: Uint8Array, at: number, seq: number): number {
@@ -61,16 +63,23 @@ function payload(kind: string, i: number, replay: Uint8Array[]): number {
     }
     case 'plaintext':
       return inner(buf, at, i);
-    case 'sealed-looking': {
-      writeSealedHeader(buf, at, Date.now(), counter++);
+    case 'transport-looking': {
+      buf.fill(0, at, at + 16);
+      buf[at] = MSG_TRANSPORT;
+      buf.set(randomBytes(4), at + 4);
+      new DataView(buf.buffer).setUint32(at + 8, counter++, true);
       const n = inner(buf, at + 16, i);
       buf.set(randomBytes(16), at + 16 + n);
       return n + 32;
     }
-    case 'sealed-own-key': {
-      if (!session) throw new Error('sealed-own-key needs privateKey and peerPublicKey');
-      const n = inner(buf, at + 16, i);
-      return session.seal(buf, at, n);
+    case 'initiation': {
+      if (!macs) throw new Error('initiation needs peerPublicKey');
+      const m = new Uint8Array(randomBytes(INITIATION_SIZE));
+      m.fill(0, 0, 4);
+      m[0] = MSG_INITIATION;
+      macs.addMacs(m, INIT.mac1, 0);
+      buf.set(m, at);
+      return INITIATION_SIZE;
     }
     case 'payloads': {
       const p = replay[i % replay.length];
@@ -84,6 +93,7 @@ function payload(kind: string, i: number, replay: Uint8Array[]): number {
 
 const replay = spec.payloadsFile ? readFileSync(spec.payloadsFile, 'utf8').trim().split('\n').map((l) => new Uint8Array(Buffer.from(l, 'base64'))) : [];
 let sent = 0;
+const started = Date.now();
 for (const kind of spec.kinds) {
   const count = kind === 'payloads' ? Math.min(spec.perKind, replay.length) : spec.perKind;
   for (let i = 0; i < count; i++) {
@@ -96,7 +106,12 @@ for (const kind of spec.kinds) {
     buf[26] = 0; buf[27] = 0; // no UDP checksum (allowed over IPv4)
     lengths[0] = 28 + n;
     sent += native.sendBatch(fd, buf, offsets, lengths, addrs, 1);
-    if (sent % 100 === 0) await new Promise((r) => setTimeout(r, 5));
+    if (spec.rate) {
+      if (sent % Math.max(1, Math.round(spec.rate / 100)) === 0) {
+        const due = started + (sent / spec.rate) * 1000;
+        await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+      }
+    } else if (sent % 100 === 0) await new Promise((r) => setTimeout(r, 5));
   }
 }
 native.close(fd);

@@ -93,11 +93,14 @@ export class OverlayCluster {
     if (this.etcd) throw new Error('etcd mode: subnets come from the daemons');
     // Pod-to-pod traffic only: nobody masquerades.
     this.ipMasq = false;
-    const delegate = { ...this.podDelegate, ipMasq: false, ...(podMtu ? { mtu: podMtu } : {}) };
-    for (let h = 1; h <= this.hosts; h++) {
-      writeSubnetEnv(labSubnetFile(this.lab, `host-${h}`), { network: parseCidr(NETWORK), subnet: parseCidr(leaseFor(h).subnet), mtu: 1472, ipMasq: false });
-      for (const pod of podsOf(this.lab, `host-${h}`)) if (this.lab.node(pod).addresses.length === 0) await addPod(this.lab, pod, delegate);
-    }
+    for (let h = 1; h <= this.hosts; h++) await this.addPodsWithoutDaemon(h, podMtu ?? 1472);
+  }
+
+  /** Host `host` runs another tunnel (wireguard-go, socat): writes its subnet.env as our daemon would and adds its pods through the plugin, unmasqueraded. */
+  async addPodsWithoutDaemon(host: number, mtu: number): Promise<void> {
+    const delegate = { ...this.podDelegate, ipMasq: false, mtu };
+    writeSubnetEnv(labSubnetFile(this.lab, `host-${host}`), { network: parseCidr(NETWORK), subnet: parseCidr(leaseFor(host).subnet), mtu, ipMasq: false });
+    for (const pod of podsOf(this.lab, `host-${host}`)) if (this.lab.node(pod).addresses.length === 0) await addPod(this.lab, pod, delegate);
   }
 
   /** Pod j of host i's address, as the plugin gave it (no prefix length). */

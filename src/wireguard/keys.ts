@@ -1,19 +1,18 @@
 // Node keys, WireGuard's way: an X25519 private key is 32 random bytes
-// written in base64, its public key likewise. The raw bytes go in and out
-// of node:crypto through their fixed DER wrappers (PKCS#8 / SPKI).
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, KeyObject } from 'node:crypto';
+// written in base64, its public key likewise (what `wg genkey` and
+// `wg pubkey` print, and what a lease carries).
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { TunDriverError } from '../errors.js';
+import { privateKeyObject, publicBytesOf } from './primitives.js';
 
 export const KEY_BYTES = 32;
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 /** A node's own key pair, with the public key in the form the control plane publishes. */
 export interface NodeKeyPair {
   privateKey: KeyObject;
   /** Base64 of the 32-byte X25519 public key. */
   publicKey: string;
-  /** The same, as bytes (HKDF input). */
+  /** The same, as bytes. */
   publicBytes: Uint8Array;
 }
 
@@ -50,32 +49,12 @@ export function isKeyText(text: unknown): text is string {
 
 /** The key pair of a base64 private key. @throws TunDriverError `TUN_ERR_USAGE` for a malformed key. */
 export function keyPairOf(privateBase64: string, what = 'the private key'): NodeKeyPair {
-  const raw = decodeKey(privateBase64, what);
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  const publicBytes = new Uint8Array(spki.subarray(spki.length - KEY_BYTES));
+  const privateKey = privateKeyObject(decodeKey(privateBase64, what));
+  const publicBytes = publicBytesOf(privateKey);
   return { privateKey, publicKey: Buffer.from(publicBytes).toString('base64'), publicBytes };
 }
 
 /** Base64 public key of a base64 private key (what `tun-driver pubkey` prints). */
 export function publicKeyOf(privateBase64: string): string {
   return keyPairOf(privateBase64).publicKey;
-}
-
-/**
- * X25519(ours, theirs). An all-zero result (a low-order public key, which
- * an attacker could publish to force a known secret) is refused.
- * @throws TunDriverError `TUN_ERR_USAGE` for such a key or a malformed one.
- */
-export function sharedSecret(ours: KeyObject, theirPublicBase64: string): Uint8Array {
-  const raw = decodeKey(theirPublicBase64, 'a peer\'s public key');
-  const theirs = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-  let secret: Uint8Array;
-  try {
-    secret = new Uint8Array(diffieHellman({ privateKey: ours, publicKey: theirs }));
-  } catch {
-    secret = new Uint8Array(KEY_BYTES); // OpenSSL refuses an all-zero result itself
-  }
-  if (secret.every((b) => b === 0)) throw new TunDriverError('TUN_ERR_USAGE', `public key ${theirPublicBase64} is a low-order point: refusing it`);
-  return secret;
 }
