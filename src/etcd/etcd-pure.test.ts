@@ -32,6 +32,15 @@ test('network config: SubnetMin/Max, SubnetLen and Backend.Port as given', () =>
   assert.equal(leasableCount(c), 3);
 });
 
+test("network config: flannel's wireguard backend (ListenPort, default 51820, and PSK)", () => {
+  const c = config({ Network: '10.244.0.0/16', Backend: { Type: 'wireguard' } });
+  assert.deepEqual([c.backend, c.port, c.psk], ['wireguard', 51820, undefined]);
+  const psk = Buffer.alloc(32, 7).toString('base64');
+  const d = config({ Network: '10.244.0.0/16', Backend: { Type: 'wireguard', ListenPort: 51000, PSK: psk } });
+  assert.deepEqual([d.backend, d.port, Buffer.from(d.psk!).toString('base64')], ['wireguard', 51000, psk]);
+  assert.equal(config({ Network: '10.244.0.0/16' }).backend, 'udp');
+});
+
 test('network config: every mistake names the key and the field', () => {
   const cases: Array<[string, RegExp]> = [
     ['{"Network": 10', /^\/coreos\.com\/network\/config: not valid JSON/],
@@ -44,6 +53,8 @@ test('network config: every mistake names the key and the field', () => {
     ['{"Network": "10.244.0.0/16", "SubnetMin": "10.244.9.0", "SubnetMax": "10.244.3.0"}', /SubnetMin 10\.244\.9\.0 is above SubnetMax 10\.244\.3\.0/],
     ['{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}', /Backend\.Type "vxlan" is not supported/],
     ['{"Network": "10.244.0.0/16", "Backend": {"Port": 70000}}', /Backend\.Port/],
+    ['{"Network": "10.244.0.0/16", "Backend": {"Type": "wireguard", "PSK": "short"}}', /Backend\.PSK is not a key: .*as wg genpsk prints/],
+    ['{"Network": "10.244.0.0/16", "Backend": {"Type": "udp", "PSK": "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="}}', /Backend\.PSK is for "Type": "wireguard"/],
   ];
   for (const [text, message] of cases) assert.throws(() => parseNetworkConfig(text, KEY), (err: Error & { code?: string }) => message.test(err.message) && err.code === 'TUN_ERR_ETCD', text);
 });
@@ -66,7 +77,7 @@ test("subnet keys and records use flannel's layout", () => {
   assert.deepEqual(ok, { lease: { subnet: { network: 0x0af40700, address: 0x0af40700, length: 24 }, publicIp: 0xc6336401, port: 8285 } });
   // A node with a key publishes it as flannel's WireGuard backend does, in BackendData.
   const key = 'hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=';
-  assert.equal(subnetRecord(0xc6336401, key), `{"PublicIP":"198.51.100.1","BackendType":"udp","BackendData":{"PublicKey":"${key}"}}`);
+  assert.equal(subnetRecord(0xc6336401, key), `{"PublicIP":"198.51.100.1","BackendType":"wireguard","BackendData":{"PublicKey":"${key}"}}`);
   assert.deepEqual(parseSubnetEntry('/p', '/p/subnets/10.244.7.0-24', subnetRecord(0xc6336401, key), c), { lease: { subnet: { network: 0x0af40700, address: 0x0af40700, length: 24 }, publicIp: 0xc6336401, port: 8285, publicKey: key } });
   for (const [key, value, problem] of [
     ['/p/subnets/10.244.7.0-24', '{"PublicIP": "198.51.100.1", "BackendData": {"PublicKey": "short"}}', /BackendData\.PublicKey is not a public key/],
