@@ -301,6 +301,7 @@ function wireguardStatus(p: WgPeer): WireGuardPeerStatus {
     keypairAgeSeconds: kp ? Math.round((now - kp.created) / 1000) : null,
     initiationsSent: p.initiationsSent,
     handshakeAttempts: p.handshakeAttempts,
+    unansweredSeconds: p.attemptStartedAt === Infinity ? null : Math.round((now - p.attemptStartedAt) / 1000),
   };
 }
 

@@ -91,6 +91,8 @@ export interface WireGuardPeerStatus {
   /** Initiations this node sent it, and retries of the attempt under way. */
   initiationsSent: number;
   handshakeAttempts: number;
+  /** Seconds since the first initiation of the attempt under way went out unanswered, or null when none is. */
+  unansweredSeconds: number | null;
 }
 
 /** One peer in an overlay's status: its counters and rates (per second, over the last second). */

@@ -9,7 +9,7 @@ import { addrList } from '../netlink/addr.js';
 import { Link, linkList } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { sysctlRead } from '../netns/sysctl.js';
-import { formatCidr, formatIPv4, parseCidr, parseIPv4 } from '../packet/addr.js';
+import { formatCidr, formatIPv4, parseCidr, parseIPv4, prefixContains } from '../packet/addr.js';
 import { Route, routeList } from '../netlink/route.js';
 import { readRpFilter } from '../relay/rp-filter.js';
 import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewall.js';
@@ -71,7 +71,10 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
     checkRoutesAndAddresses(subject, routes, addrs, links, add);
     checkRpFilter(subject, add);
     const daemon = subject.daemon;
-    if (daemon?.mode === 'overlay') checkOverlay({ ...subject, daemon }, links, addrs, add);
+    if (daemon?.mode === 'overlay') {
+      checkOverlay({ ...subject, daemon }, links, addrs, add);
+      checkWireGuard(daemon, routes, add);
+    }
     checkFirewall(subject, ruleset, add);
     if (subject.daemon) {
       // The live probe: an overlay pings a peer's overlay address (that node's kernel answers); a relay needs a target.
@@ -143,10 +146,44 @@ function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], add
   const sealed = s.daemon.publicKey !== undefined;
   const overhead = underlay.mtu - overlayPathMtu(underlay.mtu, sealed);
   const fits = s.link.mtu + overhead <= underlay.mtu;
-  const what = sealed ? `${ENCAP_OVERHEAD} bytes of UDP/IP and ${overhead - ENCAP_OVERHEAD} of sealed header and tag` : `${ENCAP_OVERHEAD} bytes of UDP/IP`;
+  const what = sealed ? `${ENCAP_OVERHEAD} bytes of UDP/IP and ${overhead - ENCAP_OVERHEAD} of WireGuard header and tag` : `${ENCAP_OVERHEAD} bytes of UDP/IP`;
   add(`${name} MTU`, fits ? 'ok' : 'problem',
     `${name} mtu ${s.link.mtu} + ${what} ${fits ? '<=' : '>'} ${underlay.name} mtu ${underlay.mtu}${fits ? '' : ': full-size packets do not fit one datagram (the daemon must answer Fragmentation Needed or fragment)'}`,
     fits ? undefined : `restart the overlay without --mtu (default ${overlayPathMtu(underlay.mtu, sealed)}), or: ip link set dev ${name} mtu ${overlayPathMtu(underlay.mtu, sealed)}`);
+}
+
+/** Beyond this, a session can no longer carry traffic (WireGuard's REJECT_AFTER_TIME). */
+const STALE_HANDSHAKE_S = 180;
+
+/**
+ * An overlay with --private-key: has each WireGuard peer answered a
+ * handshake lately? A peer that is idle (no attempt under way) is fine; one
+ * whose initiations go unanswered is not, and the likely causes are named.
+ */
+function checkWireGuard(daemon: OverlayStatus, routes: Route[], add: Add): void {
+  for (const p of daemon.peers) {
+    const wg = p.wireguard;
+    if (!wg) continue;
+    const who = `WireGuard peer ${p.subnet} at ${p.publicIp}:${p.port}`;
+    const age = wg.latestHandshakeAgeSeconds;
+    const trying = wg.unansweredSeconds !== null && wg.unansweredSeconds >= 5; // at least REKEY_TIMEOUT unanswered
+    if (age !== null && age <= STALE_HANDSHAKE_S) {
+      add(who, 'ok', `latest handshake ${age} s ago; transfer ${wg.transferRx} B received, ${wg.transferTx} B sent`);
+    } else if (!trying) {
+      add(who, 'ok', `${age === null ? 'no handshake yet' : `latest handshake ${age} s ago`}, none needed: no traffic for it since`);
+    } else {
+      const endpoint = parseIPv4(p.publicIp)!;
+      const routed = routes.some((r) => r.table === 254 && prefixContains(r.dst, endpoint));
+      const causes = [
+        routed ? undefined : `no route to its endpoint ${p.publicIp}`,
+        `its lease names a key (${wg.publicKey}) that is not the one it runs with`,
+        `it does not know this node's key (${daemon.publicKey}) or endpoint (${daemon.endpoint}), or a different preshared key`,
+        `a firewall drops UDP port ${p.port} on the way`,
+      ].filter(Boolean);
+      add(who, 'problem', `${age === null ? 'no handshake ever' : `no handshake for ${age} s`} (over ${STALE_HANDSHAKE_S} s), initiations unanswered for ${wg.unansweredSeconds} s (${wg.initiationsSent} sent); the likely causes: ${causes.join('; ')}`,
+        routed ? `on that node: tun-driver status (or wg show) and compare its public key and peers with this lease; from here: tun-driver doctor --probe <a pod address behind it>` : `add a route to ${p.publicIp}, e.g. ip route add ${p.publicIp}/32 dev <underlay interface>`);
+    }
+  }
 }
 
 /** An overlay with --ip-masq: are its rules in place, exactly as it installed them? */

@@ -38,6 +38,8 @@ export class WgPeer implements NoisePeer {
   rxWireBytes = 0;
   /** Handshake initiations this node sent to it. */
   initiationsSent = 0;
+  /** Transport-clock ms of the first initiation of the attempt under way, NEVER when none is unanswered. */
+  attemptStartedAt = NEVER;
 
   /**
    * @param remoteStatic the peer's public key

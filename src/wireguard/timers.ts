@@ -36,11 +36,13 @@ export function authenticatedReceived(peer: WgPeer): void {
 }
 
 export function handshakeInitiated(peer: WgPeer, now: number, jitter: number): void {
+  if (peer.attemptStartedAt === NEVER) peer.attemptStartedAt = now;
   peer.retransmitHandshakeAt = now + REKEY_TIMEOUT + jitter;
 }
 
 export function handshakeComplete(peer: WgPeer, now: number, wallMs: number): void {
   peer.retransmitHandshakeAt = NEVER;
+  peer.attemptStartedAt = NEVER;
   peer.handshakeAttempts = 0;
   peer.sentLastMinuteHandshake = false;
   peer.lastHandshakeAt = now;
@@ -57,6 +59,7 @@ export function expire(peer: WgPeer, now: number, act: TimerActions): void {
     peer.retransmitHandshakeAt = NEVER;
     if (peer.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
       peer.newHandshakeAt = NEVER;
+      peer.attemptStartedAt = NEVER;
       act.giveUp(peer);
       if (peer.zeroKeysAt === NEVER) peer.zeroKeysAt = now + ZERO_KEYS_AFTER;
     } else {

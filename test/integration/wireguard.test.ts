@@ -360,6 +360,23 @@ describe('tun-driver overlay --private-key: WireGuard', { skip: ROOT_SKIP }, () 
     assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '2', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)])).received, 2, 'traffic under the new key');
   });
 
+  test('doctor: a peer whose lease names the wrong key is found, with the causes to check', async () => {
+    const wrong = (await cliIn('host-1', ['pubkey'], (await cliIn('host-1', ['keygen'])).stdout.trim())).stdout.trim();
+    leases({ 2: { publicKey: wrong } });
+    // Traffic for host-2 starts handshakes that nobody answers, for over one REKEY_TIMEOUT.
+    await ping(cluster.lab, 'host-1-pod1', ['-c', '8', '-i', '1', '-W', '1', cluster.podIp(2, 1)]);
+    const r = await cliIn('host-1', ['doctor', '--tun', 'flannel0', '--json']);
+    assert.equal(r.code, 1, r.stdout);
+    const finding = (JSON.parse(r.stdout) as Array<{ check: string; status: string; evidence: string; fix?: string }>).find((f) => f.check.startsWith('WireGuard peer 10.244.2.0/24'))!;
+    assert.equal(finding.status, 'problem', JSON.stringify(finding));
+    assert.match(finding.evidence, /no handshake ever .* initiations unanswered for \d+ s .*; the likely causes: its lease names a key/);
+    assert.ok(finding.evidence.includes(wrong));
+    leases();
+    await until('host-1-pod1', cluster.podIp(2, 1), 8000);
+    const ok = JSON.parse((await cliIn('host-1', ['doctor', '--tun', 'flannel0', '--json'])).stdout).find((f: { check: string }) => f.check.startsWith('WireGuard peer 10.244.2.0/24'));
+    assert.equal(ok.status, 'ok', JSON.stringify(ok));
+  });
+
   test('a keyless node: refused unless --allow-plaintext-peers, which status shows', async () => {
     await wggo.stop();
     leases({ 3: { publicKey: undefined } });
