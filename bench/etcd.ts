@@ -1,5 +1,5 @@
 // npm run bench:etcd — the etcd control plane's convergence, in a cluster
-// lab with a 3-member etcd (issue 5's targets in brackets):
+// lab with a 3-member etcd (the targets in brackets):
 //   join       3 real daemons started at once, fresh subnet keys: time from
 //              the last daemon's start until every pod pings every other
 //              node's pod                                          [<= 2 s]

@@ -5,7 +5,8 @@
 //   wireguard-go    user-space WireGuard on each node
 //   vxlan           the kernel's VXLAN (what a cluster would use instead)
 //   veth            iperf3 host to host on the underlay: the lab's ceiling
-//   ours-libuv      the same daemons with --io-wait libuv (woken by libuv per packet)
+//   ours-libuv      the same daemons with --io-wait libuv (woken by libuv per packet): the reference for how ours waits
+//   ours-poll       the same daemons with --io-wait poll (their own poll() slices whenever packets flow, under load too)
 //   ours-off        the same daemons with --offload off (one packet per syscall)
 //   ours+wg         the same daemons with --private-key: WireGuard between them (docs/security.md)
 //   ours-to-wggo    WireGuard between our daemon (host-1, the client side) and wireguard-go (host-2)
@@ -44,12 +45,12 @@ interface Figures {
  * counts (none for kernel peers), and for ours the packets both nodes'
  * TUN transmit queues have dropped so far.
  */
-interface Running { down: () => Promise<void>; pids: () => number[]; tunTxDropped?: () => Promise<number> }
+interface Running { down: () => Promise<void>; pids: () => number[]; tunTxDropped?: () => Promise<number>; ioWait?: () => Promise<string> }
 interface Impl { name: string; up: (c: OverlayCluster) => Promise<Running>; client: string; server: string; target: string }
 
 const kernelOnly = (down: () => Promise<void>): Running => ({ down, pids: () => [] });
 
-function oursWith(offload: string, sealed = false, ioWait = 'poll'): Impl['up'] {
+function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] {
   return async (c) => {
     c.commonArgs = ['--offload', offload, '--io-wait', ioWait];
     let keyDir: string | undefined;
@@ -72,14 +73,25 @@ function oursWith(offload: string, sealed = false, ioWait = 'poll'): Impl['up'] 
       pids: () => [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0),
       tunTxDropped: async () => {
         let n = 0;
-        for (const h of [1, 2]) {
-          const r = await c.lab.run(`host-${h}`, process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
-          n += JSON.parse(r.stdout)[0].offloads.tunTxDropped;
-        }
+        for (const h of [1, 2]) n += (await statusOf(c, h)).offloads.tunTxDropped;
         return n;
+      },
+      ioWait: async () => {
+        const parts: string[] = [];
+        for (const h of [1, 2]) {
+          const w = (await statusOf(c, h)).ioWait;
+          parts.push(w.mode === 'libuv' ? `host-${h} libuv` : `host-${h} ${w.mode}, ${w.wakes} wakes, ${w.slices} slices (${w.emptyPolls} empty), went hot ${w.heated}x, busy ${w.busied}x`);
+        }
+        return parts.join('; ');
       },
     };
   };
+}
+
+/** `tun-driver status --json` of host h's overlay. */
+async function statusOf(c: OverlayCluster, h: number): Promise<any> {
+  const r = await c.lab.run(`host-${h}`, process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
+  return JSON.parse(r.stdout)[0];
 }
 
 async function sh(lab: Lab, node: string, cmd: string, ...args: string[]): Promise<string> {
@@ -105,6 +117,7 @@ async function waitForLink(lab: Lab, node: string, dev: string): Promise<void> {
 const IMPLS: Impl[] = [
   { name: 'ours', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto') },
   { name: 'ours-libuv', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', false, 'libuv') },
+  { name: 'ours-poll', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', false, 'poll') },
   { name: 'ours-off', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('off') },
   { name: 'ours+wg', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', true) },
   {
@@ -223,8 +236,11 @@ async function measure(lab: Lab, impl: Impl, running: Running): Promise<Figures>
     const rttMs = await medianRtt();
     const pids = running.pids();
     const cpuBefore = pids.reduce((t, p) => t + cpuSeconds(p), 0);
+    const loopBefore = await running.ioWait?.();
     const tcp = await iperf(lab, impl, [], TCP_SECONDS);
     const cpu = pids.reduce((t, p) => t + cpuSeconds(p), 0) - cpuBefore;
+    const loopAfter = await running.ioWait?.();
+    if (loopAfter) console.log(`${impl.name}: how the data plane waited, before the TCP run: ${loopBefore}; after it: ${loopAfter}`);
     const tcp4 = await iperf(lab, impl, ['-P', '4'], TCP_SECONDS);
     const tcpTunTxDropped = await running.tunTxDropped?.();
     const udp = (await iperf(lab, impl, ['-u', '-l', '64', '-b', '0'], UDP_SECONDS)).sum;

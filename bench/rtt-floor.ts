@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const daemonCpu: Record<'ours' | 'ours-libuv', number[]> = { ours: [], 'ours-libuv': [] };
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, wait] of [['ours', 'poll'], ['ours-libuv', 'libuv']] as const) {
+      for (const [name, wait] of [['ours', 'auto'], ['ours-libuv', 'libuv']] as const) {
         c.commonArgs = ['--io-wait', wait];
         await c.start(1);
         await c.start(2);

@@ -1,7 +1,8 @@
-// npm run soak [-- --minutes N] [--sealed] — a bounded soak in a cluster
+// npm run soak [-- --minutes N] [--sealed [--keep-key]] — a bounded soak in a cluster
 // lab: iperf3 TCP pod to pod plus a ping at 100/s through the overlay
-// (with --sealed: daemons with keys, and host-2's key rotated by SIGHUP
-// half-way through, under load), and the relay
+// (with --sealed: WireGuard between the daemons, rekeying every 2 minutes,
+// and host-2's key rotated by SIGHUP half-way through under load, unless
+// --keep-key), and the relay
 // (on host-1's tun19) under `ping -f` from four pingers at once. Every
 // --sample-seconds it prints each daemon's RSS, the overlay's throughput,
 // TUN transmit drops and the relay's counters. It fails (exit 1) if a
@@ -45,7 +46,7 @@ function keyHosts(cluster: OverlayCluster, dir: string): string[] {
   return files;
 }
 
-export async function soak(minutes: number, sampleSeconds: number, log: (line: string) => void = console.log, options: { sealed?: boolean } = {}): Promise<SoakResult> {
+export async function soak(minutes: number, sampleSeconds: number, log: (line: string) => void = console.log, options: { sealed?: boolean; keepKey?: boolean } = {}): Promise<SoakResult> {
   const seconds = Math.round(minutes * 60);
   const warmupSeconds = Math.min(60, Math.round(seconds / 3));
   const cluster = await OverlayCluster.up(LAB, 2, 1);
@@ -106,7 +107,7 @@ export async function soak(minutes: number, sampleSeconds: number, log: (line: s
         }
       }
       if (problems.length) break;
-      if (keyDir && !rotated && t >= seconds / 2) {
+      if (keyDir && !options.keepKey && !rotated && t >= seconds / 2) {
         // Half-way: host-2 takes a new key under load (SIGHUP), then the leases file names it.
         const next = generatePrivateKey();
         writeFileSync(join(keyDir, 'host-2.key'), next, { mode: 0o600 });
@@ -121,6 +122,10 @@ export async function soak(minutes: number, sampleSeconds: number, log: (line: s
     await new Promise((r) => (pinger.exitCode !== null ? r(null) : pinger.on('exit', r)));
     const p = parsePing(0, pingOutput);
     log(`ping at 100/s through the overlay: ${p.transmitted} sent, ${p.received} received (${(100 * (1 - p.received / Math.max(1, p.transmitted))).toFixed(2)} % lost)`);
+    if (keyDir) {
+      const handshakes = [1, 2].map((h) => cluster.daemons.get(h)!.stderr().split('\n').filter((l) => /handshake with .* complete/.test(l)).length);
+      log(`WireGuard handshakes completed: host-1 ${handshakes[0]}, host-2 ${handshakes[1]} (a rekey every 120 s)`);
+    }
   } catch (err) {
     problems.push((err as Error).message);
   } finally {
@@ -134,7 +139,7 @@ export async function soak(minutes: number, sampleSeconds: number, log: (line: s
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, 'sample-seconds': { type: 'string', default: '10' }, sealed: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, 'sample-seconds': { type: 'string', default: '10' }, sealed: { type: 'boolean', default: false }, 'keep-key': { type: 'boolean', default: false } } });
   const minutes = Number(values.minutes);
   const sampleSeconds = Number(values['sample-seconds']);
   if (!(minutes > 0 && minutes <= 120 && sampleSeconds >= 1 && sampleSeconds <= 60)) {
@@ -145,5 +150,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error('soak: needs root (it builds a tdlab- lab)');
     process.exit(2);
   }
-  soak(minutes, sampleSeconds, console.log, { sealed: values.sealed }).then((r) => { process.exitCode = r.ok ? 0 : 1; });
+  soak(minutes, sampleSeconds, console.log, { sealed: values.sealed, keepKey: values['keep-key'] }).then((r) => { process.exitCode = r.ok ? 0 : 1; });
 }

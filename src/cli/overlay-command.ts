@@ -24,7 +24,7 @@ import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { OffloadMode } from '../tun/offload.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
-import { addIoWaitOption, ioWaitLoop, parseIoWait } from './io-wait-option.js';
+import { addIoWaitOption, ioWaitLoop, ioWaitStatus, parseIoWait } from './io-wait-option.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { stopOnIoError, stopWithError, traceWriter } from './daemon.js';
 import { DaemonHost } from './daemon-host.js';
@@ -196,7 +196,8 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     });
     overlay = engine;
     engine.setLeases(plane.leases());
-    engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`), ioWaitLoop(ioWait));
+    const loop = ioWaitLoop(ioWait);
+    engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`), loop);
     undo.push(() => engine.stop());
     plane.start({
       onChange: (next, why) => {
@@ -215,7 +216,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     return {
       probeTarget: engine,
       metrics,
-      status: () => overlayStatus(engine, { network, subnet, publicIp, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)),
+      status: () => ({ ...overlayStatus(engine, { network, subnet, publicIp, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
       sample: () => {
         for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },

@@ -17,7 +17,7 @@ import { formatIPv4 as ip4 } from '../packet/addr.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { stopOnIoError, traceWriter } from './daemon.js';
 import { DaemonHost } from './daemon-host.js';
-import { addIoWaitOption, ioWaitLoop, parseIoWait } from './io-wait-option.js';
+import { addIoWaitOption, ioWaitLoop, ioWaitStatus, parseIoWait } from './io-wait-option.js';
 
 interface RelayFlags extends CaptureFlags {
   metrics?: string;
@@ -124,13 +124,14 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     });
     const engine = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
     relay = engine;
-    engine.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`), ioWaitLoop(ioWait));
+    const loop = ioWaitLoop(ioWait);
+    engine.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`), loop);
     undo.push(() => engine.stop());
     const rates = new RateMeter();
     return {
       probeTarget: engine,
       metrics,
-      status: () => relayStatus(engine, subnet!, rates),
+      status: () => ({ ...relayStatus(engine, subnet!, rates), ioWait: ioWaitStatus(loop) }),
       sample: () => rates.sample('all', [engine.counters.requests, engine.counters.replies]),
       report: () => ({ text: `${engine.counters.format()}; flows ${engine.flows.size}`, fields: { counters: engine.counters.toJSON(), flows: engine.flows.size } }),
       ready: () => ({

@@ -41,8 +41,12 @@ export interface RelayFlowStatus {
 }
 
 /** What a relay answers to `tun-driver status`. */
+/** How a daemon's data plane waits for packets (--io-wait): its PollLoop's mode and counters, or plain libuv. */
+export type IoWaitStatus = import('../io/poll-loop.js').PollLoopStats | { mode: 'libuv' };
+
 export interface RelayStatus {
   mode: 'relay';
+  ioWait?: IoWaitStatus;
   subnet: string;
   counters: RelayCountersJson;
   rates: { requestsPerSecond: number; repliesPerSecond: number };
@@ -125,6 +129,7 @@ export interface OffloadStatus extends OffloadCounters {
 /** What an overlay node answers to `tun-driver status`. */
 export interface OverlayStatus {
   mode: 'overlay';
+  ioWait?: IoWaitStatus;
   network: string;
   subnet: string;
   /** "198.51.100.1:8285", for people; publicIp and port for programs. */

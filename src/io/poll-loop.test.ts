@@ -182,3 +182,52 @@ test('an FdReader on a PollLoop reads batches, and reports a closed fd once as T
     f.done();
   }
 });
+
+test('adaptive: a wake rate above BUSY_WAKES_PER_S sends the loop to libuv (busy); a slow trickle brings it back hot; a plain loop stays hot', async () => {
+  const { spawn } = await import('node:child_process');
+  const { BUSY_WAKES_PER_S } = await import('./poll-loop.js');
+  for (const adaptive of [true, false]) {
+    const dir = mkdtempSync(join(tmpdir(), 'td-poll-fast-'));
+    const path = join(dir, 'fifo');
+    execFileSync('mkfifo', [path]);
+    const fd = native.openPath(path, constants.O_RDWR | constants.O_NONBLOCK);
+    const buf = Buffer.alloc(65536);
+    const loop = new PollLoop(adaptive);
+    let bytes = 0;
+    let maxRate = 0;
+    const modes = new Set<string>();
+    const unwatch = loop.watch(fd, () => {
+      bytes += readSync(fd, buf);
+      const s = loop.stats();
+      modes.add(s.mode);
+      maxRate = Math.max(maxRate, s.wakesPerSecond);
+    });
+    try {
+      // Another process writes one byte every 50 us for 600 ms (up to 20,000 a second): each write may wake the loop.
+      const script = `const fs = require('fs'); const fd = fs.openSync(${JSON.stringify(path)}, 'w'); const end = Date.now() + 600; let n = 0;
+        while (Date.now() < end) { const t = process.hrtime.bigint(); fs.writeSync(fd, 'x'); n++; while (process.hrtime.bigint() - t < 50000n); }
+        process.stdout.write(String(n));`;
+      const writer = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let written = '';
+      writer.stdout!.on('data', (d) => (written += d));
+      await new Promise((r) => writer.on('exit', r));
+      while (bytes < Number(written)) await tick();
+      assert.ok(maxRate > BUSY_WAKES_PER_S, `the writer woke the loop ${maxRate} times a second (too slow a machine for this test?)`);
+      if (adaptive) {
+        assert.ok(modes.has('busy') && loop.stats().busied >= 1, `modes seen: ${[...modes]}`);
+      } else {
+        assert.ok(!modes.has('busy'), 'a plain loop never goes busy');
+      }
+      // A trickle (one write every 20 ms) is the ping case: hot again.
+      for (let k = 0; k < 15; k++) {
+        writeSync(fd, 'y');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(loop.stats().mode, 'hot', JSON.stringify(loop.stats()));
+    } finally {
+      unwatch();
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});

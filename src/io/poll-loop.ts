@@ -12,14 +12,25 @@
 // wake-ups a second (about 2-3 % of a core per daemon at 100 packets a
 // second) until traffic stops, and nothing after.
 //
-// Two modes:
-// - cold (no packet for LINGER_MS): each fd has a libuv poll handle, as
+// Staying awake pays only while packets are few. Under load the slices
+// cost throughput: at 2 Gbit/s of TCP the loop woke for nearly every
+// packet (small batches, one poll(2) per wake and empty polls between),
+// where libuv, woken less often, read bigger batches: 0.47-0.70x the
+// TCP and 1.19-1.39x the CPU per GB of plain libuv (2026-12-01,
+// docs/benchmarks.md). So an adaptive loop (the default) measures its own
+// wake rate and, above BUSY_WAKES_PER_S, waits in libuv like the plain
+// mode until the rate falls below CALM_WAKES_PER_S.
+//
+// Modes:
+// - idle (no packet for LINGER_MS): each fd has a libuv poll handle, as
 //   without a loop; the thread sleeps in libuv's epoll.
 // - hot (from the first packet on): the handles are stopped, and one
 //   setImmediate turn at a time waits in poll() on the fds, SLICE_MS at a
 //   time, handling what is ready, for at most BURST_MS before giving libuv
 //   an iteration (its I/O, timers, signals; microtasks run between
 //   turns). A turn that finds nothing ends at once.
+// - busy (adaptive only, a wake rate above BUSY_WAKES_PER_S): back on the
+//   libuv handles while the traffic is heavy.
 import { C, isSystemError, native, NativePoller } from '../native/addon.js';
 
 /** Back to sleeping in libuv after this long without a packet. */
@@ -30,6 +41,28 @@ const SLICE_MS = 1;
 const BURST_MS = 5;
 /** waitReadable takes at most this many fds. */
 const MAX_WATCHED = 31;
+/** The wake rate is measured over windows of this length. */
+const RATE_WINDOW_MS = 100;
+/** Above this many wakes a second, an adaptive loop waits in libuv (busy). */
+export const BUSY_WAKES_PER_S = 3000;
+/** Below this many, it goes back to its own slices. */
+export const CALM_WAKES_PER_S = 1000;
+
+/** How a loop is waiting now, and what it has done (for `status`). */
+export interface PollLoopStats {
+  mode: 'idle' | 'hot' | 'busy';
+  adaptive: boolean;
+  /** Readiness events handled (an fd found readable), in any mode. */
+  wakes: number;
+  /** poll(2) slices waited while hot, and how many of them found nothing. */
+  slices: number;
+  emptyPolls: number;
+  /** Times the loop went hot, and (adaptive) times load sent it to libuv. */
+  heated: number;
+  busied: number;
+  /** Wakes per second over the last full window. */
+  wakesPerSecond: number;
+}
 
 /** Called when a watched fd is readable (status 0) or when waiting on it failed (status -errno), like a libuv poll callback. */
 export type ReadableCallback = (status: number) => void;
@@ -50,8 +83,23 @@ export class PollLoop {
   private watched: Watched[] = [];
   private fds: Int32Array = new Int32Array(0);
   private hot = false;
+  private busy = false;
   private turn?: NodeJS.Immediate;
   private lastPacketAt = 0;
+  private windowStart = 0;
+  private windowWakes = 0;
+  private readonly counts = { wakes: 0, slices: 0, emptyPolls: 0, heated: 0, busied: 0, wakesPerSecond: 0 };
+
+  /**
+   * `adaptive` (the default): wait in libuv while the wake rate is above
+   * BUSY_WAKES_PER_S. Without it the loop stays hot for as long as packets flow.
+   */
+  constructor(readonly adaptive = true) {}
+
+  /** How the loop waits now, and its counters. */
+  stats(): PollLoopStats {
+    return { mode: this.busy ? 'busy' : this.hot ? 'hot' : 'idle', adaptive: this.adaptive, ...this.counts };
+  }
 
   /** Fds being watched now. */
   get watching(): number {
@@ -73,7 +121,8 @@ export class PollLoop {
     if (this.watched.length >= MAX_WATCHED) throw new RangeError(`a PollLoop watches at most ${MAX_WATCHED} fds`);
     const poller = new native.Poller(fd, (status) => {
       onReadable(status);
-      this.heat();
+      this.woke(1);
+      if (!this.busy) this.heat();
     });
     const w: Watched = { fd, onReadable, poller };
     if (!this.hot) poller.start(C.POLL_READABLE);
@@ -93,11 +142,33 @@ export class PollLoop {
     if (watched.length === 0) this.cool();
   }
 
+  /** Counts `n` wakes; at the end of a window, decides whether the load makes the loop busy (adaptive). */
+  private woke(n: number): void {
+    this.counts.wakes += n;
+    this.windowWakes += n;
+    const now = performance.now();
+    const elapsed = now - this.windowStart;
+    if (elapsed < RATE_WINDOW_MS) return;
+    const rate = (this.windowWakes * 1000) / elapsed;
+    this.windowStart = now;
+    this.windowWakes = 0;
+    this.counts.wakesPerSecond = Math.round(rate);
+    if (!this.adaptive) return;
+    if (!this.busy && rate > BUSY_WAKES_PER_S) {
+      this.busy = true;
+      this.counts.busied++;
+      this.cool();
+    } else if (this.busy && rate < CALM_WAKES_PER_S) {
+      this.busy = false;
+    }
+  }
+
   /** A packet came: wait in our own slices from now on. */
   private heat(): void {
     this.lastPacketAt = performance.now();
     if (this.hot || this.watched.length === 0) return;
     this.hot = true;
+    this.counts.heated++;
     for (const w of this.watched) w.poller.stop();
     this.turn = setImmediate(this.runTurn);
   }
@@ -118,6 +189,7 @@ export class PollLoop {
       const { watched, fds } = this;
       if (watched.length === 0) return;
       let ready: number;
+      this.counts.slices++;
       try {
         ready = native.waitReadable(fds, SLICE_MS);
       } catch (err) {
@@ -126,12 +198,20 @@ export class PollLoop {
         for (const w of watched) w.onReadable(status);
         break;
       }
-      if (ready === 0) break;
+      if (ready === 0) {
+        this.counts.emptyPolls++;
+        break;
+      }
+      let n = 0;
       for (let i = 0; i < watched.length; i++) {
-        if (ready & (1 << i) && this.watched.includes(watched[i])) watched[i].onReadable(0);
+        if (ready & (1 << i) && this.watched.includes(watched[i])) {
+          watched[i].onReadable(0);
+          n++;
+        }
       }
       this.lastPacketAt = performance.now();
-      if (this.lastPacketAt > until) break;
+      this.woke(n);
+      if (!this.hot || this.lastPacketAt > until) break;
     }
     if (this.watched.length === 0 || !this.hot) return;
     if (performance.now() - this.lastPacketAt > LINGER_MS) this.cool();

@@ -44,7 +44,8 @@ export class WgPeer implements NoisePeer {
   /**
    * @param remoteStatic the peer's public key
    * @param staticStatic DH(our static, its static); undefined for a low-order key, with which no handshake is possible
-   * @param endpoint where its messages go: IPv4 (host order) and UDP port
+   * @param endpointAddr where its messages go: IPv4, host order
+   * @param endpointPort and UDP port
    */
   constructor(
     readonly publicKey: string,

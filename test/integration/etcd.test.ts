@@ -1,4 +1,4 @@
-// The overlay's etcd control plane (issue 5) against a real 3-member etcd
+// The overlay's etcd control plane against a real 3-member etcd
 // inside a cluster lab: flannel's key layout, subnet leases, live routes,
 // restarts, etcd faults and the errors that stop a node before it starts.
 import { after, before, describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// The overlay's data-plane behaviours (issue 4) in a cluster lab: three
+// The overlay's data-plane behaviours in a cluster lab: three
 // nodes with two pods each, one daemon per node, real ping, traceroute
 // and iperf3 between pods.
 import { after, before, describe, test } from 'node:test';

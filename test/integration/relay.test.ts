@@ -1,4 +1,4 @@
-// The relay's eight behaviours (issue 3), each against real ping and
+// The relay's eight behaviours, each against real ping and
 // traceroute in a lab: host-1 runs the relay, host-3 shares its segment
 // (the "third host"), host-2 sits behind router-1.
 import { after, before, describe, test } from 'node:test';
