@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { labEtcdEndpoints, labSubnetFile, startEtcdMember, stopEtcdMember, waitForEtcd } from '../../src/lab/lab-etcd.js';
 import { OverlayCluster } from '../support/overlay-cluster.js';
 import { DaemonRun, ping, startDaemon } from '../support/daemon-harness.js';
+import { startCapture } from '../support/capture.js';
 import { CLI, labName, ROOT_SKIP } from './helpers.js';
 
 let cluster: OverlayCluster;
@@ -250,6 +251,45 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     await cluster.stop(3);
     await cluster.start(3);
     assert.equal((await record()).BackendData, null, 'without a key the record says none');
+  });
+
+  test("flannel's wireguard backend: Backend.Type wireguard, ListenPort and PSK from the config; records say BackendType wireguard; a node without a key is refused", async () => {
+    const endpoints = labEtcdEndpoints(cluster.lab).join(',');
+    const psk = Buffer.alloc(32, 0x42).toString('base64');
+    await cluster.etcdctl('put', '/wg/config', JSON.stringify({ Network: '10.252.0.0/16', Backend: { Type: 'wireguard', ListenPort: 51900, PSK: psk } }));
+    const args = (h: number, extra: string[]) => ['overlay', '--etcd-endpoints', endpoints, '--etcd-prefix', '/wg', '--public-ip', `198.51.100.${h}`, '--tun', 'wgnet0', '--subnet-file', join(scratch, `wg-${h}.env`), '--json-log', ...extra];
+    const keyless = await runCli(1, args(1, []));
+    assert.equal(keyless.code, 2, keyless.stderr);
+    assert.match(keyless.stderr, /\/wg\/config says "Backend": \{"Type": "wireguard"\}: give this node --private-key FILE/);
+    assert.equal(keyless.stderr.trim().split('\n').length, 1, keyless.stderr);
+    const runs = [];
+    // Each daemon handshakes with its peers as it starts: watch the wire from before.
+    const wire = await startCapture(cluster.lab, 'host-2', 'eth0', 'udp port 51900');
+    for (const h of [1, 2]) {
+      const file = join(scratch, `wg-${h}.key`);
+      assert.equal((await runCli(h, ['keygen', '--out', file])).code, 0);
+      runs.push(await startDaemon(cluster.lab, `host-${h}`, args(h, ['--private-key', file]), /overlay up/));
+    }
+    try {
+      const records = await subnetKeys('/wg');
+      assert.equal(records.size, 2);
+      for (const [k] of records) {
+        const value = JSON.parse((await cluster.etcdctl('get', '--print-value-only', `/wg/subnets/${k}`)).trim());
+        assert.equal(value.BackendType, 'wireguard');
+        assert.match(value.BackendData.PublicKey, /^[A-Za-z0-9+/]{43}=$/);
+      }
+      // host-1 pings host-2's TUN address across the WireGuard overlay (port 51900, the PSK mixed in).
+      const env2 = readFileSync(join(scratch, 'wg-2.env'), 'utf8');
+      const target = /FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\//.exec(env2)![1] + '.0';
+      const r = await cluster.lab.run('host-1', 'ping', ['-c', '3', '-i', '0.2', '-W', '2', target]);
+      const lines = await wire.stop();
+      assert.match(r.stdout, / 3 received/, r.stdout);
+      for (const [what, length] of [['initiation', 148], ['response', 92], ['transport message of a ping', 128]] as const) {
+        assert.ok(lines.some((l) => l.includes(`UDP, length ${length}`)), `a WireGuard ${what} on port 51900: ${lines.join('\n')}`);
+      }
+    } finally {
+      for (const run of runs) await run.stop();
+    }
   });
 
   test('1. nodes that race for the last free subnets never get the same one', async () => {

@@ -152,11 +152,16 @@ describe('tun-driver overlay --private-key: WireGuard', { skip: ROOT_SKIP }, () 
 
   test('tun-driver to tun-driver: ICMP, TCP and UDP in WireGuard transport messages; the MTU leaves room; status says wireguard', async () => {
     assert.match(readFileSync(labSubnetFile(cluster.lab, 'host-1'), 'utf8'), /FLANNEL_MTU=1440\n/, '1500 - 28 (UDP/IP) - 32 (WireGuard header and tag)');
-    const wire = await capture('host-1', 'eth0', `udp port ${PORT} and src host 198.51.100.2`);
-    assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '3', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)])).received, 3);
-    const lines = await wire.stop();
+    const pcap = join(dir, 'confidential.pcap');
+    const wire = await capture('host-1', 'eth0', `udp port ${PORT} and src host 198.51.100.2`, pcap);
+    // The pings carry a pattern that must not appear on the wire.
+    assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '3', '-i', '0.1', '-W', '2', '-p', 'c0ffee15c0ffee15', cluster.podIp(2, 1)])).received, 3);
+    await wire.stop();
+    const pattern = Buffer.from('c0ffee15c0ffee15', 'hex');
+    const payloads = udpPayloads(pcap);
     // An 84-byte ping is padded to 96 and carried in a 128-byte transport message.
-    assert.ok(lines.filter((l) => /UDP, length 128/.test(l)).length >= 3, lines.join('\n'));
+    assert.ok(payloads.filter((p) => p.length === 128).length >= 3, payloads.map((p) => p.length).join(' '));
+    assert.ok(payloads.every((p) => p.indexOf(pattern) < 0 && p[0] === 4), 'only transport messages, and the inner payload is not readable');
     assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '1', '-W', '2', '-M', 'do', '-s', '1412', cluster.podIp(2, 1)])).received, 1);
     assert.match((await ping(cluster.lab, 'host-1-pod1', ['-c', '1', '-W', '2', '-M', 'do', '-s', '1413', cluster.podIp(2, 1)])).output, /mtu=1440/);
     for (const [udp, extra] of [[false, []], [true, ['-u', '-b', '50M', '-l', '1400']]] as const) {
@@ -358,6 +363,32 @@ describe('tun-driver overlay --private-key: WireGuard', { skip: ROOT_SKIP }, () 
     assert.match(run2.stderr(), /SIGHUP: new key [A-Za-z0-9+/]{43}=, put /);
     assert.equal((await status(2)).publicKey, publicKey);
     assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '2', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)])).received, 2, 'traffic under the new key');
+  });
+
+  test('a preshared key (--preshared-key, wg PresharedKey): the same on both sides talks, another does not', async () => {
+    const psk = (await cluster.lab.run('host-1', 'wg', ['genpsk'])).stdout.trim();
+    const other = (await cluster.lab.run('host-1', 'wg', ['genpsk'])).stdout.trim();
+    const pskFile = join(dir, 'psk');
+    writeFileSync(pskFile, `${psk}\n`, { mode: 0o600 });
+    const withPsk = (key: string) => wgGoPeers().map((p) => (p.publicKey === keys.get(1)!.publicKey ? { ...p, presharedKey: key } : p));
+    try {
+      await cluster.stop(1);
+      await wggo.setconf(withPsk(psk));
+      await cluster.start(1, ['--private-key', keys.get(1)!.file, '--preshared-key', pskFile]);
+      assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '3', '-i', '0.2', '-W', '2', cluster.podIp(3, 1)])).received, 3, 'the same PSK');
+      await cluster.stop(1);
+      await wggo.setconf(withPsk(other));
+      await cluster.start(1, ['--private-key', keys.get(1)!.file, '--preshared-key', pskFile]);
+      assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '3', '-i', '0.2', '-W', '1', cluster.podIp(3, 1)])).received, 0, 'another PSK');
+      // Its responses (to the initiation host-1 sent as it started) did not authenticate.
+      const after = await drops(1);
+      assert.ok((after.unauthenticated ?? 0) >= 1, JSON.stringify(after));
+      assert.equal((await status(1)).peers.find((p) => p.subnet === '10.244.3.0/24')!.wireguard!.latestHandshake, null);
+    } finally {
+      await cluster.stop(1);
+      await wggo.setconf(wgGoPeers());
+      await cluster.start(1, ['--private-key', keys.get(1)!.file]);
+    }
   });
 
   test('doctor: a peer whose lease names the wrong key is found, with the causes to check', async () => {

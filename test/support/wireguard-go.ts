@@ -18,6 +18,8 @@ export interface WgGoPeer {
   publicKey: string;
   endpoint: string;
   allowedIps: string;
+  /** Base64, as wg genpsk prints. */
+  presharedKey?: string;
 }
 
 export interface WgShowPeer {
@@ -57,7 +59,7 @@ export class WireguardGoNode {
   async setconf(peers: WgGoPeer[]): Promise<void> {
     const file = join(this.dir, 'wg.conf');
     const text = [`[Interface]`, `PrivateKey = ${this.privateKey}`, `ListenPort = ${this.listenPort}`, ''];
-    for (const p of peers) text.push('[Peer]', `PublicKey = ${p.publicKey}`, `Endpoint = ${p.endpoint}`, `AllowedIPs = ${p.allowedIps}`, '');
+    for (const p of peers) text.push('[Peer]', `PublicKey = ${p.publicKey}`, ...(p.presharedKey ? [`PresharedKey = ${p.presharedKey}`] : []), `Endpoint = ${p.endpoint}`, `AllowedIPs = ${p.allowedIps}`, '');
     writeFileSync(file, text.join('\n'));
     chmodSync(file, 0o600);
     await this.must('wg', ['setconf', this.iface, file]);
