@@ -48,6 +48,13 @@ export class Handshake {
   /** The newest timestamp this node has sent: ours only ever go up, even within the 16 ms whitening step. */
   lastSentTimestamp: Uint8Array = new Uint8Array(12);
 
+  /** The handshake moved on: its new state, hash and chaining key (the message that moved it was whole). */
+  advance(state: HandshakeState, hash: Uint8Array, chainKey: Uint8Array): void {
+    this.state = state;
+    this.hash = hash;
+    this.chainKey = chainKey;
+  }
+
   /** Forgets the handshake in progress (keeps the timestamps). */
   clear(): void {
     this.state = HandshakeState.Zeroed;
@@ -120,9 +127,7 @@ export function createInitiation(id: StaticIdentity, peer: NoisePeer, localIndex
   msg.set(encTimestamp, INIT.timestamp);
   h = mixHash(h, encTimestamp);
   hs.clear();
-  hs.state = HandshakeState.InitiationCreated;
-  hs.hash = h;
-  hs.chainKey = ck;
+  hs.advance(HandshakeState.InitiationCreated, h, ck);
   hs.localEphemeral = e.privateKey;
   hs.localIndex = localIndex;
   return msg;
@@ -164,14 +169,27 @@ export function consumeInitiation<P extends NoisePeer>(id: StaticIdentity, msg: 
   if (!tai64nAfter(timestamp, hs.latestTimestamp)) return 'stale-timestamp';
   if (nowMs - hs.lastInitiationConsumed < INITIATION_MIN_INTERVAL_MS) return 'initiation-flood';
   hs.clear();
-  hs.state = HandshakeState.InitiationConsumed;
-  hs.hash = h;
-  hs.chainKey = ck;
+  hs.advance(HandshakeState.InitiationConsumed, h, ck);
   hs.remoteEphemeral = ephemeral;
   hs.remoteIndex = readU32(msg, INIT.sender);
   hs.latestTimestamp = timestamp;
   hs.lastInitiationConsumed = nowMs;
   return peer;
+}
+
+/**
+ * The response's key schedule, the same on both sides: the responder's
+ * ephemeral, DH(e_r, e_i) and DH(e_r, s_i) (each side computes them from
+ * its own private keys), then the preshared key. undefined when a DH
+ * result is all zero.
+ */
+function mixResponse(hs: Handshake, responderEphemeral: Uint8Array, ee: Uint8Array | undefined, se: Uint8Array | undefined, psk: Uint8Array): { h: Uint8Array; ck: Uint8Array; key: Uint8Array } | undefined {
+  if (!ee || !se) return undefined;
+  let [ck] = kdf(1, hs.chainKey, responderEphemeral);
+  [ck] = kdf(1, ck, ee);
+  [ck] = kdf(1, ck, se);
+  const [next, tau, key] = kdf(3, ck, psk);
+  return { h: mixHash(mixHash(hs.hash, responderEphemeral), tau), ck: next, key };
 }
 
 /**
@@ -187,22 +205,14 @@ export function createResponse(peer: NoisePeer, localIndex: number): Uint8Array 
   writeU32(msg, RESP.receiver, hs.remoteIndex);
   const e = generateEphemeral();
   msg.set(e.publicKey, RESP.ephemeral);
-  let h = mixHash(hs.hash, e.publicKey);
-  let [ck] = kdf(1, hs.chainKey, e.publicKey);
-  const ee = dh(e.privateKey, hs.remoteEphemeral);
-  const se = dh(e.privateKey, peer.remoteStatic);
-  if (!ee || !se) return undefined;
-  [ck] = kdf(1, ck, ee);
-  [ck] = kdf(1, ck, se);
-  const [ck2, tau, key] = kdf(3, ck, peer.psk);
-  ck = ck2;
-  h = mixHash(h, tau);
+  const mixed = mixResponse(hs, e.publicKey, dh(e.privateKey, hs.remoteEphemeral), dh(e.privateKey, peer.remoteStatic), peer.psk);
+  if (!mixed) return undefined;
+  let { h } = mixed;
+  const { ck, key } = mixed;
   const empty = aeadSeal(key, 0, EMPTY, h);
   msg.set(empty, RESP.empty);
   h = mixHash(h, empty);
-  hs.state = HandshakeState.ResponseCreated;
-  hs.hash = h;
-  hs.chainKey = ck;
+  hs.advance(HandshakeState.ResponseCreated, h, ck);
   hs.localEphemeral = e.privateKey;
   hs.localIndex = localIndex;
   return msg;
@@ -217,22 +227,14 @@ export function consumeResponse(id: StaticIdentity, peer: NoisePeer, msg: Uint8A
   const hs = peer.handshake;
   if (hs.state !== HandshakeState.InitiationCreated || !hs.localEphemeral) return false;
   const ephemeral = msg.slice(RESP.ephemeral, RESP.ephemeral + KEY_LEN);
-  let h = mixHash(hs.hash, ephemeral);
-  let [ck] = kdf(1, hs.chainKey, ephemeral);
-  const ee = dh(hs.localEphemeral, ephemeral);
-  const se = dh(id.privateKey, ephemeral);
-  if (!ee || !se) return false;
-  [ck] = kdf(1, ck, ee);
-  [ck] = kdf(1, ck, se);
-  const [ck2, tau, key] = kdf(3, ck, peer.psk);
-  ck = ck2;
-  h = mixHash(h, tau);
+  const mixed = mixResponse(hs, ephemeral, dh(hs.localEphemeral, ephemeral), dh(id.privateKey, ephemeral), peer.psk);
+  if (!mixed) return false;
+  let { h } = mixed;
+  const { ck, key } = mixed;
   const empty = msg.subarray(RESP.empty, RESP.mac1);
   if (!aeadOpen(key, 0, empty, h)) return false;
   h = mixHash(h, empty);
-  hs.state = HandshakeState.ResponseConsumed;
-  hs.hash = h;
-  hs.chainKey = ck;
+  hs.advance(HandshakeState.ResponseConsumed, h, ck);
   hs.remoteIndex = readU32(msg, RESP.sender);
   hs.remoteEphemeral = ephemeral;
   return true;

@@ -255,13 +255,19 @@ test('an expired keypair neither sends nor opens', () => {
   assert.equal(a.wg.sendingKeypair(a.peer!, 1), undefined);
 });
 
-test('under load an initiation without mac2 gets a cookie reply; with the cookie it is answered', () => {
+/** a initiates to b, which is under load (every handshake message counts as load). */
+function underLoad(): { clock: { t: number }; a: Node; b: Node } {
   const clock = { t: 1000 };
   const a = node(clock, A_ADDR);
   const b = node(clock, B_ADDR, { underLoadPerSecond: 0 });
   link(a, b);
   send(a, [packet(60)]);
   deliver(a, b);
+  return { clock, a, b };
+}
+
+test('under load an initiation without mac2 gets a cookie reply; with the cookie it is answered', () => {
+  const { clock, a, b } = underLoad();
   assert.deepEqual(b.drops, ['cookie-sent']);
   assert.equal(b.out[0].data[0], MSG_COOKIE_REPLY);
   assert.equal(b.out[0].data.length, 64);
@@ -273,12 +279,7 @@ test('under load an initiation without mac2 gets a cookie reply; with the cookie
 });
 
 test('a cookie reply is taken once, and only for the message it answers', () => {
-  const clock = { t: 1000 };
-  const a = node(clock, A_ADDR);
-  const b = node(clock, B_ADDR, { underLoadPerSecond: 0 });
-  link(a, b);
-  send(a, [packet(60)]);
-  deliver(a, b);
+  const { a, b } = underLoad();
   const reply = b.out.splice(0)[0].data;
   const forged = reply.slice();
   forged[40] ^= 1;
