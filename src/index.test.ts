@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 
 test("import('tun-driver') gives the public API", async () => {
   const api = await import('tun-driver');
-  for (const name of ['LinuxTun', 'RxBatch', 'SpanList', 'DatagramSocket', 'NetlinkSocket', 'linkList', 'addrAdd', 'routeReplace', 'IPv4View', 'checksum', 'IcmpRelay', 'Overlay', 'Lab', 'MemoryTun', 'TunDriverError']) {
+  for (const name of ['LinuxTun', 'RxBatch', 'SpanList', 'DatagramSocket', 'NetlinkSocket', 'linkList', 'addrAdd', 'routeReplace', 'IPv4View', 'checksum', 'IcmpRelay', 'Overlay', 'Lab', 'MemoryTun', 'TunDriverError', 'WireGuard', 'PollLoop']) {
     assert.equal(typeof (api as Record<string, unknown>)[name], 'function', name);
   }
   // A pure round trip through the exported pieces: build, view, check.

@@ -17,7 +17,8 @@ export type { Spans } from './io/batch.js';
 export { DatagramSocket } from './io/datagram-socket.js';
 export type { DatagramSocketOptions } from './io/datagram-socket.js';
 // Waiting for packets in poll() slices while traffic flows (--io-wait poll).
-export { LINGER_MS, PollLoop } from './io/poll-loop.js';
+export { LINGER_MS, PollLoop, BUSY_WAKES_PER_S, CALM_WAKES_PER_S } from './io/poll-loop.js';
+export type { PollLoopStats } from './io/poll-loop.js';
 export type { ReadableCallback } from './io/poll-loop.js';
 export { openOverlaySocket as openUdpSocket } from './overlay/udp-socket.js';
 export type { UdpSocketOptions } from './overlay/udp-socket.js';
@@ -89,9 +90,14 @@ export type { WireGuardOptions, WireGuardDropReason } from './wireguard/device.j
 export { WgPeer } from './wireguard/peer.js';
 export { Keypair } from './wireguard/keypair.js';
 export { TRANSPORT_OVERHEAD } from './wireguard/messages.js';
+export { ReplayWindow, REPLAY_WINDOW } from './wireguard/replay-window.js';
+export type { NoisePeer, Handshake, HandshakeState, StaticIdentity } from './wireguard/noise.js';
+export type { CookieGenerator } from './wireguard/cookie.js';
+export type { Keypairs } from './wireguard/keypair.js';
+export type { NativeTransportKey } from './native/addon.js';
 
 // What a daemon answers to `tun-driver status` (its control socket).
-export type { PeerSecurity, WireGuardPeerStatus } from './control/daemon-status.js';
+export type { PeerSecurity, WireGuardPeerStatus, IoWaitStatus } from './control/daemon-status.js';
 export type { DaemonStatus, DaemonInfo, EngineStatus, RelayStatus, OverlayStatus, OffloadStatus, PeerStatus, LeaseSourceStatus, RelayCountersJson, OverlayCountersJson, PeerCountersJson, RelayFlowStatus } from './control/daemon-status.js';
 
 export { TunDriverError } from './errors.js';

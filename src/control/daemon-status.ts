@@ -40,12 +40,13 @@ export interface RelayFlowStatus {
   idleSeconds: number;
 }
 
-/** What a relay answers to `tun-driver status`. */
 /** How a daemon's data plane waits for packets (--io-wait): its PollLoop's mode and counters, or plain libuv. */
 export type IoWaitStatus = import('../io/poll-loop.js').PollLoopStats | { mode: 'libuv' };
 
+/** What a relay answers to `tun-driver status`. */
 export interface RelayStatus {
   mode: 'relay';
+  /** How its data plane waits (--io-wait). */
   ioWait?: IoWaitStatus;
   subnet: string;
   counters: RelayCountersJson;
@@ -129,6 +130,7 @@ export interface OffloadStatus extends OffloadCounters {
 /** What an overlay node answers to `tun-driver status`. */
 export interface OverlayStatus {
   mode: 'overlay';
+  /** How its data plane waits (--io-wait). */
   ioWait?: IoWaitStatus;
   network: string;
   subnet: string;

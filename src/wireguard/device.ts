@@ -41,6 +41,7 @@ export const CONSUMED = -1;
 /** What receive() returns for a refused datagram (the reason is in `lastDrop`). */
 export const DROPPED = -2;
 
+/** How a {@link WireGuard} is set up: this node's keys, the path MTU, how its own messages leave, and (for tests) its clocks. */
 export interface WireGuardOptions {
   /** This node's static private key, as node:crypto holds it. */
   privateKey: KeyObject;
@@ -75,6 +76,13 @@ export function paddedLength(len: number, pathMtu: number): number {
   return Math.min((len + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1), Math.max(pathMtu, len));
 }
 
+/**
+ * This node's WireGuard: handshakes, sessions and timers for its peers, over
+ * any UDP socket. Seal runs with {@link WireGuard.sealRun} after
+ * {@link WireGuard.sendingKeypair}, hand every received datagram to
+ * {@link WireGuard.receive}, call {@link WireGuard.tick} every ~100 ms.
+ * Refusals are counted through `onDrop`, never thrown.
+ */
 export class WireGuard {
   readonly identity: StaticIdentity;
   readonly publicKey: string;
@@ -100,6 +108,7 @@ export class WireGuard {
   lastDrop: WireGuardDropReason = 'unauthenticated';
   private readonly actions: timers.TimerActions;
 
+  /** A WireGuard with no peers yet (add them with {@link WireGuard.peer}). */
   constructor(private readonly options: WireGuardOptions) {
     this.identity = { privateKey: options.privateKey, publicKey: publicBytesOf(options.privateKey) };
     this.publicKey = Buffer.from(this.identity.publicKey).toString('base64');

@@ -8,6 +8,7 @@ import { native, NativeTransportKey } from '../native/addon.js';
 import { REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME } from './constants.js';
 import { ReplayWindow } from './replay-window.js';
 
+/** One WireGuard session's keys (on the addon), send counter and replay window. */
 export class Keypair {
   readonly send: NativeTransportKey;
   readonly receive: NativeTransportKey;
@@ -16,6 +17,7 @@ export class Keypair {
   readonly replay = new ReplayWindow();
 
   /**
+   * Takes the two session keys (zeroing the arrays given).
    * @param localIndex the index the peer puts in messages to us (our index table's key)
    * @param remoteIndex the index we put in messages to the peer
    */

@@ -24,6 +24,7 @@ export interface StaticIdentity {
   publicKey: Uint8Array;
 }
 
+/** Where a peer's handshake stands: nothing, our initiation sent or theirs consumed, our response sent or theirs consumed. */
 export const enum HandshakeState {
   Zeroed,
   InitiationCreated,

@@ -42,6 +42,7 @@ export class WgPeer implements NoisePeer {
   attemptStartedAt = NEVER;
 
   /**
+   * A peer with no session yet.
    * @param remoteStatic the peer's public key
    * @param staticStatic DH(our static, its static); undefined for a low-order key, with which no handshake is possible
    * @param endpointAddr where its messages go: IPv4, host order

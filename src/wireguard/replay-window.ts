@@ -11,6 +11,7 @@ const RING_BITS = WORD_BITS * WORDS; // 2048
 /** How far below the highest counter a datagram may still arrive: the ring less one word, which the slide clears. */
 export const REPLAY_WINDOW = RING_BITS - WORD_BITS;
 
+/** Which counters of one keypair were seen: new ones pass once, old ones within {@link REPLAY_WINDOW} are looked up, older ones are refused. */
 export class ReplayWindow {
   private readonly ring = new Uint32Array(WORDS);
   /** Highest counter marked; -1 before the first. */

@@ -333,3 +333,16 @@ test('leases: one naming our own key, or a key another lease names (as the same 
   assert.match(refused[0], /10\.244\.1\.0\/24 .* names this node's own public key/);
   assert.match(refused[1], /which another lease names too/);
 });
+
+test('a peer at a new endpoint is a new peer: its keys are dropped, the next packet starts a handshake to the new address', () => {
+  const { a, b } = pair();
+  handshake(a, b);
+  const before = a.peer!;
+  const moved = a.wg.peer(b.wg.publicKey, publicBytesOf(b.wg.identity.privateKey), 0xc6336409, PORT);
+  assert.notEqual(moved, before);
+  assert.equal(before.keypairs.current, undefined, 'the old session is gone');
+  assert.equal(a.wg.sendingKeypair(moved, 1), undefined);
+  assert.equal(a.out[0].data[0], MSG_INITIATION);
+  assert.equal(a.out[0].addr, 0xc6336409);
+  assert.equal(a.wg.peer(b.wg.publicKey, publicBytesOf(b.wg.identity.privateKey), 0xc6336409, PORT), moved, 'the same endpoint again: the same peer');
+});

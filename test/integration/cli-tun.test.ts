@@ -76,8 +76,8 @@ const BAD_INPUTS: Array<[string, string[], RegExp]> = [
   ['relay --attach to a device that is not a TUN', ['relay', '--attach', '--tun', 'lo'], /device lo is a .* device, not a TUN/],
   ['relay --pcap into a missing directory', ['relay', '--tun', 'tunbad', '--address', '10.244.1.3/24', '--pcap', '/nonexistent/x.pcap'], /--pcap \/nonexistent\/x\.pcap: the directory \/nonexistent does not exist/],
   ['overlay --pcap naming a directory', ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.1.0/24', '--public-ip', '198.51.100.1', '--leases', LEASES, '--pcap', '/tmp'], /--pcap \/tmp is a directory/],
-  ['overlay --io-wait with an unknown way', ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.1.0/24', '--public-ip', '198.51.100.1', '--leases', LEASES, '--io-wait', 'spin'], /--io-wait spin: use poll or libuv/],
-  ['relay --io-wait with an unknown way', ['relay', '--tun', 'tunbad', '--address', '10.244.1.3/24', '--io-wait', 'epoll'], /--io-wait epoll: use poll or libuv/],
+  ['overlay --io-wait with an unknown way', ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.1.0/24', '--public-ip', '198.51.100.1', '--leases', LEASES, '--io-wait', 'spin'], /--io-wait spin: use auto, poll or libuv/],
+  ['relay --io-wait with an unknown way', ['relay', '--tun', 'tunbad', '--address', '10.244.1.3/24', '--io-wait', 'epoll'], /--io-wait epoll: use auto, poll or libuv/],
   ['overlay on a device that is not a TUN', ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.1.0/24', '--public-ip', '198.51.100.1', '--leases', LEASES, '--tun', 'lo'], /lo exists and is a .* device: refusing to replace it/],
 ];
 
