@@ -141,8 +141,8 @@ function labCniConfName(cluster: OverlayCluster, h: number): string {
  * ping to the pod of the node that joined last.
  */
 async function etcdPart(): Promise<number> {
-  step('the same with etcd as control plane (tun-driver lab up --preset cluster --hosts 3 --pods 1 --etcd)');
-  const cluster = await OverlayCluster.up(ETCD_LAB, 3, 1, { etcd: true });
+  step('the same with etcd as control plane, over TLS with client certificates and RBAC (tun-driver lab up --preset cluster --hosts 3 --pods 1 --etcd --etcd-tls)');
+  const cluster = await OverlayCluster.up(ETCD_LAB, 3, 1, { etcd: true, etcdTls: true });
   try {
     process.stdout.write(`  etcd members: ${labEtcdEndpoints(cluster.lab).join(' ')}\n`);
     process.stdout.write(`  $ etcdctl get /coreos.com/network/config\n  ${(await cluster.etcdctl('get', '--print-value-only', '/coreos.com/network/config')).trim()}\n`);

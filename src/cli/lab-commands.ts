@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../lab/lab.js';
-import { labEtcdEndpoints, labSubnetFile } from '../lab/lab-etcd.js';
+import { labEtcdClientFlags, labEtcdEndpoints, labSubnetFile } from '../lab/lab-etcd.js';
 import { addPod, checkPod, deletePod, podsOf } from '../lab/lab-pods.js';
 import { CniError } from '../cni/cni-error.js';
 import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
@@ -31,10 +31,11 @@ export function labCommands(): Command {
     .option('--hosts <n>', 'cluster preset: number of hosts (1-20)', '3')
     .option('--pods <m>', 'cluster preset: pods per host (1-64)', '2')
     .option('--etcd', 'cluster preset: also run etcd (a member on each of the first 3 hosts) with the network config stored')
+    .option('--etcd-tls', 'with --etcd: TLS for clients and peers with certificates from a CA of the lab\'s own, client certificates required, and RBAC (nodes may write only under the network prefix)')
     .option('--internet', 'cluster preset: also a host outside the cluster ("internet", 198.51.100.129) behind a router')
     .option('--json', 'print the lab as JSON')
-    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up presets/routed.json\n')
-    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; internet?: boolean; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up --preset cluster --hosts 3 --etcd --etcd-tls\n  tun-driver lab up presets/routed.json\n')
+    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; etcdTls?: boolean; internet?: boolean; json?: boolean }) => {
       if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
       if (!file && !opts.preset) throw usageError(`give a topology file or --preset NAME (${PRESET_NAMES.join(', ')}), e.g. lab up --preset two-hosts`);
       if (opts.name !== undefined) checkLabName(opts.name);
@@ -46,8 +47,9 @@ export function labCommands(): Command {
         const hosts = intOption('--hosts', opts.hosts, 1, 20);
         const pods = intOption('--pods', opts.pods, 1, 64);
         if (opts.etcd && opts.preset !== 'cluster') throw usageError('--etcd goes with --preset cluster (in a topology file, add "etcd": {"members": [...]})');
+        if (opts.etcdTls && !opts.etcd) throw usageError('--etcd-tls goes with --etcd (in a topology file, add "tls": true to "etcd")');
         if (opts.internet && opts.preset !== 'cluster') throw usageError('--internet goes with --preset cluster (in a topology file, add a router and a host on a segment of their own)');
-        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, internet: opts.internet });
+        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet });
       }
       const built = await Lab.up(topology);
       if (opts.json) printJson(built.state);
@@ -135,8 +137,9 @@ function describeEtcd(lab: Lab): string {
   if (!lab.state.topology.etcd) return '';
   const endpoints = labEtcdEndpoints(lab).join(',');
   const host = lab.state.topology.etcd.members[0];
-  return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config)\n` +
-    `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n` +
+  const tls = labEtcdClientFlags(lab);
+  return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config${tls.length ? '; TLS, client certificates and RBAC' : ''})\n` +
+    `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints}${tls.length ? ` ${tls.join(' ')}` : ''} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n` +
     `pods: tun-driver lab pod add ${host}   (once the node's daemon has written its subnet.env)\n`;
 }
 

@@ -10,6 +10,7 @@ import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } 
 import { DEFAULT_PORT, describeLease } from '../overlay/leases.js';
 import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
 import { parseEndpoints } from '../etcd/etcd-connection.js';
+import { etcdSecurityFrom } from '../etcd/etcd-security.js';
 import { EtcdControlPlane } from '../etcd/etcd-control-plane.js';
 import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { DEFAULT_SUBNET_FILE, writeSubnetEnv } from '../etcd/subnet-env.js';
@@ -41,6 +42,11 @@ interface OverlayFlags extends CaptureFlags {
   port?: string;
   etcdEndpoints?: string;
   etcdPrefix: string;
+  etcdCafile?: string;
+  etcdCertfile?: string;
+  etcdKeyfile?: string;
+  etcdUsername?: string;
+  etcdPassword?: string;
   subnetFile: string;
   subnetLeaseTtl: string;
   etcdTimeout: string;
@@ -67,6 +73,11 @@ export function overlayCommand(): Command {
     .option('--port <n>', `leases file mode: UDP port (default ${DEFAULT_PORT})`)
     .option('--etcd-endpoints <urls>', 'etcd mode: comma-separated etcd URLs, e.g. http://198.51.100.1:2379; the network, subnet and port come from etcd')
     .option('--etcd-prefix <key>', 'etcd mode: key prefix (flannel layout: <prefix>/config, <prefix>/subnets/)', DEFAULT_ETCD_PREFIX)
+    .option('--etcd-cafile <file>', 'etcd mode, https:// endpoints: the CA that signed etcd\'s certificate (PEM; also FLANNELD_ETCD_CAFILE)')
+    .option('--etcd-certfile <file>', 'etcd mode: this node\'s client certificate (PEM; also FLANNELD_ETCD_CERTFILE); with etcd\'s RBAC its CN is the user')
+    .option('--etcd-keyfile <file>', 'etcd mode: the client certificate\'s key (PEM; also FLANNELD_ETCD_KEYFILE)')
+    .option('--etcd-username <name>', 'etcd mode: etcd user for password authentication (also FLANNELD_ETCD_USERNAME)')
+    .option('--etcd-password <password>', 'etcd mode: its password (also FLANNELD_ETCD_PASSWORD, which keeps it out of ps)')
     .option('--subnet-file <path>', 'where to write FLANNEL_NETWORK/SUBNET/MTU/IPMASQ for the CNI plugin (tun-driver-cni); etcd mode also reads it back at start to ask for the same subnet', DEFAULT_SUBNET_FILE)
     .option('--subnet-lease-ttl <s>', "etcd mode: TTL of this node's subnet lease in seconds (renewed every third of it)", '86400')
     .option('--etcd-timeout <s>', 'etcd mode: give up (exit 2) if etcd cannot be reached at start within this many seconds', '5')
@@ -84,6 +95,7 @@ export function overlayCommand(): Command {
 Examples:
   tun-driver overlay --network 10.244.0.0/16 --subnet 10.244.1.0/24 --public-ip 198.51.100.1 --leases leases.json
   tun-driver overlay --etcd-endpoints http://198.51.100.1:2379 --public-ip 198.51.100.1 --ip-masq
+  tun-driver overlay --etcd-endpoints https://198.51.100.1:2379 --etcd-cafile ca.pem --etcd-certfile node.pem --etcd-keyfile node-key.pem --public-ip 198.51.100.1
   tun-driver overlay ... --leases leases.json --private-key /etc/tun-driver/key   # WireGuard to nodes whose lease has "publicKey"
   tun-driver lab up --preset cluster --etcd && tun-driver lab exec host-1 -- tun-driver overlay ...
 
@@ -263,13 +275,16 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
  */
 function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey: string | undefined): () => Promise<ControlPlane> {
   const fileFlags = (['network', 'subnet', 'leases', 'port'] as const).filter((f) => flags[f] !== undefined);
-  if (flags.etcdEndpoints !== undefined) {
+  // flannel's environment: FLANNELD_ETCD_ENDPOINTS selects etcd mode too, unless leases file flags are given.
+  const endpointsText = flags.etcdEndpoints ?? (fileFlags.length ? undefined : process.env.FLANNELD_ETCD_ENDPOINTS);
+  if (endpointsText !== undefined) {
     if (fileFlags.length) throw usageError(`--${fileFlags[0]} is for leases file mode; with --etcd-endpoints the network, subnet and port come from etcd (${flags.etcdPrefix}/config)`);
-    const endpoints = parseEndpoints(flags.etcdEndpoints);
+    const endpoints = parseEndpoints(endpointsText);
+    const security = etcdSecurityFrom(flags, process.env, endpoints);
     if (!/^\/[^\s]*[^/\s]$/.test(flags.etcdPrefix)) throw usageError(`--etcd-prefix ${flags.etcdPrefix}: use a key path like /coreos.com/network (leading /, no trailing /)`);
     const leaseTtlSeconds = intOption('--subnet-lease-ttl', flags.subnetLeaseTtl, 2, 7 * 86400);
     const connectTimeoutMs = intOption('--etcd-timeout', flags.etcdTimeout, 1, 600) * 1000;
-    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey });
+    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey, security });
   }
   const missing = (['network', 'subnet', 'leases'] as const).filter((f) => flags[f] === undefined);
   if (missing.length) throw usageError(`give --${missing.join(', --')} (leases file mode), or --etcd-endpoints (etcd mode)`);

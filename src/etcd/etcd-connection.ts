@@ -2,15 +2,16 @@
 // timeouts on every unary call, quick watch reconnects, and errors that
 // say which endpoints were tried.
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError } from 'etcd3';
 import { TunDriverError } from '../errors.js';
+import type { EtcdSecurity } from './etcd-security.js';
 
 /** How long one unary call (get, put, txn, grant) may take before it fails. */
 const CALL_DEADLINE_MS = 3000;
 
 /**
- * Parses `--etcd-endpoints http://198.51.100.1:2379,http://198.51.100.2:2379`.
- * Throws a usage error naming the bad entry.
+ * Parses `--etcd-endpoints http://198.51.100.1:2379,http://198.51.100.2:2379`
+ * (or https:// for TLS, all alike). Throws a usage error naming the bad entry.
  */
 export function parseEndpoints(text: string): string[] {
   const endpoints = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -22,17 +23,45 @@ export function parseEndpoints(text: string): string[] {
     } catch {
       throw new TunDriverError('TUN_ERR_USAGE', `--etcd-endpoints: "${e}" is not a URL like http://198.51.100.1:2379`);
     }
-    if (url.protocol === 'https:') throw new TunDriverError('TUN_ERR_USAGE', `--etcd-endpoints: "${e}": TLS to etcd is not supported yet; use http:// inside a trusted network`);
-    if (url.protocol !== 'http:' || url.pathname !== '/' || url.search !== '' || url.username !== '') {
-      throw new TunDriverError('TUN_ERR_USAGE', `--etcd-endpoints: "${e}" must be http://HOST:PORT`);
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search !== '' || url.username !== '') {
+      throw new TunDriverError('TUN_ERR_USAGE', `--etcd-endpoints: "${e}" must be http://HOST:PORT or https://HOST:PORT`);
     }
-    return `http://${url.hostname}:${url.port || '2379'}`;
+    return `${url.protocol}//${url.hostname}:${url.port || '2379'}`;
+  }).map((e, _i, all) => {
+    if (all.some((o) => o.startsWith('https:') !== e.startsWith('https:'))) throw new TunDriverError('TUN_ERR_USAGE', '--etcd-endpoints: use https:// for every endpoint or for none');
+    return e;
   });
 }
 
-export function openEtcd(endpoints: string[]): Etcd3 {
+let quietIpServername = false;
+
+/**
+ * grpc gives Node's TLS the endpoint's host as the server name; for an IP
+ * address Node then prints a deprecation warning (DEP0123) on stderr,
+ * which would break a daemon's one-line errors. Only that warning is
+ * dropped; the certificate is still checked against the IP address.
+ */
+function silenceIpServernameWarning(): void {
+  if (quietIpServername) return;
+  quietIpServername = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const options = args[1];
+    const code = typeof options === 'object' && options !== null ? (options as { code?: string }).code : args[2];
+    if (code === 'DEP0123') return;
+    emit(...args);
+  }) as typeof process.emitWarning;
+}
+
+/** An etcd client for `endpoints`; with https:// ones, TLS with `security`'s CA and client certificate, and password authentication when it has a user. */
+export function openEtcd(endpoints: string[], security?: EtcdSecurity): Etcd3 {
+  const tls = endpoints[0]?.startsWith('https://');
+  if (tls) silenceIpServernameWarning();
   return new Etcd3({
     hosts: endpoints,
+    // grpc takes a null root certificate as "the system's CAs".
+    ...(tls ? { credentials: { rootCertificate: security?.ca as Buffer, privateKey: security?.key, certChain: security?.cert } } : {}),
+    ...(security?.username !== undefined ? { auth: { username: security.username, password: security.password ?? '' } } : {}),
     dialTimeout: CALL_DEADLINE_MS,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
     // The default backoff grows to 30 s; after etcd comes back a node
@@ -68,6 +97,8 @@ export async function retryUntil<T>(endpoints: string[], timeoutMs: number, call
       return result;
     } catch (err) {
       if (err instanceof TunDriverError) throw err;
+      const refusal = refusalOf(err);
+      if (refusal) throw new TunDriverError('TUN_ERR_ETCD', `etcd at ${endpoints.join(', ')}: ${refusal}`, { cause: err });
       if (Date.now() >= deadline) throw fail(describeEtcdError(err), err);
       await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
     } finally {
@@ -78,6 +109,20 @@ export async function retryUntil<T>(endpoints: string[], timeoutMs: number, call
 
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * What a refusal that no retry will change says, or undefined for an
+ * error worth retrying (etcd down or starting): a certificate that does
+ * not verify either way, a wrong user or password, a role without access.
+ */
+export function refusalOf(err: unknown): string | undefined {
+  const message = describeEtcdError(err);
+  if (err instanceof EtcdAuthenticationFailedError || /authentication failed|invalid user ID or password/i.test(message)) return `authentication failed (${message}): check --etcd-username and --etcd-password`;
+  if (err instanceof EtcdPermissionDeniedError || /permission denied/i.test(message)) return "permission denied: this node's etcd user (--etcd-username, or the CN of --etcd-certfile) has no role that may read and write the network prefix (etcdctl role grant-permission ROLE --prefix=true readwrite PREFIX/)";
+  if (/certificate required|bad certificate|unknown ca|alert/i.test(message)) return `TLS: etcd refused this node's client certificate (${message}): give --etcd-certfile and --etcd-keyfile signed by the CA etcd trusts`;
+  if (/certificate|self.signed|altnames|SSL|TLS/i.test(message)) return `TLS: etcd's certificate does not verify (${message}): give --etcd-cafile with the CA that signed it`;
+  return undefined;
 }
 
 /** One line for an etcd3/grpc error (their messages can span several lines). */

@@ -16,6 +16,7 @@ import { configKey, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js
 import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
 import { readRememberedSubnet } from './subnet-env.js';
 import { SubnetWatch } from './subnet-watch.js';
+import { describeEtcdSecurity, EtcdSecurity } from './etcd-security.js';
 
 export interface EtcdControlPlaneOptions {
   endpoints: string[];
@@ -27,6 +28,8 @@ export interface EtcdControlPlaneOptions {
   connectTimeoutMs: number;
   /** This node's public key, published with its lease (BackendData.PublicKey). */
   publicKey?: string;
+  /** TLS and authentication to etcd (flannel's --etcd-cafile, --etcd-certfile, ...). */
+  security?: EtcdSecurity;
 }
 
 const NO_EVENTS: ControlPlaneEvents = { onChange: () => undefined, onWarning: () => undefined, onFatal: () => undefined };
@@ -52,7 +55,7 @@ export class EtcdControlPlane implements ControlPlane {
    * TUN_ERR_ETCD (exit 2) that leaves nothing behind in etcd.
    */
   static async open(options: EtcdControlPlaneOptions): Promise<EtcdControlPlane> {
-    const client = openEtcd(options.endpoints);
+    const client = openEtcd(options.endpoints, options.security);
     let acquired: AcquiredSubnet | undefined;
     try {
       const key = configKey(options.prefix);
@@ -141,7 +144,8 @@ export class EtcdControlPlane implements ControlPlane {
   }
 
   describe(): { summary: string; details: Record<string, unknown> } {
-    return { summary: `etcd: holding ${formatCidr(this.subnet, false)} (${this.how}) in ${formatCidr(this.network, false)}`, details: { how: this.how } };
+    const how = describeEtcdSecurity(this.options.security ?? { sources: {} }, this.options.endpoints);
+    return { summary: `etcd (${how}): holding ${formatCidr(this.subnet, false)} (${this.how}) in ${formatCidr(this.network, false)}`, details: { how: this.how, etcd: how } };
   }
 
   status(): LeaseSourceStatus {

@@ -112,10 +112,39 @@ test('--etcd-endpoints: URLs checked up front, default port 2379', () => {
   for (const [text, message] of [
     ['', /give at least one URL/],
     ['198.51.100.1:2379', /"198\.51\.100\.1:2379" is not a URL like http:\/\/198\.51\.100\.1:2379/],
-    ['https://198.51.100.1:2379', /TLS to etcd is not supported yet/],
-    ['http://198.51.100.1:2379/v2', /must be http:\/\/HOST:PORT/],
+    ['https://198.51.100.1:2379,http://198.51.100.2:2379', /https:\/\/ for every endpoint or for none/],
+    ['http://198.51.100.1:2379/v2', /must be http:\/\/HOST:PORT or https/],
     ['not a url', /is not a URL/],
   ] as Array<[string, RegExp]>) {
     assert.throws(() => parseEndpoints(text), (err: Error & { code?: string }) => message.test(err.message) && err.code === 'TUN_ERR_USAGE', text);
+  }
+});
+
+test("etcd TLS and authentication settings: flannel's flags, or FLANNELD_ETCD_* from the environment (a flag wins); mismatches named", async () => {
+  const { etcdSecurityFrom, describeEtcdSecurity } = await import('./etcd-security.js');
+  const dir = mkdtempSync(join(tmpdir(), 'td-etcdsec-'));
+  try {
+    for (const f of ['ca', 'cert', 'key', 'env-ca']) writeFileSync(join(dir, `${f}.pem`), `${f} pem`);
+    const https = ['https://198.51.100.1:2379'];
+    const fromEnv = etcdSecurityFrom({}, { FLANNELD_ETCD_CAFILE: join(dir, 'env-ca.pem'), FLANNELD_ETCD_CERTFILE: join(dir, 'cert.pem'), FLANNELD_ETCD_KEYFILE: join(dir, 'key.pem'), FLANNELD_ETCD_USERNAME: 'u', FLANNELD_ETCD_PASSWORD: 'p' }, https);
+    assert.equal(fromEnv.ca!.toString(), 'env-ca pem');
+    assert.equal(fromEnv.sources.ca, 'FLANNELD_ETCD_CAFILE (--etcd-cafile)');
+    assert.deepEqual([fromEnv.username, fromEnv.password], ['u', 'p']);
+    assert.equal(describeEtcdSecurity(fromEnv, https), 'TLS, client certificate, user u');
+    const flagWins = etcdSecurityFrom({ etcdCafile: join(dir, 'ca.pem') }, { FLANNELD_ETCD_CAFILE: join(dir, 'env-ca.pem') }, https);
+    assert.equal(flagWins.ca!.toString(), 'ca pem');
+    for (const [flags, env, endpoints, message] of [
+      [{ etcdCertfile: join(dir, 'cert.pem') }, {}, https, /--etcd-certfile needs --etcd-keyfile too/],
+      [{ etcdKeyfile: join(dir, 'key.pem') }, {}, https, /--etcd-keyfile needs --etcd-certfile too/],
+      [{ etcdUsername: 'u' }, {}, https, /--etcd-username needs --etcd-password too/],
+      [{}, { FLANNELD_ETCD_PASSWORD: 'p' }, https, /FLANNELD_ETCD_PASSWORD \(--etcd-password\) needs --etcd-username too/],
+      [{ etcdCafile: join(dir, 'nope.pem') }, {}, https, /--etcd-cafile .*nope\.pem: no such file/],
+      [{ etcdCafile: join(dir, 'ca.pem') }, {}, ['http://198.51.100.1:2379'], /is for TLS: give --etcd-endpoints as https:\/\/ URLs/],
+    ] as Array<[Record<string, string>, Record<string, string>, string[], RegExp]>) {
+      assert.throws(() => etcdSecurityFrom(flags, env, endpoints), (err: Error & { code?: string }) => message.test(err.message) && err.code === 'TUN_ERR_USAGE', String(message));
+    }
+    assert.deepEqual(parseEndpoints('https://198.51.100.1'), ['https://198.51.100.1:2379']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

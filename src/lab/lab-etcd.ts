@@ -10,6 +10,7 @@ import { DEFAULT_ETCD_PREFIX, configKey } from '../etcd/subnet-keys.js';
 import { formatCidr, parseCidr } from '../packet/addr.js';
 import type { Lab } from './lab.js';
 import { labFilesDir } from './state.js';
+import { etcdctlTlsFlags, etcdTlsFlags, labEtcdTls, makeLabEtcdTls, rbacCommands } from './lab-etcd-tls.js';
 import { POD_NETWORK } from './topology.js';
 
 const ETCD_CLIENT_PORT = 2379;
@@ -33,9 +34,19 @@ function members(lab: Lab): string[] {
   return etcd.members;
 }
 
+const usesTls = (lab: Lab): boolean => lab.state.topology.etcd?.tls === true;
+const scheme = (lab: Lab): string => (usesTls(lab) ? 'https' : 'http');
+
 /** Client URLs of the lab's etcd members, for --etcd-endpoints. */
 export function labEtcdEndpoints(lab: Lab): string[] {
-  return members(lab).map((m) => `http://${lab.address(m)}:${ETCD_CLIENT_PORT}`);
+  return members(lab).map((m) => `${scheme(lab)}://${lab.address(m)}:${ETCD_CLIENT_PORT}`);
+}
+
+/** What an overlay node needs besides --etcd-endpoints: with TLS, the CA and the "node" client certificate (flannel's flags). */
+export function labEtcdClientFlags(lab: Lab): string[] {
+  if (!usesTls(lab)) return [];
+  const f = labEtcdTls(lab.name);
+  return ['--etcd-cafile', f.ca, '--etcd-certfile', f.nodeCert, '--etcd-keyfile', f.nodeKey];
 }
 
 /** Where host `host` keeps its subnet.env in this lab (each node needs its own). */
@@ -56,8 +67,8 @@ export function labEtcdLog(lab: Lab, member: string): string {
 export function startEtcdMember(lab: Lab, member: string, state: 'new' | 'existing' = 'new'): number {
   const all = members(lab);
   if (!all.includes(member)) throw new TunDriverError('TUN_ERR_LAB', `${member} is not an etcd member of lab ${lab.name} (members: ${all.join(', ')})`);
-  const peer = (m: string): string => `http://${lab.address(m)}:${ETCD_PEER_PORT}`;
-  const client = `http://${lab.address(member)}:${ETCD_CLIENT_PORT}`;
+  const peer = (m: string): string => `${scheme(lab)}://${lab.address(m)}:${ETCD_PEER_PORT}`;
+  const client = `${scheme(lab)}://${lab.address(member)}:${ETCD_CLIENT_PORT}`;
   const dir = labFilesDir(lab.name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const log = openSync(labEtcdLog(lab, member), 'a');
@@ -77,6 +88,7 @@ export function startEtcdMember(lab: Lab, member: string, state: 'new' | 'existi
       '--election-timeout', '500',
       '--logger', 'zap',
       '--log-outputs', 'stderr',
+      ...(usesTls(lab) ? etcdTlsFlags(lab.name, member) : []),
     ], { detached: true, stdio: ['ignore', log, log] });
     child.on('error', () => undefined);
     child.unref();
@@ -109,7 +121,7 @@ export async function stopEtcdMember(lab: Lab, member: string): Promise<void> {
 
 /** Runs etcdctl against the lab's etcd from member host `from`. */
 export function labEtcdctl(lab: Lab, args: string[], from = members(lab)[0], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return lab.run(from, 'etcdctl', ['--endpoints', labEtcdEndpoints(lab).join(','), '--dial-timeout', '2s', ...args], timeoutMs);
+  return lab.run(from, 'etcdctl', ['--endpoints', labEtcdEndpoints(lab).join(','), '--dial-timeout', '2s', ...(usesTls(lab) ? etcdctlTlsFlags(lab.name) : []), ...args], timeoutMs);
 }
 
 /** Waits until every member answers health checks (the cluster has a leader). */
@@ -133,8 +145,14 @@ export async function waitForEtcd(lab: Lab, timeoutMs = 20_000): Promise<void> {
  */
 export async function startLabEtcd(lab: Lab): Promise<void> {
   const config = labNetworkConfig(lab);
+  if (usesTls(lab)) makeLabEtcdTls(lab.name, members(lab).map((m) => ({ name: m, address: lab.address(m) })));
   for (const m of members(lab)) startEtcdMember(lab, m);
   await waitForEtcd(lab);
   const put = await labEtcdctl(lab, ['put', configKey(DEFAULT_ETCD_PREFIX), config]);
   if (put.code !== 0) throw new TunDriverError('TUN_ERR_LAB', `cannot store the network config in the lab's etcd: ${put.stderr.trim()}`);
+  if (!usesTls(lab)) return;
+  for (const args of rbacCommands(DEFAULT_ETCD_PREFIX)) {
+    const r = await labEtcdctl(lab, args);
+    if (r.code !== 0) throw new TunDriverError('TUN_ERR_LAB', `etcdctl ${args.join(' ')}: ${r.stderr.trim()}`);
+  }
 }

@@ -15,6 +15,8 @@ export interface PresetOptions {
   name?: string;
   /** cluster: run an etcd member on each of the first three hosts. */
   etcd?: boolean;
+  /** cluster with etcd: TLS with client certificates and RBAC (lab-etcd-tls.ts). */
+  etcdTls?: boolean;
   /** cluster: add a host outside the cluster ("internet", 198.51.100.129) behind a router, for --ip-masq. */
   internet?: boolean;
 }
@@ -65,7 +67,7 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
     return {
       name: o.name ?? 'cluster',
       ...internet,
-      ...(o.etcd ? { etcd: { members: Array.from({ length: Math.min(hosts, 3) }, (_, i) => `host-${i + 1}`) } } : {}),
+      ...(o.etcd ? { etcd: { members: Array.from({ length: Math.min(hosts, 3) }, (_, i) => `host-${i + 1}`), ...(o.etcdTls ? { tls: true } : {}) } } : {}),
     };
   },
 };

@@ -46,7 +46,7 @@ export const TopologySchema = z
       .array(z.object({ name: nodeName, interfaces: z.array(z.object({ segment: nodeName, address: ipv4 }).strict()).min(2) }).strict())
       .default([]),
     /** An etcd cluster inside the lab: one member on each host named here (the overlay's control plane). */
-    etcd: z.object({ members: z.array(nodeName).min(1).max(5) }).strict().optional(),
+    etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional() }).strict().optional(),
   })
   .strict();
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Lab } from '../../src/lab/lab.js';
 import { presetTopology } from '../../src/lab/presets.js';
-import { labEtcdctl, labEtcdEndpoints, labSubnetFile } from '../../src/lab/lab-etcd.js';
+import { labEtcdClientFlags, labEtcdctl, labEtcdEndpoints, labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { DaemonRun, startDaemon } from './daemon-harness.js';
 import { addPod, podsOf } from '../../src/lab/lab-pods.js';
 import type { JsonObject } from '../../src/cni/net-conf.js';
@@ -48,8 +48,8 @@ export class OverlayCluster {
    * `podDelegate` is merged over the plugin's delegate configuration, e.g.
    * {mtu: 1500} for pods whose MTU is above the overlay's path MTU.
    */
-  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; internet?: boolean; podDelegate?: JsonObject } = {}): Promise<OverlayCluster> {
-    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, internet: options.internet }));
+  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject } = {}): Promise<OverlayCluster> {
+    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet }));
     const dir = mkdtempSync(join(tmpdir(), 'tdlab-leases-'));
     const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {});
     cluster.writeLeases(Array.from({ length: hosts }, (_, i) => leaseFor(i + 1)));
@@ -113,7 +113,7 @@ export class OverlayCluster {
   args(host: number, own: string[] = []): string[] {
     const extra = [...(this.ipMasq ? ['--ip-masq'] : []), ...this.commonArgs, ...own];
     if (this.etcd) {
-      return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
+      return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), ...labEtcdClientFlags(this.lab), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
     return ['overlay', '--network', NETWORK, '--subnet', `10.244.${host}.0/24`, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--json-log', ...extra];
   }
