@@ -9,7 +9,11 @@
 //              process (bench/etcd-sim.ts): join and watch-to-route
 // Bounded: BENCH_ETCD_RUNS join runs (default 5), 10 changes, 20 changes
 // for the 50 nodes; everything inside the lab's namespaces.
+// With --nodes N (up to 2,000): the scale benchmark instead, plain and TLS
+// (bench/etcd-scale.ts).
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { scaleBench } from './etcd-scale.js';
 import { fileURLToPath } from 'node:url';
 import { labEtcdEndpoints } from '../src/lab/lab-etcd.js';
 import { Lab } from '../src/lab/lab.js';
@@ -76,6 +80,12 @@ async function changes(cluster: OverlayCluster, daemons: DaemonRun[]): Promise<n
 }
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { nodes: { type: 'string' }, 'plain-only': { type: 'boolean', default: false } } });
+  if (values.nodes !== undefined) {
+    const n = Number(values.nodes);
+    if (!(Number.isInteger(n) && n >= 2 && n <= 2000)) throw new Error('--nodes: give a whole number from 2 to 2000');
+    return scaleBench(n, values['plain-only'] ?? false);
+  }
   await Lab.down(LAB);
   const cluster = await OverlayCluster.up(LAB, 3, 1, { etcd: true });
   try {

@@ -71,14 +71,16 @@ export class EtcdControlPlane implements ControlPlane {
       acquired = await retryUntil(options.endpoints, options.connectTimeoutMs, () =>
         acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey }),
       );
-      const leaseId = await acquired.lease.grant();
+      // Under load (a cluster-wide restart of 1,000 nodes on one etcd) one call may miss its 3 s deadline: retry within --etcd-timeout.
+      const lease = acquired.lease;
+      const leaseId = await retryUntil(options.endpoints, options.connectTimeoutMs, () => lease.grant());
       // Until start(), changes only update the watch's view.
       let plane: EtcdControlPlane | undefined;
       const watch = new SubnetWatch(client, options.prefix, config, {
         onChange: (leases, why) => plane?.leasesChanged(leases, why),
         onProblem: (message) => plane?.events.onWarning(message),
       });
-      await watch.start();
+      await retryUntil(options.endpoints, options.connectTimeoutMs, () => watch.start());
       plane = new EtcdControlPlane(client, options, config, acquired, leaseId, watch);
       return plane;
     } catch (err) {

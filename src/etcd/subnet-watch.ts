@@ -3,6 +3,11 @@
 // connection dropped) or cancelled (its revision was compacted away), list
 // again and watch again, so the view always converges on what etcd holds.
 // While etcd is away the last view stays: forwarding goes on.
+//
+// Events that arrive together (one watch response holds many: a cluster
+// of 1,000 nodes restarting puts 1,000 keys) are handed on as one change
+// at the end of the tick, so a node rebuilds its routes once per batch,
+// not once per key: per event it would be O(n) work n times.
 import { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { Lease } from '../overlay/leases.js';
 import { describeEtcdError } from './etcd-connection.js';
@@ -26,6 +31,9 @@ export class SubnetWatch {
   private closed = false;
   private resyncing = false;
   private retryTimer?: NodeJS.Timeout;
+  /** Changes seen since the last onChange, handed on together at the end of the tick. */
+  private pending: string[] = [];
+  private flushing?: NodeJS.Immediate;
 
   constructor(
     private readonly client: Etcd3,
@@ -46,6 +54,7 @@ export class SubnetWatch {
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    if (this.flushing) clearImmediate(this.flushing);
     this.dropWatcher();
   }
 
@@ -96,7 +105,7 @@ export class SubnetWatch {
       else this.byKey.delete(key);
       const after = this.byKey.get(key);
       if (before?.publicIp === after?.publicIp && before?.port === after?.port && before?.publicKey === after?.publicKey) return; // a renewal, not a change
-      this.handlers.onChange(this.leases, `${kind} ${key.slice(subnetsDir(this.prefix).length)}`);
+      this.changed(`${kind} ${key.slice(subnetsDir(this.prefix).length)}`);
     };
     watcher
       .on('put', event('put'))
@@ -111,6 +120,18 @@ export class SubnetWatch {
         if (lost) void this.resync('watch reconnected, listed again');
       })
       .on('error', (err) => void this.resync(`watch cancelled (${describeEtcdError(err)}), listed again`));
+  }
+
+  /** Records a change; the first in a tick schedules the one onChange for all of them. */
+  private changed(why: string): void {
+    this.pending.push(why);
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined;
+      const whys = this.pending;
+      this.pending = [];
+      if (this.closed || whys.length === 0) return;
+      this.handlers.onChange(this.leases, whys.length === 1 ? whys[0] : `${whys.length} changes: ${whys.slice(0, 3).join(', ')}${whys.length > 3 ? ', ...' : ''}`);
+    });
   }
 
   private apply(key: string, value: string): void {

@@ -1,0 +1,111 @@
+// One worker of `npm run bench:etcd -- --nodes N` (bench/etcd-scale.ts):
+// COUNT simulated nodes in this process, each the real EtcdControlPlane
+// with its own etcd client (as each node's daemon has its own), and a
+// route table rebuilt on every change, as the daemon does. Run inside a
+// lab host. Talks to the coordinator in JSON lines: it prints
+// {"type":"joined"} and {"type":"complete"} (times in ms since the epoch,
+// comparable across processes on one machine), then answers stdin lines
+// "change K WANT" with {"type":"seen"} (when each node's table showed the
+// probe subnet appear (WANT 1) or go (0)), "rss" with its RSS, "quit" by
+// giving its leases back and exiting.
+//   node etcd-scale-worker.js ENDPOINTS PREFIX FIRST COUNT TOTAL PROBE [CA CERT KEY]
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
+import { openEtcd } from '../src/etcd/etcd-connection.js';
+import type { EtcdSecurity } from '../src/etcd/etcd-security.js';
+import { Lease } from '../src/overlay/leases.js';
+import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
+import { parseCidr } from '../src/packet/addr.js';
+
+const [endpointsArg, prefix, firstArg, countArg, totalArg, probeArg, ca, cert, key] = process.argv.slice(2);
+const endpoints = endpointsArg.split(',');
+const FIRST = Number(firstArg);
+const COUNT = Number(countArg);
+const TOTAL = Number(totalArg);
+const PROBE = parseCidr(probeArg);
+const JOIN_CONCURRENCY = Number(process.env.BENCH_JOIN_CONCURRENCY ?? 4);
+const security: EtcdSecurity | undefined = ca ? { ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), sources: {} } : undefined;
+const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
+
+interface SimNode {
+  plane?: EtcdControlPlane;
+  routes: RouteTable;
+  hasProbe: boolean;
+  /** When hasProbe last changed (epoch ms). */
+  flippedAt: number;
+}
+
+const nodes: SimNode[] = Array.from({ length: COUNT }, () => ({ routes: new RouteTable([]), hasProbe: false, flippedAt: 0 }));
+
+function rebuild(node: SimNode, leases: Lease[]): void {
+  node.routes = new RouteTable(leases.map(peerFromLease));
+  const has = node.routes.lookup(PROBE.network) !== undefined;
+  if (has !== node.hasProbe) {
+    node.hasProbe = has;
+    node.flippedAt = now();
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'td-etcd-scale-'));
+let next = 0;
+await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, COUNT) }, async () => {
+  while (next < COUNT) {
+    const i = next++;
+    const node = nodes[i];
+    node.plane = await EtcdControlPlane.open({ endpoints, prefix, publicIp: 0xc6330000 + FIRST + i, subnetFile: join(dir, `${i}.env`), leaseTtlSeconds: 120, connectTimeoutMs: 60_000, security });
+    rebuild(node, node.plane.leases());
+    node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => say({ type: 'fatal', message: err.message }) });
+  }
+}));
+say({ type: 'joined', at: now() });
+const complete = await until(() => nodes.every((n) => n.routes.peers.length >= TOTAL), 120_000);
+say({ type: 'complete', at: now(), complete, tables: nodes.map((n) => n.routes.peers.length).sort((a, b) => a - b)[0] });
+
+// Worker 0 also changes the probe key and times a re-list, from inside the lab.
+const admin = FIRST === 0 ? openEtcd(endpoints, security) : undefined;
+const probeKey = `${prefix}/subnets/${probeArg.replace('/', '-')}`;
+
+// Commands are handled as they come: worker 0 waits for a change while it also makes it.
+createInterface({ input: process.stdin }).on('line', (line) => void handle(line));
+
+async function handle(line: string): Promise<void> {
+  const [cmd, k, want] = line.split(' ');
+  if (cmd === 'put' && admin) {
+    const at = now();
+    if (want === '1') await admin.put(probeKey).value('{"PublicIP":"198.51.100.250","BackendType":"udp","BackendData":null}');
+    else await admin.delete().key(probeKey);
+    say({ type: 'put', k: Number(k), at });
+  } else if (cmd === 'relist' && admin) {
+    const t0 = performance.now();
+    const res = await admin.getAll().prefix(`${prefix}/subnets/`).exec();
+    const listed = performance.now();
+    const table = new RouteTable(res.kvs.map((kv) => peerFromLease({ subnet: parseCidr(kv.key.toString().slice(`${prefix}/subnets/`.length).replace('-', '/')), publicIp: 1, port: 8285 })));
+    say({ type: 'relist', keys: res.kvs.length, listMs: listed - t0, rebuildMs: performance.now() - listed, peers: table.peers.length });
+  } else if (cmd === 'change') {
+    const w = want === '1';
+    const ok = await until(() => nodes.every((n) => n.hasProbe === w), 30_000);
+    say({ type: 'seen', k: Number(k), ok, times: nodes.map((n) => n.flippedAt) });
+  } else if (cmd === 'rss') {
+    say({ type: 'rss', rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
+  } else if (cmd === 'quit') {
+    await Promise.all(nodes.map((n) => n.plane?.abandon()));
+    admin?.close();
+    rmSync(dir, { recursive: true, force: true });
+    say({ type: 'bye' });
+    process.exit(0);
+  }
+}
