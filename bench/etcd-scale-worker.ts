@@ -19,6 +19,7 @@ import type { EtcdSecurity } from '../src/etcd/etcd-security.js';
 import { Lease } from '../src/overlay/leases.js';
 import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
 import { parseCidr } from '../src/packet/addr.js';
+import { waitUntil } from './wait-until.js';
 
 const [endpointsArg, prefix, firstArg, countArg, totalArg, probeArg, ca, cert, key] = process.argv.slice(2);
 const endpoints = endpointsArg.split(',');
@@ -29,7 +30,6 @@ const PROBE = parseCidr(probeArg);
 const JOIN_CONCURRENCY = Number(process.env.BENCH_JOIN_CONCURRENCY ?? 4);
 const security: EtcdSecurity | undefined = ca ? { ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), sources: {} } : undefined;
 const now = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 
 interface SimNode {
@@ -51,14 +51,7 @@ function rebuild(node: SimNode, leases: Lease[]): void {
   }
 }
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(2);
-  }
-  return true;
-}
+const until = (check: () => boolean, timeoutMs: number): Promise<boolean> => waitUntil(check, timeoutMs, 2);
 
 const dir = mkdtempSync(join(tmpdir(), 'td-etcd-scale-'));
 let next = 0;

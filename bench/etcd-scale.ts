@@ -20,6 +20,7 @@ import { netnsPids } from '../src/netns/processes.js';
 import { OverlayCluster } from '../test/support/overlay-cluster.js';
 import { cpuSeconds } from './proc-cpu.js';
 import { dataPlaneAtScale } from './route-scale.js';
+import { percentile } from './wait-until.js';
 
 const WORKER = fileURLToPath(new URL('./etcd-scale-worker.js', import.meta.url));
 const LAB = 'bench-etcd-n';
@@ -59,7 +60,7 @@ function worker(lab: Lab, args: string[]): Worker {
   };
 }
 
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+const pct = percentile;
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 
 function etcdCpu(lab: Lab): number {

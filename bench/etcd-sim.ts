@@ -13,6 +13,7 @@ import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
 import { Lease } from '../src/overlay/leases.js';
 import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
 import { parseCidr } from '../src/packet/addr.js';
+import { percentile, waitUntil } from './wait-until.js';
 
 const [endpointsArg, nodesArg = '50', changesArg = '20'] = process.argv.slice(2);
 const endpoints = endpointsArg.split(',');
@@ -42,17 +43,8 @@ function rebuild(node: SimNode, leases: Lease[]): void {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+const pct = percentile;
 const round = (x: number): number => Math.round(x * 10) / 10;
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await sleep(1);
-  }
-  return true;
-}
 
 async function main(): Promise<void> {
   const admin = openEtcd(endpoints);
