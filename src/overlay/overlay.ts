@@ -232,7 +232,7 @@ export class Overlay {
   private retiringKeypair(peer: Peer): { wg: WireGuard; peer: WgPeer; kp: Keypair } | undefined {
     const r = this.retiring;
     if (!r || !peer.publicKey) return undefined;
-    const old = [...r.wg.peers].find((p) => p.publicKey === peer.publicKey);
+    const old = r.wg.peerByKey(peer.publicKey);
     const kp = old?.keypairs.current;
     return old && kp && kp.canSend(performance.now()) ? { wg: r.wg, peer: old, kp } : undefined;
   }
@@ -433,7 +433,7 @@ export class Overlay {
     if (r && buf[off] === 4 && r.wg.knowsIndex(buf, off)) {
       n = r.wg.receive(buf, off, size, addr, port);
       if (n >= 0) {
-        const byKey = [...wg.peers].find((p) => p.publicKey === r.wg.lastPeer!.publicKey);
+        const byKey = wg.peerByKey(r.wg.lastPeer!.publicKey);
         if (!byKey) return CONSUMED;
         this.lastOpenedBy = byKey;
       }

@@ -129,6 +129,11 @@ export class WireGuard {
     return this.byKey.values();
   }
 
+  /** The peer with this public key (base64), if there is one. */
+  peerByKey(publicKey: string): WgPeer | undefined {
+    return this.byKey.get(publicKey);
+  }
+
   /** Keypairs and handshakes in the index table (for tests: bounded under floods). */
   get indexCount(): number {
     return this.indices.size;
