@@ -6,7 +6,7 @@
 #            WireGuard interop tests' peer, always installed)
 #            (bench:relay builds the seed's Go program itself on first use)
 set -euo pipefail
-tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ aarch64-linux-gnu-g++:g++-aarch64-linux-gnu make:make python3:python3 wireguard-go:wireguard-go wg:wireguard-tools"
+tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ aarch64-linux-gnu-g++:g++-aarch64-linux-gnu make:make python3:python3 wireguard-go:wireguard-go wg:wireguard-tools openssl:openssl"
 [ "${1:-}" = "--bench" ] && tools="$tools socat:socat"
 need=()
 for pair in $tools; do
