@@ -179,7 +179,7 @@ export class Overlay {
    * peers that stay are kept; removed peers stop receiving at once.
    */
   setLeases(leases: readonly Lease[]): void {
-    // The same node (subnet and endpoint) keeps its Peer and counters; a new key is a new WireGuard peer.
+    // The same node (subnet and endpoint) keeps its traffic counters; its WireGuard peer stays while key and endpoint do.
     const node = (p: Lease): string => `${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`;
     const before = new Map(this.routes.peers.map((p) => [node(p), p]));
     let accepted = leases.filter((l) => !samePrefix(l.subnet, this.options.subnet));
@@ -225,7 +225,7 @@ export class Overlay {
     this.retiring = { wg: old, until: now + 90_000 };
     this.wg = this.newWireGuard(privateKey);
     this.attachWireGuard();
-    for (const p of this.routes.peers) if (p.wg) this.wg.sendingKeypair(p.wg, 1); // starts each handshake
+    for (const p of this.routes.peers) if (p.wg) this.wg.handshakeWith(p.wg);
   }
 
   /** The old key's keypair for `peer` while a rotation is under way, if it still has one. */
@@ -248,7 +248,7 @@ export class Overlay {
       this.timer = setInterval(() => this.tick(), 100);
       this.timer.unref();
       // Handshake with every peer now: after a restart, the peers' sessions with us are gone.
-      for (const p of this.routes.peers) if (p.wg) this.wg.sendingKeypair(p.wg, 1);
+      for (const p of this.routes.peers) if (p.wg) this.wg.handshakeWith(p.wg);
     }
   }
 
@@ -323,6 +323,7 @@ export class Overlay {
     this.options.batchObserver?.('net', batch.count);
     this.toTun.reset(batch.buf);
     const wg = this.wg;
+    const now = wg ? wg.time() : 0; // one clock read per batch
     let probeDelivered = false;
     const routes = this.routes;
     const own = this.options.subnet;
@@ -341,7 +342,7 @@ export class Overlay {
       let peer: Peer | undefined;
       if (wg && isWireGuardMessage(batch.buf, off, size)) {
         // WireGuard: the message names its session (receiver index); where it came from does not matter.
-        const n = this.openWireGuard(wg, batch.buf, off, size, addr, port);
+        const n = this.openWireGuard(wg, batch.buf, off, size, addr, port, now);
         if (n < 0) {
           if (n === CONSUMED) this.counters.wireguardConsumed++;
           continue;
@@ -356,7 +357,8 @@ export class Overlay {
         if (!peer) continue; // its lease went away while the message was in flight
         off += TRANSPORT_HEADER;
         // Padding: the packet is as long as its IP header says, within the 15 bytes of padding.
-        const total = n >= 20 && batch.buf[off] >>> 4 === 4 ? (batch.buf[off + 2] << 8) | batch.buf[off + 3] : n;
+        const inner = this.ip.attach(batch.buf, off, n);
+        const total = n >= 20 && inner.version === 4 ? inner.totalLength : n;
         if (total > n || n - total >= 16) {
           this.counters.drop('malformed');
           continue;
@@ -427,11 +429,11 @@ export class Overlay {
    * by the WireGuard). During a key rotation, a transport message the new
    * key does not know is tried under the old one.
    */
-  private openWireGuard(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number): number {
+  private openWireGuard(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number): number {
     const r = this.retiring;
     let n: number;
     if (r && buf[off] === 4 && r.wg.knowsIndex(buf, off)) {
-      n = r.wg.receive(buf, off, size, addr, port);
+      n = r.wg.receive(buf, off, size, addr, port, now);
       if (n >= 0) {
         const byKey = wg.peerByKey(r.wg.lastPeer!.publicKey);
         if (!byKey) return CONSUMED;
@@ -439,7 +441,7 @@ export class Overlay {
       }
       return n;
     }
-    n = wg.receive(buf, off, size, addr, port);
+    n = wg.receive(buf, off, size, addr, port, now);
     if (n >= 0) this.lastOpenedBy = wg.lastPeer;
     return n;
   }
@@ -506,15 +508,19 @@ export class Overlay {
     let lastAddr = -1;
     let lastPort = -1;
     let peer: Peer | undefined;
+    // The keypair that seals for the current endpoint, and the WireGuard and peer it belongs to
+    // (the retiring WireGuard's during a key rotation).
     let kp: Keypair | undefined;
-    let sealer: { wg: WireGuard; peer: WgPeer } | undefined;
+    let kpWg: WireGuard = wg;
+    let kpPeer: WgPeer | undefined;
     // Messages [runStart, out.count) go under one keypair and hold spans [runSpan, ...) in the same order.
     let runStart = 0;
     let runSpan = 0;
     let runKp: Keypair | undefined;
-    let runSealer: { wg: WireGuard; peer: WgPeer } | undefined;
+    let runWg: WireGuard = wg;
+    let runPeer: WgPeer | undefined;
     const sealRun = (nextSpan: number): void => {
-      if (runKp && out.count > runStart) runSealer!.wg.sealRun(runSealer!.peer, runKp, out, runStart, out.count - runStart, spans, runSpan);
+      if (runKp && out.count > runStart) runWg.sealRun(runPeer!, runKp, out, runStart, out.count - runStart, spans, runSpan);
       runStart = out.count;
       runSpan = nextSpan;
     };
@@ -526,21 +532,23 @@ export class Overlay {
         lastPort = port;
         peer = this.routes.fromEndpoint(addr, port);
         kp = undefined;
-        sealer = undefined;
-        if (peer?.wg) {
-          kp = wg.sendingKeypair(peer.wg, 1);
-          sealer = { wg, peer: peer.wg };
-          const old = kp ? undefined : this.retiringKeypair(peer);
+        kpWg = wg;
+        kpPeer = peer?.wg;
+        if (kpPeer) {
+          kp = wg.sendingKeypair(kpPeer, 1);
+          const old = kp ? undefined : this.retiringKeypair(peer!);
           if (old) {
             kp = old.kp;
-            sealer = { wg: old.wg, peer: old.peer };
+            kpWg = old.wg;
+            kpPeer = old.peer;
           }
         }
       }
       if (kp !== runKp) {
         sealRun(i);
         runKp = kp;
-        runSealer = sealer;
+        runWg = kpWg;
+        runPeer = kpPeer;
       }
       if (out.full) {
         sealRun(i);
@@ -552,14 +560,11 @@ export class Overlay {
         out.commit(paddedLength(len, this.options.pathMtu) + TRANSPORT_OVERHEAD, addr, port);
       } else if (peer?.wg) {
         wg.stage(peer.wg, spans.buf, spans.offsets[i], len);
-        runSpan = i + 1;
       } else if (peer && !peer.publicKey && this.options.allowPlaintextPeers) {
         out.buf.set(spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len), out.nextOffset);
         out.commit(len, addr, port);
-        runSpan = i + 1;
       } else {
         this.counters.drop('plaintext-peer');
-        runSpan = i + 1;
       }
     }
     sealRun(spans.count);

@@ -32,7 +32,7 @@ export type WireGuardDropReason =
   | 'initiation-flood' // a peer's initiations faster than one per 20 ms
   | 'unknown-index' // a message for a receiver index we do not hold (a session that ended, or forged)
   | 'expired-keypair' // a transport message under a key older than REJECT_AFTER_TIME
-  | 'replayed' // an authentic transport message whose counter was seen before
+  | 'replayed' // an authentic transport message whose counter was seen before (or, unopened, a counter of 2^53 or more: never sent within a session's life)
   | 'staged-overflow' // a packet for a peer whose handshake is under way, with its queue full
   | 'not-wireguard'; // a datagram that is no WireGuard message (wrong type, size or reserved bytes)
 
@@ -70,6 +70,11 @@ const UNDER_LOAD_HOLD_MS = 1_000;
 /** Under load, a source may send this many handshake messages per second (a burst of RATE_BURST). */
 const RATE_PER_SECOND = 20;
 const RATE_BURST = 5;
+
+/** IPv4:port as one exact number (< 2^48), for maps keyed by a sender's address. */
+function endpointId(addr: number, port: number): number {
+  return addr * 0x10000 + port;
+}
 
 /** Largest padded length of a `len`-byte packet: the next multiple of 16, but never past the path MTU. */
 export function paddedLength(len: number, pathMtu: number): number {
@@ -161,7 +166,7 @@ export class WireGuard {
     const seen = this.latestTimestamps.get(publicKey);
     if (seen) peer.handshake.latestTimestamp = seen;
     this.byKey.set(publicKey, peer);
-    this.byEndpoint.set(addr * 0x10000 + port, peer);
+    this.byEndpoint.set(endpointId(addr, port), peer);
     return peer;
   }
 
@@ -172,7 +177,7 @@ export class WireGuard {
     this.zeroKeys(peer);
     peer.staged = undefined;
     this.byKey.delete(peer.publicKey);
-    const at = peer.endpointAddr * 0x10000 + peer.endpointPort;
+    const at = endpointId(peer.endpointAddr, peer.endpointPort);
     if (this.byEndpoint.get(at) === peer) this.byEndpoint.delete(at);
   }
 
@@ -187,6 +192,16 @@ export class WireGuard {
     if (kp && kp.canSend(this.now(), count)) return kp;
     this.sendInitiation(peer, false);
     return undefined;
+  }
+
+  /** Starts a handshake with `peer` unless it has a session that can send (at most one per REKEY_TIMEOUT). */
+  handshakeWith(peer: WgPeer): void {
+    this.sendingKeypair(peer, 1);
+  }
+
+  /** The transport's clock (ms): read it once per batch and pass it to receive(). */
+  time(): number {
+    return this.now();
   }
 
   /**
@@ -223,16 +238,15 @@ export class WireGuard {
    * packet is at off+16; `lastPeer` is its peer). CONSUMED for handshakes,
    * cookie replies and keepalives; DROPPED (with `lastDrop`) for refusals.
    */
-  receive(buf: Uint8Array, off: number, size: number, addr: number, port: number): number {
+  receive(buf: Uint8Array, off: number, size: number, addr: number, port: number, now = this.now()): number {
     const type = messageType(buf, off, size);
     if (type === MSG_TRANSPORT) {
-      const n = this.receiveTransport(buf, off, size);
+      const n = this.receiveTransport(buf, off, size, now);
       if (n === DROPPED && this.lastDrop === 'unknown-index') this.resumeWith(addr, port);
       return n;
     }
     if (type === 0) return this.drop('not-wireguard');
     const msg = buf.slice(off, off + size);
-    const now = this.now();
     if (type === MSG_COOKIE_REPLY) {
       const entry = this.indices.lookup(readU32(msg, 4));
       if (!entry) return this.drop('unknown-index');
@@ -254,11 +268,10 @@ export class WireGuard {
     return result;
   }
 
-  private receiveTransport(buf: Uint8Array, off: number, size: number): number {
+  private receiveTransport(buf: Uint8Array, off: number, size: number, now: number): number {
     const entry = this.indices.lookup(readU32(buf, off + DATA.receiver));
     const kp = entry?.keypair;
     if (!kp) return this.drop('unknown-index');
-    const now = this.now();
     if (!kp.canReceive(now)) return this.drop('expired-keypair');
     const counter = readCounter(buf, off + DATA.counter);
     if (counter < 0) return this.drop('replayed');
@@ -290,7 +303,7 @@ export class WireGuard {
    * brings it back at once instead of after the peer's own timers.
    */
   private resumeWith(addr: number, port: number): void {
-    const peer = this.byEndpoint.get(addr * 0x10000 + port);
+    const peer = this.byEndpoint.get(endpointId(addr, port));
     if (peer && !peer.keypairs.current) this.sendInitiation(peer, false);
   }
 
@@ -467,7 +480,7 @@ export class WireGuard {
 
   /** Token bucket per source address under load (wireguard-go's ratelimiter: 20/s, burst 5). */
   private rateAllows(addr: number, port: number, now: number): boolean {
-    const key = addr * 0x10000 + port;
+    const key = endpointId(addr, port);
     let b = this.rateBuckets.get(key);
     if (!b) {
       if (this.rateBuckets.size >= 65_536) this.rateBuckets.clear();

@@ -26,11 +26,11 @@ interface Node {
   addr: number;
 }
 
-function node(clock: { t: number }, addr: number, opts: { psk?: Uint8Array; privateKey?: ReturnType<typeof generateKeyPairSync>['privateKey']; underLoadPerSecond?: number } = {}): Node {
+function node(clock: { t: number }, addr: number, opts: { psk?: Uint8Array; privateKey?: ReturnType<typeof generateKeyPairSync>['privateKey']; underLoadPerSecond?: number; wallNow?: () => number } = {}): Node {
   const privateKey = opts.privateKey ?? generateKeyPairSync('x25519').privateKey;
   const n: Node = { out: [], drops: [], addr } as unknown as Node;
   n.wg = new WireGuard({
-    privateKey, psk: opts.psk, pathMtu: MTU, now: () => clock.t, wallNow: () => 1_800_000_000_000 + clock.t, underLoadPerSecond: opts.underLoadPerSecond,
+    privateKey, psk: opts.psk, pathMtu: MTU, now: () => clock.t, wallNow: opts.wallNow ?? (() => 1_800_000_000_000 + clock.t), underLoadPerSecond: opts.underLoadPerSecond,
     send: (m: Spans) => {
       for (let i = 0; i < m.count; i++) n.out.push({ data: m.buf.slice(m.offsets[i], m.offsets[i] + m.lengths[i]), addr: m.addrs[2 * i], port: m.addrs[2 * i + 1] });
     },
@@ -164,16 +164,20 @@ test('a replayed initiation is refused by its timestamp, also after the peer was
 test('TAI64N timestamps order as time does, and ours never repeat within the 16 ms whitening step', () => {
   assert.ok(tai64nAfter(tai64n(2000), tai64n(1000)));
   assert.ok(!tai64nAfter(tai64n(1000.001), tai64n(1000)));
-  const { clock, a, b } = pair();
-  send(a, [packet(60)]);
-  deliver(a, b);
-  b.out.length = 0;
-  clock.t += REKEY_TIMEOUT; // same wall 16 ms bucket is impossible now, but the next initiation must still be newer
-  a.wg.removePeer(a.peer!);
+  // a's wall clock stands still: its retry falls in the same 16 ms whitening step as its first initiation.
+  const clock = { t: 1000 };
+  const a = node(clock, A_ADDR, { wallNow: () => 1_800_000_000_000 });
+  const b = node(clock, B_ADDR);
   link(a, b);
   send(a, [packet(60)]);
   deliver(a, b);
-  assert.equal(b.out.length, 1, 'a second initiation is accepted');
+  b.out.length = 0;
+  clock.t += REKEY_TIMEOUT + 400;
+  a.wg.tick(); // the retry
+  assert.equal(a.out[0]?.data[0], MSG_INITIATION);
+  deliver(a, b);
+  assert.deepEqual(b.drops, [], 'the retry is newer than the first, not a stale timestamp');
+  assert.equal(b.out[0]?.data[0], MSG_RESPONSE);
 });
 
 test('the responder holds its packets until the initiator confirms the session, then sends them', () => {
@@ -345,4 +349,55 @@ test('a peer at a new endpoint is a new peer: its keys are dropped, the next pac
   assert.equal(a.out[0].data[0], MSG_INITIATION);
   assert.equal(a.out[0].addr, 0xc6336409);
   assert.equal(a.wg.peer(b.wg.publicKey, publicBytesOf(b.wg.identity.privateKey), 0xc6336409, PORT), moved, 'the same endpoint again: the same peer');
+});
+
+test('under load a source may send 5 handshake messages at once and 20 a second: the rest are refused before any Diffie-Hellman', () => {
+  const { clock, a, b } = underLoad();
+  deliver(b, a); // the cookie: a's next initiation carries a valid mac2
+  clock.t += REKEY_TIMEOUT + 400;
+  a.wg.tick();
+  const init = a.out.splice(0)[0].data;
+  b.drops.length = 0;
+  for (let k = 0; k < 8; k++) b.wg.receive(init.slice(), 0, init.length, A_ADDR, PORT);
+  assert.equal(b.drops.filter((d) => d === 'handshake-rate-limited').length, 3, b.drops.join(' '));
+  assert.equal(b.drops.filter((d) => d === 'cookie-sent').length, 0, 'mac2 was valid each time');
+});
+
+test('the initiator rekeys after REKEY_AFTER_MESSAGES as after REKEY_AFTER_TIME', () => {
+  const { clock, a, b } = pair();
+  handshake(a, b);
+  clock.t += REKEY_TIMEOUT + 1; // past the handshake rate limit, far from REKEY_AFTER_TIME
+  a.peer!.keypairs.current!.sendCounter = 2 ** 60 - 1;
+  a.out.length = 0;
+  send(a, [packet(60)]);
+  assert.deepEqual(a.out.map((m) => m.data[0]), [MSG_INITIATION, MSG_TRANSPORT]);
+});
+
+test('a transport message with a counter of 2^53 or more is refused before it is opened', () => {
+  const { a, b } = pair();
+  handshake(a, b);
+  send(a, [packet(60)]);
+  const m = a.out.splice(0)[0].data.slice();
+  m[15] = 0x01; // counter's top byte: 2^56
+  assert.equal(b.wg.receive(m, 0, m.length, A_ADDR, PORT), DROPPED);
+  assert.equal(b.wg.lastDrop, 'replayed');
+});
+
+test('a message for a session this node no longer holds, from the peer\'s endpoint, starts one handshake (not one per message)', () => {
+  const { a, b } = pair();
+  handshake(a, b);
+  send(a, [packet(60), packet(60)]);
+  const [m1, m2] = a.out.splice(0);
+  b.wg.removePeer(b.peer!);
+  b.peer = b.wg.peer(a.wg.publicKey, publicBytesOf(a.wg.identity.privateKey), A_ADDR, PORT);
+  b.out.length = 0;
+  assert.equal(b.wg.receive(m1.data.slice(), 0, m1.data.length, A_ADDR, PORT), DROPPED);
+  assert.equal(b.wg.lastDrop, 'unknown-index');
+  assert.deepEqual(b.out.map((m) => [m.data[0], m.addr]), [[MSG_INITIATION, A_ADDR]]);
+  b.wg.receive(m2.data.slice(), 0, m2.data.length, A_ADDR, PORT);
+  assert.equal(b.out.length, 1, 'at most one per REKEY_TIMEOUT');
+  const stranger = m2.data.slice();
+  b.out.length = 0;
+  b.wg.receive(stranger, 0, stranger.length, 0xc6336409, PORT);
+  assert.equal(b.out.length, 0, 'from an address that is no peer\'s: nothing');
 });

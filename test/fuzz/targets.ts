@@ -30,8 +30,7 @@ import { SpanList } from '../../src/io/batch.js';
 import { parseNetConf } from '../../src/cni/net-conf.js';
 import { CniError } from '../../src/cni/cni-error.js';
 import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
-import { paddedLength, WireGuard } from '../../src/wireguard/device.js';
-import { TRANSPORT_OVERHEAD } from '../../src/wireguard/messages.js';
+import { wireguardOverlayPair } from '../support/wireguard-overlay-pair.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -306,46 +305,7 @@ function engineTarget(kind: 'relay' | 'overlay'): Target {
  * unmutated transport message may reach the TUN.
  */
 function wireguardTarget(): Target {
-  const [mine, theirs] = [generatePrivateKey(), generatePrivateKey()];
-  const leases = { network: '10.244.0.0/16', nodes: [
-    { subnet: '10.244.1.0/24', publicIp: '198.51.100.1', publicKey: publicKeyOf(mine) },
-    { subnet: '10.244.2.0/24', publicIp: '198.51.100.2', port: 9000, publicKey: publicKeyOf(theirs) },
-  ] };
-  const tun = new MemoryTun();
-  const toPeer: Uint8Array[] = [];
-  const net: UdpNetwork = { ...new FuzzNet(false), send: (spans, first, count) => {
-    for (let k = first; k < first + count; k++) toPeer.push(spans.buf.slice(spans.offsets[k], spans.offsets[k] + spans.lengths[k]));
-    return count;
-  }, startReading() {}, stopReading() {}, close() {} };
-  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: SUBNET, tunMtu: 1440, pathMtu: 1440, now: () => 0, wireguard: { privateKey: keyPairOf(mine).privateKey } });
-  overlay.setLeases(parseLeases(leases, NETWORK, 'fuzz'));
-  const fromPeer: Uint8Array[] = [];
-  const peerWg = new WireGuard({ privateKey: keyPairOf(theirs).privateKey, pathMtu: 1440, send: (m) => {
-    for (let k = 0; k < m.count; k++) fromPeer.push(m.buf.slice(m.offsets[k], m.offsets[k] + m.lengths[k]));
-  } });
-  const peer = peerWg.peer(publicKeyOf(mine), keyPairOf(mine).publicBytes, A('198.51.100.1'), 8285);
-  const batch = new RxBatch(4, 65536);
-  const feed = (d: Uint8Array): void => {
-    batch.clear();
-    batch.append(d.subarray(0, 65536), A('198.51.100.2'), 9000);
-    overlay.fromNetwork(batch);
-  };
-  // The handshake: the peer initiates, our overlay answers, the peer confirms with a keepalive.
-  peerWg.sendingKeypair(peer, 1);
-  const initiation = fromPeer.shift()!;
-  feed(initiation);
-  const response = toPeer.shift()!;
-  peerWg.receive(response.slice(), 0, response.length, A('198.51.100.1'), 8285);
-  const keepalive = fromPeer.shift()!;
-  feed(keepalive);
-  const handshake = [initiation, keepalive];
-  const sealOne = (inner: Uint8Array): Uint8Array => {
-    const kp = peerWg.sendingKeypair(peer, 1)!;
-    const src = SpanList.copyOf([inner]);
-    const out = SpanList.copyOf([new Uint8Array(paddedLength(inner.length, 1440) + TRANSPORT_OVERHEAD)]);
-    peerWg.sealRun(peer, kp, out, 0, 1, src, 0);
-    return out.buf;
-  };
+  const { overlay, tun, handshake, seal: sealOne, feed, toPeer } = wireguardOverlayPair();
   return {
     name: 'wireguard overlay, from the network',
     run(rng) {
@@ -362,7 +322,6 @@ function wireguardTarget(): Target {
       if (tun.written.length > (unchanged ? 1 : 0)) throw new Error(`a mutated WireGuard message reached the TUN: ${toHex(p.subarray(0, 48))}`);
       tun.written.length = 0;
       toPeer.length = 0;
-      fromPeer.length = 0;
     },
   };
 }

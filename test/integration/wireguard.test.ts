@@ -260,6 +260,13 @@ describe('tun-driver overlay --private-key: WireGuard', { skip: ROOT_SKIP }, () 
     // host-1 (the receiver) restarts: its sessions are gone; host-2's old ones must not open anew.
     await cluster.stop(1);
     await cluster.start(1, ['--private-key', keys.get(1)!.file]);
+    // A restarted daemon handshakes with every peer at once, before any traffic asks it to.
+    let fresh = (await status(1)).peers;
+    for (let i = 0; i < 20 && !fresh.every((p) => p.wireguard?.latestHandshake); i++) {
+      await sleep(100);
+      fresh = (await status(1)).peers;
+    }
+    assert.ok(fresh.every((p) => p.wireguard?.latestHandshake), `handshakes at start: ${JSON.stringify(fresh.map((p) => [p.subnet, p.wireguard?.latestHandshake]))}`);
     const back1 = await until('host-2-pod1', cluster.podIp(1, 1), 6000);
     await replay('after the receiver restarted', false);
     // The sender restarts.
