@@ -16,7 +16,8 @@ import { addrAdd } from '../netlink/addr.js';
 import { Link, linkByName, linkDelete, linkGet, linkSetMtu, linkSetUp, LinkStats } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns/netns.js';
-import { parseCidr, Prefix } from '../packet/addr.js';
+import { Prefix } from '../packet/addr.js';
+import { parseAnyCidr, Prefix6 } from '../packet/addr6.js';
 import { PacketDevice, WriteResult } from './device.js';
 
 /** The kernel's IFNAMSIZ: interface names are at most IFNAMSIZ - 1 (15) bytes. */
@@ -30,7 +31,7 @@ export const MAX_MTU = 65535;
 export interface TunCreateOptions {
   name: string;
   /** Addresses with prefix length ("10.244.1.3/24" or parsed). */
-  addresses?: Array<string | Prefix>;
+  addresses?: Array<string | Prefix | Prefix6>;
   mtu?: number;
   /** Keep the device after this process closes it (like `ip tuntap add`). */
   persist?: boolean;
@@ -174,7 +175,7 @@ export class LinuxTun implements PacketDevice {
   static create(options: TunCreateOptions): LinuxTun {
     checkInterfaceName(options.name);
     if (options.mtu !== undefined) checkMtu(options.mtu);
-    const addresses = (options.addresses ?? []).map((a) => (typeof a === 'string' ? parseCidr(a) : a));
+    const addresses = (options.addresses ?? []).map((a) => (typeof a === 'string' ? parseAnyCidr(a).prefix : a));
     const nl = NetlinkSocket.open({ netns: options.netns });
     let fd = -1;
     try {

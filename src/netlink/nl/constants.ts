@@ -32,6 +32,9 @@ export const RTM = {
   NEWROUTE: 24,
   DELROUTE: 25,
   GETROUTE: 26,
+  NEWRULE: 32,
+  DELRULE: 33,
+  GETRULE: 34,
 } as const;
 
 export const IFLA = {
@@ -67,3 +70,11 @@ export const OPERSTATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 't
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** IFA_F_* address flags (the low 8 fit struct ifaddrmsg's ifa_flags). */
+export const IFA_F = { NODAD: 0x02, TENTATIVE: 0x40, PERMANENT: 0x80 } as const;
+
+/** FIB rule attributes (FRA_*) and actions, <linux/fib_rules.h>. */
+export const FRA = { PRIORITY: 6, TABLE: 15, OIFNAME: 17 } as const;
+export const FR_ACT = { TO_TBL: 1 } as const;

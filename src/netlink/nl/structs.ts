@@ -90,3 +90,18 @@ export function decodeRt(d: Uint8Array): RtMsg {
 export const IFINFO_LEN = 16;
 export const IFADDR_LEN = 8;
 export const RTMSG_LEN = 12;
+
+/** struct fib_rule_hdr (12 bytes): the header of RTM_NEWRULE/DELRULE (`ip rule`). */
+export interface FibRuleHdr {
+  family: number;
+  table: number;
+  action: number;
+}
+
+export function encodeFibRule(m: FibRuleHdr): Uint8Array {
+  const b = new Uint8Array(12);
+  b[0] = m.family;
+  b[4] = m.table < 256 ? m.table : 0; // larger tables travel in FRA_TABLE
+  b[7] = m.action;
+  return b;
+}
