@@ -45,10 +45,27 @@ interface Pending {
   firstSeen: number;
 }
 
-const MAX_PACKET = 65535;
+/** One fragment as either family hands it over: where its data goes and what it carries. */
+export interface FragmentPiece {
+  /** Identifies the datagram (addresses, identification, protocol). */
+  key: string;
+  /** Byte offset of `data` in the reassembled payload. */
+  offset: number;
+  data: Uint8Array;
+  more: boolean;
+  /** The first fragment's headers, to go in front of the whole payload (offset 0 only). */
+  header?: Uint8Array;
+  /** The largest payload the reassembled datagram may have. */
+  maxPayload: number;
+}
 
-/** Collects fragments into whole packets; bounded in entries and time. */
-export class Reassembler {
+/**
+ * Collects fragments of either family into (header, whole payload);
+ * bounded in entries and time. The rules are the family-independent ones:
+ * overlaps drop the datagram (RFC 5722), a second or inconsistent end
+ * drops it, and it must fit the family's maximum.
+ */
+export class FragmentCollector {
   private readonly pending = new Map<string, Pending>();
 
   constructor(readonly maxPending = 64, readonly timeoutMs = 30_000) {}
@@ -57,39 +74,32 @@ export class Reassembler {
     return this.pending.size;
   }
 
-  /**
-   * Adds a checked fragment. Returns the whole packet once complete, a
-   * drop reason when the datagram must be discarded, or undefined while
-   * waiting for more.
-   */
-  add(ip: IPv4View, now: number): Uint8Array | ReassemblyDrop | undefined {
-    const key = `${ip.src}:${ip.dst}:${ip.id}:${ip.protocol}`;
-    let p = this.pending.get(key);
+  /** A whole datagram's header and payload once complete, a drop reason, or undefined while waiting. */
+  add(f: FragmentPiece, now: number): { header: Uint8Array; payload: Uint8Array } | ReassemblyDrop | undefined {
+    let p = this.pending.get(f.key);
     if (!p) {
       if (this.pending.size >= this.maxPending) {
         this.expire(now);
         if (this.pending.size >= this.maxPending) return 'reassembly-table-full';
       }
       p = { header: undefined, chunks: [], total: undefined, firstSeen: now };
-      this.pending.set(key, p);
+      this.pending.set(f.key, p);
     }
-    const offset = ip.fragmentOffset;
-    const data = ip.buf.slice(ip.payloadOffset, ip.off + ip.totalLength);
-    if (offset + data.length > MAX_PACKET - ip.headerLength) {
+    const { offset, data, key } = f;
+    if (offset + data.length > f.maxPayload) {
       this.pending.delete(key);
       return 'reassembly-too-big';
     }
-    // Overlapping fragments are an attack or a bug: drop the datagram (RFC 5722's rule).
     for (const c of p.chunks) {
       if (offset < c.offset + c.data.length && c.offset < offset + data.length) {
         this.pending.delete(key);
         return 'reassembly-overlap';
       }
     }
-    // The end is where the last fragment (MF=0) ends: a second, different
-    // end, or any fragment past it, cannot belong to one datagram.
+    // The end is where the last fragment ends: a second, different end, or
+    // any fragment past it, cannot belong to one datagram.
     const end = offset + data.length;
-    if (!ip.moreFragments) {
+    if (!f.more) {
       if ((p.total !== undefined && p.total !== end) || p.chunks.some((c) => c.offset + c.data.length > end)) {
         this.pending.delete(key);
         return 'reassembly-bad-length';
@@ -100,20 +110,15 @@ export class Reassembler {
       return 'reassembly-bad-length';
     }
     p.chunks.push({ offset, data });
-    if (offset === 0) p.header = ip.buf.slice(ip.off, ip.off + ip.headerLength);
+    if (offset === 0 && f.header) p.header = f.header;
     if (p.header === undefined || p.total === undefined) return undefined;
     let have = 0;
     for (const c of p.chunks) have += c.data.length;
     if (have !== p.total) return undefined;
     this.pending.delete(key);
-    const hl = p.header.length;
-    const out = new Uint8Array(hl + p.total);
-    out.set(p.header, 0);
-    for (const c of p.chunks) out.set(c.data, hl + c.offset);
-    put16(out, IPV4.TOTAL_LENGTH, hl + p.total);
-    put16(out, IPV4.FLAGS_FRAGMENT, 0);
-    new IPv4View(out).fillChecksum();
-    return out;
+    const payload = new Uint8Array(p.total);
+    for (const c of p.chunks) payload.set(c.data, c.offset);
+    return { header: p.header, payload };
   }
 
   /** Drops datagrams older than timeoutMs; returns how many. */
@@ -126,5 +131,54 @@ export class Reassembler {
       }
     }
     return n;
+  }
+}
+
+const MAX_PACKET = 65535;
+
+/** Collects IPv4 fragments into whole packets; bounded in entries and time. */
+export class Reassembler {
+  private readonly collector: FragmentCollector;
+
+  constructor(maxPending = 64, timeoutMs = 30_000) {
+    this.collector = new FragmentCollector(maxPending, timeoutMs);
+  }
+
+  get size(): number {
+    return this.collector.size;
+  }
+
+  /**
+   * Adds a checked fragment. Returns the whole packet once complete, a
+   * drop reason when the datagram must be discarded, or undefined while
+   * waiting for more.
+   */
+  add(ip: IPv4View, now: number): Uint8Array | ReassemblyDrop | undefined {
+    const offset = ip.fragmentOffset;
+    const whole = this.collector.add(
+      {
+        key: `${ip.src}:${ip.dst}:${ip.id}:${ip.protocol}`,
+        offset,
+        data: ip.buf.slice(ip.payloadOffset, ip.off + ip.totalLength),
+        more: ip.moreFragments,
+        header: offset === 0 ? ip.buf.slice(ip.off, ip.off + ip.headerLength) : undefined,
+        maxPayload: MAX_PACKET - ip.headerLength,
+      },
+      now,
+    );
+    if (whole === undefined || typeof whole === 'string') return whole;
+    const hl = whole.header.length;
+    const out = new Uint8Array(hl + whole.payload.length);
+    out.set(whole.header, 0);
+    out.set(whole.payload, hl);
+    put16(out, IPV4.TOTAL_LENGTH, out.length);
+    put16(out, IPV4.FLAGS_FRAGMENT, 0);
+    new IPv4View(out).fillChecksum();
+    return out;
+  }
+
+  /** Drops datagrams older than timeoutMs; returns how many. */
+  expire(now: number): number {
+    return this.collector.expire(now);
   }
 }
