@@ -5,6 +5,7 @@
 #include "aead.h"
 #include "checksum.h"
 #include "fd_ops.h"
+#include "inet6.h"
 #include "netns.h"
 #include "poller.h"
 
@@ -12,6 +13,7 @@ namespace tdn {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdOps(env, exports);
+  InitInet6(env, exports);
   InitChecksum(env, exports);
   InitAead(env, exports);
   InitPoller(env, exports);

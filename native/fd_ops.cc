@@ -215,6 +215,8 @@ Napi::Value SetsockoptBytes(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+}  // namespace
+
 // Shared batch-layout check: `max` slots of `slot` bytes, packet data at
 // `headroom` inside each slot, sizes[] (and addrs[] pairs) per slot.
 bool CheckSlots(Napi::Env env, size_t buf_len, uint32_t slot, uint32_t headroom, uint32_t max,
@@ -237,6 +239,8 @@ bool CheckSpans(Napi::Env env, size_t buf_len, const uint32_t* offsets, const ui
   }
   return true;
 }
+
+namespace {
 
 // readBatch(fd, buf, slot, headroom, max, sizes) -> n. Repeats read()
 // until the fd has nothing more (EAGAIN) or `max` packets were read; packet

@@ -3,9 +3,15 @@ import { Command, Option } from 'commander';
 import { RelayStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { addrList } from '../netlink/addr.js';
+import { addr6List, addrList } from '../netlink/addr.js';
 import { NetlinkSocket } from '../netlink/socket.js';
-import { formatCidr, parseCidr, parseIPv4, Prefix } from '../packet/addr.js';
+import { formatCidr, parseIPv4, Prefix } from '../packet/addr.js';
+import { formatCidr6, formatIPv6, Prefix6 } from '../packet/addr6.js';
+import { Flow } from '../relay/flow-table.js';
+import { Icmp6Relay } from '../relay/relay6.js';
+import { RawIcmp6Socket } from '../relay/raw-icmp6-socket.js';
+import { installTunRoute6 } from '../relay/tun-route6.js';
+import { IPV6_MIN_MTU, parseAddressFlags } from './tun-commands.js';
 import { IcmpRelay } from '../relay/relay.js';
 import { RawIcmpSocket } from '../relay/raw-icmp-socket.js';
 import { applyRpFilter, RP_FILTER_MODES, RpFilterMode } from '../relay/rp-filter.js';
@@ -22,7 +28,7 @@ import { addIoWaitOption, ioWaitLoop, ioWaitStatus, parseIoWait } from './io-wai
 interface RelayFlags extends CaptureFlags {
   metrics?: string;
   tun: string;
-  address?: string;
+  address: string[];
   bind?: string;
   via?: string;
   attach?: boolean;
@@ -39,8 +45,8 @@ export function relayCommand(): Command {
   return addIoWaitOption(addMetricsOption(addCaptureOptions(new Command('relay'))))
     .description('relay ICMP echo (ping, traceroute -I) between a TUN device and the host network')
     .option('--tun <name>', 'TUN device name', 'tun19')
-    .option('--address <cidr>', 'TUN address and prefix, e.g. 10.244.1.3/24 (with --attach: taken from the device)')
-    .option('--bind <addr>', 'send from this address of the host')
+    .option('--address <cidr>', 'TUN address and prefix, e.g. 10.244.1.3/24 or fd00:10:244:1::3/64; one of each family relays both (with --attach: taken from the device)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--bind <addr>', 'send IPv4 requests from this address of the host')
     .option('--via <iface>', 'send through this interface only (SO_BINDTODEVICE)')
     .option('--attach', 'use an existing TUN (made with `tun-driver tun add`) instead of creating one')
     .option('--keep', 'leave the TUN device in place at exit')
@@ -52,6 +58,8 @@ export function relayCommand(): Command {
     .addHelpText('after', `
 Examples:
   tun-driver relay --tun tun19 --address 10.244.1.3/24          # then: ping -I tun19 <host>
+  tun-driver relay --address 10.244.1.3/24 --address fd00:10:244:1::3/64
+                                                   # and: ping -6 -I tun19 <IPv6 host>
   tun-driver relay --tun tun19 --attach --via eth0 --trace
   tun-driver lab exec host-1 -- tun-driver relay --address 10.244.1.3/24
 
@@ -60,26 +68,46 @@ and removes the device it created (unless --keep). SIGUSR1 prints the counters.`
     .action(runRelay);
 }
 
+/** The TUN's prefix of each family, from --address or (with --attach) from the device. */
+interface RelaySubnets {
+  v4?: Prefix;
+  v6?: Prefix6;
+}
+
+function subnetsFromFlags(values: string[]): RelaySubnets {
+  const subnets: RelaySubnets = {};
+  for (const [i, p] of parseAddressFlags(values).entries()) {
+    if (p.family === 4) {
+      if (subnets.v4) throw usageError(`--address ${values[i]}: one IPv4 address only (the relay's IPv4 subnet is already ${formatCidr(subnets.v4)})`);
+      if (p.prefix.length > 30) throw usageError(`--address ${values[i]}: use a prefix of /30 or shorter, so pingers and the TUN share a subnet`);
+      subnets.v4 = p.prefix;
+    } else {
+      if (subnets.v6) throw usageError(`--address ${values[i]}: one IPv6 address only (the relay's IPv6 subnet is already ${formatCidr6(subnets.v6)})`);
+      if (p.prefix.length > 126) throw usageError(`--address ${values[i]}: use a prefix of /126 or shorter, so pingers and the TUN share a subnet`);
+      subnets.v6 = p.prefix;
+    }
+  }
+  return subnets;
+}
+
+/** With --attach and no --address: the device's first IPv4 and first global IPv6 address. */
+function subnetsOfDevice(nl: NetlinkSocket, index: number): RelaySubnets {
+  return { v4: addrList(nl, index)[0]?.prefix, v6: addr6List(nl, index).find((a) => a.scope === 0)?.prefix };
+}
+
 async function runRelay(flags: RelayFlags): Promise<void> {
   // All input is checked before anything on the system changes.
   checkInterfaceName(flags.tun);
   const ioWait = parseIoWait(flags.ioWait);
   if (flags.bind && flags.via) throw usageError('give --bind or --via, not both');
-  const parseAddress = (flag: string, text: string): Prefix => {
-    try {
-      return parseCidr(text);
-    } catch (err) {
-      throw usageError(`${flag} ${(err as Error).message}`);
-    }
-  };
-  let subnet = flags.address ? parseAddress('--address', flags.address) : undefined;
-  if (!subnet && !flags.attach) throw usageError('--address is required (e.g. --address 10.244.1.3/24), unless --attach uses an existing device');
-  if (subnet && subnet.length > 30) throw usageError(`--address ${flags.address}: use a prefix of /30 or shorter, so pingers and the TUN share a subnet`);
+  let subnets = subnetsFromFlags(flags.address);
+  if (!subnets.v4 && !subnets.v6 && !flags.attach) throw usageError('--address is required (e.g. --address 10.244.1.3/24 --address fd00:10:244:1::3/64), unless --attach uses an existing device');
   const bind = flags.bind === undefined ? undefined : parseIPv4(flags.bind);
-  if (flags.bind !== undefined && bind === undefined) throw usageError(`--bind ${flags.bind}: not an IPv4 address`);
+  if (flags.bind !== undefined && bind === undefined) throw usageError(`--bind ${flags.bind}: not an IPv4 address (it sets the IPv4 relay's source)`);
   if (flags.via !== undefined) checkInterfaceName(flags.via);
   const mtu = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   if (flags.attach && mtu !== undefined) throw usageError('--mtu applies only when the relay creates the device (not with --attach)');
+  if (subnets.v6 && mtu !== undefined && mtu < IPV6_MIN_MTU) throw usageError(`--mtu ${mtu} is below IPv6's minimum of ${IPV6_MIN_MTU}: give at least ${IPV6_MIN_MTU} with an IPv6 --address`);
   const maxFlows = intOption('--max-flows', flags.maxFlows, 1, 1 << 20);
   const pcapBytes = captureLimit(flags);
   const metricsAt = metricsListen(flags.metrics);
@@ -90,71 +118,104 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     let tun: LinuxTun;
     const nl = NetlinkSocket.open();
     let localAddresses: Set<number>;
+    let localAddresses6: Set<string>;
     try {
-      tun = flags.attach
-        ? LinuxTun.attach(flags.tun)
-        : LinuxTun.create({ name: flags.tun, addresses: [subnet!], mtu, persist: flags.keep, replace: 'if-stale' });
-      if (flags.attach && !subnet) {
-        const own = addrList(nl, tun.index)[0];
-        if (!own) {
+      const given = [subnets.v4, subnets.v6].filter((p) => p !== undefined);
+      tun = flags.attach ? LinuxTun.attach(flags.tun) : LinuxTun.create({ name: flags.tun, addresses: given, mtu, persist: flags.keep, replace: 'if-stale' });
+      if (flags.attach && given.length === 0) {
+        subnets = subnetsOfDevice(nl, tun.index);
+        if (!subnets.v4 && !subnets.v6) {
           tun.close({ remove: false });
-          throw new TunDriverError('TUN_ERR_USAGE', `${flags.tun} has no IPv4 address: give --address or add one (tun-driver tun add ... --address)`);
+          throw new TunDriverError('TUN_ERR_USAGE', `${flags.tun} has no IPv4 or global IPv6 address: give --address or add one (tun-driver tun add ... --address)`);
         }
-        subnet = own.prefix;
       }
       localAddresses = new Set(addrList(nl).map((a) => a.prefix.address));
+      localAddresses6 = new Set(addr6List(nl).map((a) => formatIPv6(a.prefix.address)));
+      const created = !flags.attach;
+      undo.push(() => tun.close({ remove: created && !flags.keep }));
+      if (subnets.v6) undo.push(installTunRoute6(nl, flags.tun, tun.index));
     } finally {
       nl.close();
     }
-    const created = !flags.attach;
-    undo.push(() => tun.close({ remove: created && !flags.keep }));
-    const net = RawIcmpSocket.open({ bind, via: flags.via });
-    undo.push(() => net.close());
     undo.push(applyRpFilter(flags.tun, flags.rpFilter, log));
     const device = tun.describe();
-    let relay: IcmpRelay | undefined;
+    const tunDevice = withCapture(tun, flags, pcapBytes, log, undo);
+    let engine6: Icmp6Relay | undefined;
+    let engine: IcmpRelay | undefined;
     const metrics = daemonMetrics(metricsAt, {
       daemon: 'relay',
-      traffic: () => ({
-        tunToNet: { packets: relay!.counters.requests, bytes: relay!.counters.requestBytes },
-        netToTun: { packets: relay!.counters.replies + relay!.counters.errorsRelayed + relay!.counters.errorsGenerated, bytes: relay!.counters.replyBytes },
-      }),
-      drops: () => relay!.counters.drops.toJSON(),
-      active: () => relay!.flows.size,
+      traffic: () => {
+        const all = [engine?.counters, engine6?.counters].filter((c) => c !== undefined);
+        const sum = (f: (c: (typeof all)[number]) => number): number => all.reduce((n, c) => n + f(c), 0);
+        return {
+          tunToNet: { packets: sum((c) => c.requests), bytes: sum((c) => c.requestBytes) },
+          netToTun: { packets: sum((c) => c.replies + c.errorsRelayed + c.errorsGenerated), bytes: sum((c) => c.replyBytes) },
+        };
+      },
+      drops: () => ({ ...engine6?.counters.drops.toJSON(), ...engine?.counters.drops.toJSON() }),
+      active: () => (engine?.flows.size ?? 0) + (engine6?.flows.size ?? 0),
     });
-    const engine = new IcmpRelay(withCapture(tun, flags, pcapBytes, log, undo), net, { subnet: subnet!, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
-    relay = engine;
+    if (subnets.v6) {
+      const net6 = RawIcmp6Socket.open({ via: flags.via });
+      undo.push(() => net6.close());
+      engine6 = new Icmp6Relay(tunDevice, net6, { subnet: subnets.v6, tunMtu: device.mtu, localAddresses: localAddresses6, maxFlows, trace: traceWriter(flags.trace) });
+    }
+    if (subnets.v4) {
+      const net = RawIcmpSocket.open({ bind, via: flags.via });
+      undo.push(() => net.close());
+      engine = new IcmpRelay(tunDevice, net, { subnet: subnets.v4, tunMtu: device.mtu, localAddresses, maxFlows, trace: traceWriter(flags.trace), ipv6: engine6, batchObserver: metrics?.observeBatch });
+    }
+    // The engine that reports at the top level of status and rates: IPv4's when there is one.
+    const main = (engine ?? engine6)!;
     const loop = ioWaitLoop(ioWait);
-    engine.start(stopOnIoError(log, `relaying between ${flags.tun} and the network`), loop);
-    undo.push(() => engine.stop());
+    const onError = stopOnIoError(log, `relaying between ${flags.tun} and the network`);
+    engine6?.start(onError, loop, engine === undefined);
+    undo.push(() => engine6?.stop());
+    engine?.start(onError, loop);
+    undo.push(() => engine?.stop());
     const rates = new RateMeter();
+    const subnetText = [subnets.v4 && formatCidr(subnets.v4), subnets.v6 && formatCidr6(subnets.v6)].filter(Boolean).join(', ');
+    const tryText = [subnets.v4 && `ping -I ${flags.tun} <host>`, subnets.v6 && `ping -6 -I ${flags.tun} <host>`].filter(Boolean).join(' or ');
     return {
-      probeTarget: engine,
+      // doctor's live probe pings over IPv4: an IPv6-only relay has nothing for it to arm.
+      probeTarget: engine ?? {},
       metrics,
-      status: () => ({ ...relayStatus(engine, subnet!, rates), ioWait: ioWaitStatus(loop) }),
-      sample: () => rates.sample('all', [engine.counters.requests, engine.counters.replies]),
-      report: () => ({ text: `${engine.counters.format()}; flows ${engine.flows.size}`, fields: { counters: engine.counters.toJSON(), flows: engine.flows.size } }),
+      status: () => ({ ...relayStatus(engine, engine6, subnets, rates), ioWait: ioWaitStatus(loop) }),
+      sample: () => rates.sample('all', [main.counters.requests, main.counters.replies]),
+      report: () => {
+        const text = [engine && `${engine.counters.format()}; flows ${engine.flows.size}`, engine6 && `IPv6: ${engine6.counters.format()}; flows ${engine6.flows.size}`].filter(Boolean).join('; ');
+        const fields = engine ? { counters: engine.counters.toJSON(), flows: engine.flows.size, ...(engine6 ? { ipv6: { counters: engine6.counters.toJSON(), flows: engine6.flows.size } } : {}) } : { counters: engine6!.counters.toJSON(), flows: engine6!.flows.size };
+        return { text, fields };
+      },
       ready: () => ({
-        text: `relaying ICMP echo between ${flags.tun} (${formatCidr(subnet!)}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ping -I ${flags.tun} <host>`,
-        fields: { tun: flags.tun, subnet: formatCidr(subnet!), mtu: device.mtu },
+        text: `relaying ICMP echo between ${flags.tun} (${subnetText}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ${tryText}`,
+        fields: { tun: flags.tun, subnet: subnets.v4 ? formatCidr(subnets.v4) : formatCidr6(subnets.v6!), ...(subnets.v6 && subnets.v4 ? { subnet6: formatCidr6(subnets.v6) } : {}), mtu: device.mtu },
       }),
     };
   });
 }
 
-/** What `tun-driver status` shows for a relay: counters, rates and the busiest flows. */
-function relayStatus(relay: IcmpRelay, subnet: Prefix, rates: RateMeter): RelayStatus {
-  const [requestsPerSecond = 0, repliesPerSecond = 0] = rates.rates.get('all') ?? [];
+/** One engine's part of `tun-driver status`: counters, rates and the busiest flows. */
+function engineStatus(relay: IcmpRelay | Icmp6Relay, subnet: string, rates: [number, number]): Omit<RelayStatus, 'mode' | 'ioWait' | 'ipv6'> {
   const now = Date.now();
-  const flows = relay.flows.list().sort((a, b) => b.requests - a.requests);
+  const flows = (relay.flows.list() as Array<Flow<number | string>>).sort((a, b) => b.requests - a.requests);
+  const text = (a: number | string): string => (typeof a === 'number' ? ip4(a) : a);
   return {
-    mode: 'relay',
-    subnet: formatCidr(subnet),
+    subnet,
     counters: relay.counters.toJSON(),
-    rates: { requestsPerSecond, repliesPerSecond },
+    rates: { requestsPerSecond: rates[0], repliesPerSecond: rates[1] },
     flowCount: flows.length,
     flows: flows.slice(0, 50).map((f) => ({
-      src: ip4(f.src), dst: ip4(f.dst), id: f.id, outId: f.outId, requests: f.requests, replies: f.replies, errors: f.errors, idleSeconds: Math.round((now - f.lastSeen) / 1000),
+      src: text(f.src), dst: text(f.dst), id: f.id, outId: f.outId, requests: f.requests, replies: f.replies, errors: f.errors, idleSeconds: Math.round((now - f.lastSeen) / 1000),
     })),
   };
+}
+
+/** What `tun-driver status` shows for a relay: the IPv4 engine at the top level (or the IPv6 one when alone), the IPv6 one under `ipv6`. */
+function relayStatus(engine: IcmpRelay | undefined, engine6: Icmp6Relay | undefined, subnets: RelaySubnets, rates: RateMeter): RelayStatus {
+  const [requestsPerSecond = 0, repliesPerSecond = 0] = rates.rates.get('all') ?? [];
+  if (!engine) return { mode: 'relay', ...engineStatus(engine6!, formatCidr6(subnets.v6!), [requestsPerSecond, repliesPerSecond]) };
+  const status: RelayStatus = { mode: 'relay', ...engineStatus(engine, formatCidr(subnets.v4!), [requestsPerSecond, repliesPerSecond]) };
+  if (engine6) status.ipv6 = engineStatus(engine6, formatCidr6(subnets.v6!), [0, 0]);
+  return status;
 }

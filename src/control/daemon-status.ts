@@ -54,6 +54,8 @@ export interface RelayStatus {
   flowCount: number;
   /** The busiest flows, at most 50. */
   flows: RelayFlowStatus[];
+  /** The IPv6 relay beside the IPv4 one (a relay with only an IPv6 address reports it in the fields above instead). */
+  ipv6?: Omit<RelayStatus, 'mode' | 'ioWait' | 'ipv6'>;
 }
 
 /** One peer's traffic counters. */

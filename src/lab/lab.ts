@@ -14,6 +14,7 @@ import { killNetnsProcesses, spawnInNetns } from '../netns/processes.js';
 import { sysctlWrite } from '../netns/sysctl.js';
 import { native } from '../native/addon.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
+import { parseAnyCidr, parseCidr6, parseIPv6 } from '../packet/addr6.js';
 import { startLabEtcd } from './lab-etcd.js';
 import { LabNode, LabState, listLabStates, readLabState, removeLabState, writeLabState } from './state.js';
 import { LAB_PREFIX, namespaceOf, podName, Topology } from './topology.js';
@@ -22,13 +23,12 @@ const BRIDGE = 'br0';
 
 /** The nodes a topology becomes, with their namespaces and addresses. */
 export function planNodes(t: Topology): LabNode[] {
-  const segLen = new Map(t.segments.map((s) => [s.name, parseCidr(s.subnet).length]));
   const nodes: LabNode[] = t.segments.map((s) => ({ name: s.name, kind: 'switch', netns: namespaceOf(t.name, s.name), addresses: [] }));
   for (const h of t.hosts) {
-    nodes.push({ name: h.name, kind: 'host', netns: namespaceOf(t.name, h.name), addresses: [`${h.address}/${segLen.get(h.segment)}`] });
+    nodes.push({ name: h.name, kind: 'host', netns: namespaceOf(t.name, h.name), addresses: interfaceAddresses(t, h) });
   }
   for (const r of t.routers) {
-    nodes.push({ name: r.name, kind: 'router', netns: namespaceOf(t.name, r.name), addresses: r.interfaces.map((i) => `${i.address}/${segLen.get(i.segment)}`) });
+    nodes.push({ name: r.name, kind: 'router', netns: namespaceOf(t.name, r.name), addresses: r.interfaces.flatMap((i) => interfaceAddresses(t, i)) });
   }
   // Pods start empty: their addresses are what tun-driver-cni returns (lab-pods.ts).
   for (const h of t.hosts) {
@@ -38,6 +38,14 @@ export function planNodes(t: Topology): LabNode[] {
     }
   }
   return nodes;
+}
+
+/** The prefixes an interface on a segment gets: its IPv4 address, and its IPv6 one on a dual-stack segment. */
+function interfaceAddresses(t: Topology, i: { segment: string; address: string; address6?: string }): string[] {
+  const segment = t.segments.find((s) => s.name === i.segment)!;
+  const out = [`${i.address}/${parseCidr(segment.subnet).length}`];
+  if (i.address6 && segment.subnet6) out.push(`${i.address6}/${parseCidr6(segment.subnet6).length}`);
+  return out;
 }
 
 function withNetlink<T>(netns: string, fn: (nl: NetlinkSocket) => T): T {
@@ -53,7 +61,7 @@ function withNetlink<T>(netns: string, fn: (nl: NetlinkSocket) => T): T {
  * Connects `ifname` in namespace `netns` to bridge `bridge` in `bridgeNetns`
  * through a veth pair whose bridge-side end is called `portName`.
  */
-function plug(netns: string, ifname: string, bridgeNetns: string, bridge: string, portName: string, cidr: string | undefined, mtu?: number): void {
+function plug(netns: string, ifname: string, bridgeNetns: string, bridge: string, portName: string, cidrs: string[], mtu?: number): void {
   const bridgeFd = netnsOpen(bridgeNetns);
   try {
     withNetlink(netns, (nl) => linkAddVeth(nl, ifname, portName, bridgeFd));
@@ -69,7 +77,7 @@ function plug(netns: string, ifname: string, bridgeNetns: string, bridge: string
   withNetlink(netns, (nl) => {
     const link = linkByName(nl, ifname);
     if (mtu) linkSetMtu(nl, link.index, mtu);
-    if (cidr) addrAdd(nl, link.index, parseCidr(cidr));
+    for (const cidr of cidrs) addrAdd(nl, link.index, parseAnyCidr(cidr).prefix);
     linkSetUp(nl, link.index);
   });
 }
@@ -84,8 +92,11 @@ function addBridge(netns: string, name: string, cidr?: string, mtu?: number): vo
   });
 }
 
-function addDefaultRoute(netns: string, gateway: string): void {
-  withNetlink(netns, (nl) => routeAdd(nl, { dst: parseCidr('0.0.0.0/0'), gateway: parseIPv4(gateway)! }));
+function addDefaultRoute(netns: string, gateway: string, gateway6?: string): void {
+  withNetlink(netns, (nl) => {
+    routeAdd(nl, { dst: parseCidr('0.0.0.0/0'), gateway: parseIPv4(gateway)! });
+    if (gateway6) routeAdd(nl, { dst: parseCidr6('::/0'), gateway: parseIPv6(gateway6)! });
+  });
 }
 
 function build(t: Topology, nodes: LabNode[]): void {
@@ -96,15 +107,15 @@ function build(t: Topology, nodes: LabNode[]): void {
   }
   const segMtu = new Map(t.segments.map((s) => [s.name, s.mtu]));
   for (const s of t.segments) addBridge(ns(s.name), BRIDGE, undefined, s.mtu);
-  const segLen = new Map(t.segments.map((s) => [s.name, parseCidr(s.subnet).length]));
   for (const r of t.routers) {
-    r.interfaces.forEach((i, k) => plug(ns(r.name), `eth${k}`, ns(i.segment), BRIDGE, r.name, `${i.address}/${segLen.get(i.segment)}`, segMtu.get(i.segment)));
+    r.interfaces.forEach((i, k) => plug(ns(r.name), `eth${k}`, ns(i.segment), BRIDGE, r.name, interfaceAddresses(t, i), segMtu.get(i.segment)));
     sysctlWrite('net.ipv4.ip_forward', 1, ns(r.name));
+    if (r.interfaces.some((i) => i.address6)) sysctlWrite('net.ipv6.conf.all.forwarding', 1, ns(r.name));
   }
   for (const h of t.hosts) {
-    plug(ns(h.name), 'eth0', ns(h.segment), BRIDGE, h.name, `${h.address}/${segLen.get(h.segment)}`, segMtu.get(h.segment));
+    plug(ns(h.name), 'eth0', ns(h.segment), BRIDGE, h.name, interfaceAddresses(t, h), segMtu.get(h.segment));
     const gateway = t.routers.flatMap((r) => r.interfaces).find((i) => i.segment === h.segment);
-    if (gateway) addDefaultRoute(ns(h.name), gateway.address);
+    if (gateway) addDefaultRoute(ns(h.name), gateway.address, h.address6 ? gateway.address6 : undefined);
     // The host's cni0 and the pods' eth0 come later, from the CNI plugin.
     if (h.pods) sysctlWrite('net.ipv4.ip_forward', 1, ns(h.name));
   }

@@ -4,11 +4,14 @@ import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
+import { formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains } from '../packet/addr6.js';
 
 /** Every lab namespace is named tdlab-<lab>-<node>; cleanup finds them by this prefix. */
 export const LAB_PREFIX = 'tdlab-';
 export const UNDERLAY = parseCidr('198.51.100.0/24');
 export const POD_NETWORK = parseCidr('10.244.0.0/16');
+/** Where a lab's IPv6 segments live: inside the documentation prefix (RFC 3849), never a routed one. */
+export const UNDERLAY6 = parseCidr6('2001:db8::/32');
 
 /** What a lab name may be: it becomes part of every namespace name (tdlab-NAME-NODE). */
 export const LAB_NAME = /^[a-z][a-z0-9-]{0,19}$/;
@@ -23,12 +26,22 @@ const cidr = z.string().refine((s) => {
     return false;
   }
 }, 'must be an IPv4 prefix like 198.51.100.0/24');
+const ipv6 = z.string().refine((s) => parseIPv6(s) !== undefined, 'must be an IPv6 address like 2001:db8:a::1');
+const cidr6 = z.string().refine((s) => {
+  try {
+    parseCidr6(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IPv6 prefix like 2001:db8:a::/64');
 
 export const TopologySchema = z
   .object({
     name: z.string().regex(LAB_NAME, 'must be 1-20 characters: lower-case letters, digits and "-"'),
     /** Switches: each a bridge in its own namespace, with an IPv4 subnet inside 198.51.100.0/24. */
-    segments: z.array(z.object({ name: nodeName, subnet: cidr, mtu: z.number().int().min(576).max(9000).optional() }).strict()).min(1),
+    /** subnet6 (optional, inside 2001:db8::/32) makes the segment dual-stack: its hosts and routers may then have an address6. */
+    segments: z.array(z.object({ name: nodeName, subnet: cidr, subnet6: cidr6.optional(), mtu: z.number().int().min(576).max(9000).optional() }).strict()).min(1),
     hosts: z
       .array(
         z
@@ -36,6 +49,7 @@ export const TopologySchema = z
             name: nodeName,
             segment: nodeName,
             address: ipv4,
+            address6: ipv6.optional(),
             /** Pods: namespaces behind a bridge (cni0) on the host; the host gets subnet .1. */
             pods: z.object({ subnet: cidr, count: z.number().int().min(1).max(64) }).strict().optional(),
           })
@@ -43,7 +57,7 @@ export const TopologySchema = z
       )
       .min(1),
     routers: z
-      .array(z.object({ name: nodeName, interfaces: z.array(z.object({ segment: nodeName, address: ipv4 }).strict()).min(2) }).strict())
+      .array(z.object({ name: nodeName, interfaces: z.array(z.object({ segment: nodeName, address: ipv4, address6: ipv6.optional() }).strict()).min(2) }).strict())
       .default([]),
     /** An etcd cluster inside the lab: one member on each host named here (the overlay's control plane). */
     etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional() }).strict().optional(),
@@ -67,6 +81,8 @@ export function validateTopology(input: unknown, source = 'topology'): Topology 
   const names = new Set<string>();
   const addresses = new Set<number>();
   const segments = new Map<string, Prefix>();
+  const segments6 = new Map<string, Prefix6>();
+  const addresses6 = new Set<string>();
   const claim = (name: string): void => {
     if (names.has(name)) fail(`${source}: the name "${name}" is used twice (segments, hosts, routers and pods share one name space)`);
     names.add(name);
@@ -80,6 +96,16 @@ export function validateTopology(input: unknown, source = 'topology'): Topology 
     if (addresses.has(a)) fail(`${source}: address ${text} (${where}) is used twice`);
     addresses.add(a);
   };
+  const claimAddress6 = (where: string, text: string | undefined, segment: string): void => {
+    if (text === undefined) return;
+    const subnet = segments6.get(segment);
+    if (!subnet) fail(`${source}: ${where} has address6 ${text}, but segment "${segment}" has no subnet6`);
+    const a = parseIPv6(text)!;
+    if (!prefix6Contains(subnet, a)) fail(`${source}: ${where} address6 ${text} is outside its segment ${segment} (${formatIPv6(subnet.network)}/${subnet.length})`);
+    const key = formatIPv6(a);
+    if (addresses6.has(key)) fail(`${source}: address6 ${text} (${where}) is used twice`);
+    addresses6.add(key);
+  };
   for (const s of t.segments) {
     claim(s.name);
     const p = parseCidr(s.subnet);
@@ -88,11 +114,18 @@ export function validateTopology(input: unknown, source = 'topology'): Topology 
       if (prefixContains(q, p.network) || prefixContains(p, q.network)) fail(`${source}: segments ${s.name} and ${other} overlap`);
     }
     segments.set(s.name, p);
+    if (s.subnet6 !== undefined) {
+      const p6 = parseCidr6(s.subnet6);
+      if (!prefix6Contains(UNDERLAY6, p6.network) || p6.length < UNDERLAY6.length || p6.length > 120) fail(`${source}: segment ${s.name} subnet6 ${s.subnet6} must be a /32-/120 inside the lab's IPv6 underlay 2001:db8::/32`);
+      for (const [other, q] of segments6) if (prefix6Contains(q, p6.network) || prefix6Contains(p6, q.network)) fail(`${source}: the subnet6 of segments ${s.name} and ${other} overlap`);
+      segments6.set(s.name, p6);
+    }
   }
   const pods: Array<[string, Prefix]> = [];
   for (const h of t.hosts) {
     claim(h.name);
     claimAddress(`host ${h.name}`, h.address, h.segment);
+    claimAddress6(`host ${h.name}`, h.address6, h.segment);
     if (h.pods) {
       const p = parseCidr(h.pods.subnet);
       if (!prefixContains(POD_NETWORK, p.network) || p.length < POD_NETWORK.length || p.length > 28) fail(`${source}: host ${h.name} pod subnet ${h.pods.subnet} must be a /16-/28 inside 10.244.0.0/16`);
@@ -116,6 +149,7 @@ export function validateTopology(input: unknown, source = 'topology'): Topology 
       if (seen.has(i.segment)) fail(`${source}: router ${r.name} has two interfaces on segment ${i.segment}`);
       seen.add(i.segment);
       claimAddress(`router ${r.name}`, i.address, i.segment);
+      claimAddress6(`router ${r.name}`, i.address6, i.segment);
     }
   }
   return t;

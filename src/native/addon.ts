@@ -61,6 +61,15 @@ export interface NativeAddon {
   ): number;
   /** sendmmsg of spans first..first+count-1; addrs gives [addr, port] per packet, null when connected. */
   sendBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array | null, count: number, first?: number): number;
+  /** addr: 16 bytes of an IPv6 address. */
+  bindInet6(fd: number, addr: Uint8Array, port: number): void;
+  /**
+   * recvmmsg on an IPv6 socket: packet i at buf[i*slot+headroom], and in meta[33*i] its source (16 bytes),
+   * destination (16, from IPV6_PKTINFO) and hop limit (1, from IPV6_HOPLIMIT; 0 when absent).
+   */
+  recvBatch6(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array, meta: Uint8Array): number;
+  /** sendmmsg of spans first..first+count-1, span i to dsts[16i] with hop limit hops[i] (0: the socket's). */
+  sendBatch6(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint8Array, hops: Uint8Array, count: number, first: number): number;
   /** UDP GSO: spans first..first+count-1 (all `segment` bytes but the last) as `count` datagrams to addr:port in one sendmsg. Returns count, or 0 on EAGAIN. */
   sendSegments(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, addr: number, port: number, segment: number): number;
   /**
@@ -82,6 +91,14 @@ export interface NativeAddon {
 /** Linux constants used with the addon (x86_64 / generic values). */
 export const C = {
   AF_INET: 2,
+  AF_INET6: 10,
+  IPPROTO_IPV6: 41,
+  IPPROTO_ICMPV6: 58,
+  /** IPv6 socket options (<linux/in6.h>). */
+  IPV6_RECVPKTINFO: 49,
+  IPV6_RECVHOPLIMIT: 51,
+  IPV6_UNICAST_HOPS: 16,
+  ICMP6_FILTER: 1,
   AF_NETLINK: 16,
   SOCK_DGRAM: 2,
   SOCK_RAW: 3,

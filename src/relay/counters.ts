@@ -23,8 +23,8 @@ export type DropReason =
   | 'error-rate-limited' // an ICMP error we would have given, over the rate limit
   | 'internal-error';
 
-/** The relay's counters: requests, replies, errors relayed and generated, and drops by reason. */
-export class RelayCounters {
+/** The relay's counters: requests, replies, errors relayed and generated, and drops by reason (a union per family). */
+export class RelayCounters<Reason extends string = DropReason> {
   /** Echo requests sent to the network. */
   requests = 0;
   /** Bytes of the requests read from the TUN and handed to the socket (IP packets). */
@@ -46,10 +46,10 @@ export class RelayCounters {
   ignored = 0;
   /** The relay's own writes into the TUN, delivered on this host and seen again by its raw socket: skipped. */
   ownCopies = 0;
-  readonly drops = new DropCounts<DropReason>();
+  readonly drops = new DropCounts<Reason>();
 
   /** Counts `n` (default 1) drops for `reason`. */
-  drop(reason: DropReason, n = 1): void {
+  drop(reason: Reason, n = 1): void {
     this.drops.add(reason, n);
   }
 

@@ -3,14 +3,17 @@
 // identifier that is unique per destination, so two pingers using the same
 // identifier towards the same host never see each other's replies. The
 // pinger's own identifier is kept when it is free (tcpdump stays readable).
-// Bounded in size; idle flows expire.
+// Bounded in size; idle flows expire. Addresses are IPv4 numbers in the
+// IPv4 relay (FlowTable) and canonical IPv6 text in the IPv6 one
+// (Flow6Table): one table logic over an addressing of each family.
 import { Prefix } from '../packet/addr.js';
+import { parseIPv6, prefix6Contains, Prefix6 } from '../packet/addr6.js';
 
 /** One pinger flow: (source, destination, identifier) and the identifier it goes out with. */
-export interface Flow {
+export interface Flow<A = number> {
   /** The pinger, as seen in the TUN. */
-  src: number;
-  dst: number;
+  src: A;
+  dst: A;
   id: number;
   /** The identifier used on the network side. */
   outId: number;
@@ -27,22 +30,28 @@ export interface FlowTableOptions {
 
 const ID_SPACE = 0x10000;
 
+/** How a table of one family tells its sources apart. */
+interface FlowAddressing<A> {
+  /** True when `src` lies inside the TUN subnet. */
+  owns(src: A): boolean;
+  /** A key for (src, id) unique within one destination. */
+  innerKey(src: A, id: number): number | string;
+}
+
 /** The relay's flows, bounded in number and expired when idle. */
-export class FlowTable {
+export class FlowTableOf<A extends number | string> {
   readonly maxFlows: number;
   readonly idleMs: number;
-  private readonly hostBits: number;
-  /** dst -> (srcOffset * 65536 + id) -> flow. Numeric keys: no string per packet. */
-  private readonly byInner = new Map<number, Map<number, Flow>>();
+  /** dst -> (src, id) key -> flow. */
+  private readonly byInner = new Map<A, Map<number | string, Flow<A>>>();
   /** dst -> outId -> flow. */
-  private readonly byOuter = new Map<number, Map<number, Flow>>();
+  private readonly byOuter = new Map<A, Map<number, Flow<A>>>();
   private count = 0;
   private cursor = 0;
 
-  constructor(private readonly subnet: Prefix, options: FlowTableOptions = {}) {
+  constructor(private readonly addressing: FlowAddressing<A>, options: FlowTableOptions = {}) {
     this.maxFlows = options.maxFlows ?? 4096;
     this.idleMs = options.idleMs ?? 60_000;
-    this.hostBits = 32 - subnet.length;
   }
 
   get size(): number {
@@ -50,17 +59,17 @@ export class FlowTable {
   }
 
   /** True when `src` may originate flows (it lies inside the TUN subnet). */
-  ownsSource(src: number): boolean {
-    return (src - this.subnet.network) >>> 0 < 2 ** this.hostBits;
+  ownsSource(src: A): boolean {
+    return this.addressing.owns(src);
   }
 
   /**
    * The flow of a request from the TUN, created if new. Undefined when the
    * source is outside the subnet or the table is full.
    */
-  outbound(src: number, dst: number, id: number, now: number): Flow | undefined {
+  outbound(src: A, dst: A, id: number, now: number): Flow<A> | undefined {
     if (!this.ownsSource(src)) return undefined;
-    const key = ((src - this.subnet.network) >>> 0) * ID_SPACE + id;
+    const key = this.addressing.innerKey(src, id);
     let inner = this.byInner.get(dst);
     let flow = inner?.get(key);
     if (flow) {
@@ -81,7 +90,7 @@ export class FlowTable {
   }
 
   /** The flow that sent identifier `outId` to `remote`, if any. */
-  inbound(remote: number, outId: number): Flow | undefined {
+  inbound(remote: A, outId: number): Flow<A> | undefined {
     return this.byOuter.get(remote)?.get(outId);
   }
 
@@ -105,16 +114,31 @@ export class FlowTable {
   }
 
   /** Every live flow (allocates: for status, not the data path). */
-  list(): Flow[] {
+  list(): Array<Flow<A>> {
     return [...this.byInner.values()].flatMap((m) => [...m.values()]);
   }
 
-  private freeId(outer: Map<number, Flow>, preferred: number): number | undefined {
+  private freeId(outer: Map<number, Flow<A>>, preferred: number): number | undefined {
     if (!outer.has(preferred)) return preferred;
     for (let i = 0; i < ID_SPACE; i++) {
       const id = (this.cursor = (this.cursor + 1) & 0xffff);
       if (!outer.has(id)) return id;
     }
     return undefined;
+  }
+}
+
+/** The IPv4 relay's flows: addresses as numbers, keys as numbers (no string per packet). */
+export class FlowTable extends FlowTableOf<number> {
+  constructor(subnet: Prefix, options: FlowTableOptions = {}) {
+    const size = 2 ** (32 - subnet.length);
+    super({ owns: (src) => (src - subnet.network) >>> 0 < size, innerKey: (src, id) => ((src - subnet.network) >>> 0) * ID_SPACE + id }, options);
+  }
+}
+
+/** The IPv6 relay's flows: addresses as canonical text (ping rates, not line rate). */
+export class Flow6Table extends FlowTableOf<string> {
+  constructor(subnet: Prefix6, options: FlowTableOptions = {}) {
+    super({ owns: (src) => { const b = parseIPv6(src); return b !== undefined && prefix6Contains(subnet, b); }, innerKey: (src, id) => `${src}#${id}` }, options);
   }
 }

@@ -21,6 +21,7 @@ import { isProbePacket, Probe } from '../control/probe.js';
 import { Flow, FlowTable } from './flow-table.js';
 import { mayAnswerWithError, Quote, readQuote, rewriteError, writeIcmpError } from '../packet/icmp-errors.js';
 import { IcmpNetwork } from './network.js';
+import { Icmp6Relay } from './relay6.js';
 import { TokenBucket } from '../util/token-bucket.js';
 
 /** How an {@link IcmpRelay} is configured. */
@@ -42,6 +43,8 @@ export interface RelayOptions {
   now?: () => number;
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
+  /** The IPv6 relay on the same TUN: IPv6 packets read from it go there instead of being dropped as `ipv6`. */
+  ipv6?: Icmp6Relay;
 }
 
 const SWEEP_MS = 5_000;
@@ -147,6 +150,7 @@ export class IcmpRelay {
     }
     this.flushToNetwork();
     this.flushGenerated();
+    this.options.ipv6?.flush();
   }
 
   /** One batch read from the network socket: replies and errors for our flows into the TUN. */
@@ -173,7 +177,7 @@ export class IcmpRelay {
   private requestFromTun(buf: Uint8Array, off: number, len: number, now: number): void {
     const { ip, icmp, counters } = this;
     ip.attach(buf, off, len);
-    if (len > 0 && ip.version === 6) return counters.drop('ipv6');
+    if (len > 0 && ip.version === 6) return this.options.ipv6 ? this.options.ipv6.fromTunPacket(buf, off, len, now) : counters.drop('ipv6');
     if (ip.check() !== undefined) return counters.drop('malformed');
     if (ip.isFragment) {
       if (ip.protocol !== IPPROTO.ICMP) return this.refuseNonIcmp(ip);
