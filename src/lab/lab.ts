@@ -5,7 +5,8 @@
 // straight into another lab namespace.
 import { ChildProcess, SpawnOptions } from 'node:child_process';
 import { TunDriverError } from '../errors.js';
-import { addrAdd } from '../netlink/addr.js';
+import { addr6List, addrAdd } from '../netlink/addr.js';
+import { IFA_F } from '../netlink/nl/constants.js';
 import { linkAddBridge, linkAddVeth, linkByName, linkSetMaster, linkSetMtu, linkSetUp } from '../netlink/link.js';
 import { routeAdd } from '../netlink/route.js';
 import { NetlinkSocket } from '../netlink/socket.js';
@@ -101,8 +102,13 @@ function addDefaultRoute(netns: string, gateway: string, gateway6?: string): voi
 
 function build(t: Topology, nodes: LabNode[]): void {
   const ns = (node: string): string => namespaceOf(t.name, node);
+  const dualStack = t.segments.some((s) => s.subnet6 !== undefined);
   for (const node of nodes) {
     netnsCreate(node.netns);
+    // Lab links are point-to-bridge with addresses the topology made
+    // unique: duplicate address detection would only keep each new link's
+    // fe80:: address tentative for a second, and with it neighbour discovery.
+    if (dualStack) for (const scope of ['all', 'default']) sysctlWrite(`net.ipv6.conf.${scope}.accept_dad`, 0, node.netns);
     withNetlink(node.netns, (nl) => linkSetUp(nl, linkByName(nl, 'lo').index));
   }
   const segMtu = new Map(t.segments.map((s) => [s.name, s.mtu]));
@@ -118,6 +124,26 @@ function build(t: Topology, nodes: LabNode[]): void {
     if (gateway) addDefaultRoute(ns(h.name), gateway.address, h.address6 ? gateway.address6 : undefined);
     // The host's cni0 and the pods' eth0 come later, from the CNI plugin.
     if (h.pods) sysctlWrite('net.ipv4.ip_forward', 1, ns(h.name));
+  }
+}
+
+/**
+ * Waits (at most 3 s) until every IPv6 link of the lab's hosts and routers
+ * has its fe80:: address. The kernel adds it only once the link's carrier
+ * event is processed, which it batches for up to a second; until then
+ * neighbour discovery cannot start, and the first packet across a router
+ * waits a retransmission (1 s) for it.
+ */
+async function ipv6LinksReady(nodes: LabNode[]): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  for (const node of nodes.filter((n) => n.kind === 'host' || n.kind === 'router')) {
+    const ready = (): boolean =>
+      withNetlink(node.netns, (nl) => {
+        const globals = addr6List(nl).filter((a) => a.scope === 0);
+        const linkLocal = new Set(addr6List(nl).filter((a) => a.scope === 253 && (a.flags & IFA_F.TENTATIVE) === 0).map((a) => a.index));
+        return globals.every((a) => linkLocal.has(a.index));
+      });
+    while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -163,6 +189,7 @@ export class Lab {
     const lab = new Lab(state);
     try {
       build(topology, state.nodes);
+      if (topology.segments.some((s) => s.subnet6 !== undefined)) await ipv6LinksReady(state.nodes);
       if (topology.etcd) await startLabEtcd(lab);
     } catch (err) {
       await Lab.down(topology.name);

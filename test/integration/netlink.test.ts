@@ -4,8 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import { linkAddBridge, linkAddVeth, linkByName, linkDelete, linkGet, linkList, linkSetMtu, linkSetNetns, linkSetUp } from '../../src/netlink/link.js';
-import { addrAdd, addrDelete, addrList } from '../../src/netlink/addr.js';
-import { routeAdd, routeDelete, routeList, routeReplace } from '../../src/netlink/route.js';
+import { addr6List, addrAdd, addrDelete, addrList } from '../../src/netlink/addr.js';
+import { route6List, routeAdd, routeDelete, routeList, routeReplace } from '../../src/netlink/route.js';
+import { ruleAdd, ruleDelete } from '../../src/netlink/rule.js';
+import { AF_INET6 } from '../../src/netlink/nl/constants.js';
+import { formatIPv6, parseCidr6, parseIPv6 } from '../../src/packet/addr6.js';
 import { NetlinkError } from '../../src/netlink/socket.js';
 import { MessageBuilder } from '../../src/netlink/nl/codec.js';
 import { RTM } from '../../src/netlink/nl/constants.js';
@@ -64,6 +67,48 @@ test('links, addresses and routes: add, replace, move, delete, as iproute2 sees 
     assert.deepEqual(linkList(nl).map((l) => l.name), ['lo']);
     // The kernel's extended-ack text (not just ENETUNREACH) reaches the error message.
     assert.throws(() => routeAdd(nl, { dst: parseCidr('198.20.0.0/16'), gateway: parseIPv4('203.0.113.1') }), /Nexthop has invalid gateway/);
+  } finally {
+    nl.close();
+  }
+});
+
+test('IPv6 addresses, routes (main and another table) and an oif rule, as ip -6 sees them', { skip: ROOT_SKIP }, () => {
+  const ns = scratchNetns('nl6');
+  const nl = NetlinkSocket.open({ netns: ns });
+  try {
+    linkAddBridge(nl, 'br6');
+    const br = linkByName(nl, 'br6');
+    linkSetUp(nl, br.index, true);
+    addrAdd(nl, br.index, parseCidr6('2001:db8:1::1/64'));
+    addrAdd(nl, br.index, parseCidr6('2001:db8:1::9/64'));
+    addrAdd(nl, br.index, parseCidr('192.0.2.1/24'));
+    addrDelete(nl, br.index, parseCidr6('2001:db8:1::9/64'));
+    const ours = addr6List(nl, br.index).filter((a) => a.scope === 0).map((a) => a.cidr);
+    assert.deepEqual(ours, ['2001:db8:1::1/64']);
+    assert.deepEqual(addrList(nl, br.index).map((a) => a.cidr), ['192.0.2.1/24'], 'the IPv4 list is not mixed with IPv6');
+    const [ipView] = ipJson(ns, '-6', 'addr', 'show', 'dev', 'br6') as Array<{ addr_info: Array<{ local: string; prefixlen: number; scope: string; nodad?: boolean; tentative?: boolean }> }>;
+    const global = ipView.addr_info.filter((a) => a.scope === 'global');
+    assert.deepEqual(global.map((a) => `${a.local}/${a.prefixlen}`), ['2001:db8:1::1/64']);
+    assert.equal(global[0].tentative, undefined, 'added without duplicate address detection: usable at once');
+
+    routeAdd(nl, { dst: parseCidr6('2001:db8:99::/48'), gateway: parseIPv6('2001:db8:1::fe'), oif: br.index, metric: 7 });
+    routeReplace(nl, { dst: parseCidr6('2001:db8:99::/48'), gateway: parseIPv6('2001:db8:1::fd'), oif: br.index, metric: 7 });
+    routeAdd(nl, { dst: parseCidr6('::/0'), oif: br.index, table: 0x74640001 });
+    const mine = route6List(nl).filter((r) => r.dst.length === 48);
+    assert.deepEqual(mine.map((r) => `${formatIPv6(r.dst.network)}/${r.dst.length} via ${formatIPv6(r.gateway!)} metric ${r.metric}`), ['2001:db8:99::/48 via 2001:db8:1::fd metric 7']);
+    const theirs = ipJson(ns, '-6', 'route', 'show', 'table', String(0x74640001)) as Array<{ dst: string; dev: string }>;
+    assert.deepEqual(theirs.map((r) => `${r.dst} ${r.dev}`), ['default br6']);
+    assert.deepEqual(route6List(nl, 0x74640001).map((r) => r.dst.length), [0]);
+
+    const rule = { family: AF_INET6, oifName: 'br6', table: 0x74640001, priority: 1000 };
+    ruleAdd(nl, rule);
+    const rules = ipJson(ns, '-6', 'rule', 'show') as Array<{ priority: number; oif?: string; table: string }>;
+    assert.deepEqual(rules.filter((r) => r.priority === 1000).map((r) => `${r.oif} ${r.table}`), [`br6 ${0x74640001}`]);
+    assert.throws(() => ruleAdd(nl, rule), (err: NetlinkError) => err.errnoName === 'EEXIST');
+    ruleDelete(nl, rule);
+    assert.equal((ipJson(ns, '-6', 'rule', 'show') as Array<{ priority: number }>).filter((r) => r.priority === 1000).length, 0);
+    routeDelete(nl, { dst: parseCidr6('2001:db8:99::/48'), gateway: parseIPv6('2001:db8:1::fd'), oif: br.index, metric: 7 });
+    assert.equal(route6List(nl).filter((r) => r.dst.length === 48).length, 0);
   } finally {
     nl.close();
   }
