@@ -31,6 +31,7 @@ import { parseNetConf } from '../../src/cni/net-conf.js';
 import { CniError } from '../../src/cni/cni-error.js';
 import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
 import { wireguardOverlayPair } from '../support/wireguard-overlay-pair.js';
+import { ipv6Targets } from './targets6.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -327,7 +328,7 @@ function wireguardTarget(): Target {
 }
 
 export function allTargets(): Target[] {
-  return [views, fragments, virtioSplit, coalesce, netlink, configs, engineTarget('relay'), engineTarget('overlay'), wireguardTarget()];
+  return [views, fragments, virtioSplit, coalesce, netlink, configs, engineTarget('relay'), engineTarget('overlay'), wireguardTarget(), ...ipv6Targets(mutate)];
 }
 
 /** Runs every target for `inputs` inputs each (or until `deadlineMs`); returns inputs/s per target. Throws on the first broken rule, naming the target and input number. */

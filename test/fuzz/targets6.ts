@@ -1,0 +1,132 @@
+// Fuzz targets for IPv6: the IPv6 and ICMPv6 views, IPv6 reassembly, and
+// the IPv6 relay engine in both directions. Same rules as targets.ts: an
+// exception escaping, an input not counted exactly once, or a packet
+// written into the TUN that breaks the engine's rules is a failure.
+import { RxBatch } from '../../src/io/batch.js';
+import { formatIPv6, parseCidr6, parseIPv6, prefix6Contains } from '../../src/packet/addr6.js';
+import { fromHex, toHex } from '../../src/packet/bytes.js';
+import { ECHO6_FRAGMENT_FIRST, ECHO6_FRAGMENT_LAST, ECHO6_REQUEST, ROUTER_SOLICIT } from '../../src/packet/captured6.testdata.js';
+import { Reassembler6 } from '../../src/packet/fragment6.js';
+import { Icmp6View, ICMP6_TYPE, writeEcho6Packet } from '../../src/packet/icmp6.js';
+import { writeIcmp6Error } from '../../src/packet/icmp6-errors.js';
+import { IPv6View, NEXT_HEADER, writeIPv6Header } from '../../src/packet/ipv6.js';
+import { Icmp6Network, Span6List } from '../../src/relay/network6.js';
+import { Icmp6Relay } from '../../src/relay/relay6.js';
+import { MemoryTun } from '../../src/tun/memory-tun.js';
+import type { Rng, Target } from './targets.js';
+
+type Mutate = (rng: Rng, seed: Uint8Array) => Uint8Array;
+
+const A = (s: string): Uint8Array => parseIPv6(s)!;
+const SUBNET6 = parseCidr6('fd00:1::3/64');
+const HOST = A('2001:db8:a::1');
+
+function echo6(type: number, src: Uint8Array, dst: Uint8Array, size = 56): Uint8Array {
+  const b = new Uint8Array(48 + size);
+  writeEcho6Packet(b, 0, { type, src, dst, id: 7, seq: 1, payload: new Uint8Array(size).fill(9) });
+  return b;
+}
+
+/** An echo request behind a hop-by-hop and a destination-options header: the extension-header walk. */
+function withExtensions(): Uint8Array {
+  const inner = echo6(ICMP6_TYPE.ECHO_REQUEST, A('fd00:1::3'), A('2001:db8:b::2'));
+  const b = new Uint8Array(inner.length + 16);
+  writeIPv6Header(b, 0, { src: inner.subarray(8, 24), dst: inner.subarray(24, 40), nextHeader: NEXT_HEADER.HOP_BY_HOP, payloadLength: inner.length - 40 + 16 });
+  b.set([NEXT_HEADER.DEST_OPTIONS, 0, 1, 4, 0, 0, 0, 0], 40); // hop-by-hop: PadN
+  b.set([NEXT_HEADER.ICMPV6, 0, 1, 4, 0, 0, 0, 0], 48); // destination options: PadN
+  b.set(inner.subarray(40), 56);
+  return b;
+}
+
+/** An error from a router about a request the host sent (what the network side delivers). */
+function routerError(): Uint8Array {
+  const request = echo6(ICMP6_TYPE.ECHO_REQUEST, HOST, A('2001:db8:b::2'));
+  const b = new Uint8Array(1280);
+  return b.slice(0, writeIcmp6Error(b, 0, ICMP6_TYPE.TIME_EXCEEDED, 0, A('2001:db8:a::fe'), new IPv6View(request)));
+}
+
+const SEEDS6 = [fromHex(ECHO6_REQUEST), fromHex(ROUTER_SOLICIT), fromHex(ECHO6_FRAGMENT_FIRST), fromHex(ECHO6_FRAGMENT_LAST), withExtensions()];
+const NET_SEEDS6 = [echo6(ICMP6_TYPE.ECHO_REPLY, A('2001:db8:b::2'), HOST), routerError(), echo6(ICMP6_TYPE.ECHO_REPLY, A('2001:db8:b::2'), A('fd00:1::3'))];
+
+/** Problems a reassembled packet may have only if reassembly itself is wrong (its extension headers may be as mutated as its input). */
+const STRUCTURAL = new Set(['truncated', 'not-ipv6', 'bad-payload-length']);
+
+function viewsTarget(mutate: Mutate): Target {
+  const ip = new IPv6View();
+  const icmp = new Icmp6View();
+  const reassembler = new Reassembler6(8, 1000);
+  let clock = 0;
+  return {
+    name: 'packet views (IPv6, ICMPv6) and IPv6 reassembly',
+    run(rng) {
+      const p = mutate(rng, SEEDS6[rng.next(SEEDS6.length)]);
+      ip.attach(p, 0, p.length);
+      if (ip.check() !== undefined) return;
+      if (ip.totalLength > p.length || ip.payloadOffset > ip.off + ip.totalLength) throw new Error('check() passed a packet longer than its bytes');
+      if (ip.protocol === NEXT_HEADER.ICMPV6 && !ip.isFragment) icmp.attachTo(ip).check();
+      if (!ip.isFragment) return;
+      const out = reassembler.add(ip, (clock += 10));
+      if (out instanceof Uint8Array) {
+        const problem = new IPv6View(out).check();
+        if (problem !== undefined && STRUCTURAL.has(problem)) throw new Error(`reassembly made a malformed packet (${problem})`);
+      }
+    },
+  };
+}
+
+/** A network side that records, refusing some sends as the kernel may. */
+class FuzzNet6 implements Icmp6Network {
+  send(spans: Span6List, first: number, count: number, onRefused: (i: number, errno: string) => void): number {
+    let n = 0;
+    for (let i = first; i < first + count; i++) {
+      if ((spans.lengths[i] & 7) === 7) onRefused(i, 'ENETUNREACH');
+      else n++;
+    }
+    return n;
+  }
+  startReading(): void {}
+  stopReading(): void {}
+  close(): void {}
+}
+
+function relay6Target(mutate: Mutate): Target {
+  const tun = new MemoryTun();
+  const relay = new Icmp6Relay(tun, new FuzzNet6(), { subnet: SUBNET6, tunMtu: 1500, localAddresses: new Set([formatIPv6(HOST)]), now: () => 1000 });
+  const batch = new RxBatch(4, 65536);
+  const c = relay.counters;
+  const tunOutcomes = (): number => c.requests + c.errorsGenerated + c.fragmentsIn + c.linkChatter + c.drops.total;
+  const netOutcomes = (): number => c.replies + c.errorsRelayed + c.ignored + c.ownCopies + c.drops.total;
+  return {
+    name: 'relay engine, IPv6, both directions',
+    run(rng) {
+      // A request the fuzz net accepts, so the network side has flows to answer.
+      batch.clear();
+      batch.append(echo6(ICMP6_TYPE.ECHO_REQUEST, A('fd00:1::3'), A('2001:db8:b::2')));
+      relay.fromTun(batch);
+      tun.written.length = 0;
+      const fromNet = rng.next(2) === 1;
+      const p = mutate(rng, fromNet ? NET_SEEDS6[rng.next(NET_SEEDS6.length)] : SEEDS6[rng.next(SEEDS6.length)]);
+      const before = fromNet ? netOutcomes() : tunOutcomes();
+      batch.clear();
+      batch.append(p.subarray(0, 65536));
+      if (fromNet) relay.fromNetwork(batch);
+      else relay.fromTun(batch);
+      const counted = (fromNet ? netOutcomes() : tunOutcomes()) - before;
+      const probe = new IPv6View(p);
+      const fragment = probe.check() === undefined && probe.isFragment;
+      if (counted !== 1 && !(fragment && counted >= 1)) throw new Error(`IPv6 relay counted one input ${counted} times (${fromNet ? 'from the network' : 'from the TUN'}: ${toHex(p.subarray(0, 48))})`);
+      if ((c.drops.get('internal-error') ?? 0) > 0) throw new Error('IPv6 relay internal-error');
+      for (const w of tun.written) {
+        const v = new IPv6View(w);
+        const problem = v.check() ?? (prefix6Contains(SUBNET6, w, v.dstOffset) ? undefined : `addressed to ${formatIPv6(w, v.dstOffset)} outside the TUN subnet`);
+        if (problem) throw new Error(`wrote a packet into the TUN that breaks the rules: ${problem}`);
+      }
+      tun.written.length = 0;
+    },
+  };
+}
+
+/** The IPv6 targets, with the mutator of targets.ts. */
+export function ipv6Targets(mutate: Mutate): Target[] {
+  return [viewsTarget(mutate), relay6Target(mutate)];
+}
