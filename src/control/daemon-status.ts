@@ -61,6 +61,8 @@ export interface RelayStatus {
 /** One peer's traffic counters. */
 export interface PeerCountersJson {
   subnet: string;
+  /** Its IPv6 subnet, on a dual-stack cluster. */
+  subnet6?: string;
   publicIp: string;
   port: number;
   txPackets: number;

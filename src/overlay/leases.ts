@@ -8,12 +8,17 @@ import { TunDriverError } from '../errors.js';
 import { isKeyText } from '../wireguard/keys.js';
 import { readJsonFile } from '../util/json-file.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
+import { formatCidr6, formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
 
 export const DEFAULT_PORT = 8285;
 
 /** One node of the cluster network: the subnet it owns and where it listens. */
 export interface Lease {
   subnet: Prefix;
+  /** Its IPv6 subnet on a dual-stack cluster (leases-file `subnetV6`, etcd's IPv6Subnet). */
+  subnet6?: Prefix6;
+  /** Its IPv6 public address (leases-file `publicIpV6`, etcd's PublicIPv6), for an IPv6 underlay. */
+  publicIpv6?: Uint8Array;
   publicIp: number;
   port: number;
   /** The node's X25519 public key (base64), when it authenticates (docs/security.md). */
@@ -29,13 +34,25 @@ const cidr = z.string().refine((s) => {
   }
 }, 'must be a subnet like 10.244.1.0/24 (no host bits)');
 
+const cidr6 = z.string().refine((s) => {
+  try {
+    const p = parseCidr6(s);
+    return sameIPv6(p.address, 0, p.network) && p.length <= 64;
+  } catch {
+    return false;
+  }
+}, 'must be an IPv6 subnet of /64 or shorter like fd00:10:244:1::/64 (no host bits)');
+
 const LeasesSchema = z
   .object({
     network: cidr.optional(),
+    networkV6: cidr6.optional(),
     nodes: z.array(
       z
         .object({
           subnet: cidr,
+          subnetV6: cidr6.optional(),
+          publicIpV6: z.string().refine((s) => parseIPv6(s) !== undefined, 'must be an IPv6 address').optional(),
           publicIp: z.string().refine((s) => parseIPv4(s) !== undefined, 'must be an IPv4 address'),
           port: z.number().int().min(1).max(65535).default(DEFAULT_PORT),
           publicKey: z.string().refine(isKeyText, 'must be a public key: 44 characters of base64, as tun-driver pubkey prints').optional(),
@@ -53,14 +70,15 @@ function fail(message: string): never {
  * Validates leases against the cluster network: every subnet inside it, no
  * two overlapping, no public IP:port twice. `source` names the file in messages.
  */
-export function parseLeases(input: unknown, network: Prefix, source: string): Lease[] {
+export function parseLeases(input: unknown, network: Prefix, source: string, network6?: Prefix6): Lease[] {
   const parsed = LeasesSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     fail(`${source}: ${issue.path.join('.') || '(top level)'} ${issue.message}`);
   }
-  const { network: declared, nodes } = parsed.data;
+  const { network: declared, networkV6: declared6, nodes } = parsed.data;
   if (declared && declared !== formatCidr(network, false)) fail(`${source}: network ${declared} differs from --network ${formatCidr(network, false)}`);
+  if (declared6 && (!network6 || formatCidr6(parseCidr6(declared6)) !== formatCidr6(network6))) fail(`${source}: networkV6 ${declared6} differs from the IPv6 --network ${network6 ? formatCidr6(network6) : '(none given)'}`);
   const leases: Lease[] = [];
   const endpoints = new Set<string>();
   for (const [i, n] of nodes.entries()) {
@@ -72,17 +90,32 @@ export function parseLeases(input: unknown, network: Prefix, source: string): Le
         fail(`${source}: nodes.${i} subnet ${n.subnet} overlaps ${formatCidr(other.subnet, false)}`);
       }
     }
+    const subnet6 = n.subnetV6 === undefined ? undefined : parseCidr6(n.subnetV6);
+    if (subnet6) {
+      if (!network6) fail(`${source}: nodes.${i} has subnetV6 ${n.subnetV6}, but the overlay has no IPv6 network (give an IPv6 --network)`);
+      if (subnet6.length < network6.length || !prefix6Contains(network6, subnet6.network)) fail(`${source}: nodes.${i} subnetV6 ${n.subnetV6} is outside the IPv6 network ${formatCidr6(network6)}`);
+      for (const other of leases) {
+        if (other.subnet6 && (prefix6Contains(other.subnet6, subnet6.network) || prefix6Contains(subnet6, other.subnet6.network))) {
+          fail(`${source}: nodes.${i} subnetV6 ${n.subnetV6} overlaps ${formatCidr6(other.subnet6, false)}`);
+        }
+      }
+    }
     const endpoint = `${n.publicIp}:${n.port}`;
     if (endpoints.has(n.publicIp) || endpoints.has(endpoint)) fail(`${source}: nodes.${i} public IP ${n.publicIp} is listed twice`);
     endpoints.add(n.publicIp);
     endpoints.add(endpoint);
-    leases.push({ subnet, publicIp, port: n.port, ...(n.publicKey ? { publicKey: n.publicKey } : {}) });
+    leases.push({
+      subnet, publicIp, port: n.port,
+      ...(subnet6 ? { subnet6 } : {}),
+      ...(n.publicIpV6 ? { publicIpv6: parseIPv6(n.publicIpV6)! } : {}),
+      ...(n.publicKey ? { publicKey: n.publicKey } : {}),
+    });
   }
   return leases;
 }
 
-export function loadLeasesFile(path: string, network: Prefix): Lease[] {
-  return parseLeases(readJsonFile(path, 'leases file', 'TUN_ERR_USAGE'), network, path);
+export function loadLeasesFile(path: string, network: Prefix, network6?: Prefix6): Lease[] {
+  return parseLeases(readJsonFile(path, 'leases file', 'TUN_ERR_USAGE'), network, path, network6);
 }
 
 /**
@@ -90,7 +123,7 @@ export function loadLeasesFile(path: string, network: Prefix): Lease[] {
  * the file are seen too) and calls onChange with the new leases, or
  * onError with the reason a new version was rejected (the old ones stay).
  */
-export function watchLeasesFile(path: string, network: Prefix, onChange: (leases: Lease[]) => void, onError: (err: Error) => void): FSWatcher {
+export function watchLeasesFile(path: string, network: Prefix, onChange: (leases: Lease[]) => void, onError: (err: Error) => void, network6?: Prefix6): FSWatcher {
   let timer: NodeJS.Timeout | undefined;
   const name = basename(path);
   const watcher = watch(dirname(path), (_event, file) => {
@@ -99,7 +132,7 @@ export function watchLeasesFile(path: string, network: Prefix, onChange: (leases
     // Editors write in several steps: read once things settle.
     timer = setTimeout(() => {
       try {
-        onChange(loadLeasesFile(path, network));
+        onChange(loadLeasesFile(path, network, network6));
       } catch (err) {
         onError(err as Error);
       }
@@ -109,5 +142,5 @@ export function watchLeasesFile(path: string, network: Prefix, onChange: (leases
 }
 
 export function describeLease(l: Lease): string {
-  return `${formatCidr(l.subnet, false)} at ${formatIPv4(l.publicIp)}:${l.port}`;
+  return `${formatCidr(l.subnet, false)}${l.subnet6 ? ` and ${formatCidr6(l.subnet6, false)}` : ''} at ${formatIPv4(l.publicIp)}:${l.port}${l.publicIpv6 ? ` ([${formatIPv6(l.publicIpv6)}])` : ''}`;
 }

@@ -26,6 +26,9 @@ import { mayAnswerWithError, writeIcmpError } from '../packet/icmp-errors.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
 import { IPv4View, IPPROTO } from '../packet/ipv4.js';
 import { PacketDevice } from '../tun/device.js';
+import { Prefix6 } from '../packet/addr6.js';
+import { IPV6 } from '../packet/ipv6.js';
+import { OverlayIPv6 } from './ipv6-path.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
 import { isProbePacket, Probe } from '../control/probe.js';
@@ -59,6 +62,8 @@ export interface OverlayOptions {
   network: Prefix;
   /** This node's subnet; the TUN's address (its network address) is our hop address. */
   subnet: Prefix;
+  /** The cluster's and this node's IPv6 prefixes, on a dual-stack node (ipv6-path.ts); without them IPv6 is dropped as `ipv6`. */
+  ipv6?: { network6: Prefix6; subnet6: Prefix6 };
   tunMtu: number;
   /** Largest inner packet that fits one datagram on the underlay (underlay MTU - 28). */
   pathMtu: number;
@@ -125,6 +130,8 @@ export class Overlay {
   private byWgPeer = new Map<WgPeer, Peer>();
   private timer?: NodeJS.Timeout;
   private readonly ip = new IPv4View();
+  /** The IPv6 half, on a dual-stack node. */
+  private readonly v6?: OverlayIPv6;
 
   /** Allocates every buffer the data plane needs; does no I/O until {@link Overlay.start}. */
   constructor(private readonly tun: PacketDevice, private readonly net: UdpNetwork, private readonly options: OverlayOptions) {
@@ -141,6 +148,10 @@ export class Overlay {
     this.toTun = new SpanList(this.netRx.capacity);
     this.genTun = new TxQueue(64, slot);
     this.genNet = new TxQueue(64, slot);
+    if (options.ipv6) {
+      if (options.pathMtu < IPV6.MIN_MTU) throw new RangeError(`IPv6 needs a path MTU of ${IPV6.MIN_MTU} or more inside the tunnel (${options.pathMtu} here)`);
+      this.v6 = new OverlayIPv6({ ...options.ipv6, pathMtu: options.pathMtu }, this.counters, this.errorBudget, (packet, via) => this.emitGenerated(packet, via));
+    }
     if (options.wireguard) {
       this.wg = this.newWireGuard(options.wireguard.privateKey);
       this.sealedTx = new TxQueue(batch, options.pathMtu + TRANSPORT_OVERHEAD + 16);
@@ -281,7 +292,9 @@ export class Overlay {
       const off = batch.offset(i);
       const ip = this.ip.attach(batch.buf, off, batch.sizes[i]);
       if (batch.sizes[i] > 0 && ip.version === 6) {
-        this.counters.drop('ipv6');
+        const peer6 = this.v6?.route(batch.buf, off, batch.sizes[i], routes);
+        if (!this.v6) this.counters.drop('ipv6');
+        else if (peer6) this.queueToPeer(off, batch.sizes[i], peer6);
         continue;
       }
       if (ip.check() !== undefined) {
@@ -308,14 +321,26 @@ export class Overlay {
       }
       if (probing) sentProbe = true;
       this.trace?.(`tun>net ${describeIPv4(ip, ip.protocol === IPPROTO.ICMP ? new IcmpView(batch.buf, ip.payloadOffset, ip.payloadLength) : undefined)} to ${formatIPv4(peer.publicIp)}:${peer.port}`);
-      if (this.toNet.full) this.flushToNet(this.toNet);
-      this.toNet.add(off, len, peer.publicIp, peer.port);
-      peer.txPackets++;
-      peer.txBytes += len;
+      this.queueToPeer(off, len, peer);
     }
     this.flushToNet(this.toNet);
     if (sentProbe) this.probe?.mark('sent');
     this.flushGenerated();
+  }
+
+  /** Queues the packet at toNet.buf[off] for `peer`. */
+  private queueToPeer(off: number, len: number, peer: Peer): void {
+    if (this.toNet.full) this.flushToNet(this.toNet);
+    this.toNet.add(off, len, peer.publicIp, peer.port);
+    peer.txPackets++;
+    peer.txBytes += len;
+  }
+
+  /** A generated packet (an ICMP error): into the TUN without `via`, else to node `via`. */
+  private emitGenerated(packet: Uint8Array, via?: Peer): void {
+    const g = via ? this.genNet : this.genTun;
+    if (g.full) this.flushGenerated();
+    g.push(packet, via?.publicIp, via?.port);
   }
 
   /** A batch of datagrams: checked, TTL decremented, written into the TUN. */
@@ -358,7 +383,8 @@ export class Overlay {
         off += TRANSPORT_HEADER;
         // Padding: the packet is as long as its IP header says, within the 15 bytes of padding.
         const inner = this.ip.attach(batch.buf, off, n);
-        const total = n >= 20 && inner.version === 4 ? inner.totalLength : n;
+        const version = n > 0 ? inner.version : 0;
+        const total = version === 4 && n >= 20 ? inner.totalLength : version === 6 && n >= IPV6.HEADER ? IPV6.HEADER + ((batch.buf[off + 4] << 8) | batch.buf[off + 5]) : n;
         if (total > n || n - total >= 16) {
           this.counters.drop('malformed');
           continue;
@@ -382,8 +408,13 @@ export class Overlay {
         }
       }
       const ip = this.ip.attach(batch.buf, off, size);
-      if (isIPv6Packet(batch.buf, off, size)) {
-        this.counters.drop('ipv6');
+      if (this.v6 ? size > 0 && ip.version === 6 : isIPv6Packet(batch.buf, off, size)) {
+        if (!this.v6) this.counters.drop('ipv6');
+        else if (this.v6.accept(batch.buf, off, size, peer)) {
+          this.trace?.(`net>tun IPv6, ${size} bytes`);
+          if (this.toTun.full) this.flushToTun();
+          this.toTun.add(off, size);
+        }
         continue;
       }
       if (ip.check() !== undefined || ip.totalLength !== size) {

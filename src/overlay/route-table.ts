@@ -1,13 +1,19 @@
 // Longest-prefix match over the cluster's node subnets: which node (public
-// IP and port) owns an inner destination. Pure and rebuilt whole on every
-// lease change; lookups are a few Map probes, one per distinct prefix length.
+// IP and port) owns an inner destination, of either family. Pure and
+// rebuilt whole on every lease change; lookups are a few Map probes, one
+// per distinct prefix length (two for IPv6: its first two 32-bit words, so
+// no key is allocated per packet; IPv6 node subnets are /64 or shorter).
 import { Prefix, prefixMask } from '../packet/addr.js';
+import { Prefix6 } from '../packet/addr6.js';
+import { get32 } from '../packet/bytes.js';
 import type { Lease } from './leases.js';
 import type { WgPeer } from '../wireguard/peer.js';
 
 /** Another node: its subnet, where to send (public IP and port), and its traffic counters. */
 export interface Peer {
   subnet: Prefix;
+  /** The node's IPv6 subnet, on a dual-stack cluster. */
+  subnet6?: Prefix6;
   publicIp: number;
   port: number;
   /** Counters, kept by the data plane. */
@@ -23,12 +29,14 @@ export interface Peer {
 
 /** A new peer for a lease, its counters at zero. */
 export function peerFromLease(l: Lease): Peer {
-  return { subnet: l.subnet, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, ...(l.publicKey ? { publicKey: l.publicKey } : {}) };
+  return { subnet: l.subnet, ...(l.subnet6 ? { subnet6: l.subnet6 } : {}), publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, ...(l.publicKey ? { publicKey: l.publicKey } : {}) };
 }
 
 export class RouteTable {
   /** Prefix lengths present, longest first, each with network -> peer. */
   private readonly levels: Array<{ mask: number; peers: Map<number, Peer> }> = [];
+  /** IPv6: prefix lengths present, longest first, each with (first word -> second word -> peer), both masked. */
+  private readonly levels6: Array<{ mask0: number; mask1: number; peers: Map<number, Map<number, Peer>> }> = [];
   /** Peers by public IP:port, for checking who sent a datagram. */
   private readonly byEndpoint = new Map<number, Peer>();
 
@@ -40,6 +48,29 @@ export class RouteTable {
       this.levels.push({ mask: prefixMask(length), peers: map });
     }
     for (const p of peers) this.byEndpoint.set(endpointKey(p.publicIp, p.port), p);
+    const lengths6 = [...new Set(peers.flatMap((p) => (p.subnet6 ? [p.subnet6.length] : [])))].sort((a, b) => b - a);
+    for (const length of lengths6) {
+      const level = { mask0: prefixMask(Math.min(length, 32)), mask1: prefixMask(Math.max(0, Math.min(length, 64) - 32)), peers: new Map<number, Map<number, Peer>>() };
+      for (const p of peers) {
+        if (p.subnet6?.length !== length) continue;
+        const w0 = get32(p.subnet6.network, 0);
+        let second = level.peers.get(w0);
+        if (!second) level.peers.set(w0, (second = new Map()));
+        second.set(get32(p.subnet6.network, 4), p);
+      }
+      this.levels6.push(level);
+    }
+  }
+
+  /** The peer whose IPv6 subnet holds the 16-byte address at buf[off] (longest prefix wins). */
+  lookup6(buf: Uint8Array, off: number): Peer | undefined {
+    const w0 = get32(buf, off);
+    const w1 = get32(buf, off + 4);
+    for (const level of this.levels6) {
+      const peer = level.peers.get((w0 & level.mask0) >>> 0)?.get((w1 & level.mask1) >>> 0);
+      if (peer) return peer;
+    }
+    return undefined;
   }
 
   /** The peer whose subnet holds `dst` (longest prefix wins). */
