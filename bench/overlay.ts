@@ -66,7 +66,7 @@ function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] 
         await c.stop(1);
         await c.stop(2);
         if (keyDir) {
-          c.writeLeases([1, 2].map(leaseFor));
+          c.writeLeases([1, 2].map((h) => leaseFor(h)));
           rmSync(keyDir, { recursive: true, force: true });
         }
       },
@@ -136,7 +136,7 @@ const IMPLS: Impl[] = [
         down: async () => {
           await c.stop(1);
           await wggo.close();
-          c.writeLeases([1, 2].map(leaseFor));
+          c.writeLeases([1, 2].map((h) => leaseFor(h)));
           rmSync(keyDir, { recursive: true, force: true });
         },
         // wireguard-go's CPU is not ours to count: only our daemon's.

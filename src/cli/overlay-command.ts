@@ -7,6 +7,8 @@ import { linkByName, linkList } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { sysctlRead } from '../netns/sysctl.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
+import { formatCidr6, parseCidr6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
+import { IPV6 } from '../packet/ipv6.js';
 import { DEFAULT_PORT, describeLease } from '../overlay/leases.js';
 import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
 import { parseEndpoints } from '../etcd/etcd-connection.js';
@@ -35,8 +37,8 @@ import { addMetricsOption, daemonMetrics, metricsListen } from './metrics-option
 
 interface OverlayFlags extends CaptureFlags {
   metrics?: string;
-  network?: string;
-  subnet?: string;
+  network?: string[];
+  subnet?: string[];
   publicIp: string;
   leases?: string;
   port?: string;
@@ -67,8 +69,8 @@ export function overlayCommand(): Command {
   return addIoWaitOption(addMetricsOption(addCaptureOptions(new Command('overlay'))))
     .description("carry the cluster network between nodes in UDP (flannel's UDP backend): each node owns a subnet")
     .requiredOption('--public-ip <addr>', "this node's underlay address (other nodes send to it)")
-    .option('--network <cidr>', 'leases file mode: the whole cluster network, e.g. 10.244.0.0/16')
-    .option('--subnet <cidr>', "leases file mode: this node's subnet, e.g. 10.244.1.0/24")
+    .option('--network <cidr>', 'leases file mode: the whole cluster network, e.g. 10.244.0.0/16; give an IPv6 one too (fd00:10:244::/48) for a dual-stack cluster', collectFlag)
+    .option('--subnet <cidr>', "leases file mode: this node's subnet, e.g. 10.244.1.0/24; with an IPv6 --network, its IPv6 subnet too (fd00:10:244:1::/64)", collectFlag)
     .option('--leases <file>', 'leases file mode: JSON file listing the nodes: {"nodes":[{"subnet":"10.244.1.0/24","publicIp":"198.51.100.1","port":8285}, ...]}; watched')
     .option('--port <n>', `leases file mode: UDP port (default ${DEFAULT_PORT})`)
     .option('--etcd-endpoints <urls>', 'etcd mode: comma-separated etcd URLs, e.g. http://198.51.100.1:2379; the network, subnet and port come from etcd')
@@ -94,6 +96,8 @@ export function overlayCommand(): Command {
     .addHelpText('after', `
 Examples:
   tun-driver overlay --network 10.244.0.0/16 --subnet 10.244.1.0/24 --public-ip 198.51.100.1 --leases leases.json
+  tun-driver overlay --network 10.244.0.0/16 --network fd00:10:244::/48 --subnet 10.244.1.0/24 \
+      --subnet fd00:10:244:1::/64 --public-ip 198.51.100.1 --leases leases.json     # dual-stack pods
   tun-driver overlay --etcd-endpoints http://198.51.100.1:2379 --public-ip 198.51.100.1 --ip-masq
   tun-driver overlay --etcd-endpoints https://198.51.100.1:2379 --etcd-cafile ca.pem --etcd-certfile node.pem --etcd-keyfile node-key.pem --public-ip 198.51.100.1
   tun-driver overlay ... --leases leases.json --private-key /etc/tun-driver/key   # WireGuard to nodes whose lease has "publicKey"
@@ -120,6 +124,30 @@ WireGuard implementation configured with this node's public key, endpoint
 and subnet is a peer like any other. In etcd mode, "Backend": {"Type":
 "wireguard", "ListenPort": 51820, "PSK": "..."} makes the key mandatory.`)
     .action(runOverlay);
+}
+
+const collectFlag = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** One IPv4 and at most one IPv6 prefix from a repeated flag, each without host bits. */
+function familyFlags(flag: string, values: string[]): { v4?: Prefix; v6?: Prefix6 } {
+  const out: { v4?: Prefix; v6?: Prefix6 } = {};
+  for (const text of values) {
+    if (!text.includes(':')) {
+      if (out.v4) throw usageError(`${flag} ${text}: one IPv4 ${flag} only`);
+      out.v4 = cidrFlag(flag, text);
+      continue;
+    }
+    if (out.v6) throw usageError(`${flag} ${text}: one IPv6 ${flag} only`);
+    let p: Prefix6;
+    try {
+      p = parseCidr6(text);
+    } catch (err) {
+      throw usageError(`${flag} ${(err as Error).message}`);
+    }
+    if (!sameIPv6(p.address, 0, p.network)) throw usageError(`${flag} ${text} has host bits set: use ${formatCidr6(p, false)}`);
+    out.v6 = p;
+  }
+  return out;
 }
 
 function cidrFlag(flag: string, text: string): Prefix {
@@ -167,12 +195,18 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
 
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
   const plane = await openControlPlane();
-  const { network, subnet, port } = plane;
+  const { network, subnet, port, ipv6 } = plane;
+  if (ipv6 && pathMtu < IPV6.MIN_MTU) {
+    await plane.abandon();
+    throw usageError(`the underlay's MTU ${underlayMtu} leaves ${pathMtu} bytes inside the tunnel: IPv6 needs ${IPV6.MIN_MTU} (raise the underlay MTU, or drop the IPv6 --network)`);
+  }
 
   const host = new DaemonHost(flags.tun, log, metricsAt);
   await host.run(async ({ undo }) => {
     const tunAddress = { address: subnet.network, network: network.network, length: network.length };
-    const tun = LinuxTun.create({ name: flags.tun, addresses: [tunAddress], mtu: tunMtu, replace: 'if-stale', offload: offloadMode });
+    // IPv6 likewise: the node's IPv6 subnet's first address with the IPv6 network's length.
+    const tunAddress6 = ipv6 ? { address: ipv6.subnet6.network, network: ipv6.network6.network, length: ipv6.network6.length } : undefined;
+    const tun = LinuxTun.create({ name: flags.tun, addresses: tunAddress6 ? [tunAddress, tunAddress6] : [tunAddress], mtu: tunMtu, replace: 'if-stale', offload: offloadMode });
     undo.push(() => tun.close());
     if (tun.offload.note) log.info(`${flags.tun} offloads: ${tun.offload.note}`);
     if (flags.ipMasq) {
@@ -204,7 +238,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     });
     const wireguard = keys ? { privateKey: keys.privateKey, psk: pskFlag ?? plane.psk } : undefined;
     const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, {
-      network, subnet, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, wireguard, allowPlaintextPeers: flags.allowPlaintextPeers, log: (line) => log.info(line),
+      network, subnet, ipv6, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, wireguard, allowPlaintextPeers: flags.allowPlaintextPeers, log: (line) => log.info(line),
     });
     overlay = engine;
     engine.setLeases(plane.leases());
@@ -222,13 +256,13 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     });
     undo.push(() => plane.close());
     // Last: the CNI plugin gives pods addresses as soon as this file is there.
-    writeSubnetEnv(flags.subnetFile, { network, subnet, mtu: tunMtu, ipMasq: flags.ipMasq ?? false });
+    writeSubnetEnv(flags.subnetFile, { network, subnet, mtu: tunMtu, ipMasq: flags.ipMasq ?? false, ...(ipv6 ? { network6: ipv6.network6, subnet6: ipv6.subnet6 } : {}) });
     const rates = new RateMeter();
     const ipMasq = flags.ipMasq ? { table: ipMasqTable(flags.tun), subnetFile: flags.subnetFile } : undefined;
     return {
       probeTarget: engine,
       metrics,
-      status: () => ({ ...overlayStatus(engine, { network, subnet, publicIp, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
+      status: () => ({ ...overlayStatus(engine, { network, subnet, ipv6, publicIp, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
       sample: () => {
         for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },
@@ -260,8 +294,9 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         const described = plane.describe();
         log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
         if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
+        if (ipv6 && sysctlRead('net.ipv6.conf.all.forwarding') !== '1') log.warn('net.ipv6.conf.all.forwarding is 0: this node will not forward IPv6 between its pods and the overlay (sysctl -w net.ipv6.conf.all.forwarding=1)');
         return {
-          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)}${tunAddress6 ? ` ${formatCidr6(tunAddress6)}` : ''} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
           fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, ioWait, peers: engine.peers.length },
         };
       },
@@ -288,12 +323,23 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
   }
   const missing = (['network', 'subnet', 'leases'] as const).filter((f) => flags[f] === undefined);
   if (missing.length) throw usageError(`give --${missing.join(', --')} (leases file mode), or --etcd-endpoints (etcd mode)`);
-  const network = cidrFlag('--network', flags.network!);
-  const subnet = cidrFlag('--subnet', flags.subnet!);
-  if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw usageError(`--subnet ${flags.subnet} is outside --network ${flags.network}`);
-  if (subnet.length > 30) throw usageError(`--subnet ${flags.subnet}: use /30 or shorter`);
+  const networks = familyFlags('--network', flags.network!);
+  const subnets = familyFlags('--subnet', flags.subnet!);
+  const network = networks.v4;
+  const subnet = subnets.v4;
+  if (!network || !subnet) throw usageError(`give an IPv4 --network and --subnet (an IPv6-only cluster is not supported yet): got ${[...flags.network!, ...flags.subnet!].join(', ')}`);
+  if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw usageError(`--subnet ${formatCidr(subnet, false)} is outside --network ${formatCidr(network, false)}`);
+  if (subnet.length > 30) throw usageError(`--subnet ${formatCidr(subnet, false)}: use /30 or shorter`);
+  if (!!networks.v6 !== !!subnets.v6) throw usageError(networks.v6 ? `an IPv6 --network needs this node's IPv6 --subnet too (e.g. ${formatCidr6(networks.v6, false).replace(/::\/\d+$/, ':1::/64')})` : 'an IPv6 --subnet needs the IPv6 --network it belongs to');
+  let ipv6: { network6: Prefix6; subnet6: Prefix6 } | undefined;
+  if (networks.v6 && subnets.v6) {
+    const [network6, subnet6] = [networks.v6, subnets.v6];
+    if (subnet6.length < network6.length || !prefix6Contains(network6, subnet6.network)) throw usageError(`--subnet ${formatCidr6(subnet6, false)} is outside --network ${formatCidr6(network6, false)}`);
+    if (subnet6.length > 64) throw usageError(`--subnet ${formatCidr6(subnet6, false)}: use /64 or shorter (pods' addresses come from it)`);
+    ipv6 = { network6, subnet6 };
+  }
   const port = flags.port === undefined ? DEFAULT_PORT : intOption('--port', flags.port, 1, 65535);
-  const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!, publicKey);
+  const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!, publicKey, ipv6);
   return async () => plane;
 }
 
@@ -339,6 +385,7 @@ function offloadStatus(tun: LinuxTun, socket: DatagramSocket): OffloadStatus {
 interface NodeFacts {
   network: Prefix;
   subnet: Prefix;
+  ipv6?: { network6: Prefix6; subnet6: Prefix6 };
   publicIp: number;
   port: number;
   ipMasq?: { table: string; subnetFile: string };
@@ -354,6 +401,7 @@ function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, r
     offloads,
     network: formatCidr(network, false),
     subnet: formatCidr(subnet, false),
+    ...(node.ipv6 ? { network6: formatCidr6(node.ipv6.network6, false), subnet6: formatCidr6(node.ipv6.subnet6, false) } : {}),
     endpoint: `${formatIPv4(publicIp)}:${port}`,
     publicIp: formatIPv4(publicIp),
     port,

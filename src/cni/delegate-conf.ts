@@ -1,8 +1,9 @@
 // The delegate's configuration, built as flannel's plugin builds it: the
 // standard bridge plugin with host-local IPAM over the node's subnet,
 // from what the daemon wrote to subnet.env. Pure, so it is unit-tested.
-import { SubnetEnv } from '../etcd/subnet-env.js';
+import { firstAddress6, SubnetEnv } from '../etcd/subnet-env.js';
 import { formatCidr, formatIPv4 } from '../packet/addr.js';
+import { formatCidr6, formatIPv6 } from '../packet/addr6.js';
 import { isObject, JsonObject, NetConf } from './net-conf.js';
 
 /**
@@ -32,9 +33,13 @@ export function delegateConf(conf: NetConf, env: SubnetEnv): JsonObject {
     ...(type === 'bridge' ? { bridge: 'cni0', isGateway: true, hairpinMode: true } : {}),
     ipam: {
       type: 'host-local',
-      ranges: [[{ subnet: formatCidr(env.subnet, false) }]],
+      // A dual-stack node: one range of each family, so each pod gets an address of each (flannel's plugin does the same).
+      ranges: [[{ subnet: formatCidr(env.subnet, false) }], ...(env.subnet6 ? [[{ subnet: formatCidr6(env.subnet6, false) }]] : [])],
       // With the gateway named: bridge's CHECK compares the route it finds (via the gateway) with the result's.
-      routes: [{ dst: formatCidr(env.network, false), gw: formatIPv4(env.subnet.network + 1) }],
+      routes: [
+        { dst: formatCidr(env.network, false), gw: formatIPv4(env.subnet.network + 1) },
+        ...(env.network6 && env.subnet6 ? [{ dst: formatCidr6(env.network6, false), gw: formatIPv6(firstAddress6(env.subnet6)) }] : []),
+      ],
     },
   };
   // The delegate speaks the runtime's version and network name whatever `delegate` says.

@@ -138,6 +138,9 @@ export interface OverlayStatus {
   ioWait?: IoWaitStatus;
   network: string;
   subnet: string;
+  /** On a dual-stack node: the cluster's and this node's IPv6 prefixes. */
+  network6?: string;
+  subnet6?: string;
   /** "198.51.100.1:8285", for people; publicIp and port for programs. */
   endpoint: string;
   publicIp: string;

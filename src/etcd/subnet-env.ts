@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { formatCidr, formatIPv4, parseCidr, Prefix, prefixContains } from '../packet/addr.js';
+import { formatCidr6, formatIPv6, parseCidr6, Prefix6, prefix6Contains } from '../packet/addr6.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
@@ -13,6 +14,16 @@ export interface SubnetEnv {
   subnet: Prefix;
   mtu: number;
   ipMasq: boolean;
+  /** The cluster's and this node's IPv6 prefixes on a dual-stack node (FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET). */
+  network6?: Prefix6;
+  subnet6?: Prefix6;
+}
+
+/** The first address of an IPv6 subnet (its network address + 1), as flannel writes FLANNEL_IPV6_SUBNET. */
+export function firstAddress6(p: Prefix6): Uint8Array {
+  const out = Uint8Array.from(p.network);
+  for (let i = 15; i >= 0; i--) if (++out[i] !== 0) break;
+  return out;
 }
 
 /** The file's text. FLANNEL_SUBNET is the subnet's first address, as flannel writes it (10.244.1.1/24). */
@@ -20,6 +31,7 @@ export function formatSubnetEnv(env: SubnetEnv): string {
   return [
     `FLANNEL_NETWORK=${formatCidr(env.network, false)}`,
     `FLANNEL_SUBNET=${formatIPv4(env.subnet.network + 1)}/${env.subnet.length}`,
+    ...(env.network6 && env.subnet6 ? [`FLANNEL_IPV6_NETWORK=${formatCidr6(env.network6, false)}`, `FLANNEL_IPV6_SUBNET=${formatIPv6(firstAddress6(env.subnet6))}/${env.subnet6.length}`] : []),
     `FLANNEL_MTU=${env.mtu}`,
     `FLANNEL_IPMASQ=${env.ipMasq}`,
     '',
@@ -54,7 +66,7 @@ export function readSubnetEnv(path: string): SubnetEnv | undefined {
 export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
   const vars = new Map<string, string>();
   for (const line of text.split('\n')) {
-    const m = /^\s*([A-Z_]+)=(.*?)\s*$/.exec(line);
+    const m = /^\s*([A-Z][A-Z0-9_]*)=(.*?)\s*$/.exec(line);
     if (m) vars.set(m[1], m[2]);
   }
   const get = (key: string): string => {
@@ -77,7 +89,23 @@ export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
   const ipMasqText = vars.get('FLANNEL_IPMASQ') ?? 'false';
   if (ipMasqText !== 'true' && ipMasqText !== 'false') throw new Error(`${source}: FLANNEL_IPMASQ=${ipMasqText} must be true or false`);
   if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw new Error(`${source}: FLANNEL_SUBNET ${formatCidr(subnet)} is outside FLANNEL_NETWORK ${formatCidr(network, false)}`);
-  return { network: { ...network, address: network.network }, subnet: { ...subnet, address: subnet.network }, mtu, ipMasq: ipMasqText === 'true' };
+  const env: SubnetEnv = { network: { ...network, address: network.network }, subnet: { ...subnet, address: subnet.network }, mtu, ipMasq: ipMasqText === 'true' };
+  if (vars.has('FLANNEL_IPV6_NETWORK') || vars.has('FLANNEL_IPV6_SUBNET')) {
+    const prefix6 = (key: string): Prefix6 => {
+      try {
+        const p = parseCidr6(get(key));
+        return { ...p, address: p.network };
+      } catch (err) {
+        throw new Error(`${source}: ${key} ${(err as Error).message}`);
+      }
+    };
+    const network6 = prefix6('FLANNEL_IPV6_NETWORK');
+    const subnet6 = prefix6('FLANNEL_IPV6_SUBNET');
+    if (subnet6.length < network6.length || !prefix6Contains(network6, subnet6.network)) throw new Error(`${source}: FLANNEL_IPV6_SUBNET ${get('FLANNEL_IPV6_SUBNET')} is outside FLANNEL_IPV6_NETWORK ${formatCidr6(network6, false)}`);
+    env.network6 = network6;
+    env.subnet6 = subnet6;
+  }
+  return env;
 }
 
 /** The subnet a previous run held, or undefined when there is no (readable) file. */

@@ -96,9 +96,11 @@ export async function addPod(lab: Lab, pod: string, delegate: JsonObject = {}): 
   const node = podNode(lab, pod);
   const conf = labCniConf(lab, node.host, delegate);
   const result = JSON.parse(await runPlugin(lab, node, 'ADD', conf)) as JsonObject;
-  const ip = Array.isArray(result.ips) && isObject(result.ips[0]) ? result.ips[0] : undefined;
+  const ips = (Array.isArray(result.ips) ? result.ips : []).filter(isObject);
+  const ip = ips[0];
   if (typeof ip?.address !== 'string') throw new TunDriverError('TUN_ERR_LAB', `tun-driver-cni gave ${pod} no address: ${JSON.stringify(result)}`);
-  recordPod(lab, pod, { conf, result }, [ip.address]);
+  // On a dual-stack node a pod has one address of each family, IPv4 first.
+  recordPod(lab, pod, { conf, result }, ips.map((i) => i.address).filter((a): a is string => typeof a === 'string'));
   return { pod, address: ip.address, gateway: typeof ip.gateway === 'string' ? ip.gateway : undefined, result };
 }
 

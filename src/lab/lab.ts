@@ -102,13 +102,12 @@ function addDefaultRoute(netns: string, gateway: string, gateway6?: string): voi
 
 function build(t: Topology, nodes: LabNode[]): void {
   const ns = (node: string): string => namespaceOf(t.name, node);
-  const dualStack = t.segments.some((s) => s.subnet6 !== undefined);
   for (const node of nodes) {
     netnsCreate(node.netns);
-    // Lab links are point-to-bridge with addresses the topology made
-    // unique: duplicate address detection would only keep each new link's
-    // fe80:: address tentative for a second, and with it neighbour discovery.
-    if (dualStack) for (const scope of ['all', 'default']) sysctlWrite(`net.ipv6.conf.${scope}.accept_dad`, 0, node.netns);
+    // Lab links are point-to-bridge with addresses the topology (or the
+    // pods' IPAM) made unique: duplicate address detection would only keep
+    // each new link's IPv6 addresses tentative for a second or more.
+    for (const scope of ['all', 'default']) sysctlWrite(`net.ipv6.conf.${scope}.accept_dad`, 0, node.netns);
     withNetlink(node.netns, (nl) => linkSetUp(nl, linkByName(nl, 'lo').index));
   }
   const segMtu = new Map(t.segments.map((s) => [s.name, s.mtu]));
@@ -123,7 +122,11 @@ function build(t: Topology, nodes: LabNode[]): void {
     const gateway = t.routers.flatMap((r) => r.interfaces).find((i) => i.segment === h.segment);
     if (gateway) addDefaultRoute(ns(h.name), gateway.address, h.address6 ? gateway.address6 : undefined);
     // The host's cni0 and the pods' eth0 come later, from the CNI plugin.
-    if (h.pods) sysctlWrite('net.ipv4.ip_forward', 1, ns(h.name));
+    if (h.pods) {
+      sysctlWrite('net.ipv4.ip_forward', 1, ns(h.name));
+      // Pods may have IPv6 addresses too (a dual-stack overlay).
+      sysctlWrite('net.ipv6.conf.all.forwarding', 1, ns(h.name));
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { FSWatcher } from 'node:fs';
 import { LeaseSourceStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
+import { formatCidr6, Prefix6, sameIPv6 } from '../packet/addr6.js';
 import { describeLease, Lease, loadLeasesFile, watchLeasesFile } from './leases.js';
 
 export interface ControlPlaneEvents {
@@ -19,6 +20,8 @@ export interface ControlPlaneEvents {
 export interface ControlPlane {
   readonly network: Prefix;
   readonly subnet: Prefix;
+  /** The cluster's and this node's IPv6 prefixes, on a dual-stack cluster. */
+  readonly ipv6?: { network6: Prefix6; subnet6: Prefix6 };
   readonly port: number;
   /** A preshared key the control plane gives every node (etcd: Backend.PSK). */
   readonly psk?: Uint8Array;
@@ -53,8 +56,9 @@ export class FileControlPlane implements ControlPlane {
     private readonly file: string,
     /** This node's public key with --private-key: its own entry, if it lists one, must agree. */
     private publicKey?: string,
+    readonly ipv6?: { network6: Prefix6; subnet6: Prefix6 },
   ) {
-    this.current = loadLeasesFile(file, network);
+    this.current = loadLeasesFile(file, network, ipv6?.network6);
     this.checkOwnLease(this.current);
   }
 
@@ -72,7 +76,7 @@ export class FileControlPlane implements ControlPlane {
       }
       this.current = next;
       events.onChange(next, `${this.file} changed`);
-    }, reject);
+    }, reject, this.ipv6?.network6);
   }
 
   async abandon(): Promise<void> {
@@ -93,7 +97,8 @@ export class FileControlPlane implements ControlPlane {
   }
 
   describe(): { summary: string; details: Record<string, unknown> } {
-    return { summary: `leases file ${this.file}: holding ${formatCidr(this.subnet, false)} (from --subnet) in ${formatCidr(this.network, false)}`, details: { source: this.file } };
+    const v6 = this.ipv6 ? ` and ${formatCidr6(this.ipv6.subnet6, false)} in ${formatCidr6(this.ipv6.network6, false)}` : '';
+    return { summary: `leases file ${this.file}: holding ${formatCidr(this.subnet, false)} (from --subnet) in ${formatCidr(this.network, false)}${v6}`, details: { source: this.file } };
   }
 
   /** This node's own entry in the file, if listed, must agree with the flags. */
@@ -105,6 +110,10 @@ export class FileControlPlane implements ControlPlane {
       }
       if (l.publicIp === this.publicIp && l.publicKey && l.publicKey !== this.publicKey) {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists this node (${formatIPv4(this.publicIp)}) with publicKey ${l.publicKey}, but ${this.publicKey ? `--private-key's public key is ${this.publicKey}` : 'it runs without --private-key'}`);
+      }
+      const own6 = this.ipv6?.subnet6;
+      if (l.publicIp === this.publicIp && l.subnet6 && !(own6 && l.subnet6.length === own6.length && sameIPv6(l.subnet6.network, 0, own6.network))) {
+        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists this node (${formatIPv4(this.publicIp)}) with subnetV6 ${formatCidr6(l.subnet6, false)}, but the flags say ${own6 ? formatCidr6(own6, false) : 'no IPv6 subnet'}`);
       }
       if (sameSubnet && l.publicIp !== this.publicIp) {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} gives this node's subnet ${formatCidr(this.subnet, false)} to ${formatIPv4(l.publicIp)}, not to --public-ip ${formatIPv4(this.publicIp)}`);

@@ -78,7 +78,8 @@ export function parseLeases(input: unknown, network: Prefix, source: string, net
   }
   const { network: declared, networkV6: declared6, nodes } = parsed.data;
   if (declared && declared !== formatCidr(network, false)) fail(`${source}: network ${declared} differs from --network ${formatCidr(network, false)}`);
-  if (declared6 && (!network6 || formatCidr6(parseCidr6(declared6)) !== formatCidr6(network6))) fail(`${source}: networkV6 ${declared6} differs from the IPv6 --network ${network6 ? formatCidr6(network6) : '(none given)'}`);
+  // An IPv4-only node of a dual-stack cluster reads the same file and leaves its IPv6 parts alone.
+  if (declared6 && network6 && formatCidr6(parseCidr6(declared6)) !== formatCidr6(network6)) fail(`${source}: networkV6 ${declared6} differs from the IPv6 --network ${formatCidr6(network6)}`);
   const leases: Lease[] = [];
   const endpoints = new Set<string>();
   for (const [i, n] of nodes.entries()) {
@@ -90,9 +91,8 @@ export function parseLeases(input: unknown, network: Prefix, source: string, net
         fail(`${source}: nodes.${i} subnet ${n.subnet} overlaps ${formatCidr(other.subnet, false)}`);
       }
     }
-    const subnet6 = n.subnetV6 === undefined ? undefined : parseCidr6(n.subnetV6);
-    if (subnet6) {
-      if (!network6) fail(`${source}: nodes.${i} has subnetV6 ${n.subnetV6}, but the overlay has no IPv6 network (give an IPv6 --network)`);
+    const subnet6 = n.subnetV6 === undefined || !network6 ? undefined : parseCidr6(n.subnetV6);
+    if (subnet6 && network6) {
       if (subnet6.length < network6.length || !prefix6Contains(network6, subnet6.network)) fail(`${source}: nodes.${i} subnetV6 ${n.subnetV6} is outside the IPv6 network ${formatCidr6(network6)}`);
       for (const other of leases) {
         if (other.subnet6 && (prefix6Contains(other.subnet6, subnet6.network) || prefix6Contains(subnet6, other.subnet6.network))) {

@@ -118,10 +118,12 @@ test('malformed IPv6 is counted by kind; an IPv4-only node drops IPv6 as ipv6', 
   assert.deepEqual(v4only.overlay.counters.drops.toJSON(), { ipv6: 1 });
 });
 
-test('leases: subnetV6 must lie in the IPv6 network, not overlap, be /64 or shorter, and needs an IPv6 network', () => {
+test('leases: subnetV6 must lie in the IPv6 network, not overlap, be /64 or shorter; an IPv4-only node leaves it alone', () => {
   const parse = (nodes: unknown[], network6 = NETWORK6) => parseLeases({ nodes }, NETWORK, 'f', network6);
   assert.throws(() => parse([{ subnet: '10.244.1.0/24', subnetV6: 'fd00:99::/64', publicIp: '198.51.100.1' }]), /outside the IPv6 network/);
   assert.throws(() => parse([{ subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' }, { subnet: '10.244.2.0/24', subnetV6: 'fd00:10:244::/56', publicIp: '198.51.100.2' }]), /overlaps/);
   assert.throws(() => parse([{ subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/80', publicIp: '198.51.100.1' }]), /\/64 or shorter/);
-  assert.throws(() => parseLeases({ nodes: [{ subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' }] }, NETWORK, 'f'), /no IPv6 network/);
+  const v4only = parseLeases({ networkV6: 'fd00:10:244::/48', nodes: [{ subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' }] }, NETWORK, 'f');
+  assert.equal(v4only[0].subnet6, undefined);
+  assert.throws(() => parseLeases({ networkV6: 'fd00:10:245::/48', nodes: [] }, NETWORK, 'f', NETWORK6), /differs from the IPv6 --network/);
 });

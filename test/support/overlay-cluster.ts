@@ -19,11 +19,17 @@ import { parseCidr } from '../../src/packet/addr.js';
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 export const NETWORK = '10.244.0.0/16';
+/** The IPv6 pod network of a dual-stack cluster: host i owns fd00:10:244:i::/64. */
+export const NETWORK6 = 'fd00:10:244::/48';
 
-export interface LeaseEntry { subnet: string; publicIp: string; port?: number; publicKey?: string }
+export interface LeaseEntry { subnet: string; subnetV6?: string; publicIp: string; port?: number; publicKey?: string }
 
-export function leaseFor(host: number): LeaseEntry {
-  return { subnet: `10.244.${host}.0/24`, publicIp: `198.51.100.${host}` };
+export function leaseFor(host: number, dualStack = false): LeaseEntry {
+  return { subnet: `10.244.${host}.0/24`, ...(dualStack ? { subnetV6: subnet6For(host) } : {}), publicIp: `198.51.100.${host}` };
+}
+
+export function subnet6For(host: number): string {
+  return `fd00:10:244:${host.toString(16)}::/64`;
 }
 
 export class OverlayCluster {
@@ -41,18 +47,21 @@ export class OverlayCluster {
   autoPods = true;
   /** Flags every daemon of this cluster gets (before a start's own), e.g. ['--offload', 'off']. */
   commonArgs: string[] = [];
+  /** Hosts that run IPv4-only in a dual-stack cluster (no IPv6 --network/--subnet, no subnetV6 in the leases). */
+  readonly ipv4Only = new Set<number>();
 
-  private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean, private readonly podDelegate: JsonObject) {}
+  private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean, private readonly podDelegate: JsonObject, readonly dualStack: boolean) {}
 
   /**
    * `podDelegate` is merged over the plugin's delegate configuration, e.g.
    * {mtu: 1500} for pods whose MTU is above the overlay's path MTU.
    */
-  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject } = {}): Promise<OverlayCluster> {
+  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[] } = {}): Promise<OverlayCluster> {
     const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet }));
     const dir = mkdtempSync(join(tmpdir(), 'tdlab-leases-'));
-    const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {});
-    cluster.writeLeases(Array.from({ length: hosts }, (_, i) => leaseFor(i + 1)));
+    const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {}, options.dualStack ?? false);
+    for (const h of options.ipv4Only ?? []) cluster.ipv4Only.add(h);
+    cluster.writeLeases(Array.from({ length: hosts }, (_, i) => leaseFor(i + 1, cluster.dualStack && !cluster.ipv4Only.has(i + 1))));
     return cluster;
   }
 
@@ -71,7 +80,7 @@ export class OverlayCluster {
   }
 
   writeLeases(nodes: LeaseEntry[], network = NETWORK): void {
-    writeFileSync(this.leasesFile, JSON.stringify({ network, nodes }, null, 2));
+    writeFileSync(this.leasesFile, JSON.stringify({ network, ...(this.dualStack ? { networkV6: NETWORK6 } : {}), nodes }, null, 2));
   }
 
   /** Starts host i's daemon (resolves once it is up), then adds through the plugin any of its pods that have no network yet. */
@@ -110,12 +119,20 @@ export class OverlayCluster {
     return address.split('/')[0];
   }
 
+  /** Pod j of host i's IPv6 address on a dual-stack cluster (no prefix length). */
+  podIp6(host: number, pod: number): string {
+    const address = this.lab.node(`host-${host}-pod${pod}`).addresses.find((a) => a.includes(':'));
+    if (!address) throw new Error(`host-${host}-pod${pod} has no IPv6 address`);
+    return address.split('/')[0];
+  }
+
   args(host: number, own: string[] = []): string[] {
     const extra = [...(this.ipMasq ? ['--ip-masq'] : []), ...this.commonArgs, ...own];
     if (this.etcd) {
       return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), ...labEtcdClientFlags(this.lab), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
-    return ['overlay', '--network', NETWORK, '--subnet', `10.244.${host}.0/24`, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--json-log', ...extra];
+    const v6 = this.dualStack && !this.ipv4Only.has(host) ? ['--network', NETWORK6, '--subnet', subnet6For(host)] : [];
+    return ['overlay', '--network', NETWORK, '--subnet', `10.244.${host}.0/24`, ...v6, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--json-log', ...extra];
   }
 
   async startAll(): Promise<void> {

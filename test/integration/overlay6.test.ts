@@ -1,0 +1,106 @@
+// The dual-stack overlay in a cluster lab: hosts 1 and 2 run IPv4 and
+// IPv6 pod networks (10.244.i.0/24 and fd00:10:244:i::/64, leases-file
+// mode), host 3 stays IPv4-only; IPv6 pod traffic crosses the IPv4
+// underlay. Real ping -6, traceroute -6 and iperf3 -6 between pods.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { OverlayCluster } from '../support/overlay-cluster.js';
+import { ping } from '../support/daemon-harness.js';
+import { labSubnetFile } from '../../src/lab/lab-etcd.js';
+import { labName, ROOT_SKIP } from './helpers.js';
+
+let cluster: OverlayCluster;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const pod = (host: number, n: number): string => `host-${host}-pod${n}`;
+const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+describe('tun-driver overlay, dual-stack', { skip: ROOT_SKIP }, () => {
+  before(async () => {
+    cluster = await OverlayCluster.up(labName('ovl6'), 3, 1, { dualStack: true, ipv4Only: [3] });
+    await cluster.startAll();
+  });
+  after(async () => {
+    await cluster?.down();
+  });
+
+  test('1. pods get an address of each family from subnet.env; pods on different nodes ping over IPv6 both ways', async () => {
+    const env = readFileSync(labSubnetFile(cluster.lab, 'host-2'), 'utf8');
+    assert.match(env, /^FLANNEL_IPV6_NETWORK=fd00:10:244::\/48$/m);
+    assert.match(env, /^FLANNEL_IPV6_SUBNET=fd00:10:244:2::1\/64$/m);
+    assert.equal(cluster.podIp6(1, 1).startsWith('fd00:10:244:1::'), true);
+    assert.equal(cluster.lab.node(pod(3, 1)).addresses.some((a) => a.includes(':')), false, 'the IPv4-only host gives its pods no IPv6 address');
+    for (const [from, to] of [[pod(1, 1), cluster.podIp6(2, 1)], [pod(2, 1), cluster.podIp6(1, 1)]]) {
+      const r = await ping(cluster.lab, from, ['-6', '-c', '3', '-i', '0.1', '-W', '2', to]);
+      assert.equal(r.received, 3, `${from} -> ${to}: ${r.output}`);
+      assert.equal(r.duplicates, 0);
+    }
+  });
+
+  test('2. TCP and UDP over IPv6 between pods on different nodes', async () => {
+    const lab = cluster.lab;
+    for (const reverse of [[], ['-R']]) {
+      const server = lab.spawn(pod(2, 1), 'iperf3', ['-s', '-1'], { stdio: 'ignore' });
+      await sleep(300);
+      const tcp = await lab.run(pod(1, 1), 'iperf3', ['-6', '-c', cluster.podIp6(2, 1), '-t', '2', '-J', ...reverse], 30_000);
+      server.kill();
+      assert.equal(tcp.code, 0, tcp.stderr + tcp.stdout.slice(-300));
+      const bps = JSON.parse(tcp.stdout).end.sum_received.bits_per_second;
+      assert.ok(bps > 10e6, `TCP over IPv6 ${reverse.join('')} moved ${bps} bit/s`);
+    }
+    const udpServer = lab.spawn(pod(1, 1), 'iperf3', ['-s', '-1'], { stdio: 'ignore' });
+    await sleep(300);
+    // 1,400-byte datagrams fit the path (1,472 - 40 - 8 leaves 1,424).
+    const udp = await lab.run(pod(2, 1), 'iperf3', ['-6', '-c', cluster.podIp6(1, 1), '-u', '-b', '20M', '-l', '1400', '-t', '2', '-J'], 30_000);
+    udpServer.kill();
+    assert.equal(udp.code, 0, udp.stderr + udp.stdout.slice(-300));
+    const sum = JSON.parse(udp.stdout).end.sum;
+    assert.ok(sum.packets > 1000, `UDP over IPv6 sent ${sum.packets} datagrams`);
+    assert.ok(sum.lost_percent < 5, `UDP over IPv6 lost ${sum.lost_percent}%`);
+  });
+
+  test('3. the receiving daemon is an IPv6 hop: traceroute -6 shows it, hop limit 2 expires there', async () => {
+    const to = cluster.podIp6(2, 1);
+    const tr = await cluster.lab.run(pod(1, 1), 'traceroute', ['-6', '-n', '-q', '1', '-w', '2', '-m', '6', to]);
+    assert.equal(tr.code, 0, tr.stderr);
+    const hops = tr.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1]);
+    // host-1's kernel (cni0), host-2's daemon (its IPv6 hop address), host-2's kernel (which answers from the TUN's address), the pod: as in IPv4.
+    assert.deepEqual(hops, ['fd00:10:244:1::1', 'fd00:10:244:2::', 'fd00:10:244:2::', to], tr.stdout);
+    const r = await ping(cluster.lab, pod(1, 1), ['-6', '-c', '1', '-W', '2', to]);
+    assert.match(r.output, /ttl=61/, `64, minus host-1's kernel, host-2's daemon, host-2's kernel: ${r.output}`);
+    const expired = await ping(cluster.lab, pod(1, 1), ['-6', '-c', '1', '-W', '2', '-t', '2', to]);
+    assert.match(expired.output, /From fd00:10:244:2:: icmp_seq=1 Time exceeded: Hop limit/, expired.output);
+  });
+
+  test('4. a mixed cluster: the IPv4-only node keeps working for IPv4, and IPv6 to it is unreachable, not lost', async () => {
+    for (const [from, to] of [[pod(1, 1), cluster.podIp(3, 1)], [pod(3, 1), cluster.podIp(2, 1)]]) {
+      const r = await ping(cluster.lab, from, ['-c', '2', '-i', '0.1', '-W', '2', to]);
+      assert.equal(r.received, 2, `${from} -> ${to}: ${r.output}`);
+    }
+    const r = await ping(cluster.lab, pod(1, 1), ['-6', '-c', '1', '-W', '2', 'fd00:10:244:3::2']);
+    assert.match(r.output, /Destination unreachable: No route/, r.output);
+    const st = await cluster.lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
+    const [s] = JSON.parse(st.stdout);
+    assert.equal(s.subnet6, 'fd00:10:244:1::/64');
+    assert.deepEqual(s.peers.map((p: { subnet: string; subnet6?: string }) => `${p.subnet} ${p.subnet6 ?? '-'}`).sort(), ['10.244.2.0/24 fd00:10:244:2::/64', '10.244.3.0/24 -']);
+    assert.ok((s.counters.dropped['no-route'] ?? 0) >= 1);
+  });
+
+  test('5. bad IPv6 flags are one line, exit 2, nothing created', async () => {
+    const base = ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.9.0/24', '--public-ip', '198.51.100.1', '--leases', cluster.leasesFile, '--tun', 'tdbad0'];
+    for (const [extra, message] of [
+      [['--network', 'fd00:10:244::/48'], /needs this node's IPv6 --subnet/],
+      [['--network', 'fd00:10:244::/48', '--subnet', 'fd00:99::/64'], /outside --network/],
+      [['--network', 'fd00:10:244::/48', '--subnet', 'fd00:10:244:9::/80'], /\/64 or shorter/],
+      [['--network', 'fd00:10:244::1/48', '--subnet', 'fd00:10:244:9::/64'], /host bits/],
+      [['--network', 'fd00:10:244::/48', '--network', 'fd00:10:245::/48', '--subnet', 'fd00:10:244:9::/64'], /one IPv6 --network only/],
+    ] as const) {
+      const r = await cluster.lab.run('host-1', process.execPath, [CLI, ...base, ...extra]);
+      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    const link = await cluster.lab.run('host-1', 'ip', ['link', 'show', 'tdbad0']);
+    assert.notEqual(link.code, 0);
+  });
+});
