@@ -28,10 +28,12 @@ export { NetlinkSocket, NetlinkError } from './netlink/socket.js';
 export type { NetlinkOpenOptions } from './netlink/socket.js';
 export { linkList, linkGet, linkByName, linkSetUp, linkSetMtu, linkSetMaster, linkSetNetns, linkDelete, linkAddBridge, linkAddVeth } from './netlink/link.js';
 export type { Link, LinkStats } from './netlink/link.js';
-export { addrList, addrAdd, addrDelete } from './netlink/addr.js';
-export type { Address } from './netlink/addr.js';
-export { routeList, routeAdd, routeReplace, routeDelete, describeRoute } from './netlink/route.js';
-export type { Route, RouteSpec } from './netlink/route.js';
+export { addrList, addr6List, addrAdd, addrDelete } from './netlink/addr.js';
+export type { Address, Address6 } from './netlink/addr.js';
+export { routeList, route6List, routeAdd, routeReplace, routeDelete, describeRoute } from './netlink/route.js';
+export type { Route, RouteSpec, Route6, Route6Spec } from './netlink/route.js';
+export { ruleAdd, ruleDelete } from './netlink/rule.js';
+export type { OifRule } from './netlink/rule.js';
 
 // Packet views and checksums.
 export { IPv4View, IPPROTO, writeIPv4Header } from './packet/ipv4.js';
@@ -42,11 +44,23 @@ export { checksum, sumWords, foldChecksum, updateChecksum16, updateChecksum32 } 
 export { payloadSum, l4Checksum, l4ChecksumValid } from './packet/payload-sum.js';
 export { parseIPv4, formatIPv4, parseCidr, formatCidr, prefixContains } from './packet/addr.js';
 export type { Prefix } from './packet/addr.js';
+export { parseIPv6, formatIPv6, parseCidr6, formatCidr6, prefix6Contains, parseAnyCidr } from './packet/addr6.js';
+export type { Prefix6, AnyPrefix } from './packet/addr6.js';
+export { IPv6View, IPV6, NEXT_HEADER, writeIPv6Header } from './packet/ipv6.js';
+export type { IPv6Problem, IPv6HeaderFields } from './packet/ipv6.js';
+export { Icmp6View, ICMP6_TYPE, ICMP6_UNREACH, writeEcho6Packet } from './packet/icmp6.js';
+export type { Echo6PacketFields } from './packet/icmp6.js';
 
 // The engines, behind the PacketDevice and network interfaces.
 export { IcmpRelay } from './relay/relay.js';
 export type { RelayOptions } from './relay/relay.js';
 export type { IcmpNetwork } from './relay/network.js';
+export { Icmp6Relay } from './relay/relay6.js';
+export type { Relay6Options } from './relay/relay6.js';
+export { Span6List } from './relay/network6.js';
+export type { Icmp6Network } from './relay/network6.js';
+export { RawIcmp6Socket } from './relay/raw-icmp6-socket.js';
+export type { RawIcmp6Options } from './relay/raw-icmp6-socket.js';
 export { Overlay } from './overlay/overlay.js';
 export type { OverlayOptions, UdpNetwork } from './overlay/overlay.js';
 
@@ -72,7 +86,8 @@ export type { IcmpProblem, EchoPacketFields } from './packet/icmp.js';
 export type { UdpProblem } from './packet/udp.js';
 export type { NlMessage, MessageBuilder } from './netlink/nl/codec.js';
 export type { RelayCounters, DropReason as RelayDropReason } from './relay/counters.js';
-export type { FlowTable, Flow } from './relay/flow-table.js';
+export type { FlowTable, Flow6Table, FlowTableOf, Flow } from './relay/flow-table.js';
+export type { Relay6Counters, Drop6Reason } from './relay/counters6.js';
 export type { Probe } from './control/probe.js';
 export type { OverlayCounters, OverlayDropReason } from './overlay/counters.js';
 export type { DropCounts } from './util/drop-counts.js';

@@ -33,9 +33,10 @@ export function labCommands(): Command {
     .option('--etcd', 'cluster preset: also run etcd (a member on each of the first 3 hosts) with the network config stored')
     .option('--etcd-tls', 'with --etcd: TLS for clients and peers with certificates from a CA of the lab\'s own, client certificates required, and RBAC (nodes may write only under the network prefix)')
     .option('--internet', 'cluster preset: also a host outside the cluster ("internet", 198.51.100.129) behind a router')
+    .option('--ipv6', 'with --etcd: a dual-stack network config (EnableIPv6, IPv6Network fd00:10:244::/48): pods get an IPv6 address too')
     .option('--json', 'print the lab as JSON')
-    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up --preset cluster --hosts 3 --etcd --etcd-tls\n  tun-driver lab up presets/routed.json\n')
-    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; etcdTls?: boolean; internet?: boolean; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up --preset cluster --hosts 3 --etcd --etcd-tls\n  tun-driver lab up --preset cluster --etcd --ipv6\n  tun-driver lab up presets/routed.json\n')
+    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; etcdTls?: boolean; internet?: boolean; ipv6?: boolean; json?: boolean }) => {
       if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
       if (!file && !opts.preset) throw usageError(`give a topology file or --preset NAME (${PRESET_NAMES.join(', ')}), e.g. lab up --preset two-hosts`);
       if (opts.name !== undefined) checkLabName(opts.name);
@@ -48,8 +49,9 @@ export function labCommands(): Command {
         const pods = intOption('--pods', opts.pods, 1, 64);
         if (opts.etcd && opts.preset !== 'cluster') throw usageError('--etcd goes with --preset cluster (in a topology file, add "etcd": {"members": [...]})');
         if (opts.etcdTls && !opts.etcd) throw usageError('--etcd-tls goes with --etcd (in a topology file, add "tls": true to "etcd")');
+        if (opts.ipv6 && !opts.etcd) throw usageError('--ipv6 goes with --etcd (without etcd, give the overlay an IPv6 --network and --subnet; in a topology file, add "ipv6": true to "etcd")');
         if (opts.internet && opts.preset !== 'cluster') throw usageError('--internet goes with --preset cluster (in a topology file, add a router and a host on a segment of their own)');
-        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet });
+        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet, ipv6: opts.ipv6 });
       }
       const built = await Lab.up(topology);
       if (opts.json) printJson(built.state);

@@ -1,7 +1,8 @@
 // Which subnet a node may take: pure arithmetic over the network config and
 // the subnets already leased, kept apart from etcd so it is unit-tested.
 import { Prefix } from '../packet/addr.js';
-import { NetworkConfig } from './network-config.js';
+import { Prefix6 } from '../packet/addr6.js';
+import { bigIntToIPv6, ipv6ToBigInt, NetworkConfig, NetworkConfig6 } from './network-config.js';
 
 /** Whether `subnet` is one the config allows to lease (right size, inside SubnetMin..SubnetMax). */
 export function isLeasable(config: NetworkConfig, subnet: Prefix): boolean {
@@ -28,6 +29,27 @@ export function freeSubnets(config: NetworkConfig, taken: readonly Prefix[], lim
     if (used.has(n)) continue;
     if (covering.some((c) => n >= c.network && n < c.network + 2 ** (32 - c.length))) continue;
     free.push({ network: n, address: n, length: config.subnetLen });
+  }
+  return free;
+}
+
+/** Whether an IPv6 subnet is one the config allows to lease. */
+export function isLeasable6(config: NetworkConfig6, subnet: Prefix6): boolean {
+  const n = ipv6ToBigInt(subnet.network);
+  return subnet.length === config.subnetLen && n >= config.subnetMin && n <= config.subnetMax;
+}
+
+/** Up to `limit` free IPv6 subnets, lowest first (the IPv4 rules, in 128-bit arithmetic). */
+export function freeSubnets6(config: NetworkConfig6, taken: readonly Prefix6[], limit = 100): Prefix6[] {
+  const used = new Set(taken.filter((p) => p.length === config.subnetLen).map((p) => ipv6ToBigInt(p.network)));
+  const covering = taken.filter((p) => p.length < config.subnetLen).map((p) => ({ start: ipv6ToBigInt(p.network), size: 1n << BigInt(128 - p.length) }));
+  const size = 1n << BigInt(128 - config.subnetLen);
+  const free: Prefix6[] = [];
+  for (let n = config.subnetMin; n <= config.subnetMax && free.length < limit; n += size) {
+    if (used.has(n)) continue;
+    if (covering.some((c) => n >= c.start && n < c.start + c.size)) continue;
+    const network = bigIntToIPv6(n);
+    free.push({ network, address: network, length: config.subnetLen });
   }
   return free;
 }

@@ -8,6 +8,7 @@ import { Etcd3, Lease as EtcdLease } from 'etcd3';
 import { LeaseSourceStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
+import { formatCidr6, Prefix6 } from '../packet/addr6.js';
 import { Lease } from '../overlay/leases.js';
 import { ControlPlane, ControlPlaneEvents } from '../overlay/control-plane.js';
 import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-connection.js';
@@ -30,6 +31,8 @@ export interface EtcdControlPlaneOptions {
   publicKey?: string;
   /** TLS and authentication to etcd (flannel's --etcd-cafile, --etcd-certfile, ...). */
   security?: EtcdSecurity;
+  /** This node's IPv6 underlay address (--public-ipv6), published as PublicIPv6 on a dual-stack network. */
+  publicIpv6?: Uint8Array;
 }
 
 const NO_EVENTS: ControlPlaneEvents = { onChange: () => undefined, onWarning: () => undefined, onFatal: () => undefined };
@@ -69,7 +72,7 @@ export class EtcdControlPlane implements ControlPlane {
       }
       const remembered = readRememberedSubnet(options.subnetFile);
       acquired = await retryUntil(options.endpoints, options.connectTimeoutMs, () =>
-        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey }),
+        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey, publicIpv6: options.publicIpv6 }),
       );
       // Under load (a cluster-wide restart of 1,000 nodes on one etcd) one call may miss its 3 s deadline: retry within --etcd-timeout.
       const lease = acquired.lease;
@@ -101,6 +104,17 @@ export class EtcdControlPlane implements ControlPlane {
 
   get port(): number {
     return this.config.port;
+  }
+
+  /** The IPv6 network and this node's IPv6 subnet, on a dual-stack network ("EnableIPv6" in the config). */
+  get ipv6(): { network6: Prefix6; subnet6: Prefix6 } | undefined {
+    const subnet6 = this.acquired.subnet6;
+    return this.config.ipv6 && subnet6 ? { network6: this.config.ipv6.network, subnet6 } : undefined;
+  }
+
+  /** This node's key under <prefix>/subnets/ (both subnets on a dual-stack network). */
+  private get ownKey(): string {
+    return subnetKey(this.options.prefix, this.subnet, this.acquired.subnet6);
   }
 
   /** The network's preshared key (Backend.PSK of a wireguard backend), if it has one. */
@@ -140,21 +154,23 @@ export class EtcdControlPlane implements ControlPlane {
   }
 
   async publishKey(publicKey: string): Promise<string> {
-    const key = subnetKey(this.options.prefix, this.subnet);
-    await this.client.put(key).value(subnetRecord(this.options.publicIp, publicKey)).lease(this.leaseId).exec();
+    const key = this.ownKey;
+    const dualStack = this.config.ipv6 ? { publicIpv6: this.options.publicIpv6 } : undefined;
+    await this.client.put(key).value(subnetRecord(this.options.publicIp, publicKey, dualStack)).lease(this.leaseId).exec();
     return `published in ${key} (BackendData.PublicKey): the other nodes switch when their watch sees it`;
   }
 
   describe(): { summary: string; details: Record<string, unknown> } {
     const how = describeEtcdSecurity(this.options.security ?? { sources: {} }, this.options.endpoints);
-    return { summary: `etcd (${how}): holding ${formatCidr(this.subnet, false)} (${this.how}) in ${formatCidr(this.network, false)}`, details: { how: this.how, etcd: how } };
+    const v6 = this.ipv6 ? ` and ${formatCidr6(this.ipv6.subnet6, false)} in ${formatCidr6(this.ipv6.network6, false)}` : '';
+    return { summary: `etcd (${how}): holding ${formatCidr(this.subnet, false)} (${this.how}) in ${formatCidr(this.network, false)}${v6}`, details: { how: this.how, etcd: how } };
   }
 
   status(): LeaseSourceStatus {
     return {
       source: 'etcd',
       endpoints: this.options.endpoints,
-      key: subnetKey(this.options.prefix, this.subnet),
+      key: this.ownKey,
       leaseId: this.leaseId,
       leaseTtlSeconds: this.options.leaseTtlSeconds,
       lastRenewal: this.lastRenewal.toISOString(),
@@ -171,7 +187,7 @@ export class EtcdControlPlane implements ControlPlane {
     const own = leases.find((l) => samePrefix(l.subnet, this.subnet));
     if (own?.publicIp !== this.options.publicIp) {
       const holder = own ? `now names ${formatIPv4(own.publicIp)}` : 'was deleted (its lease revoked or expired)';
-      this.events.onFatal(new Error(`${subnetKey(this.options.prefix, this.subnet)} ${holder}: this node no longer holds ${formatCidr(this.subnet, false)}; restart to take a subnet again`));
+      this.events.onFatal(new Error(`${this.ownKey} ${holder}: this node no longer holds ${formatCidr(this.subnet, false)}; restart to take a subnet again`));
       return;
     }
     this.events.onChange(leases, why);
@@ -188,7 +204,7 @@ export class EtcdControlPlane implements ControlPlane {
       this.renewalFailing = true;
     });
     lease.on('lost', (err) => {
-      this.events.onFatal(new Error(`lost the lease on ${subnetKey(this.options.prefix, this.subnet)} (${describeEtcdError(err)}): this node (${formatIPv4(this.options.publicIp)}) no longer holds ${formatCidr(this.subnet, false)} under ${subnetsDir(this.options.prefix)}; restart to take a subnet again`));
+      this.events.onFatal(new Error(`lost the lease on ${this.ownKey} (${describeEtcdError(err)}): this node (${formatIPv4(this.options.publicIp)}) no longer holds ${formatCidr(this.subnet, false)} under ${subnetsDir(this.options.prefix)}; restart to take a subnet again`));
     });
   }
 }

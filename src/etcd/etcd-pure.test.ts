@@ -6,11 +6,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCidr, formatIPv4, parseCidr } from '../packet/addr.js';
-import { freeSubnets, isLeasable, leasableCount } from './allocation.js';
+import { freeSubnets, freeSubnets6, isLeasable, isLeasable6, leasableCount } from './allocation.js';
+import { formatCidr6, formatIPv6, parseCidr6, parseIPv6 } from '../packet/addr6.js';
+import { pairedSubnet6 } from './subnet-lease.js';
 import { parseEndpoints } from './etcd-connection.js';
-import { parseNetworkConfig } from './network-config.js';
+import { bigIntToIPv6, parseNetworkConfig } from './network-config.js';
 import { parseSubnetEntry, subnetKey, subnetRecord } from './subnet-keys.js';
-import { formatSubnetEnv, readRememberedSubnet, writeSubnetEnv } from './subnet-env.js';
+import { formatSubnetEnv, parseSubnetEnv, readRememberedSubnet, writeSubnetEnv } from './subnet-env.js';
 
 const KEY = '/coreos.com/network/config';
 const config = (json: object) => parseNetworkConfig(JSON.stringify(json), KEY);
@@ -147,4 +149,58 @@ test("etcd TLS and authentication settings: flannel's flags, or FLANNELD_ETCD_* 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("dual-stack network config: flannel's EnableIPv6 fields and defaults, and what is refused", () => {
+  const c = config({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' });
+  assert.equal(c.ipv6?.subnetLen, 64);
+  assert.equal(formatIPv6(bigIntToIPv6(c.ipv6!.subnetMin)), 'fd00:10:244:1::', 'the first subnet is skipped, as for IPv4');
+  assert.equal(formatIPv6(bigIntToIPv6(c.ipv6!.subnetMax)), 'fd00:10:244:ffff::');
+  // A network too small for /64s would get subnets two bits longer, as flannel does; tun-driver refuses those (pods' /64).
+  assert.throws(() => config({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/63' }), /at most 64/);
+});
+
+test('dual-stack network config: missing, malformed or too small IPv6 parts are named', () => {
+  for (const [json, message] of [
+    [{ Network: '10.244.0.0/16', EnableIPv6: true }, /IPv6Network is missing/],
+    [{ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::1/48' }, /host bits/],
+    [{ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: '10.0.0.0/8' }, /not an IPv6 CIDR/],
+    [{ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48', IPv6SubnetLen: 80 }, /at most 64/],
+    [{ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48', IPv6SubnetMin: 'fd00:99::' }, /outside the IPv6 network/],
+    [{ Network: '10.244.0.0/16', IPv6Network: 'fd00:10:244::/48' }, /EnableIPv6 is not/],
+    [{ Network: '10.244.0.0/16', EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' }, /IPv6-only network is not supported yet/],
+  ] as Array<[object, RegExp]>) {
+    assert.throws(() => config(json), message, JSON.stringify(json));
+  }
+});
+
+test('dual-stack keys: one key for both subnets, the IPv6 one paired with the IPv4 one; an IPv4-only reader leaves the IPv6 part alone', () => {
+  const c = config({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' });
+  const subnet6 = pairedSubnet6(c, parseCidr('10.244.7.0/24'))!;
+  assert.equal(formatCidr6(subnet6), 'fd00:10:244:7::/64');
+  const key = subnetKey('/coreos.com/network', parseCidr('10.244.7.0/24'), subnet6);
+  assert.equal(key, '/coreos.com/network/subnets/10.244.7.0-24&fd00:10:244:7::-64');
+  const record = subnetRecord(0xc6336401, undefined, { publicIpv6: parseIPv6('2001:db8:a::1') });
+  assert.equal(record, '{"PublicIP":"198.51.100.1","PublicIPv6":"2001:db8:a::1","BackendType":"udp","BackendData":null,"BackendV6Data":null}');
+  const parsed = parseSubnetEntry('/coreos.com/network', key, record, c);
+  assert.ok('lease' in parsed);
+  assert.equal(formatCidr6(parsed.lease.subnet6!), 'fd00:10:244:7::/64');
+  assert.equal(formatIPv6(parsed.lease.publicIpv6!), '2001:db8:a::1');
+  const v4only = parseSubnetEntry('/coreos.com/network', key, record, config({ Network: '10.244.0.0/16' }));
+  assert.ok('lease' in v4only && v4only.lease.subnet6 === undefined);
+  const outside = parseSubnetEntry('/coreos.com/network', '/coreos.com/network/subnets/10.244.7.0-24&fd00:99:7::-64', record, c);
+  assert.ok('problem' in outside && /outside the IPv6 network/.test(outside.problem));
+  assert.throws(() => pairedSubnet6(config({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48', IPv6SubnetMax: 'fd00:10:244:5::' }), parseCidr('10.244.7.0/24')), /outside IPv6SubnetMin\.\.IPv6SubnetMax/);
+  const free = freeSubnets6(c.ipv6!, [parseCidr6('fd00:10:244:1::/64'), parseCidr6('fd00:10:244:2::/63')], 3);
+  assert.deepEqual(free.map((p) => formatCidr6(p)), ['fd00:10:244:4::/64', 'fd00:10:244:5::/64', 'fd00:10:244:6::/64']);
+  assert.equal(isLeasable6(c.ipv6!, parseCidr6('fd00:10:244::/64')), false, 'the first subnet is never leased');
+});
+
+test('subnet.env of a dual-stack node has FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET, and reads back', () => {
+  const env = { network: parseCidr('10.244.0.0/16'), subnet: parseCidr('10.244.7.0/24'), mtu: 1472, ipMasq: true, network6: parseCidr6('fd00:10:244::/48'), subnet6: parseCidr6('fd00:10:244:7::/64') };
+  const text = formatSubnetEnv(env);
+  assert.equal(text, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/48\nFLANNEL_IPV6_SUBNET=fd00:10:244:7::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n');
+  const back = parseSubnetEnv(text);
+  assert.equal(formatCidr6(back.subnet6!), 'fd00:10:244:7::/64');
+  assert.throws(() => parseSubnetEnv(text.replace('fd00:10:244:7::1/64', 'fd00:99::1/64')), /outside FLANNEL_IPV6_NETWORK/);
 });

@@ -5,11 +5,15 @@
 // "ListenPort": 51820, "PSK": "<base64>"}. Only Network is required. Defaults follow flannel's documentation:
 // SubnetLen 24 (or the network's length + 2 when the network is smaller
 // than a /22), SubnetMin the second subnet, SubnetMax the last one.
+// Dual-stack, as flannel has it: "EnableIPv6": true, "IPv6Network":
+// "fd00:10:244::/48", and optionally IPv6SubnetLen (default 64),
+// IPv6SubnetMin and IPv6SubnetMax (the same defaults, in IPv6).
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains, prefixMask } from '../packet/addr.js';
 import { DEFAULT_PORT } from '../overlay/leases.js';
 import { decodeKey } from '../wireguard/keys.js';
+import { formatCidr6, formatIPv6, networkOf, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
 
 /** flannel's default WireGuard port (Backend.ListenPort). */
 export const WIREGUARD_PORT = 51820;
@@ -26,6 +30,32 @@ export interface NetworkConfig {
   backend: 'udp' | 'wireguard';
   /** Backend.PSK of a wireguard backend: the preshared key every handshake mixes in. */
   psk?: Uint8Array;
+  /** With "EnableIPv6": the IPv6 network and the range of IPv6 subnets that may be leased. */
+  ipv6?: NetworkConfig6;
+}
+
+/** The IPv6 half of a dual-stack config; subnets are numbered by their network address as a 128-bit integer. */
+export interface NetworkConfig6 {
+  network: Prefix6;
+  subnetLen: number;
+  subnetMin: bigint;
+  subnetMax: bigint;
+}
+
+/** An IPv6 address as a 128-bit integer, and back. */
+export function ipv6ToBigInt(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = 0; i < 16; i++) n = (n << 8n) | BigInt(b[i]);
+  return n;
+}
+
+export function bigIntToIPv6(n: bigint): Uint8Array {
+  const b = new Uint8Array(16);
+  for (let i = 15; i >= 0; i--) {
+    b[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return b;
 }
 
 const ConfigSchema = z
@@ -34,6 +64,12 @@ const ConfigSchema = z
     SubnetLen: z.number().int().optional(),
     SubnetMin: z.string().optional(),
     SubnetMax: z.string().optional(),
+    EnableIPv4: z.boolean().optional(),
+    EnableIPv6: z.boolean().optional(),
+    IPv6Network: z.string().optional(),
+    IPv6SubnetLen: z.number().int().optional(),
+    IPv6SubnetMin: z.string().optional(),
+    IPv6SubnetMax: z.string().optional(),
     Backend: z
       .object({
         Type: z.string().default('udp'),
@@ -101,5 +137,37 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
   const subnetMin = bound('SubnetMin', first + size);
   const subnetMax = bound('SubnetMax', last);
   if (subnetMin > subnetMax) fail(`SubnetMin ${formatIPv4(subnetMin)} is above SubnetMax ${formatIPv4(subnetMax)}: no subnet can be leased`);
-  return { network, subnetLen, subnetMin, subnetMax, port, backend, ...(psk ? { psk } : {}) };
+  if (c.EnableIPv4 === false) fail('EnableIPv4 is false: an IPv6-only network is not supported yet (tun-driver needs the IPv4 Network too)');
+  const ipv6 = c.EnableIPv6 ? parseIPv6Config(c, fail) : undefined;
+  if (!c.EnableIPv6 && c.IPv6Network !== undefined) fail('IPv6Network is set but EnableIPv6 is not: add "EnableIPv6": true for a dual-stack network');
+  return { network, subnetLen, subnetMin, subnetMax, port, backend, ...(psk ? { psk } : {}), ...(ipv6 ? { ipv6 } : {}) };
+}
+
+/** The IPv6 fields of a config with "EnableIPv6": true, with flannel's defaults. */
+function parseIPv6Config(c: z.infer<typeof ConfigSchema>, fail: (message: string) => never): NetworkConfig6 {
+  if (c.IPv6Network === undefined) return fail('EnableIPv6 is true but IPv6Network is missing: add e.g. "IPv6Network": "fd00:10:244::/48"');
+  let network: Prefix6;
+  try {
+    network = parseCidr6(c.IPv6Network);
+  } catch {
+    return fail(`IPv6Network "${c.IPv6Network}" is not an IPv6 CIDR like fd00:10:244::/48`);
+  }
+  if (!sameIPv6(network.address, 0, network.network)) fail(`IPv6Network "${c.IPv6Network}" has host bits set: use ${formatCidr6(network, false)}`);
+  const subnetLen = c.IPv6SubnetLen ?? (network.length <= 62 ? 64 : network.length + 2);
+  if (subnetLen < network.length + 2 || subnetLen > 64) fail(`IPv6SubnetLen ${subnetLen} must leave room for four subnets in the network's /${network.length} and be at most 64 (pods' addresses come from it)`);
+  const size = 1n << BigInt(128 - subnetLen);
+  const first = ipv6ToBigInt(network.network);
+  const last = first + (1n << BigInt(128 - network.length)) - size;
+  const bound = (name: 'IPv6SubnetMin' | 'IPv6SubnetMax', fallback: bigint): bigint => {
+    const text = c[name];
+    if (text === undefined) return fallback;
+    const address = parseIPv6(text);
+    if (!address) return fail(`${name} "${text}" is not an IPv6 address`);
+    if (!prefix6Contains(network, address)) return fail(`${name} ${text} is outside the IPv6 network ${formatCidr6(network, false)}`);
+    return ipv6ToBigInt(networkOf(address, subnetLen));
+  };
+  const subnetMin = bound('IPv6SubnetMin', first + size);
+  const subnetMax = bound('IPv6SubnetMax', last);
+  if (subnetMin > subnetMax) fail(`IPv6SubnetMin ${formatIPv6(bigIntToIPv6(subnetMin))} is above IPv6SubnetMax ${formatIPv6(bigIntToIPv6(subnetMax))}: no IPv6 subnet can be leased`);
+  return { network, subnetLen, subnetMin, subnetMax };
 }

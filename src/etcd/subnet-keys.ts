@@ -1,9 +1,14 @@
 // flannel's key layout under the etcd prefix (default /coreos.com/network):
 //   <prefix>/config                   the network config (network-config.ts)
 //   <prefix>/subnets/10.244.1.0-24    {"PublicIP":"198.51.100.1","BackendType":"udp","BackendData":null}
+// and on a dual-stack network one key for both of a node's subnets:
+//   <prefix>/subnets/10.244.1.0-24&fd00:10:244:1::-64
+//                                     {"PublicIP":"198.51.100.1","PublicIPv6":"2001:db8:a::1",...}
+// (PublicIPv6 only when the node has one: IPv6 pods cross an IPv4 underlay too).
 // Each subnet key is attached to an etcd lease of the node that holds it,
 // so it disappears when the node stops renewing.
 import { formatIPv4, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
+import { formatIPv6, networkOf, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
 import { isKeyText } from '../wireguard/keys.js';
 import { Lease } from '../overlay/leases.js';
 import { NetworkConfig } from './network-config.js';
@@ -12,11 +17,22 @@ export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 
 export const configKey = (prefix: string): string => `${prefix}/config`;
 export const subnetsDir = (prefix: string): string => `${prefix}/subnets/`;
-export const subnetKey = (prefix: string, subnet: Prefix): string => `${subnetsDir(prefix)}${formatIPv4(subnet.network)}-${subnet.length}`;
+export const subnetKey = (prefix: string, subnet: Prefix, subnet6?: Prefix6): string =>
+  `${subnetsDir(prefix)}${formatIPv4(subnet.network)}-${subnet.length}${subnet6 ? `&${formatIPv6(subnet6.network)}-${subnet6.length}` : ''}`;
 
-/** The record a node stores under its subnet key; a node with a key publishes it as flannel's wireguard backend does. */
-export function subnetRecord(publicIp: number, publicKey?: string): string {
-  return JSON.stringify({ PublicIP: formatIPv4(publicIp), BackendType: publicKey ? 'wireguard' : 'udp', BackendData: publicKey ? { PublicKey: publicKey } : null });
+/**
+ * The record a node stores under its subnet key; a node with a key publishes it as flannel's wireguard backend does
+ * (and, on a dual-stack network, in BackendV6Data too).
+ */
+export function subnetRecord(publicIp: number, publicKey?: string, dualStack?: { publicIpv6?: Uint8Array }): string {
+  const backendData = publicKey ? { PublicKey: publicKey } : null;
+  return JSON.stringify({
+    PublicIP: formatIPv4(publicIp),
+    ...(dualStack?.publicIpv6 ? { PublicIPv6: formatIPv6(dualStack.publicIpv6) } : {}),
+    BackendType: publicKey ? 'wireguard' : 'udp',
+    BackendData: backendData,
+    ...(dualStack ? { BackendV6Data: backendData } : {}),
+  });
 }
 
 /** A subnet key's entry turned into a route, or the reason it cannot be one. */
@@ -29,24 +45,38 @@ export type ParsedEntry = { lease: Lease } | { problem: string };
  */
 export function parseSubnetEntry(prefix: string, key: string, value: string, config: NetworkConfig): ParsedEntry {
   const name = key.slice(subnetsDir(prefix).length);
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})$/.exec(name);
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})(?:&([0-9a-f:]+)-(\d{1,3}))?$/.exec(name);
   const network = m ? parseIPv4(m[1]) : undefined;
   const length = m ? Number(m[2]) : NaN;
   if (network === undefined || !(length >= 0 && length <= 32)) return { problem: `${key}: not a subnet key like ${subnetsDir(prefix)}10.244.1.0-24` };
   const subnet: Prefix = { network, address: network, length };
   if (length < config.network.length || !prefixContains(config.network, network)) return { problem: `${key}: subnet outside the network` };
+  // The IPv6 half: kept on a dual-stack network, left alone by an IPv4-only reader (as flannel does).
+  let subnet6: Prefix6 | undefined;
+  if (m?.[3] !== undefined && config.ipv6) {
+    const address6 = parseIPv6(m[3]);
+    const length6 = Number(m[4]);
+    if (!address6 || length6 > 128) return { problem: `${key}: the IPv6 part is not a subnet like fd00:10:244:1::-64` };
+    subnet6 = { network: address6, address: address6, length: length6 };
+    const network6 = config.ipv6.network;
+    if (length6 < network6.length || !prefix6Contains(network6, address6) || !sameIPv6(address6, 0, networkOf(address6, length6))) return { problem: `${key}: IPv6 subnet outside the IPv6 network` };
+  }
   let publicIp: number | undefined;
+  let publicIpv6: Uint8Array | undefined;
   let backendData: unknown;
   try {
-    const record = JSON.parse(value) as { PublicIP?: unknown; BackendData?: unknown };
+    const record = JSON.parse(value) as { PublicIP?: unknown; PublicIPv6?: unknown; BackendData?: unknown };
     publicIp = typeof record.PublicIP === 'string' ? parseIPv4(record.PublicIP) : undefined;
+    publicIpv6 = typeof record.PublicIPv6 === 'string' ? parseIPv6(record.PublicIPv6) : undefined;
     backendData = record.BackendData;
   } catch {
     // reported below
   }
   if (publicIp === undefined) return { problem: `${key}: value has no valid "PublicIP"` };
+  const lease = { subnet, publicIp, port: config.port, ...(subnet6 ? { subnet6 } : {}), ...(publicIpv6 && subnet6 ? { publicIpv6 } : {}) };
   const publicKey = (backendData as { PublicKey?: unknown } | null | undefined)?.PublicKey;
-  if (publicKey === undefined) return { lease: { subnet, publicIp, port: config.port } };
+  if (publicKey === undefined) return { lease };
   if (!isKeyText(publicKey)) return { problem: `${key}: BackendData.PublicKey is not a public key (44 characters of base64)` };
-  return { lease: { subnet, publicIp, port: config.port, publicKey } };
+  return { lease: { ...lease, publicKey } };
 }
+

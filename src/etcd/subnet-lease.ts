@@ -1,12 +1,16 @@
 // Taking a subnet: one etcd lease per daemon run, and a create-if-absent
 // transaction on the subnet key, so two nodes that race can never both
 // get the same subnet. The etcd3 client renews the lease (every TTL/3).
+// On a dual-stack network the key names both subnets, and the IPv6 one is
+// paired with the IPv4 one (the k-th of each): the same IPv4 subnet always
+// makes the same key, so create-if-absent keeps both exclusive.
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
 import { TunDriverError } from '../errors.js';
-import { formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
-import { freeSubnets, isLeasable, leasableCount } from './allocation.js';
+import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
+import { formatIPv6, Prefix6 } from '../packet/addr6.js';
+import { freeSubnets, isLeasable, isLeasable6, leasableCount } from './allocation.js';
 import { settleWithin } from './etcd-connection.js';
-import { NetworkConfig } from './network-config.js';
+import { bigIntToIPv6, ipv6ToBigInt, NetworkConfig } from './network-config.js';
 import { parseSubnetEntry, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
 
 export interface AcquireOptions {
@@ -18,10 +22,14 @@ export interface AcquireOptions {
   ttlSeconds: number;
   /** Published in BackendData when the node authenticates. */
   publicKey?: string;
+  /** Published as PublicIPv6 on a dual-stack network (for an IPv6 underlay). */
+  publicIpv6?: Uint8Array;
 }
 
 export interface AcquiredSubnet {
   subnet: Prefix;
+  /** Its IPv6 partner on a dual-stack network. */
+  subnet6?: Prefix6;
   lease: EtcdLease;
   /** How the subnet was chosen, for the log. */
   how: 'still ours' | 'remembered' | 'new';
@@ -32,6 +40,7 @@ const MAX_ATTEMPTS = 10;
 interface Held {
   key: string;
   subnet: Prefix;
+  subnet6?: Prefix6;
   publicIp: number;
   modRevision: string;
 }
@@ -42,7 +51,7 @@ async function listHeld(client: Etcd3, opts: AcquireOptions): Promise<Held[]> {
   for (const kv of res.kvs) {
     const key = kv.key.toString();
     const parsed = parseSubnetEntry(opts.prefix, key, kv.value.toString(), opts.config);
-    if ('lease' in parsed) held.push({ key, subnet: parsed.lease.subnet, publicIp: parsed.lease.publicIp, modRevision: kv.mod_revision });
+    if ('lease' in parsed) held.push({ key, subnet: parsed.lease.subnet, subnet6: parsed.lease.subnet6, publicIp: parsed.lease.publicIp, modRevision: kv.mod_revision });
   }
   return held;
 }
@@ -57,16 +66,19 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
   const lease = client.lease(opts.ttlSeconds);
   try {
     const leaseId = await lease.grant();
-    const record = subnetRecord(opts.publicIp, opts.publicKey);
+    const config6 = opts.config.ipv6;
+    const record = subnetRecord(opts.publicIp, opts.publicKey, config6 ? { publicIpv6: opts.publicIpv6 } : undefined);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const held = await listHeld(client, opts);
-      const ours = held.filter((h) => h.publicIp === opts.publicIp && isLeasable(opts.config, h.subnet));
+      // On a dual-stack network only a key of both families is one this node can go on with.
+      const fits = (h: Held): boolean => isLeasable(opts.config, h.subnet) && (!config6 || (h.subnet6 !== undefined && isLeasable6(config6, h.subnet6)));
+      const ours = held.filter((h) => h.publicIp === opts.publicIp && fits(h));
       const remembered = opts.remembered;
       const mine = ours.find((h) => remembered && samePrefix(h.subnet, remembered)) ?? ours[0];
       if (mine) {
         // Re-attach the key to this run's lease, unless it changed meanwhile.
         const txn = await client.if(mine.key, 'Mod', '==', mine.modRevision).then(client.put(mine.key).value(record).lease(leaseId)).commit();
-        if (txn.succeeded) return { subnet: mine.subnet, lease, how: 'still ours' };
+        if (txn.succeeded) return { subnet: mine.subnet, ...(mine.subnet6 ? { subnet6: mine.subnet6 } : {}), lease, how: 'still ours' };
         continue;
       }
       let wanted: Prefix | undefined;
@@ -81,13 +93,32 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
         }
         wanted = free[Math.floor(Math.random() * free.length)];
       }
-      const key = subnetKey(opts.prefix, wanted);
+      const wanted6 = pairedSubnet6(opts.config, wanted);
+      const key = subnetKey(opts.prefix, wanted, wanted6);
       const txn = await client.if(key, 'Create', '==', 0).then(client.put(key).value(record).lease(leaseId)).commit();
-      if (txn.succeeded) return { subnet: wanted, lease, how };
+      if (txn.succeeded) return { subnet: wanted, ...(wanted6 ? { subnet6: wanted6 } : {}), lease, how };
     }
     throw new TunDriverError('TUN_ERR_ETCD', `could not take a subnet under ${subnetsDir(opts.prefix)} in ${MAX_ATTEMPTS} tries: other nodes kept taking the same ones; start again`);
   } catch (err) {
     await settleWithin(lease.revoke());
     throw err;
   }
+}
+
+/**
+ * The IPv6 subnet paired with IPv4 subnet `subnet` on a dual-stack network:
+ * the k-th IPv6 subnet of IPv6Network for the k-th IPv4 subnet of Network.
+ * Undefined on an IPv4-only network.
+ * @throws TunDriverError `TUN_ERR_ETCD` when IPv6SubnetMin/Max leave no partner for it.
+ */
+export function pairedSubnet6(config: NetworkConfig, subnet: Prefix): Prefix6 | undefined {
+  const c6 = config.ipv6;
+  if (!c6) return undefined;
+  const k = BigInt((subnet.network - config.network.network) / 2 ** (32 - config.subnetLen));
+  const n = ipv6ToBigInt(c6.network.network) + k * (1n << BigInt(128 - c6.subnetLen));
+  const network = bigIntToIPv6(n);
+  if (n < c6.subnetMin || n > c6.subnetMax) {
+    throw new TunDriverError('TUN_ERR_ETCD', `IPv4 subnet ${formatCidr(subnet, false)} pairs with IPv6 subnet ${formatIPv6(network)}/${c6.subnetLen}, outside IPv6SubnetMin..IPv6SubnetMax: widen them, or narrow SubnetMin/SubnetMax to match`);
+  }
+  return { network, address: network, length: c6.subnetLen };
 }

@@ -8,10 +8,11 @@ import { TunDriverError } from '../errors.js';
 import { netnsPids, spawnInNetns } from '../netns/processes.js';
 import { DEFAULT_ETCD_PREFIX, configKey } from '../etcd/subnet-keys.js';
 import { formatCidr, parseCidr } from '../packet/addr.js';
+import { formatCidr6 } from '../packet/addr6.js';
 import type { Lab } from './lab.js';
 import { labFilesDir } from './state.js';
 import { etcdctlTlsFlags, etcdTlsFlags, labEtcdTls, makeLabEtcdTls, rbacCommands } from './lab-etcd-tls.js';
-import { POD_NETWORK } from './topology.js';
+import { POD_NETWORK, POD_NETWORK6 } from './topology.js';
 
 const ETCD_CLIENT_PORT = 2379;
 const ETCD_PEER_PORT = 2380;
@@ -19,13 +20,15 @@ const ETCD_PEER_PORT = 2380;
 /**
  * The network config `lab up --etcd` stores: the lab's pod network, with
  * subnets the size of the hosts' pod subnets (/24 unless a topology file
- * says otherwise), and the overlay's default port.
+ * says otherwise), and the overlay's default port; with `"ipv6": true`,
+ * flannel's dual-stack fields (EnableIPv6, IPv6Network fd00:10:244::/48).
  */
 function labNetworkConfig(lab: Lab): string {
   const lengths = new Set(lab.state.topology.hosts.flatMap((h) => (h.pods ? [parseCidr(h.pods.subnet).length] : [])));
   if (lengths.size > 1) throw new TunDriverError('TUN_ERR_LAB', `lab ${lab.name}: with etcd, every host's pod subnet must have the same length (the network config has one SubnetLen)`);
   const subnetLen = lengths.size === 1 ? [...lengths][0] : 24;
-  return JSON.stringify({ Network: formatCidr(POD_NETWORK, false), SubnetLen: subnetLen, Backend: { Type: 'udp', Port: 8285 } });
+  const ipv6 = lab.state.topology.etcd?.ipv6 ? { EnableIPv6: true, IPv6Network: formatCidr6(POD_NETWORK6, false) } : {};
+  return JSON.stringify({ Network: formatCidr(POD_NETWORK, false), SubnetLen: subnetLen, ...ipv6, Backend: { Type: 'udp', Port: 8285 } });
 }
 
 function members(lab: Lab): string[] {

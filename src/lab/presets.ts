@@ -19,6 +19,8 @@ export interface PresetOptions {
   etcdTls?: boolean;
   /** cluster: add a host outside the cluster ("internet", 198.51.100.129) behind a router, for --ip-masq. */
   internet?: boolean;
+  /** cluster with etcd: a dual-stack network config (EnableIPv6, IPv6Network fd00:10:244::/48). */
+  ipv6?: boolean;
 }
 
 const underlay = [{ name: 'underlay', subnet: '198.51.100.0/24' }];
@@ -67,7 +69,7 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
     return {
       name: o.name ?? 'cluster',
       ...internet,
-      ...(o.etcd ? { etcd: { members: Array.from({ length: Math.min(hosts, 3) }, (_, i) => `host-${i + 1}`), ...(o.etcdTls ? { tls: true } : {}) } } : {}),
+      ...(o.etcd ? { etcd: { members: Array.from({ length: Math.min(hosts, 3) }, (_, i) => `host-${i + 1}`), ...(o.etcdTls ? { tls: true } : {}), ...(o.ipv6 ? { ipv6: true } : {}) } } : {}),
     };
   },
 };

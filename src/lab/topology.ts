@@ -10,6 +10,8 @@ import { formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains } from '../
 export const LAB_PREFIX = 'tdlab-';
 export const UNDERLAY = parseCidr('198.51.100.0/24');
 export const POD_NETWORK = parseCidr('10.244.0.0/16');
+/** The IPv6 pod network of a dual-stack lab (`"etcd": {"ipv6": true}`, or the overlay's IPv6 --network). */
+export const POD_NETWORK6 = parseCidr6('fd00:10:244::/48');
 /** Where a lab's IPv6 segments live: inside the documentation prefix (RFC 3849), never a routed one. */
 export const UNDERLAY6 = parseCidr6('2001:db8::/32');
 
@@ -60,7 +62,7 @@ export const TopologySchema = z
       .array(z.object({ name: nodeName, interfaces: z.array(z.object({ segment: nodeName, address: ipv4, address6: ipv6.optional() }).strict()).min(2) }).strict())
       .default([]),
     /** An etcd cluster inside the lab: one member on each host named here (the overlay's control plane). */
-    etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional() }).strict().optional(),
+    etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional(), ipv6: z.boolean().optional() }).strict().optional(),
   })
   .strict();
 

@@ -144,10 +144,14 @@ export class IPv6View extends PacketView {
   /** Offset of the next-header byte pointing at the Fragment header (-1 without one). */
   get fragmentLink(): number { return this.fragmentLinkOffset; }
 
+  /** The source address: a view of its 16 bytes in the packet (slice() to keep it). */
   src(): Uint8Array { return this.buf.subarray(this.srcOffset, this.srcOffset + 16); }
+  /** The destination address: a view of its 16 bytes in the packet (slice() to keep it). */
   dst(): Uint8Array { return this.buf.subarray(this.dstOffset, this.dstOffset + 16); }
 
+  /** Sets the hop limit in place (IPv6 has no header checksum to update). */
   setHopLimit(hops: number): void { this.buf[this.off + IPV6.HOP_LIMIT] = hops; }
+  /** Sets the payload length field (the caller keeps it true to the bytes). */
   setPayloadLength(length: number): void { put16(this.buf, this.off + IPV6.PAYLOAD_LENGTH, length); }
 
   /**

@@ -14,6 +14,7 @@ export class Span6List {
   readonly hops: Uint8Array;
   count = 0;
 
+  /** Room for `capacity` spans. */
   constructor(readonly capacity: number) {
     this.offsets = new Uint32Array(capacity);
     this.lengths = new Uint32Array(capacity);

@@ -33,7 +33,9 @@ export interface Relay6Options {
   batchSize?: number;
   /** ICMPv6 errors the relay may give per second (bursts up to the same number). */
   errorRatePerSecond?: number;
+  /** Called with one tcpdump-like line per packet when tracing. */
   trace?: (line: string) => void;
+  /** The clock for flow expiry and the error rate limit (tests inject one). */
   now?: () => number;
 }
 
@@ -75,6 +77,7 @@ export class Icmp6Relay {
   private fragmentId = (Math.random() * 0x100000000) >>> 0;
   private sweeper?: NodeJS.Timeout;
 
+  /** Allocates every buffer; no I/O until {@link Icmp6Relay.start}. */
   constructor(private readonly tun: PacketDevice, private readonly net: Icmp6Network, private readonly options: Relay6Options) {
     this.now = options.now ?? Date.now;
     this.trace = options.trace;
@@ -106,6 +109,7 @@ export class Icmp6Relay {
     this.sweeper.unref();
   }
 
+  /** Stops reading both sides; the device and socket stay open. */
   stop(): void {
     this.tun.stopReading();
     this.net.stopReading();
