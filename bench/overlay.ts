@@ -10,6 +10,7 @@
 //   ours-off        the same daemons with --offload off (one packet per syscall)
 //   ours+wg         the same daemons with --private-key: WireGuard between them (docs/security.md)
 //   ours-to-wggo    WireGuard between our daemon (host-1, the client side) and wireguard-go (host-2)
+//   ours6           the same daemons, pod to pod over IPv6 (dual-stack pods, the IPv4 underlay)
 // Figures: iperf3 TCP, one stream and four (BENCH_TCP_SECONDS each, default
 // 10 s), with the retransmits iperf3 counts; for the user-space tunnels the
 // CPU both daemons spent per gigabyte carried over the one-stream run
@@ -120,6 +121,8 @@ const IMPLS: Impl[] = [
   { name: 'ours-poll', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', false, 'poll') },
   { name: 'ours-off', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('off') },
   { name: 'ours+wg', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursWith('auto', true) },
+  // The same daemons, pod to pod over IPv6 (a dual-stack cluster; the IPv4 underlay as for ours).
+  { name: 'ours6', client: 'host-1-pod1', server: 'host-2-pod1', target: 'fd00:10:244:2::2', up: oursWith('auto') },
   {
     name: 'ours-to-wggo',
     client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2',
@@ -278,7 +281,8 @@ async function main(): Promise<void> {
   const missing = ['socat', 'wireguard-go', 'wg', 'iperf3'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
   if (missing.length) throw new Error(`missing ${missing.join(', ')}: run bash scripts/setup-debian.sh --bench`);
   await Lab.down(LAB);
-  const cluster = await OverlayCluster.up(LAB, 2, 1);
+  // Dual-stack pods, so the ours6 row can run pod to pod over IPv6; the other tunnels carry IPv4 as before.
+  const cluster = await OverlayCluster.up(LAB, 2, 1, { dualStack: true });
   // Pods wired once for every tunnel compared, with MTU 1500 as in the runs recorded before the CNI plugin existed.
   await cluster.addPodsWithoutDaemons(1500);
   const results = new Map<string, Figures>();
@@ -321,6 +325,8 @@ async function main(): Promise<void> {
   const libuv = results.get('ours-libuv');
   console.log(`bars, WireGuard overlay: ours+wg TCP >= 0.7x ours ${verdict(wgOurs && wgOurs.tcpGbps >= 0.7 * ours.tcpGbps)} (${ratio(wgOurs?.tcpGbps, ours.tcpGbps)}), >= 5x wireguard-go ${verdict(wgOurs && wg && wgOurs.tcpGbps >= 5 * wg.tcpGbps)} (${ratio(wgOurs?.tcpGbps, wg?.tcpGbps)}); ours-to-wggo ${ratio(results.get('ours-to-wggo')?.tcpGbps, wg?.tcpGbps)} wireguard-go's TCP`);
   console.log(`bars, the data plane's wait: TCP >= 0.95x ours-libuv ${verdict(libuv && ours.tcpGbps >= 0.95 * libuv.tcpGbps)} (${ratio(ours.tcpGbps, libuv?.tcpGbps)}), CPU/GB <= 1.05x ours-libuv ${verdict(libuv && ours.cpuSecPerGB !== undefined && libuv.cpuSecPerGB !== undefined && ours.cpuSecPerGB <= 1.05 * libuv.cpuSecPerGB)} (${ratio(ours.cpuSecPerGB, libuv?.cpuSecPerGB)}), warm RTT <= 1.2x socat ${verdict(socat && ours.warmRttMs <= 1.2 * socat.warmRttMs)} (${ratio(ours.warmRttMs, socat?.warmRttMs)}) and below ours-libuv ${verdict(libuv && ours.warmRttMs < libuv.warmRttMs)}, TCP >= 0.45x VXLAN ${verdict(vxlan && ours.tcpGbps >= 0.45 * vxlan.tcpGbps)} (${ratio(ours.tcpGbps, vxlan?.tcpGbps)})`);
+  const v6 = results.get('ours6');
+  console.log(`bar, IPv6: ours6 TCP >= 0.8x ours ${verdict(v6 && v6.tcpGbps >= 0.8 * ours.tcpGbps)} (${ratio(v6?.tcpGbps, ours.tcpGbps)})`);
   console.log(`bars, offloads: TCP >= 0.3x VXLAN ${verdict(vxlan && ours.tcpGbps >= 0.3 * vxlan.tcpGbps)}, TCP >= 5x socat ${verdict(socat && ours.tcpGbps >= 5 * socat.tcpGbps)} (${ratio(ours.tcpGbps, socat?.tcpGbps)})`);
 }
 

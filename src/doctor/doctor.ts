@@ -5,12 +5,15 @@
 import { queryStatus } from '../control/control-server.js';
 import { DaemonStatus, isEtcdLeases, OverlayStatus } from '../control/daemon-status.js';
 import { listControlSockets } from '../control/paths.js';
-import { addrList } from '../netlink/addr.js';
+import { Address6, addr6List, addrList } from '../netlink/addr.js';
+import { Rule, ruleList } from '../netlink/rule.js';
+import { AF_INET6, RT_TABLE } from '../netlink/nl/constants.js';
+import { tunRoute6 } from '../relay/tun-route6.js';
 import { Link, linkList } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { sysctlRead } from '../netns/sysctl.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, prefixContains } from '../packet/addr.js';
-import { Route, routeList } from '../netlink/route.js';
+import { Route, Route6, route6List, routeList } from '../netlink/route.js';
 import { readRpFilter } from '../relay/rp-filter.js';
 import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewall.js';
 import { liveProbe } from './live-probe.js';
@@ -41,10 +44,12 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
   let links: Link[];
   let addrs: ReturnType<typeof addrList>;
   let routes: Route[];
+  let v6: IPv6Facts;
   try {
     links = linkList(nl);
     addrs = addrList(nl);
     routes = routeList(nl);
+    v6 = readIPv6Facts(nl);
   } finally {
     nl.close();
   }
@@ -66,9 +71,11 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
   if (tuns.length === 0) add('TUN devices', 'warning', 'no TUN device in this network namespace: nothing to diagnose', 'start tun-driver relay or overlay first');
   const ruleset = readRuleset();
   for (const link of tuns) {
-    const subject: Subject = { link, addresses: addrs.filter((a) => a.index === link.index).map((a) => a.cidr), daemon: daemons.get(link.name) };
+    const globals6 = v6.addrs.filter((a) => a.index === link.index && a.scope === 0).map((a) => a.cidr);
+    const subject: Subject = { link, addresses: [...addrs.filter((a) => a.index === link.index).map((a) => a.cidr), ...globals6], daemon: daemons.get(link.name) };
     checkDevice(subject, add);
     checkRoutesAndAddresses(subject, routes, addrs, links, add);
+    if (globals6.length && subject.daemon?.mode !== 'overlay') checkIPv6BoundRoute(link, v6, add);
     checkRpFilter(subject, add);
     const daemon = subject.daemon;
     if (daemon?.mode === 'overlay') {
@@ -95,7 +102,7 @@ function checkDevice(s: Subject, add: Add): void {
   add(`${link.name} attached`, link.lowerUp ? 'ok' : 'problem',
     link.lowerUp ? `a process holds ${link.name} open (carrier up)` : `no process holds ${link.name} open (NO-CARRIER): packets routed into it are dropped`,
     link.lowerUp ? undefined : `start the daemon on it, e.g. tun-driver relay --tun ${link.name} --attach`);
-  add(`${link.name} addresses`, s.addresses.length ? 'ok' : 'problem', s.addresses.length ? `${link.name} has ${s.addresses.join(', ')}` : `${link.name} has no IPv4 address, so nothing routes into it`,
+  add(`${link.name} addresses`, s.addresses.length ? 'ok' : 'problem', s.addresses.length ? `${link.name} has ${s.addresses.join(', ')}` : `${link.name} has no IPv4 or global IPv6 address, so nothing routes into it`,
     s.addresses.length ? undefined : `ip addr add CIDR dev ${link.name}`);
   if (s.daemon) add(`${link.name} daemon`, 'ok', `${s.daemon.mode} (pid ${s.daemon.pid}) is running on ${link.name}, up ${s.daemon.uptimeSeconds} s`);
 }
@@ -116,6 +123,34 @@ function checkRoutesAndAddresses(s: Subject, routes: Route[], addrs: ReturnType<
       add(`${name} address ${mine.cidr}`, 'problem', `${mine.prefix.address === clash.prefix.address ? formatIPv4(mine.prefix.address) : mine.cidr} is also on ${other}: replies may leave or arrive through the wrong device`, `ip addr del ${clash.cidr} dev ${other}`);
     }
   }
+}
+
+/** What the IPv6 checks read once: addresses, oif rules, and the routes of every table. */
+interface IPv6Facts {
+  addrs: Address6[];
+  rules: Rule[];
+  routes: Route6[];
+}
+
+function readIPv6Facts(nl: NetlinkSocket): IPv6Facts {
+  const tables = (r: Rule[]): number[] => [...new Set(r.map((x) => x.table))];
+  const rules = ruleList(nl, AF_INET6);
+  return { addrs: addr6List(nl), rules, routes: [RT_TABLE.MAIN, ...tables(rules)].flatMap((t) => route6List(nl, t)) };
+}
+
+/**
+ * `ping -6 -I tun19 <host>` needs a route for traffic bound to the TUN
+ * (IPv4 needs none): a default route into it in the main table, or an
+ * `oif` rule whose table has one (what the relay installs, tun-route6.ts).
+ */
+function checkIPv6BoundRoute(link: Link, v6: IPv6Facts, add: Add): void {
+  const name = link.name;
+  const defaultInto = (table: number): boolean => v6.routes.some((r) => r.table === table && r.dst.length === 0 && r.oif === link.index);
+  const rule = v6.rules.find((r) => r.oifName === name && defaultInto(r.table));
+  if (rule) return add(`${name} IPv6 route`, 'ok', `traffic bound to ${name} finds a route: rule ${rule.priority} (oif ${name}) looks up table ${rule.table}, which has a default route into ${name}`);
+  if (defaultInto(RT_TABLE.MAIN)) return add(`${name} IPv6 route`, 'ok', `the main table's IPv6 default route points into ${name}`);
+  const fix = tunRoute6(name, link.index).commands.join(' && ');
+  add(`${name} IPv6 route`, 'problem', `no IPv6 route for traffic bound to ${name}: ping -6 -I ${name} <host> fails with "connect: Network is unreachable" (IPv4 treats a device-bound destination as on-link; IPv6 does not). tun-driver relay installs one while it runs`, fix);
 }
 
 function checkRpFilter(s: Subject, add: Add): void {

@@ -104,3 +104,30 @@ describe('tun-driver overlay, dual-stack', { skip: ROOT_SKIP }, () => {
     assert.notEqual(link.code, 0);
   });
 });
+
+describe('tun-driver overlay, dual-stack with etcd', { skip: ROOT_SKIP }, () => {
+  let etcdCluster: OverlayCluster;
+  before(async () => {
+    etcdCluster = await OverlayCluster.up(labName('etcd6'), 2, 1, { etcd: true, dualStack: true });
+    await etcdCluster.startAll();
+  });
+  after(async () => {
+    await etcdCluster?.down();
+  });
+
+  test("each node takes one key for both subnets, in flannel's format, and pods reach each other over IPv6", async () => {
+    const keys = (await etcdCluster.etcdctl('get', '--prefix', '--keys-only', '/coreos.com/network/subnets/')).trim().split('\n').filter(Boolean).sort();
+    assert.equal(keys.length, 2, keys.join(', '));
+    for (const key of keys) {
+      const m = /^\/coreos\.com\/network\/subnets\/10\.244\.(\d+)\.0-24&fd00:10:244:([0-9a-f]+)::-64$/.exec(key);
+      assert.ok(m, `${key} is flannel's dual-stack key`);
+      assert.equal(Number(m![1]), parseInt(m![2], 16), 'the IPv6 subnet is paired with the IPv4 one');
+    }
+    const value = JSON.parse(await etcdCluster.etcdctl('get', '--print-value-only', keys[0]));
+    assert.deepEqual(Object.keys(value).sort(), ['BackendData', 'BackendType', 'BackendV6Data', 'PublicIP']);
+    const r = await ping(etcdCluster.lab, pod(1, 1), ['-6', '-c', '3', '-i', '0.1', '-W', '2', etcdCluster.podIp6(2, 1)]);
+    assert.equal(r.received, 3, r.output);
+    const back = await ping(etcdCluster.lab, pod(2, 1), ['-c', '2', '-i', '0.1', '-W', '2', etcdCluster.podIp(1, 1)]);
+    assert.equal(back.received, 2, back.output);
+  });
+});

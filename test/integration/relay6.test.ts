@@ -44,6 +44,14 @@ function exitCounters6(run: RelayRun): Record<string, any> {
 
 const escaped = (s: string): string => s.replace(/[.:]/g, (c) => `\\${c}`);
 
+/** doctor's finding about device-bound IPv6 on tun19 (host-1). */
+async function ipv6RouteFinding(): Promise<{ status: string; evidence: string; fix?: string }> {
+  const r = await lab.run('host-1', process.execPath, [CLI_PATH, 'doctor', '--tun', 'tun19', '--json']);
+  const finding = (JSON.parse(r.stdout) as Array<{ check: string; status: string; evidence: string; fix?: string }>).find((f) => f.check === 'tun19 IPv6 route');
+  assert.ok(finding, r.stdout + r.stderr);
+  return finding;
+}
+
 describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
   before(async () => {
     lab = await Lab.up(topology(labName('relay6')));
@@ -179,8 +187,20 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
       assert.equal(s.subnet, 'fd00:1::3/64');
       assert.equal(s.counters.replies, 2);
       assert.deepEqual(s.flows.map((f: { src: string; dst: string }) => [f.src, f.dst]), [['fd00:1::3', HOST3]]);
+      assert.equal((await ipv6RouteFinding()).status, 'ok', 'doctor sees the rule and table the relay installed');
     } finally {
       await relay.stop();
+    }
+    // A TUN with an IPv6 address and no relay: doctor explains why ping -6 -I fails, with the fix.
+    const made = await lab.run('host-1', process.execPath, [CLI_PATH, 'tun', 'add', 'tun19', '--address', 'fd00:1::3/64']);
+    assert.equal(made.code, 0, made.stderr);
+    try {
+      const finding = await ipv6RouteFinding();
+      assert.equal(finding.status, 'problem');
+      assert.match(finding.evidence, /connect: Network is unreachable/);
+      assert.match(finding.fix!, /^ip -6 rule add oif tun19 lookup \d+ priority 1000 && ip -6 route add default dev tun19 table \d+$/);
+    } finally {
+      await lab.run('host-1', process.execPath, [CLI_PATH, 'tun', 'del', 'tun19']);
     }
     const rules = await lab.run('host-1', 'ip', ['-6', 'rule', 'show']);
     assert.doesNotMatch(rules.stdout, /tun19/, 'the rule is gone');

@@ -15,6 +15,7 @@ import { addPod, podsOf } from '../../src/lab/lab-pods.js';
 import type { JsonObject } from '../../src/cni/net-conf.js';
 import { writeSubnetEnv } from '../../src/etcd/subnet-env.js';
 import { parseCidr } from '../../src/packet/addr.js';
+import { parseCidr6 } from '../../src/packet/addr6.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -57,7 +58,7 @@ export class OverlayCluster {
    * {mtu: 1500} for pods whose MTU is above the overlay's path MTU.
    */
   static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[] } = {}): Promise<OverlayCluster> {
-    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet }));
+    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet, ipv6: options.etcd && options.dualStack }));
     const dir = mkdtempSync(join(tmpdir(), 'tdlab-leases-'));
     const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {}, options.dualStack ?? false);
     for (const h of options.ipv4Only ?? []) cluster.ipv4Only.add(h);
@@ -108,7 +109,8 @@ export class OverlayCluster {
   /** Host `host` runs another tunnel (wireguard-go, socat): writes its subnet.env as our daemon would and adds its pods through the plugin, unmasqueraded. */
   async addPodsWithoutDaemon(host: number, mtu: number): Promise<void> {
     const delegate = { ...this.podDelegate, ipMasq: false, mtu };
-    writeSubnetEnv(labSubnetFile(this.lab, `host-${host}`), { network: parseCidr(NETWORK), subnet: parseCidr(leaseFor(host).subnet), mtu, ipMasq: false });
+    const ipv6 = this.dualStack && !this.ipv4Only.has(host) ? { network6: parseCidr6(NETWORK6), subnet6: parseCidr6(subnet6For(host)) } : {};
+    writeSubnetEnv(labSubnetFile(this.lab, `host-${host}`), { network: parseCidr(NETWORK), subnet: parseCidr(leaseFor(host).subnet), mtu, ipMasq: false, ...ipv6 });
     for (const pod of podsOf(this.lab, `host-${host}`)) if (this.lab.node(pod).addresses.length === 0) await addPod(this.lab, pod, delegate);
   }
 
