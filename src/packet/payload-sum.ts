@@ -6,6 +6,7 @@
 // the reference in tests.
 import { native } from '../native/addon.js';
 import { get32 } from './bytes.js';
+import { sumWords } from './checksum.js';
 import { pseudoHeaderSum } from './udp.js';
 
 /** Partial sum of buf[start, end) plus `initial`, folded to 16 bits, not complemented. */
@@ -14,8 +15,9 @@ export type SumFn = (buf: Uint8Array, start: number, end: number, initial: numbe
 /** The Internet checksum's 32-bit partial sum over buf[start, end), added to `initial`: the addon's native kernel (bench:checksum chose it). */
 export const payloadSum: SumFn = native.checksumSum;
 
-/** The TCP/UDP pseudo-header sum for the IPv4 header at ipOff (RFC 793 / 768). */
+/** The TCP/UDP pseudo-header sum for the IP header at ipOff, of either family (RFC 793 / 768; RFC 8200 section 8.1). */
 export function ipPseudoHeaderSum(buf: Uint8Array, ipOff: number, protocol: number, l4Length: number): number {
+  if (buf[ipOff] >>> 4 === 6) return sumWords(buf, ipOff + 8, ipOff + 40, protocol + (l4Length >>> 16) + (l4Length & 0xffff));
   return pseudoHeaderSum(get32(buf, ipOff + 12), get32(buf, ipOff + 16), protocol, l4Length);
 }
 

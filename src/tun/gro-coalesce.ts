@@ -3,7 +3,8 @@
 // merged into one super-packet written with NEEDS_CSUM and a gso_type, so
 // the kernel's stack takes one packet where the wire carried dozens. What
 // may merge follows the kernel's own GRO (tcp_gro_receive): same addresses,
-// ports, TOS, TTL and DF; for TCP the same ACK number, header length and
+// ports, TOS, TTL and DF (IPv6: traffic class, flow label and hop limit, and
+// no extension headers); for TCP the same ACK number, header length and
 // options, sequence numbers end to end, only ACK (and PSH to end a run) set;
 // every segment but the last exactly gso_size bytes of payload; nothing
 // after a PSH or a short segment. Checksums are verified before a merge,
@@ -17,7 +18,7 @@ import { get16, get32, put16 } from '../packet/bytes.js';
 import { IPPROTO } from '../packet/ipv4.js';
 import { ipPseudoHeaderSum, l4ChecksumValid, SumFn } from '../packet/payload-sum.js';
 import {
-  GSO_TCPV4, GSO_UDP_L4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writePlainVnetHdr, writeVnetHdr, VnetHdr, emptyVnetHdr,
+  GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4, VNET_F_NEEDS_CSUM, VNET_HDR_LEN, writePlainVnetHdr, writeVnetHdr, VnetHdr, emptyVnetHdr,
 } from './virtio-net-hdr.js';
 
 /** The kernel's cap on one GSO packet's segments (UDP_MAX_SEGMENTS; TCP runs keep to it too). */
@@ -51,6 +52,7 @@ export class GroCoalescer {
   private runPayload = 0;
   private runSegments = 0;
   private runTcp = false;
+  private runV6 = false;
   private runClosed = false;
 
   constructor(private readonly sum: SumFn, private readonly options: CoalesceOptions, bytes = 1 << 20, items = 1024) {
@@ -98,8 +100,9 @@ export class GroCoalescer {
     if (shape === 0) return;
     this.runItem = item;
     this.runIp = ip;
-    this.runIhl = (this.buf[ip] & 0x0f) * 4;
-    this.runTcp = this.buf[ip + 9] === IPPROTO.TCP;
+    this.runV6 = this.buf[ip] >>> 4 === 6;
+    this.runIhl = this.runV6 ? 40 : (this.buf[ip] & 0x0f) * 4;
+    this.runTcp = this.buf[ip + (this.runV6 ? 6 : 9)] === IPPROTO.TCP;
     this.runL4Len = shape;
     this.runGso = len - this.runIhl - shape;
     this.runPayload = this.runGso;
@@ -108,28 +111,41 @@ export class GroCoalescer {
   }
 
   /**
-   * The L4 header length if the IPv4 packet at b[ip, ip+len) may take part
-   * in a merge (a plain, verified TCP or UDP segment with payload), else 0.
+   * The L4 header length if the packet at b[ip, ip+len) may take part in a
+   * merge (a plain, verified TCP or UDP segment with payload: IPv4 without
+   * options or fragments, or IPv6 without extension headers), else 0.
    */
   private mergeable(b: Uint8Array, ip: number, len: number): number {
-    if (len < 28 || b[ip] !== 0x45 || get16(b, ip + 2) !== len || (get16(b, ip + 6) & 0xbfff) !== 0) return 0;
-    const protocol = b[ip + 9];
+    const v6 = b[ip] >>> 4 === 6;
+    let ihl: number;
+    let protocol: number;
+    if (v6) {
+      if (len < 48 || get16(b, ip + 4) !== len - 40) return 0;
+      ihl = 40;
+      protocol = b[ip + 6];
+    } else {
+      if (len < 28 || b[ip] !== 0x45 || get16(b, ip + 2) !== len || (get16(b, ip + 6) & 0xbfff) !== 0) return 0;
+      ihl = 20;
+      protocol = b[ip + 9];
+    }
+    const l4 = ip + ihl;
     let l4len: number;
     if (protocol === IPPROTO.TCP && this.options.tcp) {
-      if (len < 40) return 0;
-      l4len = (b[ip + 20 + 12] >>> 4) * 4;
-      const flags = b[ip + 20 + 13];
+      if (len < ihl + 20) return 0;
+      l4len = (b[l4 + 12] >>> 4) * 4;
+      const flags = b[l4 + 13];
       if (l4len < 20 || (flags & ~TCP_FLAG_PSH) !== TCP_FLAG_ACK) return 0;
     } else if (protocol === IPPROTO.UDP && this.options.udp) {
       l4len = 8;
-      if (get16(b, ip + 24) !== len - 20) return 0;
+      if (get16(b, l4 + 4) !== len - ihl) return 0;
     } else {
       return 0;
     }
-    if (len - 20 - l4len <= 0) return 0;
-    if (checksum(b, ip, ip + 20) !== 0) return 0;
-    if (protocol === IPPROTO.UDP && get16(b, ip + 26) === 0) return l4len; // no checksum to verify
-    return l4ChecksumValid(this.sum, b, ip, ip + 20, ip + len, protocol) ? l4len : 0;
+    if (len - ihl - l4len <= 0) return 0;
+    if (!v6 && checksum(b, ip, ip + 20) !== 0) return 0;
+    // An IPv4 UDP datagram may carry no checksum; an IPv6 one must (RFC 8200 section 8.1).
+    if (protocol === IPPROTO.UDP && get16(b, l4 + 6) === 0) return v6 ? 0 : l4len;
+    return l4ChecksumValid(this.sum, b, ip, l4, ip + len, protocol) ? l4len : 0;
   }
 
   /** Appends the packet at src[off, off+len) to the open run if it continues it. */
@@ -142,10 +158,17 @@ export class GroCoalescer {
     const payload = len - ihl - l4len;
     if (payload <= 0 || payload > this.runGso) return false;
     if (this.runIp + ihl + l4len + this.runPayload + payload > this.buf.length || ihl + l4len + this.runPayload + payload > MAX_IP_LENGTH) return false;
-    if (src[off] !== b[head] || src[off + 9] !== b[head + 9]) return false;
-    // TOS, DF, TTL, addresses (the id and total length differ by nature).
-    if (src[off + 1] !== b[head + 1] || src[off + 6] !== b[head + 6] || src[off + 8] !== b[head + 8]) return false;
-    for (let k = 12; k < 20; k++) if (src[off + k] !== b[head + k]) return false;
+    if (this.runV6) {
+      // Version, traffic class, flow label; next header and hop limit; addresses (the payload length differs by nature).
+      for (let k = 0; k < 4; k++) if (src[off + k] !== b[head + k]) return false;
+      if (src[off + 6] !== b[head + 6] || src[off + 7] !== b[head + 7]) return false;
+      for (let k = 8; k < 40; k++) if (src[off + k] !== b[head + k]) return false;
+    } else {
+      if (src[off] !== b[head] || src[off + 9] !== b[head + 9]) return false;
+      // TOS, DF, TTL, addresses (the id and total length differ by nature).
+      if (src[off + 1] !== b[head + 1] || src[off + 6] !== b[head + 6] || src[off + 8] !== b[head + 8]) return false;
+      for (let k = 12; k < 20; k++) if (src[off + k] !== b[head + k]) return false;
+    }
     const s4 = off + ihl;
     const h4 = head + ihl;
     // Ports.
@@ -191,9 +214,13 @@ export class GroCoalescer {
     const ip = this.runIp;
     const ihl = this.runIhl;
     const total = ihl + this.runL4Len + this.runPayload;
-    put16(b, ip + 2, total);
-    put16(b, ip + 10, 0);
-    put16(b, ip + 10, checksum(b, ip, ip + ihl));
+    if (this.runV6) {
+      put16(b, ip + 4, total - 40);
+    } else {
+      put16(b, ip + 2, total);
+      put16(b, ip + 10, 0);
+      put16(b, ip + 10, checksum(b, ip, ip + ihl));
+    }
     const l4 = ip + ihl;
     const protocol = this.runTcp ? IPPROTO.TCP : IPPROTO.UDP;
     if (!this.runTcp) put16(b, l4 + 4, total - ihl);
@@ -201,7 +228,7 @@ export class GroCoalescer {
     put16(b, l4 + (this.runTcp ? 16 : 6), foldPartial(ipPseudoHeaderSum(b, ip, protocol, total - ihl)));
     const h = this.hdr;
     h.flags = VNET_F_NEEDS_CSUM;
-    h.gsoType = this.runTcp ? GSO_TCPV4 : GSO_UDP_L4;
+    h.gsoType = this.runTcp ? (this.runV6 ? GSO_TCPV6 : GSO_TCPV4) : GSO_UDP_L4;
     h.hdrLen = ihl + this.runL4Len;
     h.gsoSize = this.runGso;
     h.csumStart = ihl;

@@ -31,15 +31,14 @@ export function describeOffloads(flags: number): string {
 }
 
 /**
- * The candidates, best first. TSO6 stays off: nothing above the device
- * carries IPv6 yet, and its super-packets would only be split to be
- * dropped. USO needs USO4 and USO6 together (the kernel has one UDP
- * segmentation feature for both families, and the TUN turns it on only
- * when both are set); an IPv6 UDP super-packet is then counted and dropped
- * as unsupported-gso, which only a local IPv6 UDP_SEGMENT sender can cause.
+ * The candidates, best first. TSO6 is asked for with TSO4 (a dual-stack
+ * overlay carries IPv6 TCP; the splitter handles both families). USO needs
+ * USO4 and USO6 together (the kernel has one UDP segmentation feature for
+ * both families, and the TUN turns it on only when both are set).
  */
 const CANDIDATES = [
-  C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_USO4 | C.TUN_F_USO6,
+  C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_TSO6 | C.TUN_F_USO4 | C.TUN_F_USO6,
+  C.TUN_F_CSUM | C.TUN_F_TSO4 | C.TUN_F_TSO6,
   C.TUN_F_CSUM | C.TUN_F_TSO4,
 ];
 
