@@ -13,6 +13,12 @@ import { IPv6View, NEXT_HEADER, writeIPv6Header } from '../../src/packet/ipv6.js
 import { Icmp6Network, Span6List } from '../../src/relay/network6.js';
 import { Icmp6Relay } from '../../src/relay/relay6.js';
 import { MemoryTun } from '../../src/tun/memory-tun.js';
+import { SpanList } from '../../src/io/batch.js';
+import { get16, put16, put32 } from '../../src/packet/bytes.js';
+import { l4Checksum, l4ChecksumValid, payloadSum } from '../../src/packet/payload-sum.js';
+import { GroCoalescer } from '../../src/tun/gro-coalesce.js';
+import { GsoSplitter } from '../../src/tun/gso-split.js';
+import { GSO_NONE } from '../../src/tun/virtio-net-hdr.js';
 import type { Rng, Target } from './targets.js';
 
 type Mutate = (rng: Rng, seed: Uint8Array) => Uint8Array;
@@ -126,7 +132,62 @@ function relay6Target(mutate: Mutate): Target {
   };
 }
 
+/** A TCPv6 segment of one flow (the k-th, `size` bytes of payload), checksummed. */
+function tcp6Segment(k: number, size = 600): Uint8Array {
+  const p = new Uint8Array(60 + size);
+  put32(p, 0, 0x60000000);
+  put16(p, 4, 20 + size);
+  p[6] = NEXT_HEADER.TCP;
+  p[7] = 64;
+  p.set(A('fd00:10:244:2::2'), 8);
+  p.set(A('fd00:10:244:1::2'), 24);
+  put16(p, 40, 5201);
+  put16(p, 42, 40000);
+  put32(p, 44, (1000 + k * size) >>> 0);
+  p[52] = 5 << 4;
+  p[53] = 0x10;
+  put16(p, 54, 501);
+  for (let i = 0; i < size; i++) p[60 + i] = (k + i) & 0xff;
+  put16(p, 56, l4Checksum(payloadSum, p, 0, 40, p.length, NEXT_HEADER.TCP));
+  return p;
+}
+
+/**
+ * The TUN edge in IPv6: runs of TCPv6 segments, some mutated, merged as
+ * the write side does; every merged item must split back (the read side)
+ * into exactly the segments that went in, each with a valid checksum.
+ */
+function offload6Target(mutate: Mutate): Target {
+  const coalescer = new GroCoalescer(payloadSum, { tcp: true, udp: true });
+  const splitter = new GsoSplitter(payloadSum);
+  const out = new RxBatch(128, 2048);
+  return {
+    name: 'TUN merge and split, IPv6',
+    run(rng) {
+      const n = 1 + rng.next(8);
+      const packets = Array.from({ length: n }, (_, k) => (rng.next(4) ? tcp6Segment(k) : mutate(rng, tcp6Segment(k))));
+      coalescer.clear();
+      if (coalescer.stage(SpanList.copyOf(packets), 0) !== n) throw new Error('not every IPv6 packet was staged');
+      let total = 0;
+      for (let i = 0; i < coalescer.staged.count; i++) {
+        total += coalescer.packets[i];
+        const item = coalescer.staged.buf.slice(coalescer.staged.offsets[i], coalescer.staged.offsets[i] + coalescer.staged.lengths[i]);
+        if (item[1] === GSO_NONE) continue;
+        out.clear();
+        const drop = splitter.split(item, 0, item.length, out, () => { throw new Error('more segments than a batch'); });
+        if (drop !== undefined) throw new Error(`a merged IPv6 run did not split back (${drop})`);
+        if (out.count !== coalescer.packets[i]) throw new Error(`a run of ${coalescer.packets[i]} split into ${out.count}`);
+        for (let k = 0; k < out.count; k++) {
+          const seg = out.packet(k);
+          if (get16(seg, 4) !== seg.length - 40 || !l4ChecksumValid(payloadSum, seg, 0, 40, seg.length, NEXT_HEADER.TCP)) throw new Error('a split IPv6 segment is malformed');
+        }
+      }
+      if (total !== n) throw new Error(`staged items carry ${total} packets, not ${n}`);
+    },
+  };
+}
+
 /** The IPv6 targets, with the mutator of targets.ts. */
 export function ipv6Targets(mutate: Mutate): Target[] {
-  return [viewsTarget(mutate), relay6Target(mutate)];
+  return [viewsTarget(mutate), relay6Target(mutate), offload6Target(mutate)];
 }
