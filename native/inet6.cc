@@ -20,8 +20,9 @@ namespace tdn {
 namespace {
 
 constexpr unsigned kChunk6 = 256;
-// Per received packet in `meta`: source (16), destination (16), hop limit (1).
-constexpr unsigned kMetaBytes = 33;
+// Per received packet in `meta`: source (16), destination (16), hop limit
+// (1), source port (2, network order).
+constexpr unsigned kMetaBytes = 35;
 constexpr size_t kControl6 = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int));
 
 thread_local mmsghdr g_msgs6[kChunk6];
@@ -56,9 +57,10 @@ Napi::Value BindInet6(const Napi::CallbackInfo& info) {
 }
 
 // recvBatch6(fd, buf, slot, headroom, max, sizes, meta) -> n. recvmmsg
-// (MSG_DONTWAIT); packet i at buf[i*slot + headroom], and in meta[33*i]:
-// source, destination and hop limit (0 when the kernel sent none; the
-// socket needs IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on).
+// (MSG_DONTWAIT); packet i at buf[i*slot + headroom], and in meta[35*i]:
+// source, destination and hop limit (zeros when the kernel sent none: the
+// socket needs IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on for them), and
+// the source port (a UDP socket's peer; 0 on a raw socket).
 Napi::Value RecvBatch6(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int32_t fd;
@@ -72,7 +74,7 @@ Napi::Value RecvBatch6(const Napi::CallbackInfo& info) {
     return env.Undefined();
   if (!CheckSlots(env, buf_len, slot, headroom, max, sizes_len)) return env.Undefined();
   if (meta_len < static_cast<size_t>(max) * kMetaBytes) {
-    ThrowArg(env, "recvBatch6: meta needs 33 bytes per packet");
+    ThrowArg(env, "recvBatch6: meta needs 35 bytes per packet");
     return env.Undefined();
   }
   uint32_t n = 0;
@@ -101,6 +103,7 @@ Napi::Value RecvBatch6(const Napi::CallbackInfo& info) {
       memset(m, 0, kMetaBytes);
       sizes[n + i] = g_msgs6[i].msg_len;
       memcpy(m, &g_addrs6[i].sin6_addr, 16);
+      memcpy(m + 33, &g_addrs6[i].sin6_port, 2);
       msghdr* h = &g_msgs6[i].msg_hdr;
       for (cmsghdr* c = CMSG_FIRSTHDR(h); c != nullptr; c = CMSG_NXTHDR(h, c)) {
         if (c->cmsg_level != IPPROTO_IPV6) continue;
@@ -121,9 +124,10 @@ Napi::Value RecvBatch6(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-// sendBatch6(fd, buf, offsets, lengths, dsts, hops, count, first) -> n sent
-// of spans first..first+count-1: span i to dsts[16*i] with hop limit
-// hops[i] (0: the socket's default). Stops at EAGAIN or at the first
+// sendBatch6(fd, buf, offsets, lengths, dsts, hops, count, first, ports?)
+// -> n sent of spans first..first+count-1: span i to dsts[16*i] (port
+// ports[i] when given: a UDP socket) with hop limit hops[i] (0: the
+// socket's default). Stops at EAGAIN or at the first
 // refusal when something was sent; throws when the first message fails,
 // so the caller can name the errno for that one packet.
 Napi::Value SendBatch6(const Napi::CallbackInfo& info) {
@@ -131,14 +135,17 @@ Napi::Value SendBatch6(const Napi::CallbackInfo& info) {
   int32_t fd;
   uint8_t *buf, *dsts, *hops;
   size_t buf_len, off_len, len_len, dsts_len, hops_len;
-  uint32_t *offsets, *lengths, count, first;
+  uint32_t *offsets, *lengths, count, first, *ports = nullptr;
+  size_t ports_len = 0;
   if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &buf, &buf_len) || !ArgU32Array(info, 2, &offsets, &off_len) ||
       !ArgU32Array(info, 3, &lengths, &len_len) || !ArgBytes(info, 4, &dsts, &dsts_len) ||
       !ArgBytes(info, 5, &hops, &hops_len) || !ArgU32(info, 6, &count) || !ArgU32(info, 7, &first))
     return env.Undefined();
+  if (info.Length() > 8 && !info[8].IsNull() && !info[8].IsUndefined() && !ArgU32Array(info, 8, &ports, &ports_len))
+    return env.Undefined();
   size_t end = static_cast<size_t>(first) + count;
-  if (off_len < end || len_len < end || dsts_len < 16 * end || hops_len < end) {
-    ThrowArg(env, "sendBatch6: offsets/lengths/dsts/hops shorter than first + count");
+  if (off_len < end || len_len < end || dsts_len < 16 * end || hops_len < end || (ports && ports_len < end)) {
+    ThrowArg(env, "sendBatch6: offsets/lengths/dsts/hops/ports shorter than first + count");
     return env.Undefined();
   }
   if (!CheckSpans(env, buf_len, offsets + first, lengths + first, count)) return env.Undefined();
@@ -153,6 +160,7 @@ Napi::Value SendBatch6(const Napi::CallbackInfo& info) {
       memset(&g_addrs6[i], 0, sizeof g_addrs6[i]);
       g_addrs6[i].sin6_family = AF_INET6;
       memcpy(&g_addrs6[i].sin6_addr, dsts + 16 * k, 16);
+      if (ports) g_addrs6[i].sin6_port = htons(static_cast<uint16_t>(ports[k]));
       msghdr* h = &g_msgs6[i].msg_hdr;
       h->msg_iov = &g_iovs6[i];
       h->msg_iovlen = 1;

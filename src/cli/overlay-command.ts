@@ -2,12 +2,13 @@
 import { Command } from 'commander';
 import { OffloadStatus, OverlayStatus, PeerSecurity, WireGuardPeerStatus } from '../control/daemon-status.js';
 import { createLogger } from '../log.js';
-import { addrList } from '../netlink/addr.js';
+import { addr6List, addrList } from '../netlink/addr.js';
 import { linkByName, linkList } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { sysctlRead } from '../netns/sysctl.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
-import { formatCidr6, parseCidr6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
+import { formatCidr6, formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
+import { DualUnderlay, Underlay6Endpoints } from '../overlay/underlay6.js';
 import { IPV6 } from '../packet/ipv6.js';
 import { DEFAULT_PORT, describeLease } from '../overlay/leases.js';
 import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
@@ -22,7 +23,7 @@ import { Peer } from '../overlay/route-table.js';
 import { readPresharedKeyFile, readPrivateKeyFile } from './key-commands.js';
 import { NodeKeyPair } from '../wireguard/keys.js';
 import { WgPeer } from '../wireguard/peer.js';
-import { Overlay } from '../overlay/overlay.js';
+import { Overlay, UdpNetwork } from '../overlay/overlay.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { OffloadMode } from '../tun/offload.js';
@@ -40,6 +41,7 @@ interface OverlayFlags extends CaptureFlags {
   network?: string[];
   subnet?: string[];
   publicIp: string;
+  publicIpv6?: string;
   leases?: string;
   port?: string;
   etcdEndpoints?: string;
@@ -69,6 +71,7 @@ export function overlayCommand(): Command {
   return addIoWaitOption(addMetricsOption(addCaptureOptions(new Command('overlay'))))
     .description("carry the cluster network between nodes in UDP (flannel's UDP backend): each node owns a subnet")
     .requiredOption('--public-ip <addr>', "this node's underlay address (other nodes send to it)")
+    .option('--public-ipv6 <addr>', "dual-stack: this node's IPv6 underlay address; nodes whose lease names one too (publicIpV6, etcd's PublicIPv6) talk to it over IPv6")
     .option('--network <cidr>', 'leases file mode: the whole cluster network, e.g. 10.244.0.0/16; give an IPv6 one too (fd00:10:244::/48) for a dual-stack cluster', collectFlag)
     .option('--subnet <cidr>', "leases file mode: this node's subnet, e.g. 10.244.1.0/24; with an IPv6 --network, its IPv6 subnet too (fd00:10:244:1::/64)", collectFlag)
     .option('--leases <file>', 'leases file mode: JSON file listing the nodes: {"nodes":[{"subnet":"10.244.1.0/24","publicIp":"198.51.100.1","port":8285}, ...]}; watched')
@@ -163,12 +166,14 @@ function cidrFlag(flag: string, text: string): Prefix {
 async function runOverlay(flags: OverlayFlags): Promise<void> {
   const publicIp = parseIPv4(flags.publicIp);
   if (publicIp === undefined) throw usageError(`--public-ip ${flags.publicIp}: not an IPv4 address`);
+  const publicIpv6 = flags.publicIpv6 === undefined ? undefined : parseIPv6(flags.publicIpv6);
+  if (flags.publicIpv6 !== undefined && !publicIpv6) throw usageError(`--public-ipv6 ${flags.publicIpv6}: not an IPv6 address${parseIPv4(flags.publicIpv6) !== undefined ? ' (an IPv4 one goes to --public-ip)' : ''}`);
   if (flags.allowPlaintextPeers && !flags.privateKey) throw usageError('--allow-plaintext-peers goes with --private-key (without a key every peer is plaintext)');
   if (flags.presharedKey && !flags.privateKey) throw usageError('--preshared-key goes with --private-key (a preshared key is mixed into WireGuard handshakes)');
   const log = createLogger('overlay', { json: flags.jsonLog });
   let keys: NodeKeyPair | undefined = flags.privateKey ? readPrivateKeyFile(flags.privateKey, log) : undefined;
   const pskFlag = flags.presharedKey ? readPresharedKeyFile(flags.presharedKey, log) : undefined;
-  const openControlPlane = controlPlaneFromFlags(flags, publicIp, keys?.publicKey);
+  const openControlPlane = controlPlaneFromFlags(flags, publicIp, keys?.publicKey, publicIpv6);
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
   if (!['auto', 'on', 'off'].includes(flags.offload)) throw usageError(`--offload ${flags.offload}: use auto, on or off`);
@@ -184,18 +189,24 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   try {
     const own = addrList(nl).find((a) => a.prefix.address === publicIp);
     if (!own) throw usageError(`--public-ip ${flags.publicIp} is not an address of this host`);
+    if (publicIpv6 && !addr6List(nl).some((a) => sameIPv6(a.prefix.address, 0, publicIpv6))) throw usageError(`--public-ipv6 ${flags.publicIpv6} is not an address of this host`);
     const links = linkList(nl);
     const underlay = flags.via ? linkByName(nl, flags.via) : links.find((l) => l.index === own.index)!;
     underlayMtu = underlay.mtu;
   } finally {
     nl.close();
   }
-  const pathMtu = overlayPathMtu(underlayMtu, keys !== undefined);
+  // Over an IPv6 underlay the outer header is 20 bytes longer: one MTU for every peer, the smaller.
+  const pathMtu = overlayPathMtu(publicIpv6 ? underlayMtu - (IPV6.HEADER - 20) : underlayMtu, keys !== undefined);
   const tunMtu = mtuFlag ?? pathMtu;
 
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
   const plane = await openControlPlane();
   const { network, subnet, port, ipv6 } = plane;
+  if (publicIpv6 && !ipv6) {
+    await plane.abandon();
+    throw usageError('--public-ipv6 needs a dual-stack network: an IPv6 --network and --subnet (or "EnableIPv6" in etcd\'s config)');
+  }
   if (ipv6 && pathMtu < IPV6.MIN_MTU) {
     await plane.abandon();
     throw usageError(`the underlay's MTU ${underlayMtu} leaves ${pathMtu} bytes inside the tunnel: IPv6 needs ${IPV6.MIN_MTU} (raise the underlay MTU, or drop the IPv6 --network)`);
@@ -217,7 +228,15 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       address: publicIp, port, via: flags.via, offload: offloadMode !== 'off',
       onGsoOff: (errno) => log.warn(`UDP GSO refused by the kernel (${errno}): sending one datagram per syscall from now on`, { errno }),
     });
-    undo.push(() => socket.close());
+    const underlay6 = publicIpv6 ? new Underlay6Endpoints() : undefined;
+    let udp: UdpNetwork = socket;
+    try {
+      if (publicIpv6) udp = new DualUnderlay(socket, underlay6!, { address: publicIpv6, port, via: flags.via });
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    undo.push(() => udp.close());
     let leaseEvents = 0;
     let overlay: Overlay | undefined;
     const metrics = daemonMetrics(metricsAt, {
@@ -237,8 +256,8 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       leaseEvents: () => leaseEvents,
     });
     const wireguard = keys ? { privateKey: keys.privateKey, psk: pskFlag ?? plane.psk } : undefined;
-    const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), socket, {
-      network, subnet, ipv6, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, wireguard, allowPlaintextPeers: flags.allowPlaintextPeers, log: (line) => log.info(line),
+    const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), udp, {
+      network, subnet, ipv6, underlay6, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, wireguard, allowPlaintextPeers: flags.allowPlaintextPeers, log: (line) => log.info(line),
     });
     overlay = engine;
     engine.setLeases(plane.leases());
@@ -262,7 +281,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     return {
       probeTarget: engine,
       metrics,
-      status: () => ({ ...overlayStatus(engine, { network, subnet, ipv6, publicIp, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
+      status: () => ({ ...overlayStatus(engine, { network, subnet, ipv6, publicIp, publicIpv6, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
       sample: () => {
         for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },
@@ -296,7 +315,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
         if (ipv6 && sysctlRead('net.ipv6.conf.all.forwarding') !== '1') log.warn('net.ipv6.conf.all.forwarding is 0: this node will not forward IPv6 between its pods and the overlay (sysctl -w net.ipv6.conf.all.forwarding=1)');
         return {
-          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)}${tunAddress6 ? ` ${formatCidr6(tunAddress6)}` : ''} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)}${tunAddress6 ? ` ${formatCidr6(tunAddress6)}` : ''} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}${publicIpv6 ? ` and [${formatIPv6(publicIpv6)}]:${port}` : ''}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
           fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, ioWait, peers: engine.peers.length },
         };
       },
@@ -308,7 +327,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
  * Checks the flags of one control-plane mode and returns how to open it:
  * --network/--subnet/--leases, or --etcd-endpoints, never a mix.
  */
-function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey: string | undefined): () => Promise<ControlPlane> {
+function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey: string | undefined, publicIpv6?: Uint8Array): () => Promise<ControlPlane> {
   const fileFlags = (['network', 'subnet', 'leases', 'port'] as const).filter((f) => flags[f] !== undefined);
   // flannel's environment: FLANNELD_ETCD_ENDPOINTS selects etcd mode too, unless leases file flags are given.
   const endpointsText = flags.etcdEndpoints ?? (fileFlags.length ? undefined : process.env.FLANNELD_ETCD_ENDPOINTS);
@@ -319,7 +338,7 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
     if (!/^\/[^\s]*[^/\s]$/.test(flags.etcdPrefix)) throw usageError(`--etcd-prefix ${flags.etcdPrefix}: use a key path like /coreos.com/network (leading /, no trailing /)`);
     const leaseTtlSeconds = intOption('--subnet-lease-ttl', flags.subnetLeaseTtl, 2, 7 * 86400);
     const connectTimeoutMs = intOption('--etcd-timeout', flags.etcdTimeout, 1, 600) * 1000;
-    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey, security });
+    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey, security, publicIpv6 });
   }
   const missing = (['network', 'subnet', 'leases'] as const).filter((f) => flags[f] === undefined);
   if (missing.length) throw usageError(`give --${missing.join(', --')} (leases file mode), or --etcd-endpoints (etcd mode)`);
@@ -387,6 +406,7 @@ interface NodeFacts {
   subnet: Prefix;
   ipv6?: { network6: Prefix6; subnet6: Prefix6 };
   publicIp: number;
+  publicIpv6?: Uint8Array;
   port: number;
   ipMasq?: { table: string; subnetFile: string };
   /** With --private-key: this node's public key. */
@@ -404,6 +424,7 @@ function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, r
     ...(node.ipv6 ? { network6: formatCidr6(node.ipv6.network6, false), subnet6: formatCidr6(node.ipv6.subnet6, false) } : {}),
     endpoint: `${formatIPv4(publicIp)}:${port}`,
     publicIp: formatIPv4(publicIp),
+    ...(node.publicIpv6 ? { publicIpv6: formatIPv6(node.publicIpv6) } : {}),
     port,
     ...(node.ipMasq ? { ipMasq: node.ipMasq } : {}),
     ...(node.publicKey ? { publicKey: node.publicKey } : {}),

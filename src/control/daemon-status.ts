@@ -144,6 +144,8 @@ export interface OverlayStatus {
   /** "198.51.100.1:8285", for people; publicIp and port for programs. */
   endpoint: string;
   publicIp: string;
+  /** Its IPv6 underlay address (--public-ipv6), when it has one. */
+  publicIpv6?: string;
   port: number;
   offloads: OffloadStatus;
   /** Present with --ip-masq: the nftables table that masquerades pod traffic leaving the network, and the subnet.env that says so. */

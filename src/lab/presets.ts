@@ -21,6 +21,8 @@ export interface PresetOptions {
   internet?: boolean;
   /** cluster with etcd: a dual-stack network config (EnableIPv6, IPv6Network fd00:10:244::/48). */
   ipv6?: boolean;
+  /** cluster: the underlay is dual-stack too (2001:db8:100::/64, host-i at 2001:db8:100::i), for an IPv6 underlay. */
+  underlay6?: boolean;
 }
 
 const underlay = [{ name: 'underlay', subnet: '198.51.100.0/24' }];
@@ -55,8 +57,10 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
       name: `host-${i + 1}`,
       segment: 'underlay',
       address: `198.51.100.${i + 1}`,
+      ...(o.underlay6 ? { address6: `2001:db8:100::${(i + 1).toString(16)}` } : {}),
       pods: { subnet: `10.244.${i + 1}.0/24`, count: pods },
     }));
+    if (o.underlay6 && o.internet) throw new TunDriverError('TUN_ERR_USAGE', 'an IPv6 underlay and --internet do not go together yet');
     // The internet: a segment of its own beyond a router that knows nothing
     // of the pod network, so only masqueraded pod traffic gets answers.
     const internet = o.internet
@@ -65,7 +69,7 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
           hosts: [...nodes, { name: 'internet', segment: 'outside', address: '198.51.100.129' }],
           routers: [{ name: 'router', interfaces: [{ segment: 'underlay', address: '198.51.100.126' }, { segment: 'outside', address: '198.51.100.254' }] }],
         }
-      : { segments: underlay, hosts: nodes };
+      : { segments: o.underlay6 ? underlay.map((s) => ({ ...s, subnet6: '2001:db8:100::/64' })) : underlay, hosts: nodes };
     return {
       name: o.name ?? 'cluster',
       ...internet,

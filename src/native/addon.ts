@@ -64,12 +64,12 @@ export interface NativeAddon {
   /** addr: 16 bytes of an IPv6 address. */
   bindInet6(fd: number, addr: Uint8Array, port: number): void;
   /**
-   * recvmmsg on an IPv6 socket: packet i at buf[i*slot+headroom], and in meta[33*i] its source (16 bytes),
-   * destination (16, from IPV6_PKTINFO) and hop limit (1, from IPV6_HOPLIMIT; 0 when absent).
+   * recvmmsg on an IPv6 socket: packet i at buf[i*slot+headroom], and in meta[35*i] its source (16 bytes),
+   * destination (16, from IPV6_PKTINFO), hop limit (1, from IPV6_HOPLIMIT; 0 when absent) and source port (2, big-endian).
    */
   recvBatch6(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array, meta: Uint8Array): number;
-  /** sendmmsg of spans first..first+count-1, span i to dsts[16i] with hop limit hops[i] (0: the socket's). */
-  sendBatch6(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint8Array, hops: Uint8Array, count: number, first: number): number;
+  /** sendmmsg of spans first..first+count-1, span i to dsts[16i] (port ports[i] on a UDP socket) with hop limit hops[i] (0: the socket's). */
+  sendBatch6(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint8Array, hops: Uint8Array, count: number, first: number, ports?: Uint32Array): number;
   /** UDP GSO: spans first..first+count-1 (all `segment` bytes but the last) as `count` datagrams to addr:port in one sendmsg. Returns count, or 0 on EAGAIN. */
   sendSegments(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, addr: number, port: number, segment: number): number;
   /**
@@ -98,6 +98,9 @@ export const C = {
   IPV6_RECVPKTINFO: 49,
   IPV6_RECVHOPLIMIT: 51,
   IPV6_UNICAST_HOPS: 16,
+  IPV6_V6ONLY: 26,
+  IPV6_MTU_DISCOVER: 23,
+  IPV6_PMTUDISC_DONT: 0,
   ICMP6_FILTER: 1,
   AF_NETLINK: 16,
   SOCK_DGRAM: 2,

@@ -1,6 +1,7 @@
 // What the overlay counts: packets each way, per peer (on the Peer
 // objects of the route table) and in total, and drops by reason.
-import { formatCidr, formatIPv4 } from '../packet/addr.js';
+import { formatCidr } from '../packet/addr.js';
+import { formatEndpointIp } from './leases.js';
 import { formatCidr6 } from '../packet/addr6.js';
 import { Peer } from './route-table.js';
 import { OverlayCountersJson, PeerCountersJson } from '../control/daemon-status.js';
@@ -53,7 +54,7 @@ export class OverlayCounters {
       sent: this.sent, delivered: this.delivered, errorsGenerated: this.errorsGenerated, fragmented: this.fragmented,
       ...(this.wireguardConsumed ? { wireguardConsumed: this.wireguardConsumed } : {}),
       dropped: this.drops.toJSON(),
-      peers: peers.map((p) => ({ subnet: formatCidr(p.subnet, false), ...(p.subnet6 ? { subnet6: formatCidr6(p.subnet6, false) } : {}), publicIp: formatIPv4(p.publicIp), port: p.port, txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
+      peers: peers.map((p) => ({ subnet: formatCidr(p.subnet, false), ...(p.subnet6 ? { subnet6: formatCidr6(p.subnet6, false) } : {}), publicIp: formatEndpointIp(p), port: p.port, txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
     };
   }
 
@@ -61,7 +62,7 @@ export class OverlayCounters {
   format(peers: readonly Peer[]): string {
     const lines = [`sent ${this.sent}, delivered ${this.delivered}, errors generated ${this.errorsGenerated}, fragmented ${this.fragmented}; ${this.drops.format()}`];
     for (const p of peers) {
-      lines.push(`  peer ${formatCidr(p.subnet, false)}${p.subnet6 ? ` ${formatCidr6(p.subnet6, false)}` : ''} at ${formatIPv4(p.publicIp)}:${p.port}: tx ${p.txPackets} packets ${p.txBytes} bytes, rx ${p.rxPackets} packets ${p.rxBytes} bytes`);
+      lines.push(`  peer ${formatCidr(p.subnet, false)}${p.subnet6 ? ` ${formatCidr6(p.subnet6, false)}` : ''} at ${formatEndpointIp(p)}:${p.port}: tx ${p.txPackets} packets ${p.txBytes} bytes, rx ${p.rxPackets} packets ${p.rxBytes} bytes`);
     }
     return lines.join('\n');
   }

@@ -142,5 +142,14 @@ export function watchLeasesFile(path: string, network: Prefix, onChange: (leases
 }
 
 export function describeLease(l: Lease): string {
-  return `${formatCidr(l.subnet, false)}${l.subnet6 ? ` and ${formatCidr6(l.subnet6, false)}` : ''} at ${formatIPv4(l.publicIp)}:${l.port}${l.publicIpv6 ? ` ([${formatIPv6(l.publicIpv6)}])` : ''}`;
+  return `${formatCidr(l.subnet, false)}${l.subnet6 ? ` and ${formatCidr6(l.subnet6, false)}` : ''} at ${formatEndpointIp(l)}:${l.port}`;
+}
+
+/**
+ * A node's underlay address as logs and status show it: its IPv6 one in
+ * brackets when `publicIp` is a stand-in for it (240.0.0.0/4, underlay6.ts),
+ * else the IPv4 one.
+ */
+export function formatEndpointIp(l: { publicIp: number; publicIpv6?: Uint8Array }): string {
+  return l.publicIpv6 && l.publicIp >= 0xf0000000 ? `[${formatIPv6(l.publicIpv6)}]` : formatIPv4(l.publicIp);
 }

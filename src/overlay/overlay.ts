@@ -29,6 +29,7 @@ import { PacketDevice } from '../tun/device.js';
 import { Prefix6 } from '../packet/addr6.js';
 import { IPV6 } from '../packet/ipv6.js';
 import { OverlayIPv6 } from './ipv6-path.js';
+import { Underlay6Endpoints } from './underlay6.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
 import { isProbePacket, Probe } from '../control/probe.js';
@@ -86,6 +87,12 @@ export interface OverlayOptions {
   allowPlaintextPeers?: boolean;
   /** Called with a line for the log when a lease is refused (a duplicate key) or a handshake completes. */
   log?: (line: string) => void;
+  /**
+   * This node has an IPv6 underlay address: nodes whose lease names one too
+   * are reached over IPv6, through stand-in addresses (underlay6.ts) the
+   * network side maps to theirs.
+   */
+  underlay6?: Underlay6Endpoints;
 }
 
 /** Receive slots, each big enough for the largest UDP datagram or a UDP GRO buffer of many. */
@@ -193,7 +200,10 @@ export class Overlay {
     // The same node (subnet and endpoint) keeps its traffic counters; its WireGuard peer stays while key and endpoint do.
     const node = (p: Lease): string => `${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`;
     const before = new Map(this.routes.peers.map((p) => [node(p), p]));
-    let accepted = leases.filter((l) => !samePrefix(l.subnet, this.options.subnet));
+    const underlay6 = this.options.underlay6;
+    let accepted = leases
+      .filter((l) => !samePrefix(l.subnet, this.options.subnet))
+      .map((l) => (underlay6 && l.publicIpv6 ? { ...l, publicIp: underlay6.standIn(l.publicIpv6) } : l));
     if (this.wg) {
       const { keep, refused } = wireguardPeers(accepted, this.wg.identity.publicKey);
       for (const r of refused) this.options.log?.(r);

@@ -14,6 +14,8 @@ export interface Peer {
   subnet: Prefix;
   /** The node's IPv6 subnet, on a dual-stack cluster. */
   subnet6?: Prefix6;
+  /** Its IPv6 underlay address, when it has one (then `publicIp` may be a stand-in: underlay6.ts). */
+  publicIpv6?: Uint8Array;
   publicIp: number;
   port: number;
   /** Counters, kept by the data plane. */
@@ -29,7 +31,7 @@ export interface Peer {
 
 /** A new peer for a lease, its counters at zero. */
 export function peerFromLease(l: Lease): Peer {
-  return { subnet: l.subnet, ...(l.subnet6 ? { subnet6: l.subnet6 } : {}), publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, ...(l.publicKey ? { publicKey: l.publicKey } : {}) };
+  return { subnet: l.subnet, ...(l.subnet6 ? { subnet6: l.subnet6 } : {}), ...(l.publicIpv6 ? { publicIpv6: l.publicIpv6 } : {}), publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, ...(l.publicKey ? { publicKey: l.publicKey } : {}) };
 }
 
 export class RouteTable {

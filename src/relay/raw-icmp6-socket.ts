@@ -17,7 +17,8 @@ import { IPV6, NEXT_HEADER, writeIPv6Header } from '../packet/ipv6.js';
 import { ICMP6_TYPE } from '../packet/icmp6.js';
 import { Icmp6Network, Span6List } from './network6.js';
 
-const META_BYTES = 33;
+/** What recvBatch6 reports per packet: source, destination, hop limit, source port. */
+const META_BYTES = 35;
 
 /** How a {@link RawIcmp6Socket} is set up. */
 export interface RawIcmp6Options {

@@ -131,3 +131,49 @@ describe('tun-driver overlay, dual-stack with etcd', { skip: ROOT_SKIP }, () => 
     assert.equal(back.received, 2, back.output);
   });
 });
+
+describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => {
+  let c6: OverlayCluster;
+  before(async () => {
+    c6 = await OverlayCluster.up(labName('ovlu6'), 2, 1, { dualStack: true, underlay6: true });
+    await c6.startAll();
+  });
+  after(async () => {
+    await c6?.down();
+  });
+
+  test('nodes that both have IPv6 public addresses carry both families over IPv6 UDP', async () => {
+    const lab = c6.lab;
+    const capture = lab.run('host-1', 'timeout', ['5', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '8', 'udp port 8285'], 10_000);
+    await sleep(500);
+    const v6 = await ping(lab, pod(1, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', c6.podIp6(2, 1)]);
+    const v4 = await ping(lab, pod(1, 1), ['-c', '2', '-i', '0.2', '-W', '2', c6.podIp(2, 1)]);
+    const wire = (await capture).stdout;
+    assert.equal(v6.received, 2, v6.output);
+    assert.equal(v4.received, 2, v4.output);
+    const lines = wire.trim().split('\n').filter(Boolean);
+    assert.ok(lines.length >= 8, wire);
+    assert.ok(lines.every((l) => / IP6 2001:db8:100::[12]\.8285 > 2001:db8:100::[12]\.8285: UDP/.test(l)), `every datagram on the underlay is IPv6:\n${wire}`);
+    const st = await lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
+    const [s] = JSON.parse(st.stdout);
+    assert.equal(s.publicIpv6, '2001:db8:100::1');
+    assert.deepEqual(s.peers.map((p: { publicIp: string }) => p.publicIp), ['[2001:db8:100::2]']);
+    const server = lab.spawn(pod(2, 1), 'iperf3', ['-s', '-1'], { stdio: 'ignore' });
+    await sleep(300);
+    const tcp = await lab.run(pod(1, 1), 'iperf3', ['-6', '-c', c6.podIp6(2, 1), '-t', '2', '-J'], 30_000);
+    server.kill();
+    assert.equal(tcp.code, 0, tcp.stderr + tcp.stdout.slice(-300));
+    assert.ok(JSON.parse(tcp.stdout).end.sum_received.bits_per_second > 10e6);
+  });
+
+  test('a mixed-up or foreign --public-ipv6 is one line, exit 2', async () => {
+    // host-1's own lease, so that the address is the only thing wrong.
+    const base = ['overlay', '--network', '10.244.0.0/16', '--network', 'fd00:10:244::/48', '--subnet', '10.244.1.0/24', '--subnet', 'fd00:10:244:1::/64', '--public-ip', '198.51.100.1', '--leases', c6.leasesFile, '--tun', 'tdbad0'];
+    for (const [value, message] of [['10.0.0.1', /not an IPv6 address \(an IPv4 one goes to --public-ip\)/], ['2001:db8:100::99', /not an address of this host/]] as const) {
+      const r = await c6.lab.run('host-1', process.execPath, [CLI, ...base, '--public-ipv6', value]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+});

@@ -23,10 +23,15 @@ export const NETWORK = '10.244.0.0/16';
 /** The IPv6 pod network of a dual-stack cluster: host i owns fd00:10:244:i::/64. */
 export const NETWORK6 = 'fd00:10:244::/48';
 
-export interface LeaseEntry { subnet: string; subnetV6?: string; publicIp: string; port?: number; publicKey?: string }
+export interface LeaseEntry { subnet: string; subnetV6?: string; publicIp: string; publicIpV6?: string; port?: number; publicKey?: string }
 
 export function leaseFor(host: number, dualStack = false): LeaseEntry {
   return { subnet: `10.244.${host}.0/24`, ...(dualStack ? { subnetV6: subnet6For(host) } : {}), publicIp: `198.51.100.${host}` };
+}
+
+/** Host i's IPv6 underlay address in a cluster with an IPv6 underlay. */
+export function publicIpv6For(host: number): string {
+  return `2001:db8:100::${host.toString(16)}`;
 }
 
 export function subnet6For(host: number): string {
@@ -50,6 +55,8 @@ export class OverlayCluster {
   commonArgs: string[] = [];
   /** Hosts that run IPv4-only in a dual-stack cluster (no IPv6 --network/--subnet, no subnetV6 in the leases). */
   readonly ipv4Only = new Set<number>();
+  /** The hosts have IPv6 underlay addresses (2001:db8:100::i): leases name them, daemons get --public-ipv6. */
+  underlay6 = false;
 
   private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean, private readonly podDelegate: JsonObject, readonly dualStack: boolean) {}
 
@@ -57,12 +64,16 @@ export class OverlayCluster {
    * `podDelegate` is merged over the plugin's delegate configuration, e.g.
    * {mtu: 1500} for pods whose MTU is above the overlay's path MTU.
    */
-  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[] } = {}): Promise<OverlayCluster> {
-    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet, ipv6: options.etcd && options.dualStack }));
+  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[]; underlay6?: boolean } = {}): Promise<OverlayCluster> {
+    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet, ipv6: options.etcd && options.dualStack, underlay6: options.underlay6 }));
     const dir = mkdtempSync(join(tmpdir(), 'tdlab-leases-'));
     const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {}, options.dualStack ?? false);
+    cluster.underlay6 = options.underlay6 ?? false;
     for (const h of options.ipv4Only ?? []) cluster.ipv4Only.add(h);
-    cluster.writeLeases(Array.from({ length: hosts }, (_, i) => leaseFor(i + 1, cluster.dualStack && !cluster.ipv4Only.has(i + 1))));
+    cluster.writeLeases(Array.from({ length: hosts }, (_, i) => ({
+      ...leaseFor(i + 1, cluster.dualStack && !cluster.ipv4Only.has(i + 1)),
+      ...(cluster.underlay6 && !cluster.ipv4Only.has(i + 1) ? { publicIpV6: publicIpv6For(i + 1) } : {}),
+    })));
     return cluster;
   }
 
@@ -133,7 +144,7 @@ export class OverlayCluster {
     if (this.etcd) {
       return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), ...labEtcdClientFlags(this.lab), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
-    const v6 = this.dualStack && !this.ipv4Only.has(host) ? ['--network', NETWORK6, '--subnet', subnet6For(host)] : [];
+    const v6 = this.dualStack && !this.ipv4Only.has(host) ? ['--network', NETWORK6, '--subnet', subnet6For(host), ...(this.underlay6 ? ['--public-ipv6', publicIpv6For(host)] : [])] : [];
     return ['overlay', '--network', NETWORK, '--subnet', `10.244.${host}.0/24`, ...v6, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--json-log', ...extra];
   }
 
