@@ -17,7 +17,7 @@ import { etcdSecurityFrom } from '../etcd/etcd-security.js';
 import { EtcdControlPlane } from '../etcd/etcd-control-plane.js';
 import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { DEFAULT_SUBNET_FILE, writeSubnetEnv } from '../etcd/subnet-env.js';
-import { installIpMasq, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
+import { installIpMasq, ip6MasqScript, ipMasqScript, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
 import { ENCAP_OVERHEAD, overlayPathMtu } from '../overlay/mtu.js';
 import { Peer } from '../overlay/route-table.js';
 import { readPresharedKeyFile, readPrivateKeyFile } from './key-commands.js';
@@ -62,6 +62,7 @@ interface OverlayFlags extends CaptureFlags {
   offload: string;
   ioWait: string;
   ipMasq?: boolean;
+  ip6Masq?: boolean;
   privateKey?: string;
   presharedKey?: string;
   allowPlaintextPeers?: boolean;
@@ -91,6 +92,7 @@ export function overlayCommand(): Command {
     .option('--mtu <n>', `TUN MTU (default: the underlay's MTU - ${ENCAP_OVERHEAD})`)
     .option('--offload <mode>', 'TUN TSO/GRO and UDP GSO/GRO at the edges: auto (what the kernel offers), on (fail without), off; the wire format is the same either way', 'auto')
     .option('--ip-masq', "masquerade pod traffic that leaves the cluster network with this node's address (nftables table tun-driver-<tun>, removed on exit); subnet.env then says FLANNEL_IPMASQ=true")
+    .option('--ip6-masq', "dual-stack: masquerade pods' IPv6 traffic that leaves the IPv6 cluster network (nftables table ip6 tun-driver-<tun>, removed on exit)")
     .option('--private-key <file>', 'speak WireGuard to every node with a key (tun-driver keygen or wg genkey makes one; docs/security.md); the public key is published with this node\'s lease')
     .option('--preshared-key <file>', 'with --private-key: a WireGuard preshared key (base64, as wg genpsk prints) every handshake mixes in; flannel\'s Backend.PSK does the same in etcd mode')
     .option('--allow-plaintext-peers', 'with --private-key: still talk unencrypted to nodes that have no key (default: drop their traffic)')
@@ -203,8 +205,9 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
   const plane = await openControlPlane();
   const { network, subnet, port, ipv6 } = plane;
-  if (publicIpv6 && !ipv6) {
+  if ((publicIpv6 || flags.ip6Masq) && !ipv6) {
     await plane.abandon();
+    if (flags.ip6Masq && !publicIpv6) throw usageError('--ip6-masq needs a dual-stack network: an IPv6 --network and --subnet (or "EnableIPv6" in etcd\'s config)');
     throw usageError('--public-ipv6 needs a dual-stack network: an IPv6 --network and --subnet (or "EnableIPv6" in etcd\'s config)');
   }
   if (ipv6 && pathMtu < IPV6.MIN_MTU) {
@@ -220,9 +223,11 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     const tun = LinuxTun.create({ name: flags.tun, addresses: tunAddress6 ? [tunAddress, tunAddress6] : [tunAddress], mtu: tunMtu, replace: 'if-stale', offload: offloadMode });
     undo.push(() => tun.close());
     if (tun.offload.note) log.info(`${flags.tun} offloads: ${tun.offload.note}`);
-    if (flags.ipMasq) {
-      installIpMasq(flags.tun, network, subnet);
-      undo.push(() => removeIpMasq(flags.tun));
+    if (flags.ipMasq || flags.ip6Masq) {
+      const v6 = flags.ip6Masq ? ipv6 : undefined;
+      installIpMasq(flags.ipMasq ? ipMasqScript(flags.tun, network, subnet, v6) : ip6MasqScript(flags.tun, v6!));
+      if (flags.ipMasq) undo.push(() => removeIpMasq(flags.tun, 'ip'));
+      if (v6) undo.push(() => removeIpMasq(flags.tun, 'ip6'));
     }
     const socket = openOverlaySocket({
       address: publicIp, port, via: flags.via, offload: offloadMode !== 'off',
@@ -315,7 +320,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
         if (ipv6 && sysctlRead('net.ipv6.conf.all.forwarding') !== '1') log.warn('net.ipv6.conf.all.forwarding is 0: this node will not forward IPv6 between its pods and the overlay (sysctl -w net.ipv6.conf.all.forwarding=1)');
         return {
-          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)}${tunAddress6 ? ` ${formatCidr6(tunAddress6)}` : ''} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}${publicIpv6 ? ` and [${formatIPv6(publicIpv6)}]:${port}` : ''}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)}${tunAddress6 ? ` ${formatCidr6(tunAddress6)}` : ''} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${flags.ip6Masq ? ' ip6-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}${publicIpv6 ? ` and [${formatIPv6(publicIpv6)}]:${port}` : ''}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
           fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, ioWait, peers: engine.peers.length },
         };
       },

@@ -60,14 +60,15 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
       ...(o.underlay6 ? { address6: `2001:db8:100::${(i + 1).toString(16)}` } : {}),
       pods: { subnet: `10.244.${i + 1}.0/24`, count: pods },
     }));
-    if (o.underlay6 && o.internet) throw new TunDriverError('TUN_ERR_USAGE', 'an IPv6 underlay and --internet do not go together yet');
     // The internet: a segment of its own beyond a router that knows nothing
     // of the pod network, so only masqueraded pod traffic gets answers.
+    // With an IPv6 underlay, the internet is dual-stack too (2001:db8:200::1 behind 2001:db8:100::fe).
+    const v6 = <T extends object>(value: T, extra: object): T => (o.underlay6 ? { ...value, ...extra } : value);
     const internet = o.internet
       ? {
-          segments: [{ name: 'underlay', subnet: '198.51.100.0/25' }, { name: 'outside', subnet: '198.51.100.128/25' }],
-          hosts: [...nodes, { name: 'internet', segment: 'outside', address: '198.51.100.129' }],
-          routers: [{ name: 'router', interfaces: [{ segment: 'underlay', address: '198.51.100.126' }, { segment: 'outside', address: '198.51.100.254' }] }],
+          segments: [v6({ name: 'underlay', subnet: '198.51.100.0/25' }, { subnet6: '2001:db8:100::/64' }), v6({ name: 'outside', subnet: '198.51.100.128/25' }, { subnet6: '2001:db8:200::/64' })],
+          hosts: [...nodes, v6({ name: 'internet', segment: 'outside', address: '198.51.100.129' }, { address6: '2001:db8:200::1' })],
+          routers: [{ name: 'router', interfaces: [v6({ segment: 'underlay', address: '198.51.100.126' }, { address6: '2001:db8:100::fe' }), v6({ segment: 'outside', address: '198.51.100.254' }, { address6: '2001:db8:200::fe' })] }],
         }
       : { segments: o.underlay6 ? underlay.map((s) => ({ ...s, subnet6: '2001:db8:100::/64' })) : underlay, hosts: nodes };
     return {

@@ -135,7 +135,8 @@ describe('tun-driver overlay, dual-stack with etcd', { skip: ROOT_SKIP }, () => 
 describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => {
   let c6: OverlayCluster;
   before(async () => {
-    c6 = await OverlayCluster.up(labName('ovlu6'), 2, 1, { dualStack: true, underlay6: true });
+    c6 = await OverlayCluster.up(labName('ovlu6'), 2, 1, { dualStack: true, underlay6: true, internet: true });
+    c6.commonArgs = ['--ip6-masq'];
     await c6.startAll();
   });
   after(async () => {
@@ -164,6 +165,26 @@ describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => 
     server.kill();
     assert.equal(tcp.code, 0, tcp.stderr + tcp.stdout.slice(-300));
     assert.ok(JSON.parse(tcp.stdout).end.sum_received.bits_per_second > 10e6);
+  });
+
+  test('--ip6-masq: outside the cluster a pod is its node over IPv6; inside it keeps its address', async () => {
+    const lab = c6.lab;
+    const watch = (node: string): Promise<{ stdout: string }> => lab.run(node, 'timeout', ['4', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '2', 'icmp6 and ip6[40] == 128'], 10_000);
+    const outside = watch('internet');
+    await sleep(500);
+    const r = await ping(lab, pod(1, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', '2001:db8:200::1']);
+    assert.equal(r.received, 2, r.output);
+    assert.deepEqual((await outside).stdout.trim().split('\n').map((l) => / IP6 (\S+) > /.exec(l)?.[1]), ['2001:db8:100::1', '2001:db8:100::1'], 'the internet sees the node, not the pod');
+    const inside = watch(pod(2, 1));
+    await sleep(500);
+    assert.equal((await ping(lab, pod(1, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', c6.podIp6(2, 1)])).received, 2);
+    assert.deepEqual((await inside).stdout.trim().split('\n').map((l) => / IP6 (\S+) > /.exec(l)?.[1]), [c6.podIp6(1, 1), c6.podIp6(1, 1)], 'pod to pod keeps its address');
+    const table = await lab.run('host-1', 'nft', ['list', 'table', 'ip6', 'tun-driver-flannel0']);
+    assert.match(table.stdout, /ip6 saddr fd00:10:244:1::\/64 masquerade fully-random/);
+    // SIGTERM removes the ip6 table with the ip one.
+    assert.equal(await c6.stop(2), 0);
+    assert.doesNotMatch((await lab.run('host-2', 'nft', ['list', 'ruleset'])).stdout, /tun-driver/);
+    await c6.start(2);
   });
 
   test('a mixed-up or foreign --public-ipv6 is one line, exit 2', async () => {
