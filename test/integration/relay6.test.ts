@@ -60,11 +60,11 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
     await lab?.down();
   });
 
-  test('1. ping -6 -I tun19 works for payloads 0, 56, 1000 and 3000 (fragmented both ways), beside IPv4 on the same TUN', async () => {
+  test('1. ping -6 -I tun19 works for payloads 0, 56, 1000, 3000 and 65,000 (fragmented both ways), beside IPv4 on the same TUN', async () => {
     const relay = await startRelay(lab, 'host-1', DUAL);
     try {
-      for (const size of [0, 56, 1000, 3000]) {
-        // 3000 crosses lan-b (MTU 1400): the first request may come back as Packet Too Big.
+      for (const size of [0, 56, 1000, 3000, 65000]) {
+        // HOST3 shares lan-a (MTU 1500): the 3000- and 65,000-byte requests and replies cross it in fragments.
         const r = await ping(lab, 'host-1', ['-6', '-c', '3', '-i', '0.2', '-W', '2', '-s', String(size), '-I', 'tun19', HOST3]);
         assert.equal(r.received, 3, `-s ${size}: ${r.output}`);
         assert.equal(r.duplicates, 0, `-s ${size}: ${r.output}`);
@@ -77,7 +77,7 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
       await relay.stop();
     }
     const c = exitCounters6(relay);
-    assert.equal(c.replies, 12);
+    assert.equal(c.replies, 15);
     assert.ok(c.reassembled >= 3, 'the 3000-byte requests came out of the TUN in fragments and were reassembled');
     assert.ok(c.repliesFragmented >= 3, 'the 3008-byte replies went into the TUN in fragments');
     assert.ok(c.linkChatter >= 1, "the kernel's router solicitations and MLD reports into the TUN were counted, not relayed");
