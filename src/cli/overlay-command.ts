@@ -13,7 +13,8 @@ import { IPV6 } from '../packet/ipv6.js';
 import { DEFAULT_PORT, describeLease } from '../overlay/leases.js';
 import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
 import { parseEndpoints } from '../etcd/etcd-connection.js';
-import { etcdSecurityFrom } from '../etcd/etcd-security.js';
+import { EtcdSecurity, etcdSecurityFrom } from '../etcd/etcd-security.js';
+import { X509Certificate } from 'node:crypto';
 import { EtcdControlPlane } from '../etcd/etcd-control-plane.js';
 import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
 import { DEFAULT_SUBNET_FILE, writeSubnetEnv } from '../etcd/subnet-env.js';
@@ -281,6 +282,39 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     undo.push(() => plane.close());
     // Last: the CNI plugin gives pods addresses as soon as this file is there.
     writeSubnetEnv(flags.subnetFile, { network, subnet, mtu: tunMtu, ipMasq: flags.ipMasq ?? false, ...(ipv6 ? { network6: ipv6.network6, subnet6: ipv6.subnet6 } : {}) });
+    // SIGHUP: a new --private-key, and (etcd mode) the etcd certificate files or password, re-read.
+    const reloadKey = (): void => {
+      if (!flags.privateKey || !keys) return log.info('SIGHUP: no key to reload (the overlay runs without --private-key)');
+      let next: NodeKeyPair;
+      try {
+        next = readPrivateKeyFile(flags.privateKey, log);
+      } catch (err) {
+        return log.warn(`SIGHUP: keeping the current key: ${(err as Error).message}`);
+      }
+      if (next.publicKey === keys.publicKey) return log.info(`SIGHUP: ${flags.privateKey} holds the key in use (${next.publicKey}); nothing changed`);
+      engine.rotateKey(next.privateKey);
+      keys = next;
+      plane.publishKey(next.publicKey).then(
+        (what) => log.info(`SIGHUP: new key ${next.publicKey}, ${what}`, { publicKey: next.publicKey }),
+        (err: Error) => log.warn(`SIGHUP: new key ${next.publicKey} in use, but publishing it failed (${err.message}); the other nodes will not learn it until it is published`),
+      );
+    };
+    const reloadEtcdCredentials = (): void => {
+      const endpoints = etcdEndpointsOf(flags);
+      if (!endpoints || !plane.reloadSecurity) return;
+      let security: EtcdSecurity;
+      try {
+        security = etcdSecurityFrom(flags, process.env, endpoints);
+      } catch (err) {
+        return log.warn(`SIGHUP: keeping the current etcd credentials: ${(err as Error).message}`);
+      }
+      if (!security.cert && !security.username) return log.info('SIGHUP: no etcd client certificate or user to reload');
+      const described = describeCertificate(security);
+      plane.reloadSecurity(security).then(
+        (what) => log.info(`SIGHUP: reconnected to etcd with ${described}: ${what}`),
+        (err: Error) => log.warn(`SIGHUP: keeping the current etcd credentials: ${err.message}`),
+      );
+    };
     const rates = new RateMeter();
     const ipMasq = flags.ipMasq ? { table: ipMasqTable(flags.tun), subnetFile: flags.subnetFile } : undefined;
     return {
@@ -298,20 +332,8 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         };
       },
       reload: () => {
-        if (!flags.privateKey || !keys) return log.info('SIGHUP: nothing to reload (the overlay runs without --private-key)');
-        let next: NodeKeyPair;
-        try {
-          next = readPrivateKeyFile(flags.privateKey, log);
-        } catch (err) {
-          return log.warn(`SIGHUP: keeping the current key: ${(err as Error).message}`);
-        }
-        if (next.publicKey === keys.publicKey) return log.info(`SIGHUP: ${flags.privateKey} holds the key in use (${next.publicKey}); nothing changed`);
-        engine.rotateKey(next.privateKey);
-        keys = next;
-        plane.publishKey(next.publicKey).then(
-          (what) => log.info(`SIGHUP: new key ${next.publicKey}, ${what}`, { publicKey: next.publicKey }),
-          (err: Error) => log.warn(`SIGHUP: new key ${next.publicKey} in use, but publishing it failed (${err.message}); the other nodes will not learn it until it is published`),
-        );
+        reloadKey();
+        reloadEtcdCredentials();
       },
       ready: () => {
         // Said only once the node is up: a start-up error stays one line.
@@ -332,13 +354,30 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
  * Checks the flags of one control-plane mode and returns how to open it:
  * --network/--subnet/--leases, or --etcd-endpoints, never a mix.
  */
+/** etcd mode's endpoints (flags or FLANNELD_ETCD_ENDPOINTS), or undefined in leases-file mode. */
+function etcdEndpointsOf(flags: OverlayFlags): string[] | undefined {
+  const fileFlags = (['network', 'subnet', 'leases', 'port'] as const).filter((f) => flags[f] !== undefined);
+  const text = flags.etcdEndpoints ?? (fileFlags.length ? undefined : process.env.FLANNELD_ETCD_ENDPOINTS);
+  return text === undefined ? undefined : parseEndpoints(text);
+}
+
+/** "the certificate CN=node, serial 5A..." for the log: which file's certificate a reconnect used. */
+function describeCertificate(security: EtcdSecurity): string {
+  if (!security.cert) return `user ${security.username}`;
+  try {
+    const cert = new X509Certificate(security.cert);
+    return `the certificate in ${security.sources.cert} (${cert.subject.replace(/\n/g, ', ')}, serial ${cert.serialNumber})`;
+  } catch {
+    return `the certificate in ${security.sources.cert}`;
+  }
+}
+
 function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey: string | undefined, publicIpv6?: Uint8Array): () => Promise<ControlPlane> {
   const fileFlags = (['network', 'subnet', 'leases', 'port'] as const).filter((f) => flags[f] !== undefined);
   // flannel's environment: FLANNELD_ETCD_ENDPOINTS selects etcd mode too, unless leases file flags are given.
-  const endpointsText = flags.etcdEndpoints ?? (fileFlags.length ? undefined : process.env.FLANNELD_ETCD_ENDPOINTS);
-  if (endpointsText !== undefined) {
-    if (fileFlags.length) throw usageError(`--${fileFlags[0]} is for leases file mode; with --etcd-endpoints the network, subnet and port come from etcd (${flags.etcdPrefix}/config)`);
-    const endpoints = parseEndpoints(endpointsText);
+  if (flags.etcdEndpoints !== undefined && fileFlags.length) throw usageError(`--${fileFlags[0]} is for leases file mode; with --etcd-endpoints the network, subnet and port come from etcd (${flags.etcdPrefix}/config)`);
+  const endpoints = etcdEndpointsOf(flags);
+  if (endpoints !== undefined) {
     const security = etcdSecurityFrom(flags, process.env, endpoints);
     if (!/^\/[^\s]*[^/\s]$/.test(flags.etcdPrefix)) throw usageError(`--etcd-prefix ${flags.etcdPrefix}: use a key path like /coreos.com/network (leading /, no trailing /)`);
     const leaseTtlSeconds = intOption('--subnet-lease-ttl', flags.subnetLeaseTtl, 2, 7 * 86400);

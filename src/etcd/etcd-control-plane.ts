@@ -42,13 +42,14 @@ export class EtcdControlPlane implements ControlPlane {
   private renewalFailing = false;
   private lastRenewal = new Date();
 
+  // Client, lease and watch are replaced together when the credentials are reloaded (reloadSecurity).
   private constructor(
-    private readonly client: Etcd3,
-    private readonly options: EtcdControlPlaneOptions,
+    private client: Etcd3,
+    private options: EtcdControlPlaneOptions,
     private readonly config: NetworkConfig,
-    private readonly acquired: AcquiredSubnet,
-    private readonly leaseId: string,
-    private readonly watch: SubnetWatch,
+    private acquired: AcquiredSubnet,
+    private leaseId: string,
+    private watch: SubnetWatch,
   ) {
     this.watchLease(acquired.lease);
   }
@@ -154,6 +155,7 @@ export class EtcdControlPlane implements ControlPlane {
   }
 
   async publishKey(publicKey: string): Promise<string> {
+    this.publishedKey = publicKey;
     const key = this.ownKey;
     const dualStack = this.config.ipv6 ? { publicIpv6: this.options.publicIpv6 } : undefined;
     await this.client.put(key).value(subnetRecord(this.options.publicIp, publicKey, dualStack)).lease(this.leaseId).exec();
@@ -177,6 +179,58 @@ export class EtcdControlPlane implements ControlPlane {
       renewalFailing: this.renewalFailing,
     };
   }
+
+  /**
+   * New certificate files (or password) read at SIGHUP: connect a new
+   * client with them and move this node's subnet key onto a lease of the
+   * new client before letting the old one go, so the key is never absent
+   * (flannel restarts for this; a restart here also keeps the subnet, but
+   * the key would lapse if it took longer than the lease's TTL).
+   * Until the key has moved, any failure leaves everything as it was.
+   * Resolves with a line for the log.
+   */
+  async reloadSecurity(security: EtcdSecurity): Promise<string> {
+    const o = this.options;
+    const client = openEtcd(o.endpoints, security);
+    let acquired: AcquiredSubnet;
+    try {
+      // A read first: credentials etcd refuses change nothing.
+      await client.get(configKey(o.prefix)).string();
+      acquired = await acquireSubnet(client, { prefix: o.prefix, config: this.config, publicIp: o.publicIp, remembered: this.subnet, ttlSeconds: o.leaseTtlSeconds, publicKey: this.publishedKey ?? o.publicKey, publicIpv6: o.publicIpv6 });
+    } catch (err) {
+      client.close();
+      throw new TunDriverError('TUN_ERR_ETCD', `etcd refused the new credentials: ${describeEtcdError(err)}`, { cause: err });
+    }
+    if (!samePrefix(acquired.subnet, this.subnet)) {
+      // Cannot happen while the key names this node; never trade subnets under running pods.
+      await settleWithin(acquired.lease.revoke());
+      client.close();
+      throw new TunDriverError('TUN_ERR_ETCD', `with the new credentials etcd offered ${formatCidr(acquired.subnet, false)}, not this node's ${formatCidr(this.subnet, false)}: keeping the current connection`);
+    }
+    // The key now lives on the new lease: from here on, the new client is the one.
+    const old = { client: this.client, watch: this.watch, lease: this.acquired.lease };
+    const leaseId = await acquired.lease.grant();
+    const watch = new SubnetWatch(client, o.prefix, this.config, {
+      onChange: (leases, why) => this.leasesChanged(leases, why),
+      onProblem: (message) => this.events.onWarning(message),
+    });
+    this.client = client;
+    this.acquired = acquired;
+    this.leaseId = leaseId;
+    this.watch = watch;
+    this.options = { ...o, security };
+    this.watchLease(acquired.lease);
+    old.watch.close();
+    // The old lease holds no key any more: revoking it only ends it sooner (and must not read as a lost lease).
+    old.lease.removeAllListeners();
+    await settleWithin(old.lease.revoke());
+    old.client.close();
+    await retryUntil(o.endpoints, o.connectTimeoutMs, () => watch.start());
+    return `${this.ownKey} now under lease ${leaseId} of a client with the new credentials`;
+  }
+
+  /** The key published with the lease by publishKey (SIGHUP with a new --private-key). */
+  private publishedKey?: string;
 
   /**
    * The watch is also how a revoked lease shows up at once (flannel's

@@ -3,6 +3,7 @@
 // only this interface, so both feed the data plane the same way.
 import { FSWatcher } from 'node:fs';
 import { LeaseSourceStatus } from '../control/daemon-status.js';
+import type { EtcdSecurity } from '../etcd/etcd-security.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { formatCidr6, Prefix6, sameIPv6 } from '../packet/addr6.js';
@@ -36,6 +37,12 @@ export interface ControlPlane {
   status(): LeaseSourceStatus;
   /** For the start-up log: one line on where this node's subnet and the leases come from, and fields for JSON logs. */
   describe(): { summary: string; details: Record<string, unknown> };
+  /**
+   * New credentials for the control plane's store (SIGHUP re-read the etcd
+   * certificate files): reconnect with them without losing this node's
+   * subnet. Resolves with a line for the log. Only the etcd control plane has it.
+   */
+  reloadSecurity?(security: EtcdSecurity): Promise<string>;
   /**
    * This node's key changed: publish the new public key with its lease.
    * Resolves with what the operator should know (a leases file is theirs to edit).

@@ -6,7 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labEtcdEndpoints } from '../../src/lab/lab-etcd.js';
@@ -79,6 +80,58 @@ describe('tun-driver overlay with etcd over TLS, client certificates and RBAC', 
     assert.equal(peers.length, 2, 'host-1 saw host-3 join through its watch');
     assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '3', '-i', '0.1', '-W', '2', cluster.podIp(3, 1)])).received, 3);
     assert.equal((await ping(cluster.lab, 'host-3-pod1', ['-c', '3', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)])).received, 3);
+  });
+
+  test('certificate files rotated on disk and picked up on SIGHUP: a new client, the subnet key never gone; a bad file keeps the old one', async () => {
+    const files = labEtcdTls(cluster.lab.name);
+    const ca = { cert: files.ca, key: join(files.dir, 'ca-key.pem') };
+    // host-2 runs on copies of the node certificate that the test can replace.
+    const certFile = join(scratch, 'host-2.pem');
+    const keyFile = join(scratch, 'host-2-key.pem');
+    copyFileSync(files.nodeCert, certFile);
+    copyFileSync(files.nodeKey, keyFile);
+    await cluster.stop(2);
+    const run = await cluster.start(2, ['--etcd-certfile', certFile, '--etcd-keyfile', keyFile]);
+    const keyOf = async (): Promise<{ key: string; lease: string } | undefined> => {
+      const out = await cluster.etcdctl('get', '--prefix', `${PREFIX}/subnets/`, '-w', 'json');
+      const kv = (JSON.parse(out).kvs ?? []).find((k: { value: string }) => JSON.parse(Buffer.from(k.value, 'base64').toString()).PublicIP === '198.51.100.2');
+      return kv && { key: Buffer.from(kv.key, 'base64').toString(), lease: String(kv.lease) };
+    };
+    const before = (await keyOf())!;
+    assert.ok(before, 'host-2 holds a key');
+    // A new certificate for the same user (CN node), from the lab's CA, written over the files.
+    const fresh = certificate(scratch, 'node', ca);
+    copyFileSync(fresh.cert, certFile);
+    copyFileSync(fresh.key, keyFile);
+    const serial = new X509Certificate(readFileSync(certFile)).serialNumber;
+    // Watch the key while the daemon reconnects: it must never be missing.
+    let missing = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        if (!(await keyOf())) missing++;
+        await sleep(20);
+      }
+    })();
+    run.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !/SIGHUP: reconnected to etcd/.test(run.stderr()); i++) await sleep(100);
+    await sleep(300);
+    watching = false;
+    await watcher;
+    assert.match(run.stderr(), new RegExp(`SIGHUP: reconnected to etcd with the certificate in --etcd-certfile \\(CN=node, serial ${serial}\\)`), run.stderr());
+    const after = (await keyOf())!;
+    assert.equal(after.key, before.key, 'the same subnet');
+    assert.notEqual(after.lease, before.lease, 'under a lease of the new client');
+    assert.equal(missing, 0, 'the subnet key was never absent');
+    assert.match(await cluster.etcdctl('lease', 'timetolive', Number(before.lease).toString(16)), /already expired/, 'the old lease is gone');
+    assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '2', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)])).received, 2);
+    // A key file that does not parse: the daemon says so and keeps the connection it has.
+    writeFileSync(keyFile, 'not a key\n');
+    run.child.kill('SIGHUP');
+    for (let i = 0; i < 50 && !/SIGHUP: keeping the current etcd credentials/.test(run.stderr()); i++) await sleep(100);
+    assert.match(run.stderr(), /SIGHUP: keeping the current etcd credentials/);
+    assert.deepEqual(await keyOf(), after);
+    assert.equal(run.child.exitCode, null, 'still running');
   });
 
   test('refused: no client certificate, a certificate from another CA, etcd\'s certificate from another CA, a wrong password, a role that may not write: one line, exit 2, no lease left', async () => {
