@@ -6,8 +6,10 @@
 // {"type":"joined"} and {"type":"complete"} (times in ms since the epoch,
 // comparable across processes on one machine), then answers stdin lines
 // "change K WANT" with {"type":"seen"} (when each node's table showed the
-// probe subnet appear (WANT 1) or go (0)), "rss" with its RSS, "quit" by
-// giving its leases back and exiting.
+// probe subnet appear (WANT 1) or go (0)), "rss" with its RSS, "health"
+// with the leases its nodes lost so far and its smallest table (and, from
+// worker 0, the subnet keys in etcd), "quit" by giving its leases back and
+// exiting.
 //   node etcd-scale-worker.js ENDPOINTS PREFIX FIRST COUNT TOTAL PROBE [CA CERT KEY]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +56,8 @@ function rebuild(node: SimNode, leases: Lease[]): void {
 const until = (check: () => boolean, timeoutMs: number): Promise<boolean> => waitUntil(check, timeoutMs, 2);
 
 const dir = mkdtempSync(join(tmpdir(), 'td-etcd-scale-'));
+/** Nodes of this worker whose control plane gave up (a lost lease, a key taken away). */
+let lost = 0;
 let next = 0;
 await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, COUNT) }, async () => {
   while (next < COUNT) {
@@ -61,7 +65,7 @@ await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, COUNT) }, asyn
     const node = nodes[i];
     node.plane = await EtcdControlPlane.open({ endpoints, prefix, publicIp: 0xc6330000 + FIRST + i, subnetFile: join(dir, `${i}.env`), leaseTtlSeconds: 120, connectTimeoutMs: 60_000, security });
     rebuild(node, node.plane.leases());
-    node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => say({ type: 'fatal', message: err.message }) });
+    node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => { lost++; say({ type: 'fatal', message: err.message }); } });
   }
 }));
 say({ type: 'joined', at: now() });
@@ -92,6 +96,9 @@ async function handle(line: string): Promise<void> {
     const w = want === '1';
     const ok = await until(() => nodes.every((n) => n.hasProbe === w), 30_000);
     say({ type: 'seen', k: Number(k), ok, times: nodes.map((n) => n.flippedAt) });
+  } else if (cmd === 'health') {
+    const keys = admin ? (await admin.getAll().prefix(`${prefix}/subnets/`).keys()).length : undefined;
+    say({ type: 'health', lost, minTable: Math.min(...nodes.map((n) => n.routes.peers.length)), keys });
   } else if (cmd === 'rss') {
     say({ type: 'rss', rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
   } else if (cmd === 'quit') {

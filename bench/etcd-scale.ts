@@ -8,12 +8,15 @@
 // each node's table shows it (p50, p99 over all nodes and 10 changes);
 // etcd's CPU; the workers' memory per node; a re-list of every key; and,
 // on the data plane's side, a route lookup with 1,000 peers against 2, and
-// a leases file of 1,000 entries reloaded. The last line is JSON.
+// a leases file of 1,000 entries reloaded. With --soak-minutes M the plain
+// run then goes on for M minutes, restarting one etcd member half-way,
+// and counts the leases lost (a node whose control plane gave up) and the
+// fewest subnet keys seen. The last line is JSON.
 import { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { labEtcdEndpoints } from '../src/lab/lab-etcd.js';
+import { labEtcdEndpoints, startEtcdMember, stopEtcdMember, waitForEtcd } from '../src/lab/lab-etcd.js';
 import { labEtcdTls } from '../src/lab/lab-etcd-tls.js';
 import { Lab } from '../src/lab/lab.js';
 import { netnsPids } from '../src/netns/processes.js';
@@ -88,9 +91,51 @@ export interface ScaleFigures {
   workerRssPerNodeKB: number;
   relistMs: number;
   relistRebuildMs: number;
+  soak?: SoakFigures;
 }
 
-async function once(nodes: number, tls: boolean): Promise<ScaleFigures> {
+/** What --soak-minutes measured: leases lost, the fewest keys and smallest table seen, and the member restart. */
+export interface SoakFigures {
+  minutes: number;
+  leasesLost: number;
+  minKeys: number;
+  minTable: number;
+  memberDownSeconds: number;
+  checks: number;
+}
+
+/** Keeps the nodes running for `minutes`, checking every 15 s; stops etcd member host-2 half-way and starts it again 10 s later. */
+async function soak(lab: Lab, workers: Worker[], nodes: number, minutes: number): Promise<SoakFigures> {
+  const end = Date.now() + minutes * 60_000;
+  const halfway = Date.now() + (minutes * 60_000) / 2;
+  let restarted = false;
+  let memberDownSeconds = 0;
+  const f: SoakFigures = { minutes, leasesLost: 0, minKeys: nodes, minTable: nodes, memberDownSeconds: 0, checks: 0 };
+  while (Date.now() < end) {
+    if (!restarted && Date.now() >= halfway) {
+      restarted = true;
+      const t0 = Date.now();
+      await stopEtcdMember(lab, 'host-2');
+      await new Promise((r) => setTimeout(r, 10_000));
+      startEtcdMember(lab, 'host-2', 'existing');
+      await waitForEtcd(lab, 60_000);
+      memberDownSeconds = (Date.now() - t0) / 1000;
+      console.log(`soak: etcd member host-2 stopped, started again after 10 s, the cluster healthy ${memberDownSeconds.toFixed(1)} s after the stop`);
+    }
+    for (const w of workers) w.send('health');
+    const health = await Promise.all(workers.map((w) => w.next('health')));
+    f.checks++;
+    f.leasesLost = health.reduce((n, h) => n + h.lost, 0);
+    f.minTable = Math.min(f.minTable, ...health.map((h) => h.minTable));
+    f.minKeys = Math.min(f.minKeys, health[0].keys);
+    console.log(`soak ${((minutes * 60_000 - (end - Date.now())) / 60_000).toFixed(1)} min: ${health[0].keys} subnet keys, smallest table ${Math.min(...health.map((h) => h.minTable))}, leases lost ${f.leasesLost}`);
+    await new Promise((r) => setTimeout(r, Math.min(15_000, Math.max(0, end - Date.now()))));
+  }
+  f.memberDownSeconds = Math.round(memberDownSeconds * 10) / 10;
+  return f;
+}
+
+async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<ScaleFigures> {
   await Lab.down(LAB);
   const cluster = await OverlayCluster.up(LAB, 3, 1, { etcd: true, etcdTls: tls });
   const workers: Worker[] = [];
@@ -125,6 +170,7 @@ async function once(nodes: number, tls: boolean): Promise<ScaleFigures> {
     const cpu2 = etcdCpu(cluster.lab);
     workers[0].send('relist');
     const relist = await workers[0].next('relist');
+    const soaked = soakMinutes > 0 ? await soak(cluster.lab, workers, nodes, soakMinutes) : undefined;
     for (const w of workers) w.send('rss');
     const rss = (await Promise.all(workers.map((w) => w.next('rss')))).reduce((n, o) => n + o.rss, 0);
     for (const w of workers) w.send('quit');
@@ -132,7 +178,7 @@ async function once(nodes: number, tls: boolean): Promise<ScaleFigures> {
     return {
       tls, nodes, completeMs: r1(completeMs), putToRouteP50Ms: r1(pct(latencies, 50)), putToRouteP99Ms: r1(pct(latencies, 99)),
       etcdCpuJoinS: r1(cpu1 - cpu0), etcdCpuChangesS: r1(cpu2 - cpu1), workerRssPerNodeKB: Math.round(rss / nodes / 1024),
-      relistMs: r1(relist.listMs), relistRebuildMs: r1(relist.rebuildMs),
+      relistMs: r1(relist.listMs), relistRebuildMs: r1(relist.rebuildMs), ...(soaked ? { soak: soaked } : {}),
     };
   } finally {
     for (const w of workers) w.child.kill('SIGKILL');
@@ -141,10 +187,10 @@ async function once(nodes: number, tls: boolean): Promise<ScaleFigures> {
 }
 
 /** Runs the scale benchmark: plain, then (unless plainOnly) TLS, and the data plane's side. */
-export async function scaleBench(nodes: number, plainOnly: boolean): Promise<void> {
+export async function scaleBench(nodes: number, plainOnly: boolean, soakMinutes = 0): Promise<void> {
   const runs: ScaleFigures[] = [];
   for (const tls of plainOnly ? [false] : [false, true]) {
-    const f = await once(nodes, tls);
+    const f = await once(nodes, tls, tls ? 0 : soakMinutes);
     runs.push(f);
     console.log(`${tls ? 'TLS  ' : 'plain'} ${nodes} nodes: every table complete ${f.completeMs} ms after the last join; lease put -> route p50 ${f.putToRouteP50Ms} ms, p99 ${f.putToRouteP99Ms} ms; etcd CPU ${f.etcdCpuJoinS} s over the joins, ${f.etcdCpuChangesS} s over ${CHANGES} changes; ${f.workerRssPerNodeKB} KB of worker RSS per node (its client and its ${nodes}-peer table); a re-list of ${nodes} keys ${f.relistMs} ms + ${f.relistRebuildMs} ms to rebuild the table`);
   }
@@ -152,6 +198,8 @@ export async function scaleBench(nodes: number, plainOnly: boolean): Promise<voi
   console.log(`data plane: route lookup ${dp.lookupNsFew.toFixed(1)} ns with 2 peers, ${dp.lookupNsMany.toFixed(1)} ns with ${nodes} (${(dp.lookupNsMany / dp.lookupNsFew).toFixed(2)}x); a leases file of ${nodes} entries reloaded (parse + setLeases) in ${dp.reloadMs.toFixed(1)} ms`);
   const plain = runs[0];
   const tls = runs[1];
+  const soaked = plain.soak;
+  if (soaked) console.log(`soak: ${soaked.minutes} min with ${nodes} nodes and one etcd member restarted: ${soaked.leasesLost} leases lost, at least ${soaked.minKeys} subnet keys and ${soaked.minTable} peers in every table at each of ${soaked.checks} checks; bar (zero leases lost) ${soaked.leasesLost === 0 && soaked.minKeys >= nodes ? 'met' : 'NOT met'}`);
   console.log(`bars: complete <= 5 s ${plain.completeMs <= 5000 ? 'met' : 'NOT met'}; put -> route p99 <= 100 ms ${plain.putToRouteP99Ms <= 100 ? 'met' : 'NOT met'}${tls ? `; TLS p50 <= 1.2x plain ${tls.putToRouteP50Ms <= 1.2 * plain.putToRouteP50Ms ? 'met' : 'NOT met'} (${(tls.putToRouteP50Ms / plain.putToRouteP50Ms).toFixed(2)}x)` : ''}; lookup with ${nodes} peers <= 2x with 2 ${dp.lookupNsMany <= 2 * dp.lookupNsFew ? 'met' : 'NOT met'}`);
-  console.log(JSON.stringify({ nodes, completeMs: plain.completeMs, putToRouteP99Ms: plain.putToRouteP99Ms, putToRouteP50Ms: plain.putToRouteP50Ms, ...(tls ? { tls: { completeMs: tls.completeMs, putToRouteP50Ms: tls.putToRouteP50Ms, putToRouteP99Ms: tls.putToRouteP99Ms } } : {}), lookupNs: { 2: r1(dp.lookupNsFew), [nodes]: r1(dp.lookupNsMany) }, leasesReloadMs: r1(dp.reloadMs) }));
+  console.log(JSON.stringify({ nodes, completeMs: plain.completeMs, putToRouteP99Ms: plain.putToRouteP99Ms, putToRouteP50Ms: plain.putToRouteP50Ms, ...(tls ? { tls: { completeMs: tls.completeMs, putToRouteP50Ms: tls.putToRouteP50Ms, putToRouteP99Ms: tls.putToRouteP99Ms } } : {}), lookupNs: { 2: r1(dp.lookupNsFew), [nodes]: r1(dp.lookupNsMany) }, leasesReloadMs: r1(dp.reloadMs), ...(soaked ? { soak: soaked } : {}) }));
 }
