@@ -13,8 +13,7 @@
 // Either way the wire carries the same datagrams, one packet each.
 import { C, isSystemError, native } from '../native/addon.js';
 import { RxBatch, Spans } from './batch.js';
-import { FdReader } from './fd-reader.js';
-import { PollLoop } from './poll-loop.js';
+import { ReadableFd } from './readable-fd.js';
 
 /** At most the kernel's UDP_MAX_SEGMENTS datagrams in one GSO send... */
 export const GSO_MAX_SEGMENTS = 64;
@@ -39,18 +38,20 @@ export interface DatagramSocketOptions {
  * A non-blocking datagram socket driven in batches: recvmmsg (with UDP GRO split into one entry per datagram) and sendmmsg (with UDP GSO for runs).
  * Send refusals are reported per datagram, never thrown.
  */
-export class DatagramSocket {
-  private readonly reader: FdReader;
-  private closed = false;
+export class DatagramSocket extends ReadableFd {
   private gso: boolean;
   private gro = false;
   /** Per-slot results of a GRO read, before the split into entries. */
   private raw?: { sizes: Uint32Array; addrs: Uint32Array; segs: Uint32Array };
 
   /** Takes ownership of `fd` (already created non-blocking and configured). */
-  constructor(readonly fd: number, private readonly options: DatagramSocketOptions = {}) {
+  constructor(fd: number, private readonly options: DatagramSocketOptions = {}) {
+    super(fd);
     this.gso = options.gso ?? false;
-    this.reader = new FdReader(fd, (b) => (this.gro ? this.readGro(b) : this.readPlain(b)));
+  }
+
+  protected readBatch(b: RxBatch): number {
+    return this.gro ? this.readGro(b) : this.readPlain(b);
   }
 
   /** Whether runs are sent with UDP GSO (false after a refusal). */
@@ -182,26 +183,5 @@ export class DatagramSocket {
     }
     return sent;
   }
-
-  /**
-   * Calls `onBatch` once per readiness event with every datagram waiting (up to the batch's capacity).
-   * `onError` gets a TunDriverError `TUN_ERR_IO` when the socket fails for good; reading then stops.
-   * With `loop`, readiness comes from that {@link PollLoop} instead of a libuv poll handle.
-   */
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void {
-    this.reader.start(batch, onBatch, onError, loop);
-  }
-
-  /** Stops delivering batches. Idempotent. */
-  stopReading(): void {
-    this.reader.stop();
-  }
-
-  /** Stops reading and closes the fd. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.reader.stop();
-    native.close(this.fd);
-  }
 }
+

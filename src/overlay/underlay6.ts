@@ -8,7 +8,7 @@
 import { C, isSystemError, native } from '../native/addon.js';
 import { RxBatch, Spans } from '../io/batch.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
-import { FdReader } from '../io/fd-reader.js';
+import { ReadableFd } from '../io/readable-fd.js';
 import { PollLoop } from '../io/poll-loop.js';
 import { bindToDevice, setBuffers } from '../io/socket-options.js';
 import { TunDriverError } from '../errors.js';
@@ -70,20 +70,74 @@ export interface Underlay6Options {
 const META_BYTES = 35;
 const SLOTS = 32;
 
+/** The IPv6 UDP socket: sends to stand-ins' addresses, and reads each sender's address as its stand-in. */
+class Udp6Socket extends ReadableFd {
+  private readonly spans6 = new Span6List(1024);
+  private readonly ports6 = new Uint32Array(1024);
+  private readonly index6 = new Uint32Array(1024);
+  private readonly meta = new Uint8Array(SLOTS * META_BYTES);
+
+  constructor(fd: number, private readonly endpoints: Underlay6Endpoints) {
+    super(fd);
+  }
+
+  /** Spans [first, first+count) to their stand-ins' IPv6 addresses, in chunks of the staging lists. */
+  send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
+    let sent = 0;
+    for (let at = first; at < first + count; ) {
+      const list = this.spans6;
+      list.reset(spans.buf);
+      while (at < first + count && !list.full) {
+        const addr = this.endpoints.address(spans.addrs[2 * at]);
+        if (!addr) {
+          onRefused(at++, 'EADDRNOTAVAIL');
+          continue;
+        }
+        this.ports6[list.count] = spans.addrs[2 * at + 1];
+        this.index6[list.count] = at;
+        list.add(spans.offsets[at], spans.lengths[at], addr, 0, 0);
+        at++;
+      }
+      let done = 0;
+      while (done < list.count) {
+        let n: number;
+        try {
+          n = native.sendBatch6(this.fd, list.buf, list.offsets, list.lengths, list.dsts, list.hops, list.count - done, done, this.ports6);
+        } catch (err) {
+          onRefused(this.index6[done++], isSystemError(err) ? err.code : 'EIO');
+          continue;
+        }
+        if (n === 0) {
+          for (; done < list.count; done++) onRefused(this.index6[done], 'EAGAIN');
+          break;
+        }
+        sent += n;
+        done += n;
+      }
+    }
+    return sent;
+  }
+
+  /** One recvmmsg; each sender's address becomes its stand-in in the batch's address slots. */
+  protected readBatch(b: RxBatch): number {
+    const n = native.recvBatch6(this.fd, b.buf, b.slotSize, b.headroom, b.slots, b.sizes, this.meta);
+    for (let i = 0; i < n; i++) {
+      const m = i * META_BYTES;
+      b.addrs[2 * i] = this.endpoints.lookup(this.meta, m);
+      b.addrs[2 * i + 1] = (this.meta[m + 33] << 8) | this.meta[m + 34];
+    }
+    return b.setSlotEntries(n);
+  }
+}
+
 /**
  * The overlay's network over both underlays: the IPv4 socket (GSO/GRO as
  * before) and an IPv6 UDP socket for stand-in destinations. Sends are
  * split into runs by family; each socket's reads reach the same handler.
  */
 export class DualUnderlay implements UdpNetwork {
-  private readonly fd6: number;
-  private readonly reader6: FdReader;
-  private readonly spans6 = new Span6List(1024);
-  private readonly ports6 = new Uint32Array(1024);
-  private readonly index6 = new Uint32Array(1024);
+  private readonly v6: Udp6Socket;
   private readonly batch6 = new RxBatch(SLOTS, 65536);
-  private meta = new Uint8Array(SLOTS * META_BYTES);
-  private closed = false;
 
   /**
    * Opens the IPv6 socket beside `v4` (which it takes over: close() closes both).
@@ -106,8 +160,7 @@ export class DualUnderlay implements UdpNetwork {
       native.close(fd);
       throw err;
     }
-    this.fd6 = fd;
-    this.reader6 = new FdReader(fd, (b) => this.read6(b));
+    this.v6 = new Udp6Socket(fd, endpoints);
   }
 
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
@@ -118,75 +171,24 @@ export class DualUnderlay implements UdpNetwork {
       let j = i + 1;
       const six = isStandIn(spans.addrs[2 * i]);
       while (j < end && isStandIn(spans.addrs[2 * j]) === six) j++;
-      sent += six ? this.send6(spans, i, j - i, onRefused) : this.v4.send(spans, i, j - i, onRefused);
+      sent += (six ? this.v6 : this.v4).send(spans, i, j - i, onRefused);
       i = j;
     }
     return sent;
   }
 
-  /** Spans [first, first+count) to their stand-ins' IPv6 addresses, in chunks of the staging lists. */
-  private send6(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
-    let sent = 0;
-    for (let at = first; at < first + count; ) {
-      const list = this.spans6;
-      list.reset(spans.buf);
-      while (at < first + count && !list.full) {
-        const addr = this.endpoints.address(spans.addrs[2 * at]);
-        if (!addr) {
-          onRefused(at++, 'EADDRNOTAVAIL');
-          continue;
-        }
-        this.ports6[list.count] = spans.addrs[2 * at + 1];
-        this.index6[list.count] = at;
-        list.add(spans.offsets[at], spans.lengths[at], addr, 0, 0);
-        at++;
-      }
-      let done = 0;
-      while (done < list.count) {
-        let n: number;
-        try {
-          n = native.sendBatch6(this.fd6, list.buf, list.offsets, list.lengths, list.dsts, list.hops, list.count - done, done, this.ports6);
-        } catch (err) {
-          onRefused(this.index6[done++], isSystemError(err) ? err.code : 'EIO');
-          continue;
-        }
-        if (n === 0) {
-          for (; done < list.count; done++) onRefused(this.index6[done], 'EAGAIN');
-          break;
-        }
-        sent += n;
-        done += n;
-      }
-    }
-    return sent;
-  }
-
-  /** One recvmmsg on the IPv6 socket; each sender's address becomes its stand-in in the batch's address slots. */
-  private read6(b: RxBatch): number {
-    const n = native.recvBatch6(this.fd6, b.buf, b.slotSize, b.headroom, b.slots, b.sizes, this.meta);
-    for (let i = 0; i < n; i++) {
-      const m = i * META_BYTES;
-      b.addrs[2 * i] = this.endpoints.lookup(this.meta, m);
-      b.addrs[2 * i + 1] = (this.meta[m + 33] << 8) | this.meta[m + 34];
-    }
-    return b.setSlotEntries(n);
-  }
-
   startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void {
     this.v4.startReading(batch, onBatch, onError, loop);
-    this.reader6.start(this.batch6, onBatch, onError, loop);
+    this.v6.startReading(this.batch6, onBatch, onError, loop);
   }
 
   stopReading(): void {
     this.v4.stopReading();
-    this.reader6.stop();
+    this.v6.stopReading();
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.reader6.stop();
-    native.close(this.fd6);
+    this.v6.close();
     this.v4.close();
   }
 }

@@ -75,7 +75,7 @@ export class FragmentCollector {
   }
 
   /** A whole datagram's header and payload once complete, a drop reason, or undefined while waiting. */
-  add(f: FragmentPiece, now: number): { header: Uint8Array; payload: Uint8Array } | ReassemblyDrop | undefined {
+  collect(f: FragmentPiece, now: number): { header: Uint8Array; payload: Uint8Array } | ReassemblyDrop | undefined {
     let p = this.pending.get(f.key);
     if (!p) {
       if (this.pending.size >= this.maxPending) {
@@ -137,17 +137,7 @@ export class FragmentCollector {
 const MAX_PACKET = 65535;
 
 /** Collects IPv4 fragments into whole packets; bounded in entries and time. */
-export class Reassembler {
-  private readonly collector: FragmentCollector;
-
-  constructor(maxPending = 64, timeoutMs = 30_000) {
-    this.collector = new FragmentCollector(maxPending, timeoutMs);
-  }
-
-  get size(): number {
-    return this.collector.size;
-  }
-
+export class Reassembler extends FragmentCollector {
   /**
    * Adds a checked fragment. Returns the whole packet once complete, a
    * drop reason when the datagram must be discarded, or undefined while
@@ -155,7 +145,7 @@ export class Reassembler {
    */
   add(ip: IPv4View, now: number): Uint8Array | ReassemblyDrop | undefined {
     const offset = ip.fragmentOffset;
-    const whole = this.collector.add(
+    const whole = this.collect(
       {
         key: `${ip.src}:${ip.dst}:${ip.id}:${ip.protocol}`,
         offset,
@@ -175,10 +165,5 @@ export class Reassembler {
     put16(out, IPV4.FLAGS_FRAGMENT, 0);
     new IPv4View(out).fillChecksum();
     return out;
-  }
-
-  /** Drops datagrams older than timeoutMs; returns how many. */
-  expire(now: number): number {
-    return this.collector.expire(now);
   }
 }

@@ -40,16 +40,10 @@ export function fragmentIPv6(ip: IPv6View, mtu: number, id: number, scratch: Uin
   return true;
 }
 
-/** Collects IPv6 fragments into whole packets; bounded in entries and time. */
-export class Reassembler6 {
-  private readonly collector: FragmentCollector;
-
+/** Collects IPv6 fragments into whole packets; bounded in entries and time (60 s by default, RFC 8200's reassembly timeout). */
+export class Reassembler6 extends FragmentCollector {
   constructor(maxPending = 64, timeoutMs = 60_000) {
-    this.collector = new FragmentCollector(maxPending, timeoutMs);
-  }
-
-  get size(): number {
-    return this.collector.size;
+    super(maxPending, timeoutMs);
   }
 
   /**
@@ -62,7 +56,7 @@ export class Reassembler6 {
     const offset = ip.fragmentOffset;
     // The unfragmentable part: everything in front of the Fragment header.
     const unfragmentable = fh - ip.off;
-    const whole = this.collector.add(
+    const whole = this.collect(
       {
         key: `${formatIPv6(ip.buf, ip.srcOffset)}|${formatIPv6(ip.buf, ip.dstOffset)}|${ip.fragmentId}`,
         offset,
@@ -79,11 +73,6 @@ export class Reassembler6 {
     out.set(whole.payload, whole.header.length);
     put16(out, IPV6.PAYLOAD_LENGTH, out.length - IPV6.HEADER);
     return out;
-  }
-
-  /** Drops datagrams older than timeoutMs; returns how many. */
-  expire(now: number): number {
-    return this.collector.expire(now);
   }
 }
 

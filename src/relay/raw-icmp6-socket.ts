@@ -9,8 +9,7 @@
 import { C, isSystemError, native } from '../native/addon.js';
 import { isPermissionErrno, PERMISSION_HINT, TunDriverError } from '../errors.js';
 import { RxBatch } from '../io/batch.js';
-import { FdReader } from '../io/fd-reader.js';
-import { PollLoop } from '../io/poll-loop.js';
+import { ReadableFd } from '../io/readable-fd.js';
 import { bindToDevice, setBuffers } from '../io/socket-options.js';
 import { formatIPv6 } from '../packet/addr6.js';
 import { IPV6, NEXT_HEADER, writeIPv6Header } from '../packet/ipv6.js';
@@ -39,14 +38,8 @@ function icmp6Filter(): Uint8Array {
 }
 
 /** A raw ICMPv6 socket driven in batches; see the file comment for what it does differently from IPv4. */
-export class RawIcmp6Socket implements Icmp6Network {
-  private readonly reader: FdReader;
+export class RawIcmp6Socket extends ReadableFd implements Icmp6Network {
   private meta = new Uint8Array(0);
-  private closed = false;
-
-  private constructor(readonly fd: number) {
-    this.reader = new FdReader(fd, (b) => this.read(b));
-  }
 
   /**
    * Opens and sets up the socket.
@@ -105,7 +98,7 @@ export class RawIcmp6Socket implements Icmp6Network {
   }
 
   /** One recvmmsg, then the IPv6 header of each message written into its slot's headroom. */
-  private read(b: RxBatch): number {
+  protected readBatch(b: RxBatch): number {
     if (b.headroom < IPV6.HEADER) throw new RangeError('an ICMPv6 batch needs 40 bytes of headroom for the IPv6 header');
     if (this.meta.length < b.slots * META_BYTES) this.meta = new Uint8Array(b.slots * META_BYTES);
     const meta = this.meta;
@@ -125,19 +118,5 @@ export class RawIcmp6Socket implements Icmp6Network {
     }
     return n;
   }
-
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void {
-    this.reader.start(batch, onBatch, onError, loop);
-  }
-
-  stopReading(): void {
-    this.reader.stop();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.reader.stop();
-    native.close(this.fd);
-  }
 }
+

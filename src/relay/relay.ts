@@ -23,6 +23,7 @@ import { mayAnswerWithError, Quote, readQuote, rewriteError, writeIcmpError } fr
 import { IcmpNetwork } from './network.js';
 import { Icmp6Relay } from './relay6.js';
 import { TokenBucket } from '../util/token-bucket.js';
+import { sweepEvery5s } from './sweeper.js';
 
 /** How an {@link IcmpRelay} is configured. */
 export interface RelayOptions {
@@ -47,7 +48,6 @@ export interface RelayOptions {
   ipv6?: Icmp6Relay;
 }
 
-const SWEEP_MS = 5_000;
 const ERROR_CODE_FOR_ERRNO: Record<string, number> = { ENETUNREACH: ICMP_UNREACH.NET, EHOSTUNREACH: ICMP_UNREACH.HOST, EACCES: ICMP_UNREACH.ADMIN_PROHIBITED, EPERM: ICMP_UNREACH.ADMIN_PROHIBITED };
 
 /**
@@ -120,12 +120,7 @@ export class IcmpRelay {
   start(onError: (err: Error) => void, loop?: PollLoop): void {
     this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError, loop);
     this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError, loop);
-    this.sweeper = setInterval(() => {
-      const now = this.now();
-      this.flows.expire(now);
-      this.reassembler.expire(now);
-    }, SWEEP_MS);
-    this.sweeper.unref();
+    this.sweeper = sweepEvery5s(this.now, [this.flows, this.reassembler]);
   }
 
   /** Stops reading both sides; the device and socket stay open. */

@@ -17,6 +17,7 @@ import { mayAnswerWithError6, Quote6, quotedId, readQuote6, rewriteError6, write
 import { IPv6View, IPV6, NEXT_HEADER } from '../packet/ipv6.js';
 import { PacketDevice } from '../tun/device.js';
 import { TokenBucket } from '../util/token-bucket.js';
+import { sweepEvery5s } from './sweeper.js';
 import { Drop6Reason, Relay6Counters } from './counters6.js';
 import { Flow, Flow6Table } from './flow-table.js';
 import { Icmp6Network, Span6List } from './network6.js';
@@ -39,7 +40,6 @@ export interface Relay6Options {
   now?: () => number;
 }
 
-const SWEEP_MS = 5_000;
 const UNREACH_FOR_ERRNO: Record<string, number> = { ENETUNREACH: ICMP6_UNREACH.NO_ROUTE, EHOSTUNREACH: ICMP6_UNREACH.ADDRESS, EACCES: ICMP6_UNREACH.ADMIN_PROHIBITED, EPERM: ICMP6_UNREACH.ADMIN_PROHIBITED };
 
 /** `fd00:1::3 > 2001:db8::9 echo-request id 7 seq 1, 64 bytes`, for --trace. */
@@ -101,12 +101,7 @@ export class Icmp6Relay {
   start(onError: (err: Error) => void, loop: PollLoop | undefined, readTun: boolean): void {
     if (readTun) this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError, loop);
     this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError, loop);
-    this.sweeper = setInterval(() => {
-      const now = this.now();
-      this.flows.expire(now);
-      this.reassembler.expire(now);
-    }, SWEEP_MS);
-    this.sweeper.unref();
+    this.sweeper = sweepEvery5s(this.now, [this.flows, this.reassembler]);
   }
 
   /** Stops reading both sides; the device and socket stay open. */
