@@ -10,7 +10,7 @@
 // neighbour solicitations, MLD reports) is counted, never relayed.
 import { RxBatch, TxQueue } from '../io/batch.js';
 import { PollLoop } from '../io/poll-loop.js';
-import { formatIPv6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
+import { formatIPv6, parseIPv6, Prefix6, prefix6Contains } from '../packet/addr6.js';
 import { fragmentIPv6, Reassembler6 } from '../packet/fragment6.js';
 import { Icmp6View, ICMP6_TYPE, ICMP6_UNREACH, isLinkChatter } from '../packet/icmp6.js';
 import { mayAnswerWithError6, Quote6, quotedId, readQuote6, rewriteError6, writeIcmp6Error } from '../packet/icmp6-errors.js';
@@ -75,10 +75,6 @@ export class Icmp6Relay {
   private readonly refused: Array<{ index: number; errno: string }> = [];
   private readonly errorBudget: TokenBucket;
   private fragmentId = (Math.random() * 0x100000000) >>> 0;
-  /** Text of the addresses last seen in each place: a flood repeats them, and formatting is most of a packet's cost. */
-  private readonly srcText = new LastAddressText();
-  private readonly dstText = new LastAddressText();
-  private readonly replyText = new LastAddressText();
   private sweeper?: NodeJS.Timeout;
 
   /** Allocates every buffer; no I/O until {@link Icmp6Relay.start}. */
@@ -178,8 +174,8 @@ export class Icmp6Relay {
     }
     if (icmp.type !== ICMP6_TYPE.ECHO_REQUEST) return counters.drop('not-echo-request');
     if (buf[ip.dstOffset] === 0xff) return counters.drop('multicast');
-    const src = this.srcText.of(buf, ip.srcOffset);
-    const dst = this.dstText.of(buf, ip.dstOffset);
+    const src = formatIPv6(buf, ip.srcOffset);
+    const dst = formatIPv6(buf, ip.dstOffset);
     const flow = this.flows.outbound(src, dst, icmp.id, now);
     if (!flow) return counters.drop(this.flows.ownsSource(src) ? 'flow-table-full' : 'bad-source');
     this.trace?.(`tun>net ${describe6(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
@@ -263,7 +259,7 @@ export class Icmp6Relay {
       counters.ownCopies++;
       return;
     }
-    const src = this.replyText.of(buf, ip.srcOffset);
+    const src = formatIPv6(buf, ip.srcOffset);
     let flow: Flow<string> | undefined;
     if (icmp.type === ICMP6_TYPE.ECHO_REPLY) {
       flow = this.flows.inbound(src, icmp.id);
@@ -330,20 +326,6 @@ export class Icmp6Relay {
     const { failed } = this.tun.writeBatch(q);
     if (failed) this.counters.drop('tun-write-failed', failed);
     q.clear();
-  }
-}
-
-/** The canonical text of the last IPv6 address asked for, formatted again only when the bytes change. */
-class LastAddressText {
-  private readonly bytes = new Uint8Array(16);
-  private text = '::';
-
-  of(buf: Uint8Array, off: number): string {
-    if (!sameIPv6(buf, off, this.bytes)) {
-      this.bytes.set(buf.subarray(off, off + 16));
-      this.text = formatIPv6(this.bytes);
-    }
-    return this.text;
   }
 }
 
