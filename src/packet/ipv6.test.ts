@@ -5,7 +5,10 @@ import { fromHex } from './bytes.js';
 import { ECHO6_FRAGMENT_FIRST, ECHO6_FRAGMENT_LAST, ECHO6_REQUEST, ROUTER_SOLICIT } from './captured6.testdata.js';
 import { fragmentIPv6, Reassembler6 } from './fragment6.js';
 import { Icmp6View, ICMP6_TYPE, isLinkChatter, writeEcho6Packet } from './icmp6.js';
-import { IPv6View, NEXT_HEADER } from './ipv6.js';
+import { IPv6View, NEXT_HEADER, writeIPv6Header } from './ipv6.js';
+import { put16 } from './bytes.js';
+import { l4Checksum, payloadSum } from './payload-sum.js';
+import { UdpView } from './udp.js';
 
 const view = (hex: string): IPv6View => new IPv6View(fromHex(hex));
 
@@ -118,4 +121,23 @@ test('IPv6View refuses malformed packets and unwalkable extension headers by nam
   hbh[40] = NEXT_HEADER.HOP_BY_HOP;
   hbh[41] = 0;
   assert.equal(new IPv6View(hbh).check(), 'bad-extension-header');
+});
+
+test('UdpView.check6: a UDP datagram over IPv6, its checksum over the IPv6 pseudo-header and never 0', () => {
+  const b = new Uint8Array(40 + 8 + 12);
+  writeIPv6Header(b, 0, { src: parseIPv6('fd00:10:244:1::2')!, dst: parseIPv6('fd00:10:244:2::2')!, nextHeader: NEXT_HEADER.UDP, payloadLength: 20 });
+  put16(b, 40, 5000);
+  put16(b, 42, 9);
+  put16(b, 44, 20);
+  b.set(new TextEncoder().encode('hello, ipv6!'), 48);
+  const ip = new IPv6View(b);
+  assert.equal(ip.check(), undefined);
+  put16(b, 46, l4Checksum(payloadSum, b, 0, 40, b.length, NEXT_HEADER.UDP));
+  const udp = new UdpView(b, ip.payloadOffset, ip.upperLength);
+  assert.equal(udp.check6(ip), undefined);
+  b[50] ^= 1;
+  assert.equal(udp.check6(ip), 'bad-checksum');
+  b[50] ^= 1;
+  put16(b, 46, 0);
+  assert.equal(udp.check6(ip), 'bad-checksum', 'no checksum is not allowed in IPv6');
 });

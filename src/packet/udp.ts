@@ -2,6 +2,7 @@
 import { foldChecksum, sumWords } from './checksum.js';
 import { get16, put16 } from './bytes.js';
 import { IPPROTO } from './ipv4.js';
+import type { IPv6View } from './ipv6.js';
 import { PacketView } from './view.js';
 
 export const UDP = { SRC_PORT: 0, DST_PORT: 2, LENGTH: 4, CHECKSUM: 6, HEADER: 8 } as const;
@@ -27,6 +28,20 @@ export class UdpView extends PacketView {
     if (length < UDP.HEADER || length > this.available) return 'bad-length';
     if (this.checksum !== 0 && this.computeChecksum(src, dst) !== 0) return 'bad-checksum';
     return undefined;
+  }
+
+  /**
+   * The IPv6 check, for a datagram at the upper layer of a checked IPv6
+   * packet: header and length as for IPv4, and a checksum that is never 0
+   * (RFC 8200 section 8.1: IPv6 makes it mandatory) and right over the
+   * IPv6 pseudo-header.
+   */
+  check6(ip: IPv6View): UdpProblem | undefined {
+    if (this.available < UDP.HEADER) return 'truncated';
+    const length = this.length;
+    if (length < UDP.HEADER || length > this.available) return 'bad-length';
+    if (this.checksum === 0) return 'bad-checksum';
+    return foldChecksum(sumWords(this.buf, this.off, this.off + length, ip.pseudoHeaderSum(IPPROTO.UDP, length))) === 0 ? undefined : 'bad-checksum';
   }
 
   get srcPort(): number { return get16(this.buf, this.off + UDP.SRC_PORT); }

@@ -13,6 +13,7 @@ import { IPv6View, NEXT_HEADER, writeIPv6Header } from '../../src/packet/ipv6.js
 import { Icmp6Network, Span6List } from '../../src/relay/network6.js';
 import { Icmp6Relay } from '../../src/relay/relay6.js';
 import { MemoryTun } from '../../src/tun/memory-tun.js';
+import { UdpView } from '../../src/packet/udp.js';
 import { SpanList } from '../../src/io/batch.js';
 import { get16, put16, put32 } from '../../src/packet/bytes.js';
 import { l4Checksum, l4ChecksumValid, payloadSum } from '../../src/packet/payload-sum.js';
@@ -51,7 +52,19 @@ function routerError(): Uint8Array {
   return b.slice(0, writeIcmp6Error(b, 0, ICMP6_TYPE.TIME_EXCEEDED, 0, A('2001:db8:a::fe'), new IPv6View(request)));
 }
 
-const SEEDS6 = [fromHex(ECHO6_REQUEST), fromHex(ROUTER_SOLICIT), fromHex(ECHO6_FRAGMENT_FIRST), fromHex(ECHO6_FRAGMENT_LAST), withExtensions()];
+/** A UDP datagram over IPv6, checksummed. */
+function udp6(): Uint8Array {
+  const b = new Uint8Array(40 + 8 + 32);
+  writeIPv6Header(b, 0, { src: A('fd00:10:244:1::2'), dst: A('fd00:10:244:2::2'), nextHeader: NEXT_HEADER.UDP, payloadLength: 40 });
+  put16(b, 40, 5000);
+  put16(b, 42, 53);
+  put16(b, 44, 40);
+  b.fill(7, 48);
+  put16(b, 46, l4Checksum(payloadSum, b, 0, 40, b.length, NEXT_HEADER.UDP));
+  return b;
+}
+
+const SEEDS6 = [fromHex(ECHO6_REQUEST), fromHex(ROUTER_SOLICIT), fromHex(ECHO6_FRAGMENT_FIRST), fromHex(ECHO6_FRAGMENT_LAST), withExtensions(), udp6()];
 const NET_SEEDS6 = [echo6(ICMP6_TYPE.ECHO_REPLY, A('2001:db8:b::2'), HOST), routerError(), echo6(ICMP6_TYPE.ECHO_REPLY, A('2001:db8:b::2'), A('fd00:1::3'))];
 
 /** Problems a reassembled packet may have only if reassembly itself is wrong (its extension headers may be as mutated as its input). */
@@ -60,16 +73,18 @@ const STRUCTURAL = new Set(['truncated', 'not-ipv6', 'bad-payload-length']);
 function viewsTarget(mutate: Mutate): Target {
   const ip = new IPv6View();
   const icmp = new Icmp6View();
+  const udp = new UdpView();
   const reassembler = new Reassembler6(8, 1000);
   let clock = 0;
   return {
-    name: 'packet views (IPv6, ICMPv6) and IPv6 reassembly',
+    name: 'packet views (IPv6, ICMPv6, UDP) and IPv6 reassembly',
     run(rng) {
       const p = mutate(rng, SEEDS6[rng.next(SEEDS6.length)]);
       ip.attach(p, 0, p.length);
       if (ip.check() !== undefined) return;
       if (ip.totalLength > p.length || ip.payloadOffset > ip.off + ip.totalLength) throw new Error('check() passed a packet longer than its bytes');
       if (ip.protocol === NEXT_HEADER.ICMPV6 && !ip.isFragment) icmp.attachTo(ip).check();
+      if (ip.protocol === NEXT_HEADER.UDP && !ip.isFragment) udp.attach(p, ip.payloadOffset, ip.upperLength).check6(ip);
       if (!ip.isFragment) return;
       const out = reassembler.add(ip, (clock += 10));
       if (out instanceof Uint8Array) {

@@ -165,6 +165,14 @@ describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => 
     server.kill();
     assert.equal(tcp.code, 0, tcp.stderr + tcp.stdout.slice(-300));
     assert.ok(JSON.parse(tcp.stdout).end.sum_received.bits_per_second > 10e6);
+    // UDP over IPv6 too; 1,380-byte datagrams fit the path (1,500 - 48 outer - 48 inner headers).
+    const udpServer = lab.spawn(pod(1, 1), 'iperf3', ['-s', '-1'], { stdio: 'ignore' });
+    await sleep(300);
+    const udp = await lab.run(pod(2, 1), 'iperf3', ['-6', '-c', c6.podIp6(1, 1), '-u', '-b', '20M', '-l', '1380', '-t', '2', '-J'], 30_000);
+    udpServer.kill();
+    assert.equal(udp.code, 0, udp.stderr + udp.stdout.slice(-300));
+    const sum = JSON.parse(udp.stdout).end.sum;
+    assert.ok(sum.packets > 1000 && sum.lost_percent < 5, `UDP over IPv6 over IPv6: ${sum.packets} datagrams, ${sum.lost_percent}% lost`);
   });
 
   test('--ip6-masq: outside the cluster a pod is its node over IPv6; inside it keeps its address', async () => {
