@@ -63,6 +63,8 @@ export { RawIcmp6Socket } from './relay/raw-icmp6-socket.js';
 export type { RawIcmp6Options } from './relay/raw-icmp6-socket.js';
 export { Overlay } from './overlay/overlay.js';
 export type { OverlayOptions, UdpNetwork } from './overlay/overlay.js';
+export { Underlay6Endpoints, DualUnderlay } from './overlay/underlay6.js';
+export type { Underlay6Options } from './overlay/underlay6.js';
 
 // The namespace lab, for other projects' integration tests; its pods are added through the CNI plugin.
 export { Lab } from './lab/lab.js';
