@@ -311,6 +311,8 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
+}  // namespace
+
 // The UDP_GRO control message's segment size, or 0 when there is none.
 uint32_t GroSegmentSize(msghdr* msg) {
   for (cmsghdr* cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
@@ -322,6 +324,8 @@ uint32_t GroSegmentSize(msghdr* msg) {
   }
   return 0;
 }
+
+namespace {
 
 // recvBatch(fd, buf, slot, headroom, max, sizes, addrs|null, flags,
 // segs|null) -> n. recvmmsg with MSG_DONTWAIT; addrs receives [addr, port]
@@ -464,12 +468,21 @@ Napi::Value SendSegments(const Napi::CallbackInfo& info) {
   int32_t fd;
   uint8_t* buf;
   size_t buf_len, off_len, len_len;
-  uint32_t *offsets, *lengths, first, count, addr, port, segment;
+  uint32_t *offsets, *lengths, first, count, addr = 0, port, segment;
+  // The address: an IPv4 one as a number, or 16 bytes of an IPv6 one (an AF_INET6 socket).
+  uint8_t* addr6 = nullptr;
+  size_t addr6_len = 0;
+  bool v6 = info.Length() > 6 && info[6].IsTypedArray();
   if (!ArgInt(info, 0, &fd) || !ArgBytes(info, 1, &buf, &buf_len) ||
       !ArgU32Array(info, 2, &offsets, &off_len) || !ArgU32Array(info, 3, &lengths, &len_len) ||
-      !ArgU32(info, 4, &first) || !ArgU32(info, 5, &count) || !ArgU32(info, 6, &addr) ||
+      !ArgU32(info, 4, &first) || !ArgU32(info, 5, &count) ||
+      !(v6 ? ArgBytes(info, 6, &addr6, &addr6_len) : ArgU32(info, 6, &addr)) ||
       !ArgU32(info, 7, &port) || !ArgU32(info, 8, &segment))
     return env.Undefined();
+  if (v6 && addr6_len != 16) {
+    ThrowArg(env, "sendSegments: an IPv6 address is 16 bytes");
+    return env.Undefined();
+  }
   size_t end = static_cast<size_t>(first) + count;
   if (count == 0 || count > kMaxSegments || off_len < end || len_len < end || segment == 0 ||
       segment > 0xffff) {
@@ -488,12 +501,19 @@ Napi::Value SendSegments(const Napi::CallbackInfo& info) {
     g_iovs[i].iov_len = lengths[i];
   }
   sockaddr_in sa = MakeInet(addr, port);
+  sockaddr_in6 sa6;
+  memset(&sa6, 0, sizeof sa6);
+  if (v6) {
+    sa6.sin6_family = AF_INET6;
+    sa6.sin6_port = htons(static_cast<uint16_t>(port));
+    memcpy(&sa6.sin6_addr, addr6, 16);
+  }
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))];
   memset(control, 0, sizeof control);
   msghdr msg;
   memset(&msg, 0, sizeof msg);
-  msg.msg_name = &sa;
-  msg.msg_namelen = sizeof sa;
+  msg.msg_name = v6 ? static_cast<void*>(&sa6) : static_cast<void*>(&sa);
+  msg.msg_namelen = v6 ? sizeof sa6 : sizeof sa;
   msg.msg_iov = g_iovs;
   msg.msg_iovlen = count;
   msg.msg_control = control;

@@ -23,7 +23,8 @@ constexpr unsigned kChunk6 = 256;
 // Per received packet in `meta`: source (16), destination (16), hop limit
 // (1), source port (2, network order).
 constexpr unsigned kMetaBytes = 35;
-constexpr size_t kControl6 = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int));
+// Room for IPV6_PKTINFO, IPV6_HOPLIMIT and (a UDP socket with UDP_GRO on) UDP_GRO.
+constexpr size_t kControl6 = CMSG_SPACE(sizeof(in6_pktinfo)) + 2 * CMSG_SPACE(sizeof(int));
 
 thread_local mmsghdr g_msgs6[kChunk6];
 thread_local iovec g_iovs6[kChunk6];
@@ -56,11 +57,12 @@ Napi::Value BindInet6(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// recvBatch6(fd, buf, slot, headroom, max, sizes, meta) -> n. recvmmsg
+// recvBatch6(fd, buf, slot, headroom, max, sizes, meta, segs?) -> n. recvmmsg
 // (MSG_DONTWAIT); packet i at buf[i*slot + headroom], and in meta[35*i]:
 // source, destination and hop limit (zeros when the kernel sent none: the
 // socket needs IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on for them), and
-// the source port (a UDP socket's peer; 0 on a raw socket).
+// the source port (a UDP socket's peer; 0 on a raw socket). With segs, a
+// UDP_GRO socket's segment size per message (0: one datagram), as recvBatch.
 Napi::Value RecvBatch6(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int32_t fd;
@@ -72,6 +74,14 @@ Napi::Value RecvBatch6(const Napi::CallbackInfo& info) {
       !ArgU32(info, 3, &headroom) || !ArgU32(info, 4, &max) || !ArgU32Array(info, 5, &sizes, &sizes_len) ||
       !ArgBytes(info, 6, &meta, &meta_len))
     return env.Undefined();
+  uint32_t* segs = nullptr;
+  size_t segs_len = 0;
+  if (info.Length() > 7 && !info[7].IsNull() && !info[7].IsUndefined() && !ArgU32Array(info, 7, &segs, &segs_len))
+    return env.Undefined();
+  if (segs && segs_len < max) {
+    ThrowArg(env, "recvBatch6: segs needs one entry per packet");
+    return env.Undefined();
+  }
   if (!CheckSlots(env, buf_len, slot, headroom, max, sizes_len)) return env.Undefined();
   if (meta_len < static_cast<size_t>(max) * kMetaBytes) {
     ThrowArg(env, "recvBatch6: meta needs 35 bytes per packet");
@@ -105,6 +115,7 @@ Napi::Value RecvBatch6(const Napi::CallbackInfo& info) {
       memcpy(m, &g_addrs6[i].sin6_addr, 16);
       memcpy(m + 33, &g_addrs6[i].sin6_port, 2);
       msghdr* h = &g_msgs6[i].msg_hdr;
+      if (segs) segs[n + i] = GroSegmentSize(h);
       for (cmsghdr* c = CMSG_FIRSTHDR(h); c != nullptr; c = CMSG_NXTHDR(h, c)) {
         if (c->cmsg_level != IPPROTO_IPV6) continue;
         if (c->cmsg_type == IPV6_PKTINFO) {

@@ -57,7 +57,7 @@ export type { RelayOptions } from './relay/relay.js';
 export type { IcmpNetwork } from './relay/network.js';
 export { Icmp6Relay } from './relay/relay6.js';
 export type { Relay6Options } from './relay/relay6.js';
-export { Span6List } from './relay/network6.js';
+export { Span6List } from './io/batch.js';
 export type { Icmp6Network } from './relay/network6.js';
 export { RawIcmp6Socket } from './relay/raw-icmp6-socket.js';
 export type { RawIcmp6Options } from './relay/raw-icmp6-socket.js';

@@ -237,7 +237,12 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     const underlay6 = publicIpv6 ? new Underlay6Endpoints() : undefined;
     let udp: UdpNetwork = socket;
     try {
-      if (publicIpv6) udp = new DualUnderlay(socket, underlay6!, { address: publicIpv6, port, via: flags.via });
+      if (publicIpv6) {
+        udp = new DualUnderlay(socket, underlay6!, {
+          address: publicIpv6, port, via: flags.via, offload: offloadMode !== 'off',
+          onGsoOff: (errno) => log.warn(`UDP GSO refused by the kernel on the IPv6 underlay (${errno}): sending one datagram per message there from now on`, { errno }),
+        });
+      }
     } catch (err) {
       socket.close();
       throw err;

@@ -191,3 +191,42 @@ export class TxQueue extends SpanList {
     return this.commit(data.length, addr, port);
   }
 }
+
+/** Datagrams to send to IPv6 addresses (the IPv6 relay's ICMPv6 messages, the IPv6 underlay's UDP): spans over a buffer someone else owns, each with its 16-byte destination and hop limit. */
+export class Span6List {
+  buf: Uint8Array = new Uint8Array(0);
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** 16 bytes of destination per span. */
+  readonly dsts: Uint8Array;
+  readonly hops: Uint8Array;
+  count = 0;
+
+  /** Room for `capacity` spans. */
+  constructor(readonly capacity: number) {
+    this.offsets = new Uint32Array(capacity);
+    this.lengths = new Uint32Array(capacity);
+    this.dsts = new Uint8Array(16 * capacity);
+    this.hops = new Uint8Array(capacity);
+  }
+
+  get full(): boolean {
+    return this.count >= this.capacity;
+  }
+
+  /** Points the list at another buffer and empties it. */
+  reset(buf: Uint8Array): void {
+    this.buf = buf;
+    this.count = 0;
+  }
+
+  /** Adds buf[offset, offset+length) to the 16 bytes at dst[dstOffset], sent with `hopLimit`; returns its index. */
+  add(offset: number, length: number, dst: Uint8Array, dstOffset: number, hopLimit: number): number {
+    const i = this.count++;
+    this.offsets[i] = offset;
+    this.lengths[i] = length;
+    this.dsts.set(dst.subarray(dstOffset, dstOffset + 16), 16 * i);
+    this.hops[i] = hopLimit;
+    return i;
+  }
+}

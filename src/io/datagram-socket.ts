@@ -12,7 +12,7 @@
 //   reader splits that buffer into one batch entry per datagram, in place.
 // Either way the wire carries the same datagrams, one packet each.
 import { C, isSystemError, native } from '../native/addon.js';
-import { RxBatch, Spans } from './batch.js';
+import { RxBatch, Span6List, Spans } from './batch.js';
 import { ReadableFd } from './readable-fd.js';
 
 /** At most the kernel's UDP_MAX_SEGMENTS datagrams in one GSO send... */
@@ -26,13 +26,30 @@ export const GRO_SLOT_BYTES = 65536;
 /** Runs shorter than this go out with sendmmsg (as cheap at that size). */
 const GSO_MIN_RUN = 2;
 
+/**
+ * How an AF_INET6 socket's peers appear above it: as stand-in IPv4
+ * addresses (overlay/underlay6.ts), so that batches keep one [addr, port]
+ * pair of numbers per datagram whatever the family.
+ */
+export interface StandInAddresses {
+  /** The 16 bytes a stand-in stands for, or undefined. */
+  address(standIn: number): Uint8Array | undefined;
+  /** The stand-in of the 16 bytes at buf[off] (a value no peer has for an unknown sender). */
+  lookup(buf: Uint8Array, off: number): number;
+}
+
 /** Options of a {@link DatagramSocket}. */
 export interface DatagramSocketOptions {
   /** Try UDP GSO on send (UDP sockets only). */
   gso?: boolean;
   /** Called once when the kernel refuses GSO and the socket falls back to sendmmsg. */
   onGsoOff?: (errnoName: string) => void;
+  /** The socket is AF_INET6: its peers' addresses are mapped to and from these stand-ins. */
+  ipv6?: StandInAddresses;
 }
+
+/** recvBatch6's per-datagram record: source (16), destination (16), hop limit (1), port (2). */
+const META6_BYTES = 35;
 
 /**
  * A non-blocking datagram socket driven in batches: recvmmsg (with UDP GRO split into one entry per datagram) and sendmmsg (with UDP GSO for runs).
@@ -43,6 +60,9 @@ export class DatagramSocket extends ReadableFd {
   private gro = false;
   /** Per-slot results of a GRO read, before the split into entries. */
   private raw?: { sizes: Uint32Array; addrs: Uint32Array; segs: Uint32Array };
+  /** IPv6: what recvBatch6 reports per datagram, and the staging of sendmmsg to 16-byte addresses. */
+  private meta6 = new Uint8Array(0);
+  private send6?: { spans: Span6List; ports: Uint32Array; index: Uint32Array };
 
   /** Takes ownership of `fd` (already created non-blocking and configured). */
   constructor(fd: number, private readonly options: DatagramSocketOptions = {}) {
@@ -78,9 +98,23 @@ export class DatagramSocket extends ReadableFd {
     return this.gro;
   }
 
+  /** One recvmmsg into b's slots: sizes, [addr, port] (stand-ins for IPv6) and, with segs, GRO segment sizes per slot. */
+  private recv(b: RxBatch, sizes: Uint32Array, addrs: Uint32Array, segs: Uint32Array | null): number {
+    const v6 = this.options.ipv6;
+    if (!v6) return native.recvBatch(this.fd, b.buf, b.slotSize, b.headroom, b.slots, sizes, addrs, 0, segs);
+    if (this.meta6.length < b.slots * META6_BYTES) this.meta6 = new Uint8Array(b.slots * META6_BYTES);
+    const meta = this.meta6;
+    const n = native.recvBatch6(this.fd, b.buf, b.slotSize, b.headroom, b.slots, sizes, meta, segs);
+    for (let i = 0; i < n; i++) {
+      const m = i * META6_BYTES;
+      addrs[2 * i] = v6.lookup(meta, m);
+      addrs[2 * i + 1] = (meta[m + 33] << 8) | meta[m + 34];
+    }
+    return n;
+  }
+
   private readPlain(b: RxBatch): number {
-    const n = native.recvBatch(this.fd, b.buf, b.slotSize, b.headroom, b.slots, b.sizes, b.addrs, 0, null);
-    return b.setSlotEntries(n);
+    return b.setSlotEntries(this.recv(b, b.sizes, b.addrs, null));
   }
 
   /** One recvmmsg into the slots, then one entry per datagram of each slot. */
@@ -90,7 +124,7 @@ export class DatagramSocket extends ReadableFd {
       this.raw = { sizes: new Uint32Array(b.slots), addrs: new Uint32Array(2 * b.slots), segs: new Uint32Array(b.slots) };
     }
     const { sizes, addrs, segs } = this.raw;
-    const n = native.recvBatch(this.fd, b.buf, b.slotSize, b.headroom, b.slots, sizes, addrs, 0, segs);
+    const n = this.recv(b, sizes, addrs, segs);
     let e = 0;
     for (let s = 0; s < n; s++) {
       const start = b.slotOffset(s);
@@ -142,7 +176,12 @@ export class DatagramSocket extends ReadableFd {
   private sendRun(spans: Spans, first: number, count: number, segment: number, addr: number, port: number, onRefused: (index: number, errnoName: string) => void): number {
     let n: number;
     try {
-      n = native.sendSegments(this.fd, spans.buf, spans.offsets, spans.lengths, first, count, addr, port, segment);
+      const to = this.options.ipv6 ? this.options.ipv6.address(addr) : addr;
+      if (to === undefined) {
+        for (let k = first; k < first + count; k++) onRefused(k, 'EADDRNOTAVAIL');
+        return 0;
+      }
+      n = native.sendSegments(this.fd, spans.buf, spans.offsets, spans.lengths, first, count, to, port, segment);
     } catch (err) {
       const code = isSystemError(err) ? err.code : 'EIO';
       // EMSGSIZE: this run's segments do not fit the route's MTU; send
@@ -162,6 +201,7 @@ export class DatagramSocket extends ReadableFd {
   }
 
   private sendEach(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
+    if (this.options.ipv6) return this.sendEach6(spans, first, count, onRefused);
     let sent = 0;
     let at = first;
     const end = first + count;
@@ -183,5 +223,43 @@ export class DatagramSocket extends ReadableFd {
     }
     return sent;
   }
-}
 
+  /** sendmmsg of spans [first, first+count) to the IPv6 addresses their stand-ins stand for, staged in chunks. */
+  private sendEach6(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
+    const v6 = this.options.ipv6!;
+    const st = (this.send6 ??= { spans: new Span6List(1024), ports: new Uint32Array(1024), index: new Uint32Array(1024) });
+    let sent = 0;
+    for (let at = first; at < first + count; ) {
+      const list = st.spans;
+      list.reset(spans.buf);
+      while (at < first + count && !list.full) {
+        const addr = v6.address(spans.addrs[2 * at]);
+        if (!addr) {
+          onRefused(at++, 'EADDRNOTAVAIL');
+          continue;
+        }
+        st.ports[list.count] = spans.addrs[2 * at + 1];
+        st.index[list.count] = at;
+        list.add(spans.offsets[at], spans.lengths[at], addr, 0, 0);
+        at++;
+      }
+      let done = 0;
+      while (done < list.count) {
+        let n: number;
+        try {
+          n = native.sendBatch6(this.fd, list.buf, list.offsets, list.lengths, list.dsts, list.hops, list.count - done, done, st.ports);
+        } catch (err) {
+          onRefused(st.index[done++], isSystemError(err) ? err.code : 'EIO');
+          continue;
+        }
+        if (n === 0) {
+          for (; done < list.count; done++) onRefused(st.index[done], 'EAGAIN');
+          break;
+        }
+        sent += n;
+        done += n;
+      }
+    }
+    return sent;
+  }
+}

@@ -67,11 +67,14 @@ export interface NativeAddon {
    * recvmmsg on an IPv6 socket: packet i at buf[i*slot+headroom], and in meta[35*i] its source (16 bytes),
    * destination (16, from IPV6_PKTINFO), hop limit (1, from IPV6_HOPLIMIT; 0 when absent) and source port (2, big-endian).
    */
-  recvBatch6(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array, meta: Uint8Array): number;
+  recvBatch6(fd: number, buf: Uint8Array, slot: number, headroom: number, max: number, sizes: Uint32Array, meta: Uint8Array, segs?: Uint32Array | null): number;
   /** sendmmsg of spans first..first+count-1, span i to dsts[16i] (port ports[i] on a UDP socket) with hop limit hops[i] (0: the socket's). */
   sendBatch6(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint8Array, hops: Uint8Array, count: number, first: number, ports?: Uint32Array): number;
-  /** UDP GSO: spans first..first+count-1 (all `segment` bytes but the last) as `count` datagrams to addr:port in one sendmsg. Returns count, or 0 on EAGAIN. */
-  sendSegments(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, addr: number, port: number, segment: number): number;
+  /**
+   * UDP GSO: spans first..first+count-1 (all `segment` bytes but the last) as `count` datagrams to addr:port in one sendmsg
+   * (addr: an IPv4 address as a number, or 16 bytes of an IPv6 one on an AF_INET6 socket). Returns count, or 0 on EAGAIN.
+   */
+  sendSegments(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, addr: number | Uint8Array, port: number, segment: number): number;
   /**
    * The Internet checksum's partial sum of buf[start, end) as big-endian
    * 16-bit words, plus `initial`, folded to 16 bits (not complemented).

@@ -5,15 +5,13 @@
 // stand-in IPv4 address from 240.0.0.0/4, a block reserved by RFC 1112
 // that no underlay uses, and the socket layer maps stand-ins to and from
 // the 16-byte addresses at the edge. Nothing above the socket changes.
-import { C, isSystemError, native } from '../native/addon.js';
+import { C, native } from '../native/addon.js';
 import { RxBatch, Spans } from '../io/batch.js';
-import { DatagramSocket } from '../io/datagram-socket.js';
-import { ReadableFd } from '../io/readable-fd.js';
+import { DatagramSocket, GRO_MAX_SEGMENTS, GRO_SLOT_BYTES, StandInAddresses } from '../io/datagram-socket.js';
 import { PollLoop } from '../io/poll-loop.js';
 import { bindToDevice, setBuffers } from '../io/socket-options.js';
 import { TunDriverError } from '../errors.js';
 import { formatIPv6 } from '../packet/addr6.js';
-import { Span6List } from '../relay/network6.js';
 import { OVERLAY_SOCKET_BUFFER } from './udp-socket.js';
 import type { UdpNetwork } from './overlay.js';
 
@@ -26,7 +24,7 @@ export const UNKNOWN_V6_SENDER = 0xffffffff;
 export const isStandIn = (addr: number): boolean => addr >= STAND_IN_BASE;
 
 /** Stand-in IPv4 addresses for IPv6 underlay addresses: one per address, for the life of the daemon. */
-export class Underlay6Endpoints {
+export class Underlay6Endpoints implements StandInAddresses {
   private readonly byText = new Map<string, number>();
   private readonly addresses: Uint8Array[] = [];
 
@@ -60,74 +58,15 @@ export class Underlay6Endpoints {
   }
 }
 
-/** Where the IPv6 socket binds. */
+/** Where the IPv6 socket binds, and whether it offloads (as the IPv4 one). */
 export interface Underlay6Options {
   address: Uint8Array;
   port: number;
   via?: string;
-}
-
-const META_BYTES = 35;
-const SLOTS = 32;
-
-/** The IPv6 UDP socket: sends to stand-ins' addresses, and reads each sender's address as its stand-in. */
-class Udp6Socket extends ReadableFd {
-  private readonly spans6 = new Span6List(1024);
-  private readonly ports6 = new Uint32Array(1024);
-  private readonly index6 = new Uint32Array(1024);
-  private readonly meta = new Uint8Array(SLOTS * META_BYTES);
-
-  constructor(fd: number, private readonly endpoints: Underlay6Endpoints) {
-    super(fd);
-  }
-
-  /** Spans [first, first+count) to their stand-ins' IPv6 addresses, in chunks of the staging lists. */
-  send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
-    let sent = 0;
-    for (let at = first; at < first + count; ) {
-      const list = this.spans6;
-      list.reset(spans.buf);
-      while (at < first + count && !list.full) {
-        const addr = this.endpoints.address(spans.addrs[2 * at]);
-        if (!addr) {
-          onRefused(at++, 'EADDRNOTAVAIL');
-          continue;
-        }
-        this.ports6[list.count] = spans.addrs[2 * at + 1];
-        this.index6[list.count] = at;
-        list.add(spans.offsets[at], spans.lengths[at], addr, 0, 0);
-        at++;
-      }
-      let done = 0;
-      while (done < list.count) {
-        let n: number;
-        try {
-          n = native.sendBatch6(this.fd, list.buf, list.offsets, list.lengths, list.dsts, list.hops, list.count - done, done, this.ports6);
-        } catch (err) {
-          onRefused(this.index6[done++], isSystemError(err) ? err.code : 'EIO');
-          continue;
-        }
-        if (n === 0) {
-          for (; done < list.count; done++) onRefused(this.index6[done], 'EAGAIN');
-          break;
-        }
-        sent += n;
-        done += n;
-      }
-    }
-    return sent;
-  }
-
-  /** One recvmmsg; each sender's address becomes its stand-in in the batch's address slots. */
-  protected readBatch(b: RxBatch): number {
-    const n = native.recvBatch6(this.fd, b.buf, b.slotSize, b.headroom, b.slots, b.sizes, this.meta);
-    for (let i = 0; i < n; i++) {
-      const m = i * META_BYTES;
-      b.addrs[2 * i] = this.endpoints.lookup(this.meta, m);
-      b.addrs[2 * i + 1] = (this.meta[m + 33] << 8) | this.meta[m + 34];
-    }
-    return b.setSlotEntries(n);
-  }
+  /** UDP GSO on send and UDP GRO on receive. */
+  offload?: boolean;
+  /** Told once if the kernel refuses GSO on it. */
+  onGsoOff?: (errnoName: string) => void;
 }
 
 /**
@@ -136,8 +75,9 @@ class Udp6Socket extends ReadableFd {
  * split into runs by family; each socket's reads reach the same handler.
  */
 export class DualUnderlay implements UdpNetwork {
-  private readonly v6: Udp6Socket;
-  private readonly batch6 = new RxBatch(SLOTS, 65536);
+  private readonly v6: DatagramSocket;
+  /** The IPv6 socket's own receive memory, shaped as the overlay's (a GRO read needs 64 KiB slots, 64 entries each). */
+  private readonly batch6 = new RxBatch(32, GRO_SLOT_BYTES, 0, 32 * GRO_MAX_SEGMENTS);
 
   /**
    * Opens the IPv6 socket beside `v4` (which it takes over: close() closes both).
@@ -160,7 +100,9 @@ export class DualUnderlay implements UdpNetwork {
       native.close(fd);
       throw err;
     }
-    this.v6 = new Udp6Socket(fd, endpoints);
+    // The same socket layer as IPv4, UDP GSO and GRO included, with the stand-ins mapped at its edge.
+    this.v6 = new DatagramSocket(fd, { gso: options.offload ?? false, ipv6: endpoints, onGsoOff: options.onGsoOff });
+    if (options.offload) this.v6.enableGro();
   }
 
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {

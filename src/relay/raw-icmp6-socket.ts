@@ -14,7 +14,8 @@ import { bindToDevice, setBuffers } from '../io/socket-options.js';
 import { formatIPv6 } from '../packet/addr6.js';
 import { IPV6, NEXT_HEADER, writeIPv6Header } from '../packet/ipv6.js';
 import { ICMP6_TYPE } from '../packet/icmp6.js';
-import { Icmp6Network, Span6List } from './network6.js';
+import { Icmp6Network } from './network6.js';
+import { Span6List } from '../io/batch.js';
 
 /** What recvBatch6 reports per packet: source, destination, hop limit, source port. */
 const META_BYTES = 35;

@@ -9,7 +9,8 @@ import { ROUTER_SOLICIT } from '../packet/captured6.testdata.js';
 import { Icmp6View, ICMP6_TYPE, writeEcho6Packet } from '../packet/icmp6.js';
 import { writeIcmp6Error } from '../packet/icmp6-errors.js';
 import { IPv6View, NEXT_HEADER, writeIPv6Header } from '../packet/ipv6.js';
-import { Icmp6Network, Span6List } from './network6.js';
+import { Icmp6Network } from './network6.js';
+import { Span6List } from '../io/batch.js';
 import { Icmp6Relay } from './relay6.js';
 
 const A = (s: string): Uint8Array => parseIPv6(s)!;

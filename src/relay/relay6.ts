@@ -20,7 +20,8 @@ import { TokenBucket } from '../util/token-bucket.js';
 import { sweepEvery5s } from './sweeper.js';
 import { Drop6Reason, Relay6Counters } from './counters6.js';
 import { Flow, Flow6Table } from './flow-table.js';
-import { Icmp6Network, Span6List } from './network6.js';
+import { Icmp6Network } from './network6.js';
+import { Span6List } from '../io/batch.js';
 
 /** How an {@link Icmp6Relay} is configured. */
 export interface Relay6Options {
