@@ -170,7 +170,7 @@ function podCommands(): Command {
       const added = [];
       for (const p of targets(lab, names)) added.push(await addPod(lab, p).catch((err) => cniFailure(p, err)));
       if (opts.json) return printJson(added);
-      for (const a of added) process.stdout.write(`${a.pod.padEnd(16)} ${a.address}${a.gateway ? ` via ${a.gateway}` : ''}\n`);
+      for (const a of added) process.stdout.write(`${a.pod.padEnd(16)} ${a.addresses.join(' ')}${a.gateway ? ` via ${a.gateway}` : ''}\n`);
     });
   const eachPod: Array<[string, string, (lab: Lab, pod: string) => Promise<void>, string]> = [
     ['check', 'CHECK: ask the plugin (and bridge, host-local) whether pods are still as ADD left them', checkPod, 'ok'],

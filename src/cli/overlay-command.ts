@@ -322,10 +322,11 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     };
     const rates = new RateMeter();
     const ipMasq = flags.ipMasq ? { table: ipMasqTable(flags.tun), subnetFile: flags.subnetFile } : undefined;
+    const ip6Masq = flags.ip6Masq && ipv6 ? { table: ipMasqTable(flags.tun) } : undefined;
     return {
       probeTarget: engine,
       metrics,
-      status: () => ({ ...overlayStatus(engine, { network, subnet, ipv6, publicIp, publicIpv6, port, ipMasq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
+      status: () => ({ ...overlayStatus(engine, { network, subnet, ipv6, publicIp, publicIpv6, port, ipMasq, ip6Masq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
       sample: () => {
         for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },
@@ -458,6 +459,7 @@ interface NodeFacts {
   publicIpv6?: Uint8Array;
   port: number;
   ipMasq?: { table: string; subnetFile: string };
+  ip6Masq?: { table: string };
   /** With --private-key: this node's public key. */
   publicKey?: string;
 }
@@ -476,6 +478,7 @@ function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, r
     ...(node.publicIpv6 ? { publicIpv6: formatIPv6(node.publicIpv6) } : {}),
     port,
     ...(node.ipMasq ? { ipMasq: node.ipMasq } : {}),
+    ...(node.ip6Masq ? { ip6Masq: node.ip6Masq } : {}),
     ...(node.publicKey ? { publicKey: node.publicKey } : {}),
     leases: { ...plane.status(), peers: overlay.peers.length },
     counters,

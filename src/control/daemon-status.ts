@@ -150,6 +150,8 @@ export interface OverlayStatus {
   offloads: OffloadStatus;
   /** Present with --ip-masq: the nftables table that masquerades pod traffic leaving the network, and the subnet.env that says so. */
   ipMasq?: { table: string; subnetFile: string };
+  /** With --ip6-masq: the ip6 nftables table that masquerades the pods' IPv6 traffic. */
+  ip6Masq?: { table: string };
   /** Present with --private-key: this node's public key (base64). */
   publicKey?: string;
   leases: LeaseSourceStatus & { peers: number };

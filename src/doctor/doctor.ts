@@ -17,7 +17,8 @@ import { Route, Route6, route6List, routeList } from '../netlink/route.js';
 import { readRpFilter } from '../relay/rp-filter.js';
 import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewall.js';
 import { liveProbe } from './live-probe.js';
-import { ipMasqRules, listIpMasq } from '../overlay/ip-masq.js';
+import { ip6MasqRules, ipMasqRules, listIpMasq } from '../overlay/ip-masq.js';
+import { parseCidr6 } from '../packet/addr6.js';
 import { ENCAP_OVERHEAD, overlayPathMtu } from '../overlay/mtu.js';
 
 export type Verdict = 'ok' | 'warning' | 'problem';
@@ -221,22 +222,32 @@ function checkWireGuard(daemon: OverlayStatus, routes: Route[], add: Add): void 
   }
 }
 
-/** An overlay with --ip-masq: are its rules in place, exactly as it installed them? */
+/** An overlay with --ip-masq (and --ip6-masq): are its rules in place, exactly as it installed them? */
 function checkIpMasq(s: Subject & { daemon: OverlayStatus }, add: Add): void {
-  const masq = s.daemon.ipMasq;
-  if (!masq) return;
-  const want = ipMasqRules(parseCidr(s.daemon.network), parseCidr(s.daemon.subnet));
+  const d = s.daemon;
+  if (d.ipMasq) {
+    const why = `the daemon runs with --ip-masq (${d.ipMasq.subnetFile} says FLANNEL_IPMASQ=true)`;
+    checkMasqTable(s.link.name, 'ip', d.ipMasq.table, ipMasqRules(parseCidr(d.network), parseCidr(d.subnet)), why, add);
+  }
+  if (d.ip6Masq && d.network6 && d.subnet6) {
+    checkMasqTable(s.link.name, 'ip6', d.ip6Masq.table, ip6MasqRules(parseCidr6(d.network6), parseCidr6(d.subnet6)), 'the daemon runs with --ip6-masq', add);
+  }
+}
+
+/** One family's masquerading table against the rules the daemon installs. */
+function checkMasqTable(tun: string, family: 'ip' | 'ip6', table: string, want: string[], why: string, add: Add): void {
+  const check = family === 'ip' ? 'ip masquerade' : 'ip6 masquerade';
   let have: string[] | undefined;
   try {
-    have = listIpMasq(s.link.name);
+    have = listIpMasq(tun, family);
   } catch (err) {
-    return add('ip masquerade', 'warning', `cannot read the rules: ${(err as Error).message}`);
+    return add(check, 'warning', `cannot read the rules: ${(err as Error).message}`);
   }
-  const fix = `restart the overlay on ${s.link.name} (it installs table ip ${masq.table} at start)`;
-  if (!have) return add('ip masquerade', 'problem', `the daemon runs with --ip-masq (${masq.subnetFile} says FLANNEL_IPMASQ=true) but table ip ${masq.table} is missing: pods reach outside the cluster with their own addresses, and replies never come back`, fix);
+  const fix = `restart the overlay on ${tun} (it installs table ${family} ${table} at start)`;
+  if (!have) return add(check, 'problem', `${why} but table ${family} ${table} is missing: pods reach outside the cluster with their own addresses, and replies never come back`, fix);
   const missing = want.filter((r) => !have.includes(r));
-  if (missing.length) return add('ip masquerade', 'problem', `table ip ${masq.table} lacks: ${missing.join('; ')}`, fix);
-  add('ip masquerade', 'ok', `table ip ${masq.table}: ${have.join('; ')}`);
+  if (missing.length) return add(check, 'problem', `table ${family} ${table} lacks: ${missing.join('; ')}`, fix);
+  add(check, 'ok', `table ${family} ${table}: ${have.join('; ')}`);
 }
 
 /** An overlay on etcd: is it still renewing the lease that holds its subnet? */

@@ -22,8 +22,10 @@ const PLUGIN_MAIN = fileURLToPath(new URL('../cni/main.js', import.meta.url));
 /** What ADD gave a pod. */
 export interface PodNetwork {
   pod: string;
-  /** "10.244.1.2/24", as the plugin returned it. */
+  /** "10.244.1.2/24", as the plugin returned it (the first address). */
   address: string;
+  /** Every address the plugin gave: one of each family on a dual-stack node. */
+  addresses: string[];
   gateway?: string;
   /** The plugin's whole result (CHECK and DEL send it back as prevResult). */
   result: JsonObject;
@@ -100,8 +102,9 @@ export async function addPod(lab: Lab, pod: string, delegate: JsonObject = {}): 
   const ip = ips[0];
   if (typeof ip?.address !== 'string') throw new TunDriverError('TUN_ERR_LAB', `tun-driver-cni gave ${pod} no address: ${JSON.stringify(result)}`);
   // On a dual-stack node a pod has one address of each family, IPv4 first.
-  recordPod(lab, pod, { conf, result }, ips.map((i) => i.address).filter((a): a is string => typeof a === 'string'));
-  return { pod, address: ip.address, gateway: typeof ip.gateway === 'string' ? ip.gateway : undefined, result };
+  const addresses = ips.map((i) => i.address).filter((a): a is string => typeof a === 'string');
+  recordPod(lab, pod, { conf, result }, addresses);
+  return { pod, address: ip.address, addresses, gateway: typeof ip.gateway === 'string' ? ip.gateway : undefined, result };
 }
 
 /**

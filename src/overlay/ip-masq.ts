@@ -83,9 +83,9 @@ export function removeIpMasq(tun: string, family: 'ip' | 'ip6' = 'ip'): void {
   if (!r.ok && !/No such file or directory/.test(r.stderr)) throw new TunDriverError('TUN_ERR_NETLINK', `cannot remove the --${family}-masq rules: ${r.stderr}`);
 }
 
-/** The table's rule lines as nft prints them, or undefined when it is not there. */
-export function listIpMasq(tun: string): string[] | undefined {
-  const r = nft(['list', 'table', 'ip', ipMasqTable(tun)]);
+/** The rule lines of the table of a family (ip: --ip-masq, ip6: --ip6-masq) as nft prints them, or undefined when it is not there. */
+export function listIpMasq(tun: string, family: 'ip' | 'ip6' = 'ip'): string[] | undefined {
+  const r = nft(['list', 'table', family, ipMasqTable(tun)]);
   if (!r.ok) return undefined;
-  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('ip '));
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(`${family} `));
 }

@@ -189,6 +189,14 @@ describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => 
     assert.deepEqual((await inside).stdout.trim().split('\n').map((l) => / IP6 (\S+) > /.exec(l)?.[1]), [c6.podIp6(1, 1), c6.podIp6(1, 1)], 'pod to pod keeps its address');
     const table = await lab.run('host-1', 'nft', ['list', 'table', 'ip6', 'tun-driver-flannel0']);
     assert.match(table.stdout, /ip6 saddr fd00:10:244:1::\/64 masquerade fully-random/);
+    // doctor shows the ip6 rules, and flags them when they are gone.
+    const doctor = async (): Promise<{ status: string; evidence: string }> =>
+      JSON.parse((await lab.run('host-1', process.execPath, [CLI, 'doctor', '--json', '--tun', 'flannel0'])).stdout).find((f: { check: string }) => f.check === 'ip6 masquerade');
+    assert.equal((await doctor()).status, 'ok');
+    await lab.run('host-1', 'nft', ['delete', 'table', 'ip6', 'tun-driver-flannel0']);
+    const gone = await doctor();
+    assert.equal(gone.status, 'problem');
+    assert.match(gone.evidence, /table ip6 tun-driver-flannel0 is missing/);
     // SIGTERM removes the ip6 table with the ip one.
     assert.equal(await c6.stop(2), 0);
     assert.doesNotMatch((await lab.run('host-2', 'nft', ['list', 'ruleset'])).stdout, /tun-driver/);
