@@ -15,7 +15,7 @@ export { MemoryTun } from './tun/memory-tun.js';
 export { RxBatch, SpanList, TxQueue } from './io/batch.js';
 export type { Spans } from './io/batch.js';
 export { DatagramSocket } from './io/datagram-socket.js';
-export type { DatagramSocketOptions } from './io/datagram-socket.js';
+export type { DatagramSocketOptions, StandInAddresses } from './io/datagram-socket.js';
 // Waiting for packets in poll() slices while traffic flows (--io-wait poll).
 export { LINGER_MS, PollLoop, BUSY_WAKES_PER_S, CALM_WAKES_PER_S } from './io/poll-loop.js';
 export type { PollLoopStats } from './io/poll-loop.js';

@@ -95,7 +95,11 @@ describe('tun-driver overlay with etcd over TLS, client certificates and RBAC', 
     const keyOf = async (): Promise<{ key: string; lease: string } | undefined> => {
       const out = await cluster.etcdctl('get', '--prefix', `${PREFIX}/subnets/`, '-w', 'json');
       const kv = (JSON.parse(out).kvs ?? []).find((k: { value: string }) => JSON.parse(Buffer.from(k.value, 'base64').toString()).PublicIP === '198.51.100.2');
-      return kv && { key: Buffer.from(kv.key, 'base64').toString(), lease: String(kv.lease) };
+      if (!kv) return undefined;
+      const key = Buffer.from(kv.key, 'base64').toString();
+      // Lease IDs pass 2^53: read the digits, not a JSON number.
+      const lease = /"lease":(\d+)/.exec(await cluster.etcdctl('get', key, '-w', 'json'))?.[1];
+      return lease === undefined ? undefined : { key, lease };
     };
     const before = (await keyOf())!;
     assert.ok(before, 'host-2 holds a key');
@@ -123,7 +127,7 @@ describe('tun-driver overlay with etcd over TLS, client certificates and RBAC', 
     assert.equal(after.key, before.key, 'the same subnet');
     assert.notEqual(after.lease, before.lease, 'under a lease of the new client');
     assert.equal(missing, 0, 'the subnet key was never absent');
-    assert.match(await cluster.etcdctl('lease', 'timetolive', Number(before.lease).toString(16)), /already expired/, 'the old lease is gone');
+    assert.match(await cluster.etcdctl('lease', 'timetolive', BigInt(before.lease).toString(16)), /already expired/, 'the old lease is gone');
     assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '2', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)])).received, 2);
     // A key file that does not parse: the daemon says so and keeps the connection it has.
     writeFileSync(keyFile, 'not a key\n');
