@@ -52,6 +52,36 @@ export interface DatagramSocketOptions {
 const META6_BYTES = 35;
 
 /**
+ * Sends spans [first, first+count) with `sendFrom(at, n)` (a sendmmsg
+ * wrapper that returns how many of spans at.. left) until each has left or
+ * been refused: a throw refuses the span it started with (its errno), a
+ * send of none refuses the rest with EAGAIN (a full socket buffer).
+ * Returns how many left. Shared by every socket that sends batches.
+ */
+export function sendEachOrRefuse(first: number, count: number, sendFrom: (at: number, n: number) => number, onRefused: (index: number, errnoName: string) => void): number {
+  let sent = 0;
+  let at = first;
+  const end = first + count;
+  while (at < end) {
+    let n: number;
+    try {
+      n = sendFrom(at, end - at);
+    } catch (err) {
+      onRefused(at, isSystemError(err) ? err.code : 'EIO');
+      at++;
+      continue;
+    }
+    if (n === 0) {
+      for (; at < end; at++) onRefused(at, 'EAGAIN');
+      break;
+    }
+    sent += n;
+    at += n;
+  }
+  return sent;
+}
+
+/**
  * A non-blocking datagram socket driven in batches: recvmmsg (with UDP GRO split into one entry per datagram) and sendmmsg (with UDP GSO for runs).
  * Send refusals are reported per datagram, never thrown.
  */
@@ -202,26 +232,7 @@ export class DatagramSocket extends ReadableFd {
 
   private sendEach(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
     if (this.options.ipv6) return this.sendEach6(spans, first, count, onRefused);
-    let sent = 0;
-    let at = first;
-    const end = first + count;
-    while (at < end) {
-      let n: number;
-      try {
-        n = native.sendBatch(this.fd, spans.buf, spans.offsets, spans.lengths, spans.addrs, end - at, at);
-      } catch (err) {
-        onRefused(at, isSystemError(err) ? err.code : 'EIO');
-        at++;
-        continue;
-      }
-      if (n === 0) {
-        for (; at < end; at++) onRefused(at, 'EAGAIN');
-        break;
-      }
-      sent += n;
-      at += n;
-    }
-    return sent;
+    return sendEachOrRefuse(first, count, (at, n) => native.sendBatch(this.fd, spans.buf, spans.offsets, spans.lengths, spans.addrs, n, at), onRefused);
   }
 
   /** sendmmsg of spans [first, first+count) to the IPv6 addresses their stand-ins stand for, staged in chunks. */
@@ -243,22 +254,8 @@ export class DatagramSocket extends ReadableFd {
         list.add(spans.offsets[at], spans.lengths[at], addr, 0, 0);
         at++;
       }
-      let done = 0;
-      while (done < list.count) {
-        let n: number;
-        try {
-          n = native.sendBatch6(this.fd, list.buf, list.offsets, list.lengths, list.dsts, list.hops, list.count - done, done, st.ports);
-        } catch (err) {
-          onRefused(st.index[done++], isSystemError(err) ? err.code : 'EIO');
-          continue;
-        }
-        if (n === 0) {
-          for (; done < list.count; done++) onRefused(st.index[done], 'EAGAIN');
-          break;
-        }
-        sent += n;
-        done += n;
-      }
+      const staged = list.count;
+      sent += sendEachOrRefuse(0, staged, (k, n) => native.sendBatch6(this.fd, list.buf, list.offsets, list.lengths, list.dsts, list.hops, n, k, st.ports), (k, errno) => onRefused(st.index[k], errno));
     }
     return sent;
   }

@@ -10,6 +10,7 @@ import { C, isSystemError, native } from '../native/addon.js';
 import { isPermissionErrno, PERMISSION_HINT, TunDriverError } from '../errors.js';
 import { RxBatch } from '../io/batch.js';
 import { ReadableFd } from '../io/readable-fd.js';
+import { sendEachOrRefuse } from '../io/datagram-socket.js';
 import { bindToDevice, setBuffers } from '../io/socket-options.js';
 import { formatIPv6 } from '../packet/addr6.js';
 import { IPV6, NEXT_HEADER, writeIPv6Header } from '../packet/ipv6.js';
@@ -76,26 +77,7 @@ export class RawIcmp6Socket extends ReadableFd implements Icmp6Network {
   }
 
   send(spans: Span6List, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
-    let sent = 0;
-    let at = first;
-    const end = first + count;
-    while (at < end) {
-      let n: number;
-      try {
-        n = native.sendBatch6(this.fd, spans.buf, spans.offsets, spans.lengths, spans.dsts, spans.hops, end - at, at);
-      } catch (err) {
-        onRefused(at, isSystemError(err) ? err.code : 'EIO');
-        at++;
-        continue;
-      }
-      if (n === 0) {
-        for (; at < end; at++) onRefused(at, 'EAGAIN');
-        break;
-      }
-      sent += n;
-      at += n;
-    }
-    return sent;
+    return sendEachOrRefuse(first, count, (at, n) => native.sendBatch6(this.fd, spans.buf, spans.offsets, spans.lengths, spans.dsts, spans.hops, n, at), onRefused);
   }
 
   /** One recvmmsg, then the IPv6 header of each message written into its slot's headroom. */
