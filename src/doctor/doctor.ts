@@ -172,6 +172,10 @@ function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], add
   const name = s.link.name;
   const forward = sysctlRead('net.ipv4.ip_forward');
   add('ip_forward', forward === '1' ? 'ok' : 'problem', `net.ipv4.ip_forward=${forward}${forward === '1' ? '' : ': pods behind this node cannot reach the overlay'}`, forward === '1' ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
+  if (s.daemon.subnet6) {
+    const forward6 = sysctlRead('net.ipv6.conf.all.forwarding');
+    add('ipv6 forwarding', forward6 === '1' ? 'ok' : 'problem', `net.ipv6.conf.all.forwarding=${forward6}${forward6 === '1' ? '' : `: this node has IPv6 subnet ${s.daemon.subnet6}, but its pods' IPv6 traffic cannot reach the overlay`}`, forward6 === '1' ? undefined : 'sysctl -w net.ipv6.conf.all.forwarding=1');
+  }
   checkEtcdLease(s, add);
   checkIpMasq(s, add);
   const endpoint = s.daemon.endpoint;
@@ -180,12 +184,15 @@ function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], add
   const underlay = underlayAddr && links.find((l) => l.index === underlayAddr.index);
   if (!underlay) return add(`${name} MTU`, 'warning', `cannot find the interface holding ${endpoint}`);
   const sealed = s.daemon.publicKey !== undefined;
-  const overhead = underlay.mtu - overlayPathMtu(underlay.mtu, sealed);
+  // Over an IPv6 underlay (--public-ipv6) the outer header is 20 bytes longer.
+  const outer = s.daemon.publicIpv6 ? ENCAP_OVERHEAD + 20 : ENCAP_OVERHEAD;
+  const pathMtu = overlayPathMtu(underlay.mtu, sealed) - (outer - ENCAP_OVERHEAD);
+  const overhead = underlay.mtu - pathMtu;
   const fits = s.link.mtu + overhead <= underlay.mtu;
-  const what = sealed ? `${ENCAP_OVERHEAD} bytes of UDP/IP and ${overhead - ENCAP_OVERHEAD} of WireGuard header and tag` : `${ENCAP_OVERHEAD} bytes of UDP/IP`;
+  const what = sealed ? `${outer} bytes of UDP/IP and ${overhead - outer} of WireGuard header and tag` : `${outer} bytes of UDP/IP`;
   add(`${name} MTU`, fits ? 'ok' : 'problem',
     `${name} mtu ${s.link.mtu} + ${what} ${fits ? '<=' : '>'} ${underlay.name} mtu ${underlay.mtu}${fits ? '' : ': full-size packets do not fit one datagram (the daemon must answer Fragmentation Needed or fragment)'}`,
-    fits ? undefined : `restart the overlay without --mtu (default ${overlayPathMtu(underlay.mtu, sealed)}), or: ip link set dev ${name} mtu ${overlayPathMtu(underlay.mtu, sealed)}`);
+    fits ? undefined : `restart the overlay without --mtu (default ${pathMtu}), or: ip link set dev ${name} mtu ${pathMtu}`);
 }
 
 /** Beyond this, a session can no longer carry traffic (WireGuard's REJECT_AFTER_TIME). */

@@ -86,7 +86,22 @@ describe('tun-driver overlay, dual-stack', { skip: ROOT_SKIP }, () => {
     assert.ok((s.counters.dropped['no-route'] ?? 0) >= 1);
   });
 
-  test('5. bad IPv6 flags are one line, exit 2, nothing created', async () => {
+  test('5. doctor on a dual-stack node: IPv6 forwarding off is a problem with its fix', async () => {
+    const finding = async (): Promise<{ status: string; evidence: string; fix?: string }> =>
+      (JSON.parse((await cluster.lab.run('host-1', process.execPath, [CLI, 'doctor', '--json', '--tun', 'flannel0'])).stdout) as Array<{ check: string; status: string; evidence: string; fix?: string }>).find((f) => f.check === 'ipv6 forwarding')!;
+    assert.equal((await finding()).status, 'ok');
+    await cluster.lab.run('host-1', 'sysctl', ['-w', 'net.ipv6.conf.all.forwarding=0']);
+    try {
+      const off = await finding();
+      assert.equal(off.status, 'problem');
+      assert.match(off.evidence, /fd00:10:244:1::\/64/);
+      assert.equal(off.fix, 'sysctl -w net.ipv6.conf.all.forwarding=1');
+    } finally {
+      await cluster.lab.run('host-1', 'sysctl', ['-w', 'net.ipv6.conf.all.forwarding=1']);
+    }
+  });
+
+  test('6. bad IPv6 flags are one line, exit 2, nothing created', async () => {
     const base = ['overlay', '--network', '10.244.0.0/16', '--subnet', '10.244.9.0/24', '--public-ip', '198.51.100.1', '--leases', cluster.leasesFile, '--tun', 'tdbad0'];
     for (const [extra, message] of [
       [['--network', 'fd00:10:244::/48'], /needs this node's IPv6 --subnet/],
@@ -158,6 +173,9 @@ describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => 
     const st = await lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
     const [s] = JSON.parse(st.stdout);
     assert.equal(s.publicIpv6, '2001:db8:100::1');
+    const mtu = (JSON.parse((await lab.run('host-1', process.execPath, [CLI, 'doctor', '--json', '--tun', 'flannel0'])).stdout) as Array<{ check: string; status: string; evidence: string }>).find((f) => f.check === 'flannel0 MTU')!;
+    assert.equal(mtu.status, 'ok');
+    assert.match(mtu.evidence, /flannel0 mtu 1452 \+ 48 bytes of UDP\/IP <= eth0 mtu 1500/, 'the IPv6 underlay leaves 1,452 bytes inside');
     assert.deepEqual(s.peers.map((p: { publicIp: string }) => p.publicIp), ['[2001:db8:100::2]']);
     const server = lab.spawn(pod(2, 1), 'iperf3', ['-s', '-1'], { stdio: 'ignore' });
     await sleep(300);
