@@ -247,7 +247,10 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
       published = await record();
     }
     assert.deepEqual(published.BackendData, { PublicKey: second }, 'the new key replaced the old in etcd');
-    assert.match(run.stderr(), /published in \/coreos\.com\/network\/subnets\/.* \(BackendData\.PublicKey\)/);
+    // The log line follows the put's answer: it may reach the pipe a moment after etcd shows the key.
+    const said = /published in \/coreos\.com\/network\/subnets\/.* \(BackendData\.PublicKey\)/;
+    for (let i = 0; i < 50 && !said.test(run.stderr()); i++) await sleep(100);
+    assert.match(run.stderr(), said);
     await cluster.stop(3);
     await cluster.start(3);
     assert.equal((await record()).BackendData, null, 'without a key the record says none');
