@@ -199,8 +199,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   } finally {
     nl.close();
   }
-  // Over an IPv6 underlay the outer header is 20 bytes longer: one MTU for every peer, the smaller.
-  const pathMtu = overlayPathMtu(publicIpv6 ? underlayMtu - (IPV6.HEADER - 20) : underlayMtu, keys !== undefined);
+  const pathMtu = overlayPathMtu(underlayMtu, keys !== undefined, publicIpv6 !== undefined);
   const tunMtu = mtuFlag ?? pathMtu;
 
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.

@@ -19,7 +19,7 @@ import { blockingRules, droppingPolicies, readRuleset, Traffic } from './firewal
 import { liveProbe } from './live-probe.js';
 import { ip6MasqRules, ipMasqRules, listIpMasq } from '../overlay/ip-masq.js';
 import { parseCidr6 } from '../packet/addr6.js';
-import { ENCAP_OVERHEAD, overlayPathMtu } from '../overlay/mtu.js';
+import { encapOverhead, overlayPathMtu } from '../overlay/mtu.js';
 
 export type Verdict = 'ok' | 'warning' | 'problem';
 
@@ -184,9 +184,9 @@ function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], add
   const underlay = underlayAddr && links.find((l) => l.index === underlayAddr.index);
   if (!underlay) return add(`${name} MTU`, 'warning', `cannot find the interface holding ${endpoint}`);
   const sealed = s.daemon.publicKey !== undefined;
-  // Over an IPv6 underlay (--public-ipv6) the outer header is 20 bytes longer.
-  const outer = s.daemon.publicIpv6 ? ENCAP_OVERHEAD + 20 : ENCAP_OVERHEAD;
-  const pathMtu = overlayPathMtu(underlay.mtu, sealed) - (outer - ENCAP_OVERHEAD);
+  const ipv6Underlay = s.daemon.publicIpv6 !== undefined;
+  const outer = encapOverhead(ipv6Underlay);
+  const pathMtu = overlayPathMtu(underlay.mtu, sealed, ipv6Underlay);
   const overhead = underlay.mtu - pathMtu;
   const fits = s.link.mtu + overhead <= underlay.mtu;
   const what = sealed ? `${outer} bytes of UDP/IP and ${overhead - outer} of WireGuard header and tag` : `${outer} bytes of UDP/IP`;
