@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
 import { isKeyText } from '../wireguard/keys.js';
 import { readJsonFile } from '../util/json-file.js';
+import { isStandIn } from './route-table.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
 import { formatCidr6, formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
 
@@ -151,5 +152,5 @@ export function describeLease(l: Lease): string {
  * else the IPv4 one.
  */
 export function formatEndpointIp(l: { publicIp: number; publicIpv6?: Uint8Array }): string {
-  return l.publicIpv6 && l.publicIp >= 0xf0000000 ? `[${formatIPv6(l.publicIpv6)}]` : formatIPv4(l.publicIp);
+  return l.publicIpv6 && isStandIn(l.publicIp) ? `[${formatIPv6(l.publicIpv6)}]` : formatIPv4(l.publicIp);
 }

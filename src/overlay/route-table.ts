@@ -94,3 +94,13 @@ export class RouteTable {
 export function endpointKey(addr: number, port: number): number {
   return addr * 0x10000 + port;
 }
+
+/**
+ * Peers reached over the IPv6 underlay are keyed by a stand-in IPv4
+ * address from 240.0.0.0/4 (reserved, never an underlay address); the
+ * socket layer maps it to theirs (underlay6.ts).
+ */
+export const STAND_IN_BASE = 0xf0000000;
+
+/** Whether an address is a stand-in for a peer reached over IPv6. */
+export const isStandIn = (addr: number): boolean => addr >= STAND_IN_BASE;

@@ -11,22 +11,22 @@ import { DatagramSocket, GRO_MAX_SEGMENTS, GRO_SLOT_BYTES, StandInAddresses } fr
 import { PollLoop } from '../io/poll-loop.js';
 import { bindToDevice, setBuffers } from '../io/socket-options.js';
 import { TunDriverError } from '../errors.js';
-import { formatIPv6 } from '../packet/addr6.js';
+import { formatIPv6, sameIPv6 } from '../packet/addr6.js';
+import { isStandIn, STAND_IN_BASE } from './route-table.js';
 import { OVERLAY_SOCKET_BUFFER } from './udp-socket.js';
 import type { UdpNetwork } from './overlay.js';
 
-const STAND_IN_BASE = 0xf0000000;
 const STAND_IN_COUNT = 0x0fffffff;
 /** What a datagram from an IPv6 address that is no known node's is given: no peer has it. */
 export const UNKNOWN_V6_SENDER = 0xffffffff;
-
-/** Whether an address is a stand-in for a peer reached over IPv6. */
-export const isStandIn = (addr: number): boolean => addr >= STAND_IN_BASE;
 
 /** Stand-in IPv4 addresses for IPv6 underlay addresses: one per address, for the life of the daemon. */
 export class Underlay6Endpoints implements StandInAddresses {
   private readonly byText = new Map<string, number>();
   private readonly addresses: Uint8Array[] = [];
+  /** The last sender looked up and its stand-in: a batch nearly always comes from one node, so most lookups format nothing. */
+  private readonly lastSender = new Uint8Array(16);
+  private lastStandIn = -1;
 
   /** The stand-in for `address` (16 bytes), made on first use. */
   standIn(address: Uint8Array): number {
@@ -37,24 +37,23 @@ export class Underlay6Endpoints implements StandInAddresses {
       id = STAND_IN_BASE + this.addresses.length;
       this.addresses.push(Uint8Array.from(address));
       this.byText.set(text, id);
+      this.lastStandIn = -1; // an unknown sender may just have become known
     }
     return id;
   }
 
   /** The stand-in of a known address at buf[off], or UNKNOWN_V6_SENDER (no new entry: senders do not grow the table). */
   lookup(buf: Uint8Array, off: number): number {
-    return this.byText.get(formatIPv6(buf, off)) ?? UNKNOWN_V6_SENDER;
+    if (this.lastStandIn >= 0 && sameIPv6(buf, off, this.lastSender)) return this.lastStandIn;
+    const id = this.byText.get(formatIPv6(buf, off)) ?? UNKNOWN_V6_SENDER;
+    this.lastSender.set(buf.subarray(off, off + 16));
+    this.lastStandIn = id;
+    return id;
   }
 
   /** The 16 bytes behind a stand-in, or undefined. */
   address(standIn: number): Uint8Array | undefined {
     return isStandIn(standIn) ? this.addresses[standIn - STAND_IN_BASE] : undefined;
-  }
-
-  /** "[2001:db8::1]" for a stand-in, for logs and status. */
-  text(standIn: number): string | undefined {
-    const a = this.address(standIn);
-    return a && `[${formatIPv6(a)}]`;
   }
 }
 
