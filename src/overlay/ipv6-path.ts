@@ -32,7 +32,12 @@ export class OverlayIPv6 {
   private readonly ip = new IPv6View();
   /** Where ICMPv6 errors are built. */
   private readonly scratch = new Uint8Array(IPV6.MIN_MTU);
-  /** This node's IPv6 hop address: its subnet's first address, the TUN's /128. */
+  /** The view of the packet accept() last let in (for --trace). */
+  get lastAccepted(): IPv6View {
+    return this.ip;
+  }
+
+  /** This node's IPv6 hop address: its IPv6 subnet's network address, the TUN's (with the IPv6 network's length). */
   readonly hopAddress: Uint8Array;
 
   constructor(

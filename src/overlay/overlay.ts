@@ -20,7 +20,8 @@ import { RxBatch, SpanList, Spans, TxQueue } from '../io/batch.js';
 import { GRO_MAX_SEGMENTS, GRO_SLOT_BYTES } from '../io/datagram-socket.js';
 import { PollLoop } from '../io/poll-loop.js';
 import { formatIPv4, Prefix, prefixContains, prefixMask, samePrefix } from '../packet/addr.js';
-import { describeIPv4 } from '../packet/describe.js';
+import { describeIPv4, describeIPv6 } from '../packet/describe.js';
+import { get16 } from '../packet/bytes.js';
 import { fragmentIPv4 } from '../packet/fragment.js';
 import { mayAnswerWithError, writeIcmpError } from '../packet/icmp-errors.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
@@ -302,9 +303,12 @@ export class Overlay {
       const off = batch.offset(i);
       const ip = this.ip.attach(batch.buf, off, batch.sizes[i]);
       if (batch.sizes[i] > 0 && ip.version === 6) {
-        const peer6 = this.v6?.route(batch.buf, off, batch.sizes[i], routes);
-        if (!this.v6) this.counters.drop('ipv6');
-        else if (peer6) this.queueToPeer(off, batch.sizes[i], peer6);
+        if (!this.v6) {
+          this.counters.drop('ipv6');
+          continue;
+        }
+        const peer6 = this.v6.route(batch.buf, off, batch.sizes[i], routes);
+        if (peer6) this.queueToPeer(off, batch.sizes[i], peer6);
         continue;
       }
       if (ip.check() !== undefined) {
@@ -392,9 +396,8 @@ export class Overlay {
         if (!peer) continue; // its lease went away while the message was in flight
         off += TRANSPORT_HEADER;
         // Padding: the packet is as long as its IP header says, within the 15 bytes of padding.
-        const inner = this.ip.attach(batch.buf, off, n);
-        const version = n > 0 ? inner.version : 0;
-        const total = version === 4 && n >= 20 ? inner.totalLength : version === 6 && n >= IPV6.HEADER ? IPV6.HEADER + ((batch.buf[off + 4] << 8) | batch.buf[off + 5]) : n;
+        const version = n > 0 ? batch.buf[off] >>> 4 : 0;
+        const total = version === 4 && n >= 20 ? get16(batch.buf, off + 2) : version === 6 && n >= IPV6.HEADER ? IPV6.HEADER + get16(batch.buf, off + IPV6.PAYLOAD_LENGTH) : n;
         if (total > n || n - total >= 16) {
           this.counters.drop('malformed');
           continue;
@@ -421,7 +424,7 @@ export class Overlay {
       if (this.v6 ? size > 0 && ip.version === 6 : isIPv6Packet(batch.buf, off, size)) {
         if (!this.v6) this.counters.drop('ipv6');
         else if (this.v6.accept(batch.buf, off, size, peer)) {
-          this.trace?.(`net>tun IPv6, ${size} bytes`);
+          this.trace?.(`net>tun ${describeIPv6(this.v6.lastAccepted)}`);
           if (this.toTun.full) this.flushToTun();
           this.toTun.add(off, size);
         }

@@ -11,6 +11,7 @@
 import { RxBatch, TxQueue } from '../io/batch.js';
 import { PollLoop } from '../io/poll-loop.js';
 import { formatIPv6, parseIPv6, Prefix6, prefix6Contains } from '../packet/addr6.js';
+import { describeIPv6 } from '../packet/describe.js';
 import { fragmentIPv6, Reassembler6 } from '../packet/fragment6.js';
 import { Icmp6View, ICMP6_TYPE, ICMP6_UNREACH, isLinkChatter } from '../packet/icmp6.js';
 import { mayAnswerWithError6, Quote6, quotedId, readQuote6, rewriteError6, writeIcmp6Error } from '../packet/icmp6-errors.js';
@@ -42,14 +43,6 @@ export interface Relay6Options {
 }
 
 const UNREACH_FOR_ERRNO: Record<string, number> = { ENETUNREACH: ICMP6_UNREACH.NO_ROUTE, EHOSTUNREACH: ICMP6_UNREACH.ADDRESS, EACCES: ICMP6_UNREACH.ADMIN_PROHIBITED, EPERM: ICMP6_UNREACH.ADMIN_PROHIBITED };
-
-/** `fd00:1::3 > 2001:db8::9 echo-request id 7 seq 1, 64 bytes`, for --trace. */
-function describe6(ip: IPv6View, icmp?: Icmp6View): string {
-  const base = `${formatIPv6(ip.buf, ip.srcOffset)} > ${formatIPv6(ip.buf, ip.dstOffset)}`;
-  if (!icmp) return `${base} next-header ${ip.protocol}, ${ip.totalLength} bytes`;
-  const what = icmp.isEcho ? `echo-${icmp.type === ICMP6_TYPE.ECHO_REQUEST ? 'request' : 'reply'} id ${icmp.id} seq ${icmp.seq}` : `icmp6 type ${icmp.type} code ${icmp.code}`;
-  return `${base} ${what}, ${ip.totalLength} bytes hlim ${ip.hopLimit}`;
-}
 
 /** The ICMPv6 echo relay over a {@link PacketDevice} and an {@link Icmp6Network}. Bad input is counted and dropped, never thrown. */
 export class Icmp6Relay {
@@ -152,7 +145,7 @@ export class Icmp6Relay {
     }
     if (ip.isFragment) {
       counters.fragmentsIn++;
-      this.trace?.(`tun>    ${describe6(ip)} fragment`);
+      this.trace?.(`tun>    ${describeIPv6(ip)} fragment`);
       const whole = this.reassembler.add(ip, now);
       if (whole === undefined) return;
       if (typeof whole === 'string') return counters.drop(whole);
@@ -179,7 +172,7 @@ export class Icmp6Relay {
     const dst = formatIPv6(buf, ip.dstOffset);
     const flow = this.flows.outbound(src, dst, icmp.id, now);
     if (!flow) return counters.drop(this.flows.ownsSource(src) ? 'flow-table-full' : 'bad-source');
-    this.trace?.(`tun>net ${describe6(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
+    this.trace?.(`tun>net ${describeIPv6(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
     icmp.setId(flow.outId); // the kernel recomputes the checksum of what a raw ICMPv6 socket sends
     flow.requests++;
     counters.requestBytes += ip.totalLength;
@@ -221,7 +214,7 @@ export class Icmp6Relay {
   private refuseNonIcmp(ip: IPv6View): void {
     if (!prefix6Contains(this.options.subnet, ip.buf, ip.srcOffset)) return this.counters.drop('bad-source');
     if (!mayAnswerWithError6(ip, undefined)) return this.counters.drop('not-icmp');
-    this.trace?.(`tun>    ${describe6(ip)} refused: not ICMPv6`);
+    this.trace?.(`tun>    ${describeIPv6(ip)} refused: not ICMPv6`);
     this.giveError(ip, ICMP6_TYPE.DEST_UNREACH, ICMP6_UNREACH.ADMIN_PROHIBITED, ip.dst());
   }
 
@@ -293,7 +286,7 @@ export class Icmp6Relay {
       return;
     }
     flow.lastSeen = now;
-    this.trace?.(`net>tun ${describe6(ip, icmp)}`);
+    this.trace?.(`net>tun ${describeIPv6(ip, icmp)}`);
     counters.replyBytes += ip.totalLength;
     this.writeToTun(ip);
   }
