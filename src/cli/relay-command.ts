@@ -152,7 +152,12 @@ async function runRelay(flags: RelayFlags): Promise<void> {
           netToTun: { packets: sum((c) => c.replies + c.errorsRelayed + c.errorsGenerated), bytes: sum((c) => c.replyBytes) },
         };
       },
-      drops: () => ({ ...engine6?.counters.drops.toJSON(), ...engine?.counters.drops.toJSON() }),
+      drops: () => {
+        // Both engines share reason names ('malformed', 'send-failed', ...): add them up.
+        const all: Record<string, number> = {};
+        for (const c of [engine?.counters, engine6?.counters]) for (const [reason, n] of Object.entries(c?.drops.toJSON() ?? {})) all[reason] = (all[reason] ?? 0) + n;
+        return all;
+      },
       active: () => (engine?.flows.size ?? 0) + (engine6?.flows.size ?? 0),
     });
     if (subnets.v6) {
