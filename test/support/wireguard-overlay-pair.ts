@@ -1,5 +1,6 @@
-// An Overlay with a WireGuard key (node 10.244.1.0/24) and a WireGuard
-// peer of its own (node 10.244.2.0/24 at 198.51.100.2:9000), wired in
+// An Overlay with a WireGuard key (node 10.244.1.0/24 and
+// fd00:10:244:1::/64) and a WireGuard peer of its own (node 10.244.2.0/24
+// and fd00:10:244:2::/64 at 198.51.100.2:9000), wired in
 // memory with the handshake done: the peer seals packets as a real node
 // would and feeds them to the overlay's network side. For the fuzz target
 // and the tests of what the overlay does with decrypted packets.
@@ -7,6 +8,7 @@ import { RxBatch, SpanList } from '../../src/io/batch.js';
 import { Overlay, UdpNetwork } from '../../src/overlay/overlay.js';
 import { parseLeases } from '../../src/overlay/leases.js';
 import { parseCidr, parseIPv4 } from '../../src/packet/addr.js';
+import { parseCidr6 } from '../../src/packet/addr6.js';
 import { MemoryTun } from '../../src/tun/memory-tun.js';
 import { paddedLength, WireGuard } from '../../src/wireguard/device.js';
 import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
@@ -14,6 +16,7 @@ import { TRANSPORT_OVERHEAD } from '../../src/wireguard/messages.js';
 
 const A = (s: string): number => parseIPv4(s)!;
 const NETWORK = parseCidr('10.244.0.0/16');
+const NETWORK6 = parseCidr6('fd00:10:244::/48');
 
 export interface WireGuardOverlayPair {
   overlay: Overlay;
@@ -30,9 +33,9 @@ export interface WireGuardOverlayPair {
 
 export function wireguardOverlayPair(): WireGuardOverlayPair {
   const [mine, theirs] = [generatePrivateKey(), generatePrivateKey()];
-  const leases = { network: '10.244.0.0/16', nodes: [
-    { subnet: '10.244.1.0/24', publicIp: '198.51.100.1', publicKey: publicKeyOf(mine) },
-    { subnet: '10.244.2.0/24', publicIp: '198.51.100.2', port: 9000, publicKey: publicKeyOf(theirs) },
+  const leases = { network: '10.244.0.0/16', networkV6: 'fd00:10:244::/48', nodes: [
+    { subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1', publicKey: publicKeyOf(mine) },
+    { subnet: '10.244.2.0/24', subnetV6: 'fd00:10:244:2::/64', publicIp: '198.51.100.2', port: 9000, publicKey: publicKeyOf(theirs) },
   ] };
   const tun = new MemoryTun();
   const toPeer: Uint8Array[] = [];
@@ -45,8 +48,9 @@ export function wireguardOverlayPair(): WireGuardOverlayPair {
     stopReading() {},
     close() {},
   };
-  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), tunMtu: 1440, pathMtu: 1440, now: () => 0, wireguard: { privateKey: keyPairOf(mine).privateKey } });
-  overlay.setLeases(parseLeases(leases, NETWORK, 'test'));
+  const ipv6 = { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') };
+  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), ipv6, tunMtu: 1440, pathMtu: 1440, now: () => 0, wireguard: { privateKey: keyPairOf(mine).privateKey } });
+  overlay.setLeases(parseLeases(leases, NETWORK, 'test', NETWORK6));
   const fromPeer: Uint8Array[] = [];
   const peerWg = new WireGuard({ privateKey: keyPairOf(theirs).privateKey, pathMtu: 1440, send: (m) => {
     for (let k = 0; k < m.count; k++) fromPeer.push(m.buf.slice(m.offsets[k], m.offsets[k] + m.lengths[k]));
