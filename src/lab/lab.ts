@@ -142,9 +142,9 @@ async function ipv6LinksReady(nodes: LabNode[]): Promise<void> {
   for (const node of nodes.filter((n) => n.kind === 'host' || n.kind === 'router')) {
     const ready = (): boolean =>
       withNetlink(node.netns, (nl) => {
-        const globals = addr6List(nl).filter((a) => a.scope === 0);
-        const linkLocal = new Set(addr6List(nl).filter((a) => a.scope === 253 && (a.flags & IFA_F.TENTATIVE) === 0).map((a) => a.index));
-        return globals.every((a) => linkLocal.has(a.index));
+        const addrs = addr6List(nl);
+        const linkLocal = new Set(addrs.filter((a) => a.scope === 253 && (a.flags & IFA_F.TENTATIVE) === 0).map((a) => a.index));
+        return addrs.every((a) => a.scope !== 0 || linkLocal.has(a.index));
       });
     while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
