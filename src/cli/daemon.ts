@@ -108,10 +108,12 @@ export async function serveStatus(device: string, status: () => DaemonStatus, un
   const server = await ControlServer.listen(controlSocketPath(device), {
     status,
     probe: (arg) => {
-      const id = Number(arg);
-      if (!/^\d{1,5}$/.test(arg) || id > 0xffff) throw new Error('probe takes an ICMP identifier, 0-65535');
-      engine.probe = new Probe(id);
-      return { armed: id };
+      // "probe ID" arms the near end (doctor, the pinger's node); "probe ID far" the destination's node.
+      const m = /^(\d{1,5})(?: (far))?$/.exec(arg);
+      const id = Number(m?.[1]);
+      if (!m || id > 0xffff) throw new Error('probe takes an ICMP identifier, 0-65535, and optionally "far"');
+      engine.probe = new Probe(id, m[2] === 'far');
+      return { armed: id, far: m[2] === 'far' };
     },
     'probe-result': () => {
       const result = engine.probe?.toJSON() ?? { error: 'no probe armed' };

@@ -19,7 +19,8 @@ export class ControlServer {
         input += chunk;
         if (input.length > 256) return void conn.destroy();
         if (!input.includes('\n')) return;
-        const [command, arg = ''] = input.trim().split(/\s+/, 2);
+        const [command, ...rest] = input.trim().split(/\s+/);
+        const arg = rest.join(' ');
         const handler = Object.hasOwn(commands, command) ? commands[command] : undefined;
         let answer: unknown;
         try {

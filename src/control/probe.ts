@@ -13,22 +13,36 @@ export class Probe {
   /** Why the daemon stopped the packet, when it said (a drop reason or errno). */
   stoppedBecause?: string;
 
-  constructor(readonly icmpId: number, readonly armedAt = Date.now()) {}
+  /**
+   * far: this daemon is at the destination end of the probe's path (the
+   * lab page arms both ends), so it watches for the echo request coming in
+   * from the network and the reply going out: the same stages, for the
+   * opposite echo types.
+   */
+  constructor(readonly icmpId: number, readonly far = false, readonly armedAt = Date.now()) {}
 
   /** Records the first time `stage` was reached (milliseconds since arming). */
   mark(stage: ProbeStage): void {
     if (!this.reached.has(stage)) this.reached.set(stage, Date.now() - this.armedAt);
   }
 
-  /** {icmpId, reached: {stage: ms}, stoppedBecause}, as `doctor` shows it. */
+  /** {icmpId, far, armedAt (wall clock ms), reached: {stage: ms after arming}, stoppedBecause}, as `doctor` shows it. */
   toJSON(): Record<string, unknown> {
-    return { icmpId: this.icmpId, reached: Object.fromEntries(this.reached), stoppedBecause: this.stoppedBecause };
+    return { icmpId: this.icmpId, far: this.far, armedAt: this.armedAt, reached: Object.fromEntries(this.reached), stoppedBecause: this.stoppedBecause };
   }
 }
 
-/** Whether `ip` (a checked IPv4 packet) is the probe's ICMP echo of `icmpType`, identified by `id`. */
+const ECHO_REQUEST = 8;
+const ECHO_REPLY = 0;
+
+/**
+ * Whether `ip` (a checked IPv4 packet) is the probe's ICMP echo of
+ * `icmpType` (as the near end sees it: a request on the way out, a reply on
+ * the way back), identified by `id`. A far probe matches the other echo type.
+ */
 export function isProbePacket(probe: Probe | undefined, ip: { protocol: number; payloadLength: number; payloadOffset: number; buf: Uint8Array; fragmentOffset: number }, icmpType: number, id?: number): boolean {
   if (!probe || ip.protocol !== 1 || ip.fragmentOffset !== 0 || ip.payloadLength < 8) return false;
   const o = ip.payloadOffset;
-  return ip.buf[o] === icmpType && ((ip.buf[o + 4] << 8) | ip.buf[o + 5]) === (id ?? probe.icmpId);
+  const type = probe.far ? (icmpType === ECHO_REQUEST ? ECHO_REPLY : icmpType === ECHO_REPLY ? ECHO_REQUEST : icmpType) : icmpType;
+  return ip.buf[o] === type && ((ip.buf[o + 4] << 8) | ip.buf[o + 5]) === (id ?? probe.icmpId);
 }
