@@ -11,6 +11,9 @@ import { LAB_NAME, loadTopologyFile } from '../lab/topology.js';
 import { TunDriverError } from '../errors.js';
 import { spawnInNetns } from '../netns/processes.js';
 import { intOption, printJson, usageError } from './output.js';
+import { LabReader } from '../watch/lab-reader.js';
+import { probePath } from '../watch/path-probe.js';
+import { parseWatchListen, WatchServer } from '../watch/watch-server.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -131,7 +134,35 @@ export function labCommands(): Command {
       process.exitCode = code;
     });
 
+  lab.addCommand(watchCommand());
+
   return lab;
+}
+
+/** `lab watch`: the live page of a whole lab, on loopback. */
+function watchCommand(): Command {
+  return new Command('watch')
+    .description("serve one live page for a whole lab on loopback: the cluster map, rates over the last 10 minutes, a packet's path hop by hop (reads the lab; configures nothing)")
+    .option('--lab <name>', 'which lab (default: the only one up)')
+    .option('--listen <host:port>', 'where to serve the page (loopback only)', '127.0.0.1:9180')
+    .addHelpText('after', '\nExamples:\n  tun-driver lab watch\n  tun-driver lab watch --lab cluster --listen 127.0.0.1:9180\n  then open http://127.0.0.1:9180/ (http://127.0.0.1:9180/?lang=zh for Chinese labels)\n\nData for scripts: /cluster.json (the map), /history.json (the rates).\n')
+    .action(async (opts: { lab?: string; listen: string }) => {
+      const listen = parseWatchListen(opts.listen);
+      if (opts.lab !== undefined) checkLabName(opts.lab);
+      const labs = Lab.list().labs.map((l) => l.name);
+      const name = opts.lab ?? (labs.length === 1 ? labs[0] : undefined);
+      if (!name) throw new TunDriverError('TUN_ERR_LAB', labs.length === 0 ? 'no lab is up (start one: tun-driver lab up --preset cluster)' : `labs ${labs.join(', ')} are up: say which with --lab NAME`);
+      Lab.open(name); // a one-line error when there is no such lab
+      const reader = new LabReader(name);
+      const server = await WatchServer.start(listen, { read: () => reader.read(), probe: (from, to) => probePath(name, from, to) });
+      process.stdout.write(`watching lab ${name} at ${server.url} (Chinese labels: ${server.url}?lang=zh); Ctrl-C to stop\n`);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      await server.close();
+      process.stdout.write(`lab watch: stopped (${signal})\n`);
+    });
 }
 
 /** For a lab with etcd: where it listens, and how to start a node against it. */

@@ -5,6 +5,7 @@
 // namespace only, and two labs' flannel0 daemons never collide.
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { netnsPath } from '../netns/netns.js';
 
 export const CONTROL_DIR = process.env.TUN_DRIVER_CONTROL_DIR ?? '/run/tun-driver';
 
@@ -12,14 +13,19 @@ function netnsInode(): number {
   return statSync('/proc/self/ns/net').ino;
 }
 
+/** The inode of a named network namespace (/run/netns/NAME), as its daemons' socket names carry it. */
+export function namedNetnsInode(name: string): number {
+  return statSync(netnsPath(name)).ino;
+}
+
 export function controlSocketPath(device: string): string {
   mkdirSync(CONTROL_DIR, { recursive: true, mode: 0o700 });
   return join(CONTROL_DIR, `ctl-${netnsInode()}-${device}.sock`);
 }
 
-/** Control sockets of daemons in this process's network namespace, by device. */
-export function listControlSockets(): Array<{ device: string; path: string }> {
-  const prefix = `ctl-${netnsInode()}-`;
+/** Control sockets of daemons in this process's network namespace (or the one with inode `inode`), by device. */
+export function listControlSockets(inode = netnsInode()): Array<{ device: string; path: string }> {
+  const prefix = `ctl-${inode}-`;
   let names: string[];
   try {
     names = readdirSync(CONTROL_DIR);

@@ -1,0 +1,106 @@
+// Reads a lab for `lab watch`, once a second: every host's daemons over
+// their control sockets (the socket names carry the host's netns inode, so
+// no namespace is entered), pods from the lab's state file (the CNI plugin
+// records them there), and, in a lab with etcd, the subnet leases every
+// few seconds through etcdctl inside the lab. Reads only.
+import { queryStatus } from '../control/control-server.js';
+import type { DaemonStatus } from '../control/daemon-status.js';
+import { listControlSockets, namedNetnsInode } from '../control/paths.js';
+import { subnetsDir, DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
+import { Lab } from '../lab/lab.js';
+import { labEtcdctl } from '../lab/lab-etcd.js';
+import { readLabState } from '../lab/state.js';
+import { TunDriverError } from '../errors.js';
+import { buildSnapshot, ClusterSnapshot, DaemonReading, EtcdLeaseView, HostReading } from './cluster-snapshot.js';
+
+/** How often the etcd leases are re-read (etcdctl is a process start: not every second). */
+const ETCD_EVERY_MS = 5000;
+
+/** Drops per second by reason, from two readings of a daemon's cumulative counters. */
+export function dropRates(before: { at: number; dropped: Record<string, number> } | undefined, dropped: Record<string, number>, at: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!before || at <= before.at) return out;
+  for (const [reason, count] of Object.entries(dropped)) {
+    const grew = count - (before.dropped[reason] ?? 0);
+    if (grew > 0) out[reason] = (grew * 1000) / (at - before.at);
+  }
+  return out;
+}
+
+/** Subnet leases from `etcdctl get --prefix ... -w json` (keys and values base64). */
+export function parseEtcdctlLeases(json: string): EtcdLeaseView[] {
+  const kvs = (JSON.parse(json).kvs ?? []) as Array<{ key: string; value: string }>;
+  const out: EtcdLeaseView[] = [];
+  for (const kv of kvs) {
+    const key = Buffer.from(kv.key, 'base64').toString();
+    const [v4, v6] = key.slice(key.lastIndexOf('/') + 1).split('&');
+    const cidr = (s: string | undefined): string | undefined => (s ? s.replace(/-(\d+)$/, '/$1') : undefined);
+    try {
+      const value = JSON.parse(Buffer.from(kv.value, 'base64').toString()) as { PublicIP?: string };
+      if (v4 && value.PublicIP) out.push({ subnet: cidr(v4)!, subnet6: cidr(v6), publicIp: value.PublicIP });
+    } catch {
+      // not a lease (a value this reader does not know): left out of the picture
+    }
+  }
+  return out;
+}
+
+export class LabReader {
+  private readonly answered = new Set<string>();
+  private readonly lastDrops = new Map<string, { at: number; dropped: Record<string, number> }>();
+  private leases?: EtcdLeaseView[] | { error: string };
+  private leasesReadAt = 0;
+  private leasesReading = false;
+
+  constructor(readonly labName: string) {}
+
+  /** One snapshot of the lab now. @throws TunDriverError `TUN_ERR_LAB` when the lab is no longer up. */
+  async read(): Promise<ClusterSnapshot> {
+    const state = readLabState(this.labName);
+    if (!state) throw new TunDriverError('TUN_ERR_LAB', `lab "${this.labName}" is no longer up`);
+    const at = Date.now();
+    const readings = new Map<string, HostReading>();
+    await Promise.all(state.nodes.filter((n) => n.kind === 'host').map(async (host) => {
+      const reading: HostReading = { daemons: await this.readDaemons(host.name, host.netns, at), answeredBefore: this.answered.has(host.name) };
+      if (reading.daemons.some((d) => 'status' in d)) this.answered.add(host.name);
+      readings.set(host.name, reading);
+    }));
+    if (state.topology.etcd) this.refreshLeases(state.name, at);
+    return buildSnapshot(state, readings, state.topology.etcd ? this.leases ?? [] : undefined, at);
+  }
+
+  private async readDaemons(host: string, netns: string, at: number): Promise<DaemonReading[]> {
+    let sockets: Array<{ device: string; path: string }>;
+    try {
+      sockets = listControlSockets(namedNetnsInode(netns));
+    } catch {
+      return []; // the namespace is gone (lab going down)
+    }
+    return Promise.all(sockets.map(async ({ device, path }): Promise<DaemonReading> => {
+      try {
+        const status = (await queryStatus(path, 1000)) as DaemonStatus;
+        const key = `${host}/${device}`;
+        const dropsPerSecond = dropRates(this.lastDrops.get(key), status.counters.dropped, at);
+        this.lastDrops.set(key, { at, dropped: status.counters.dropped });
+        return { status, dropsPerSecond };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        return { device, error: code === 'ECONNREFUSED' ? 'no daemon behind its control socket (stopped without cleaning up)' : (err as Error).message };
+      }
+    }));
+  }
+
+  /** Starts a re-read of etcd's leases when the last one is old enough; the snapshot uses the latest that finished. */
+  private refreshLeases(lab: string, at: number): void {
+    if (this.leasesReading || at - this.leasesReadAt < ETCD_EVERY_MS) return;
+    this.leasesReading = true;
+    this.leasesReadAt = at;
+    labEtcdctl(Lab.open(lab), ['get', '--prefix', subnetsDir(DEFAULT_ETCD_PREFIX), '-w', 'json'], undefined, 3000)
+      .then((r) => {
+        this.leases = r.code === 0 ? parseEtcdctlLeases(r.stdout) : { error: (r.stderr.trim().split('\n').pop() ?? '') || `etcdctl exited ${r.code}` };
+      }, (err: Error) => {
+        this.leases = { error: err.message };
+      })
+      .finally(() => (this.leasesReading = false));
+  }
+}
