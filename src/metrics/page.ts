@@ -1,10 +1,13 @@
 // The live page served at / by --metrics: the packet path of the relay
 // (the seed article's diagram: pinger -> TUN -> relay -> socket -> network
 // and back) or the overlay's node and peers, with counters and rates that
-// refresh every second from /status.json. One self-contained HTML file.
+// refresh every second from /status.json, and charts of the rates since the
+// page was opened (up to 10 minutes; uPlot, served by the daemon itself).
+import { CHART_SCRIPT } from '../watch/chart-assets.js';
 
 export const LIVE_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tun-driver</title>
+<link rel="stylesheet" href="/uplot.css">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d2430; background: #f6f7f9; }
   h1 { font-size: 20px; margin: 0 0 4px; } .sub { color: #5b6472; margin-bottom: 20px; }
@@ -15,15 +18,17 @@ export const LIVE_PAGE = `<!doctype html>
   .arrows .back { color: #36c; }
   table { border-collapse: collapse; background: #fff; margin-top: 12px; }
   th, td { border: 1px solid #d6dbe2; padding: 4px 10px; text-align: right; } th { background: #eef1f5; } td:first-child, th:first-child { text-align: left; }
-  .drops { color: #a33; margin-top: 10px; } .stale { color: #a33; }
+  .drops { color: #a33; margin-top: 10px; } .stale { color: #a33; } .charts { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 16px; }
 </style></head>
 <body>
 <h1>tun-driver <span id="mode">…</span> on <span id="device">…</span></h1>
 <div class="sub" id="summary">connecting…</div>
 <div id="diagram"></div>
 <div class="drops" id="drops"></div>
+<div class="charts"><div id="chart-pps"></div><div id="chart-bps"></div><div id="chart-drops"></div></div>
+<script src="/uplot.js"></script>
 <script>
-const fmt = (n) => n >= 1e6 ? (n / 1e6).toFixed(1) + 'M' : n >= 1e3 ? (n / 1e3).toFixed(1) + 'k' : String(Math.round(n));
+${CHART_SCRIPT}
 const el = (id) => document.getElementById(id);
 const sum = (xs, key) => xs.reduce((n, x) => n + (x[key] || 0), 0);
 function box(title, sub) { return '<div class="box"><b>' + title + '</b><span>' + sub + '</span></div>'; }
@@ -51,8 +56,34 @@ function render(s) {
   const drops = Object.entries(c.dropped);
   el('drops').textContent = drops.length ? 'dropped: ' + drops.map(([k, v]) => k + ' ' + v).join(', ') : '';
 }
+// Rates since the page opened, one point a second, the last 10 minutes.
+const hist = { t: [], txPps: [], rxPps: [], txBps: [], rxBps: [], drops: {} };
+let lastDrops = null;
+const charts = { pps: new TimeChart(el('chart-pps'), 'packets/s', ' pkt/s'), bps: new TimeChart(el('chart-bps'), 'bits/s', 'b/s'), drops: new TimeChart(el('chart-drops'), 'drops/s by reason', '/s') };
+function record(s) {
+  const now = Date.now() / 1000;
+  const relay = s.mode === 'relay';
+  const point = relay ? [s.rates.requestsPerSecond, s.rates.repliesPerSecond, null, null]
+    : [sum(s.peers, 'txPacketsPerSecond'), sum(s.peers, 'rxPacketsPerSecond'), sum(s.peers, 'txBytesPerSecond') * 8, sum(s.peers, 'rxBytesPerSecond') * 8];
+  const dt = lastDrops ? now - lastDrops.t : 0;
+  for (const [reason, count] of Object.entries(s.counters.dropped)) {
+    if (!hist.drops[reason]) hist.drops[reason] = hist.t.map(() => null);
+  }
+  for (const reason of Object.keys(hist.drops)) {
+    const before = lastDrops ? lastDrops.counts[reason] || 0 : null;
+    hist.drops[reason].push(dt > 0 && before !== null ? Math.max(0, ((s.counters.dropped[reason] || 0) - before) / dt) : null);
+  }
+  lastDrops = { t: now, counts: { ...s.counters.dropped } };
+  hist.t.push(now); hist.txPps.push(point[0]); hist.rxPps.push(point[1]); hist.txBps.push(point[2]); hist.rxBps.push(point[3]);
+  if (hist.t.length > 600) for (const a of [hist.t, hist.txPps, hist.rxPps, hist.txBps, hist.rxBps, ...Object.values(hist.drops)]) a.shift();
+  const [tx, rx] = relay ? ['requests', 'replies'] : ['sent', 'delivered'];
+  charts.pps.set(hist.t, [{ label: tx, values: hist.txPps }, { label: rx, values: hist.rxPps }]);
+  if (!relay) charts.bps.set(hist.t, [{ label: tx, values: hist.txBps }, { label: rx, values: hist.rxBps }]);
+  const reasons = Object.keys(hist.drops).sort();
+  if (reasons.length) charts.drops.set(hist.t, reasons.map((r) => ({ label: r, values: hist.drops[r] })));
+}
 async function tick() {
-  try { render(await (await fetch('/status.json')).json()); }
+  try { const s = await (await fetch('/status.json')).json(); render(s); record(s); }
   catch (e) { el('summary').innerHTML = '<span class="stale">daemon not answering: ' + e + '</span>'; }
 }
 tick(); setInterval(tick, 1000);

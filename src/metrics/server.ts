@@ -1,10 +1,12 @@
 // The HTTP side of --metrics: GET /metrics for Prometheus, / for the live
-// page, /status.json for what the page shows (the same as tun-driver status).
+// page, /status.json for what the page shows (the same as tun-driver status),
+// /uplot.js and /uplot.css for its charts.
 import { createServer, Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { TunDriverError } from '../errors.js';
 import { parseIPv4 } from '../packet/addr.js';
 import { LIVE_PAGE } from './page.js';
+import { serveChartAsset } from '../watch/chart-assets.js';
 
 export interface Listen {
   host: string;
@@ -31,6 +33,7 @@ export async function startMetricsServer(listen: Listen, registry: Registry, sta
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(status()));
       return;
     }
+    if (req.method === 'GET' && serveChartAsset(req.url ?? '', res)) return;
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),

@@ -27,7 +27,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('the live page shows the overlay node, its peers, and counters that move while a ping runs', { skip }, async () => {
+test('the live page shows the overlay node, its peers, counters that move and charts that rise while a ping runs', { skip }, async () => {
   const lab = cluster.lab;
   const shot = join(dir, 'live-page.png');
   const probe = lab.spawn('host-1', process.execPath, [PROBE, 'http://127.0.0.1:9101/', 'sent', '10', shot], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -50,4 +50,8 @@ test('the live page shows the overlay node, its peers, and counters that move wh
   assert.match(shown.rows.join('\n'), /10\.244\.3\.0\/24\s+198\.51\.100\.3:8285/);
   assert.ok(shown.last - shown.first >= 10, `the sent counter moved from ${shown.first} to ${shown.last}`);
   assert.ok(statSync(shot).size > 10_000, 'a screenshot was taken');
+  // The charts: a point a second since the page opened, the sent rate above zero while the ping ran.
+  assert.ok(shown.chartPoints >= 2, `the charts hold ${shown.chartPoints} points`);
+  assert.ok(shown.chartSent >= 3, `the packets/s chart peaked at ${shown.chartSent} sent/s during a 10/s ping`);
+  assert.ok(shown.canvases >= 2, `${shown.canvases} charts drawn`);
 });

@@ -29,9 +29,13 @@ async function main(): Promise<void> {
     const shown = {
       mode: await page.textContent('#mode'),
       device: await page.textContent('#device'),
-      rows: await page.$$eval('table tr', (rows) => rows.slice(1).map((r) => (r as HTMLElement).innerText)),
+      rows: await page.$$eval('#diagram table tr', (rows) => rows.slice(1).map((r) => (r as HTMLElement).innerText)),
       first,
       last,
+      /** Points in the rate charts' history, and the chart canvases drawn. */
+      chartPoints: await page.evaluate('hist.t.length'),
+      chartSent: await page.evaluate('Math.max(...hist.txPps.filter((v) => v !== null))'),
+      canvases: await page.$$eval('.charts canvas', (c) => c.length),
     };
     process.stdout.write(JSON.stringify(shown) + '\n');
   } finally {
