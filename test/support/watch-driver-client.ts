@@ -2,7 +2,7 @@
 // it one command at a time.
 import type { ChildProcess } from 'node:child_process';
 import { createInterface, Interface } from 'node:readline';
-import type { Lab } from '../../src/lab/lab.js';
+import { spawnInNetns } from '../../src/netns/processes.js';
 
 const DRIVER = new URL('./watch-driver.js', import.meta.url).pathname;
 
@@ -15,9 +15,9 @@ export class WatchDriver {
     child.stderr!.on('data', (d) => (this.stderr += d));
   }
 
-  /** Opens `url` in Chromium inside `node` of `lab`; resolves once the page has loaded. */
-  static async open(lab: Lab, node: string, url: string): Promise<WatchDriver> {
-    const child = lab.spawn(node, process.execPath, [DRIVER, url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** Opens `url` in Chromium inside the namespace `netns` (a lab node's); resolves once the page has loaded. */
+  static async open(netns: string, url: string): Promise<WatchDriver> {
+    const child = spawnInNetns(netns, process.execPath, [DRIVER, url], { stdio: ['pipe', 'pipe', 'pipe'] });
     const driver = new WatchDriver(child, createInterface({ input: child.stdout! }));
     await driver.answer();
     return driver;
