@@ -88,6 +88,8 @@ async function main(): Promise<void> {
     process.stdout.write(`  etcd:    host-3 took a subnet and joined on its own; pod on host-1 -> its pod: ${joined}/3 replies\n`);
     if (received !== 3 || !reached || overlay !== 3 || joined !== 3) throw new Error('the replies did not all come back');
     process.stdout.write('\ndemo OK\n');
+    process.stdout.write('\nsee a cluster live (map, rates, a packet\'s path hop by hop): bring one up with the README\'s "Using it" commands, then\n' +
+      '  npx tun-driver lab watch          # open http://127.0.0.1:9180/ (Chinese labels: http://127.0.0.1:9180/?lang=zh)\n');
   } finally {
     await relay?.stop('SIGKILL').catch(() => undefined);
   }

@@ -9,7 +9,7 @@
 // docs/observability.md shows.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OverlayCluster } from '../support/overlay-cluster.js';
@@ -144,6 +144,8 @@ test('labels switch to Chinese and back', { skip }, async () => {
   await page.click('#lang');
   assert.equal(await page.eval("document.querySelector('[data-i18n=map]').textContent"), '集群拓扑');
   assert.equal(await page.eval('document.documentElement.lang'), 'zh-CN');
+  assert.equal(await page.eval("document.querySelector('.hop[data-hop=udp-to-daemon] b').textContent"), 'UDP 到达对端守护进程', 'the drawn path is relabelled too');
+  await shot('lab-watch-zh.png');
   await page.click('#lang');
   assert.equal(await page.eval("document.querySelector('[data-i18n=map]').textContent"), 'Cluster map');
 });
@@ -159,4 +161,18 @@ test('a daemon that stops shows as down, with its tunnels; SIGTERM stops lab wat
   const code = await new Promise((r) => (watch.exitCode !== null ? r(watch.exitCode) : watch.on('exit', r)));
   assert.equal(code, 0);
   assert.match(watchOut, /lab watch: stopped \(SIGTERM\)/);
+});
+
+test('bad flags: one line naming what to fix, exit 2', () => {
+  for (const [args, said] of [
+    [['--listen', '0.0.0.0:9180'], /loopback only/],
+    [['--listen', 'localhost'], /expected IPV4:PORT/],
+    [['--lab', 'no-such-lab'], /no lab named "no-such-lab" is up/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [CLI, 'lab', 'watch', ...args], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, said);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(r.stdout, '');
+  }
 });
