@@ -85,7 +85,7 @@ export interface ClusterSnapshot {
 }
 
 /** One daemon as read from its control socket, or the reason it did not answer. */
-export type DaemonReading = { status: DaemonStatus; dropsPerSecond: Record<string, number> } | { device: string; error: string };
+export type DaemonReading = { status: DaemonStatus; dropsPerSecond: Record<string, number>; bytesPerSecond?: { tx: number; rx: number } } | { device: string; error: string };
 
 /** What the reader gathered about one host. */
 export interface HostReading {
@@ -104,7 +104,7 @@ export interface EtcdLeaseView {
 const ZERO: Rate = { pps: 0, bps: 0 };
 const addressOnly = (cidr: string): string => cidr.split('/')[0];
 
-function daemonView(status: DaemonStatus, dropsPerSecond: Record<string, number>): DaemonView {
+function daemonView(status: DaemonStatus, dropsPerSecond: Record<string, number>, bytesPerSecond = { tx: 0, rx: 0 }): DaemonView {
   const base = { device: status.device, pid: status.pid, uptimeSeconds: status.uptimeSeconds, dropped: status.counters.dropped, dropsPerSecond };
   if (status.mode === 'overlay') {
     const sum = (key: keyof PeerStatus): number => status.peers.reduce((n, p) => n + ((p[key] as number) || 0), 0);
@@ -119,8 +119,8 @@ function daemonView(status: DaemonStatus, dropsPerSecond: Record<string, number>
     };
   }
   const relay = status as RelayStatus & { mode: 'relay' };
-  // The relay counts packets, not bytes per second; its byte rates are left at 0 rather than guessed.
-  return { ...base, mode: 'relay', tx: { pps: relay.rates.requestsPerSecond, bps: 0 }, rx: { pps: relay.rates.repliesPerSecond, bps: 0 }, subnet: relay.subnet, flows: relay.flowCount };
+  // The relay's packet rates are its own; its byte rates come from the reader (two readings of its byte counters).
+  return { ...base, mode: 'relay', tx: { pps: relay.rates.requestsPerSecond, bps: bytesPerSecond.tx * 8 }, rx: { pps: relay.rates.repliesPerSecond, bps: bytesPerSecond.rx * 8 }, subnet: relay.subnet, flows: relay.flowCount };
 }
 
 function peerRate(peer: PeerStatus | undefined, way: 'tx' | 'rx'): Rate {
@@ -153,7 +153,7 @@ export function buildSnapshot(state: LabState, readings: Map<string, HostReading
         problems.push(`${r.device}: ${r.error}`);
         continue;
       }
-      daemons.push(daemonView(r.status, r.dropsPerSecond));
+      daemons.push(daemonView(r.status, r.dropsPerSecond, r.bytesPerSecond));
       if (r.status.mode === 'overlay') overlays.set(h.name, r.status);
     }
     const ownAddresses = new Set(h.addresses.map(addressOnly));

@@ -16,13 +16,19 @@ import { buildSnapshot, ClusterSnapshot, DaemonReading, EtcdLeaseView, HostReadi
 /** How often the etcd leases are re-read (etcdctl is a process start: not every second). */
 const ETCD_EVERY_MS = 5000;
 
-/** Drops per second by reason, from two readings of a daemon's cumulative counters. */
-export function dropRates(before: { at: number; dropped: Record<string, number> } | undefined, dropped: Record<string, number>, at: number): Record<string, number> {
+/** Cumulative counters of a daemon at one time (drops by reason; a relay's request and reply bytes). */
+interface CounterReading {
+  at: number;
+  counts: Record<string, number>;
+}
+
+/** Per second, from two readings of cumulative counters: the ones that grew (a counter that went back, a restart, gives nothing). */
+export function counterRates(before: CounterReading | undefined, counts: Record<string, number>, at: number): Record<string, number> {
   const out: Record<string, number> = {};
   if (!before || at <= before.at) return out;
-  for (const [reason, count] of Object.entries(dropped)) {
-    const grew = count - (before.dropped[reason] ?? 0);
-    if (grew > 0) out[reason] = (grew * 1000) / (at - before.at);
+  for (const [name, count] of Object.entries(counts)) {
+    const grew = count - (before.counts[name] ?? 0);
+    if (grew > 0) out[name] = (grew * 1000) / (at - before.at);
   }
   return out;
 }
@@ -47,7 +53,8 @@ export function parseEtcdctlLeases(json: string): EtcdLeaseView[] {
 
 export class LabReader {
   private readonly answered = new Set<string>();
-  private readonly lastDrops = new Map<string, { at: number; dropped: Record<string, number> }>();
+  private readonly lastDrops = new Map<string, CounterReading>();
+  private readonly lastBytes = new Map<string, CounterReading>();
   private leases?: EtcdLeaseView[] | { error: string };
   private leasesReadAt = 0;
   private leasesReading = false;
@@ -80,9 +87,14 @@ export class LabReader {
       try {
         const status = (await queryStatus(path, 1000)) as DaemonStatus;
         const key = `${host}/${device}`;
-        const dropsPerSecond = dropRates(this.lastDrops.get(key), status.counters.dropped, at);
-        this.lastDrops.set(key, { at, dropped: status.counters.dropped });
-        return { status, dropsPerSecond };
+        const dropsPerSecond = counterRates(this.lastDrops.get(key), status.counters.dropped, at);
+        this.lastDrops.set(key, { at, counts: status.counters.dropped });
+        if (status.mode !== 'relay') return { status, dropsPerSecond };
+        // The relay reports packet rates only: its byte rates come from its byte counters here.
+        const bytes = { tx: status.counters.requestBytes, rx: status.counters.replyBytes };
+        const perSecond = counterRates(this.lastBytes.get(key), bytes, at);
+        this.lastBytes.set(key, { at, counts: bytes });
+        return { status, dropsPerSecond, bytesPerSecond: { tx: perSecond.tx ?? 0, rx: perSecond.rx ?? 0 } };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         return { device, error: code === 'ECONNREFUSED' ? 'no daemon behind its control socket (stopped without cleaning up)' : (err as Error).message };
