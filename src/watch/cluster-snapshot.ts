@@ -165,7 +165,8 @@ export function buildSnapshot(state: LabState, readings: Map<string, HostReading
       netns: h.netns,
       addresses: h.addresses,
       subnet: overlay?.subnet ?? lease?.subnet,
-      subnet6: overlay?.subnet6 ?? lease?.subnet6,
+      // An IPv6-only node's status names its IPv6 subnet in both fields: shown once.
+      subnet6: (overlay && overlay.subnet6 !== overlay.subnet ? overlay.subnet6 : undefined) ?? (overlay ? undefined : lease?.subnet6),
       state: nodeState,
       problem: nodeState === 'down' ? problems.join('; ') || 'its daemon stopped answering' : undefined,
       daemons,
