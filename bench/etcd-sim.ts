@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const converged = await waitUntil(() => nodes.every((n) => n.routes.peers.length === NODES), 60_000);
     const convergedMs = performance.now() - t0;
     const rss = process.memoryUsage().rss;
-    const distinct = new Set(nodes.map((n) => n.plane!.subnet.network)).size;
+    const distinct = new Set(nodes.map((n) => n.plane!.subnet!.network)).size;
 
     // Watch to route: a lease appears or goes; how long until every node's table shows it.
     const allMs: number[] = [];

@@ -37,9 +37,10 @@ export function labCommands(): Command {
     .option('--etcd-tls', 'with --etcd: TLS for clients and peers with certificates from a CA of the lab\'s own, client certificates required, and RBAC (nodes may write only under the network prefix)')
     .option('--internet', 'cluster preset: also a host outside the cluster ("internet", 198.51.100.129) behind a router')
     .option('--ipv6', 'with --etcd: a dual-stack network config (EnableIPv6, IPv6Network fd00:10:244::/48): pods get an IPv6 address too')
+    .option('--ipv6-only', 'with --etcd: an IPv6-only network config (EnableIPv4 false, IPv6Network fd00:10:244::/48): pods get an IPv6 address only')
     .option('--json', 'print the lab as JSON')
-    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up --preset cluster --hosts 3 --etcd --etcd-tls\n  tun-driver lab up --preset cluster --etcd --ipv6\n  tun-driver lab up presets/routed.json\n')
-    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; etcdTls?: boolean; internet?: boolean; ipv6?: boolean; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up --preset cluster --hosts 3 --etcd --etcd-tls\n  tun-driver lab up --preset cluster --etcd --ipv6\n  tun-driver lab up --preset cluster --etcd --ipv6-only\n  tun-driver lab up presets/routed.json\n')
+    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; etcdTls?: boolean; internet?: boolean; ipv6?: boolean; ipv6Only?: boolean; json?: boolean }) => {
       if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
       if (!file && !opts.preset) throw usageError(`give a topology file or --preset NAME (${PRESET_NAMES.join(', ')}), e.g. lab up --preset two-hosts`);
       if (opts.name !== undefined) checkLabName(opts.name);
@@ -53,8 +54,10 @@ export function labCommands(): Command {
         if (opts.etcd && opts.preset !== 'cluster') throw usageError('--etcd goes with --preset cluster (in a topology file, add "etcd": {"members": [...]})');
         if (opts.etcdTls && !opts.etcd) throw usageError('--etcd-tls goes with --etcd (in a topology file, add "tls": true to "etcd")');
         if (opts.ipv6 && !opts.etcd) throw usageError('--ipv6 goes with --etcd (without etcd, give the overlay an IPv6 --network and --subnet; in a topology file, add "ipv6": true to "etcd")');
+        if (opts.ipv6Only && !opts.etcd) throw usageError('--ipv6-only goes with --etcd (without etcd, give the overlay only an IPv6 --network and --subnet; in a topology file, add "ipv6": true, "ipv4": false to "etcd")');
+        if (opts.ipv6Only && opts.ipv6) throw usageError('give --ipv6 (dual-stack) or --ipv6-only, not both');
         if (opts.internet && opts.preset !== 'cluster') throw usageError('--internet goes with --preset cluster (in a topology file, add a router and a host on a segment of their own)');
-        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet, ipv6: opts.ipv6 });
+        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet, ipv6: opts.ipv6, ipv6Only: opts.ipv6Only });
       }
       const built = await Lab.up(topology);
       if (opts.json) printJson(built.state);

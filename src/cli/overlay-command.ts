@@ -10,7 +10,7 @@ import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } 
 import { formatCidr6, formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
 import { DualUnderlay, Underlay6Endpoints } from '../overlay/underlay6.js';
 import { IPV6 } from '../packet/ipv6.js';
-import { DEFAULT_PORT, describeLease } from '../overlay/leases.js';
+import { DEFAULT_PORT, describeLease, describeSubnets, subnetName } from '../overlay/leases.js';
 import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
 import { parseEndpoints } from '../etcd/etcd-connection.js';
 import { EtcdSecurity, etcdSecurityFrom } from '../etcd/etcd-security.js';
@@ -205,6 +205,10 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   // Last of the checks: with etcd this takes a subnet, which abandon() gives back.
   const plane = await openControlPlane();
   const { network, subnet, port, ipv6 } = plane;
+  if (flags.ipMasq && !subnet) {
+    await plane.abandon();
+    throw usageError('--ip-masq masquerades the pods\' IPv4 traffic, and this network is IPv6-only: use --ip6-masq');
+  }
   if ((publicIpv6 || flags.ip6Masq) && !ipv6) {
     await plane.abandon();
     if (flags.ip6Masq && !publicIpv6) throw usageError('--ip6-masq needs a dual-stack network: an IPv6 --network and --subnet (or "EnableIPv6" in etcd\'s config)');
@@ -217,15 +221,15 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
 
   const host = new DaemonHost(flags.tun, log, metricsAt);
   await host.run(async ({ undo }) => {
-    const tunAddress = { address: subnet.network, network: network.network, length: network.length };
+    const tunAddress = subnet && network ? { address: subnet.network, network: network.network, length: network.length } : undefined;
     // IPv6 likewise: the node's IPv6 subnet's first address with the IPv6 network's length.
     const tunAddress6 = ipv6 ? { address: ipv6.subnet6.network, network: ipv6.network6.network, length: ipv6.network6.length } : undefined;
-    const tun = LinuxTun.create({ name: flags.tun, addresses: tunAddress6 ? [tunAddress, tunAddress6] : [tunAddress], mtu: tunMtu, replace: 'if-stale', offload: offloadMode });
+    const tun = LinuxTun.create({ name: flags.tun, addresses: [...(tunAddress ? [tunAddress] : []), ...(tunAddress6 ? [tunAddress6] : [])], mtu: tunMtu, replace: 'if-stale', offload: offloadMode });
     undo.push(() => tun.close());
     if (tun.offload.note) log.info(`${flags.tun} offloads: ${tun.offload.note}`);
     if (flags.ipMasq || flags.ip6Masq) {
       const v6 = flags.ip6Masq ? ipv6 : undefined;
-      installIpMasq(flags.ipMasq ? ipMasqScript(flags.tun, network, subnet, v6) : ip6MasqScript(flags.tun, v6!));
+      installIpMasq(flags.ipMasq ? ipMasqScript(flags.tun, network!, subnet!, v6) : ip6MasqScript(flags.tun, v6!));
       if (flags.ipMasq) undo.push(() => removeIpMasq(flags.tun, 'ip'));
       if (v6) undo.push(() => removeIpMasq(flags.tun, 'ip6'));
     }
@@ -262,7 +266,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       },
       drops: () => overlay!.counters.drops.toJSON(),
       active: () => overlay!.peers.length,
-      peers: () => overlay!.peers.map((p) => ({ subnet: formatCidr(p.subnet, false), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
+      peers: () => overlay!.peers.map((p) => ({ subnet: subnetName(p), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
       leaseEvents: () => leaseEvents,
     });
     const wireguard = keys ? { privateKey: keys.privateKey, psk: pskFlag ?? plane.psk } : undefined;
@@ -320,6 +324,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       );
     };
     const rates = new RateMeter();
+    const ownName = describeSubnets({ subnet, subnet6: ipv6?.subnet6 });
     const ipMasq = flags.ipMasq ? { table: ipMasqTable(flags.tun), subnetFile: flags.subnetFile } : undefined;
     const ip6Masq = flags.ip6Masq && ipv6 ? { table: ipMasqTable(flags.tun) } : undefined;
     return {
@@ -327,7 +332,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       metrics,
       status: () => ({ ...overlayStatus(engine, { network, subnet, ipv6, publicIp, publicIpv6, port, ipMasq, ip6Masq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
       sample: () => {
-        for (const p of engine.peers) rates.sample(formatCidr(p.subnet, false), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
+        for (const p of engine.peers) rates.sample(subnetName(p), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },
       report: () => {
         const txDropped = tunTxDropped(tun);
@@ -343,12 +348,12 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       ready: () => {
         // Said only once the node is up: a start-up error stays one line.
         const described = plane.describe();
-        log.info(described.summary, { subnet: formatCidr(subnet, false), ...described.details });
-        if (sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
+        log.info(described.summary, { subnet: ownName, ...described.details });
+        if (subnet && sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
         if (ipv6 && sysctlRead('net.ipv6.conf.all.forwarding') !== '1') log.warn('net.ipv6.conf.all.forwarding is 0: this node will not forward IPv6 between its pods and the overlay (sysctl -w net.ipv6.conf.all.forwarding=1)');
         return {
-          text: `overlay up: ${flags.tun} ${formatCidr(tunAddress)}${tunAddress6 ? ` ${formatCidr6(tunAddress6)}` : ''} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${flags.ip6Masq ? ' ip6-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}${publicIpv6 ? ` and [${formatIPv6(publicIpv6)}]:${port}` : ''}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
-          fields: { tun: flags.tun, subnet: formatCidr(subnet, false), mtu: tunMtu, ioWait, peers: engine.peers.length },
+          text: `overlay up: ${flags.tun} ${[tunAddress && formatCidr(tunAddress), tunAddress6 && formatCidr6(tunAddress6)].filter(Boolean).join(' ')} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${flags.ip6Masq ? ' ip6-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}${publicIpv6 ? ` and [${formatIPv6(publicIpv6)}]:${port}` : ''}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          fields: { tun: flags.tun, subnet: ownName, mtu: tunMtu, ioWait, peers: engine.peers.length },
         };
       },
     };
@@ -395,9 +400,10 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
   const subnets = familyFlags('--subnet', flags.subnet!);
   const network = networks.v4;
   const subnet = subnets.v4;
-  if (!network || !subnet) throw usageError(`give an IPv4 --network and --subnet (an IPv6-only cluster is not supported yet): got ${[...flags.network!, ...flags.subnet!].join(', ')}`);
-  if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw usageError(`--subnet ${formatCidr(subnet, false)} is outside --network ${formatCidr(network, false)}`);
-  if (subnet.length > 30) throw usageError(`--subnet ${formatCidr(subnet, false)}: use /30 or shorter`);
+  if (!!network !== !!subnet) throw usageError(network ? `an IPv4 --network needs this node's IPv4 --subnet too (e.g. ${formatCidr(network, false).replace(/\.0\.0\/\d+$/, '.1.0/24')})` : 'an IPv4 --subnet needs the IPv4 --network it belongs to');
+  if (!network && !networks.v6) throw usageError(`give a --network and --subnet of at least one family: got ${[...flags.network!, ...flags.subnet!].join(', ')}`);
+  if (network && subnet && (subnet.length < network.length || !prefixContains(network, subnet.network))) throw usageError(`--subnet ${formatCidr(subnet, false)} is outside --network ${formatCidr(network, false)}`);
+  if (subnet && subnet.length > 30) throw usageError(`--subnet ${formatCidr(subnet, false)}: use /30 or shorter`);
   if (!!networks.v6 !== !!subnets.v6) throw usageError(networks.v6 ? `an IPv6 --network needs this node's IPv6 --subnet too (e.g. ${formatCidr6(networks.v6, false).replace(/::\/\d+$/, ':1::/64')})` : 'an IPv6 --subnet needs the IPv6 --network it belongs to');
   let ipv6: { network6: Prefix6; subnet6: Prefix6 } | undefined;
   if (networks.v6 && subnets.v6) {
@@ -451,8 +457,9 @@ function offloadStatus(tun: LinuxTun, socket: DatagramSocket): OffloadStatus {
 
 /** What `tun-driver status` shows for an overlay node: counters, and each peer with its rates. */
 interface NodeFacts {
-  network: Prefix;
-  subnet: Prefix;
+  /** Undefined on an IPv6-only node. */
+  network?: Prefix;
+  subnet?: Prefix;
   ipv6?: { network6: Prefix6; subnet6: Prefix6 };
   publicIp: number;
   publicIpv6?: Uint8Array;
@@ -469,8 +476,9 @@ function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, r
   return {
     mode: 'overlay',
     offloads,
-    network: formatCidr(network, false),
-    subnet: formatCidr(subnet, false),
+    // An IPv6-only node names its IPv6 prefixes here too: the fields every reader shows.
+    network: network ? formatCidr(network, false) : formatCidr6(node.ipv6!.network6, false),
+    subnet: subnet ? formatCidr(subnet, false) : formatCidr6(node.ipv6!.subnet6, false),
     ...(node.ipv6 ? { network6: formatCidr6(node.ipv6.network6, false), subnet6: formatCidr6(node.ipv6.subnet6, false) } : {}),
     endpoint: `${formatIPv4(publicIp)}:${port}`,
     publicIp: formatIPv4(publicIp),

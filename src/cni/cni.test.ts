@@ -50,6 +50,12 @@ test('delegate: bridge cni0 + host-local over the node subnet, a route to the ne
   assert.equal(delegateConf(parseNetConf(conf()), { ...ENV, ipMasq: false }).ipMasq, true);
 });
 
+test('delegate on an IPv6-only node: the IPv6 range and route alone', () => {
+  const env = parseSubnetEnv('FLANNEL_IPV6_NETWORK=fd00:10:244::/48\nFLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n');
+  const d = delegateConf(parseNetConf(conf()), env);
+  assert.deepEqual(d.ipam, { type: 'host-local', ranges: [[{ subnet: 'fd00:10:244:3::/64' }]], routes: [{ dst: 'fd00:10:244::/48', gw: 'fd00:10:244:3::1' }] });
+});
+
 test('delegate: the configuration\'s "delegate" merges over ours, objects key by key; version and name always the runtime\'s', () => {
   const d = delegateConf(parseNetConf(conf({ delegate: { mtu: 1500, isDefaultGateway: true, ipam: { dataDir: '/x' }, cniVersion: '0.3.1', name: 'other' } })), ENV);
   assert.equal(d.mtu, 1500);
@@ -64,7 +70,7 @@ test('delegate: the configuration\'s "delegate" merges over ours, objects key by
 });
 
 test('subnet.env: read as written; each broken key named', () => {
-  assert.equal(ENV.subnet.network, (10 << 24 | 244 << 16 | 3 << 8) >>> 0);
+  assert.equal(ENV.subnet!.network, (10 << 24 | 244 << 16 | 3 << 8) >>> 0);
   assert.equal(ENV.mtu, 1450);
   assert.equal(ENV.ipMasq, true);
   assert.throws(() => parseSubnetEnv('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_MTU=1450\n'), /has no FLANNEL_SUBNET/);

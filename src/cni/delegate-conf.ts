@@ -33,11 +33,11 @@ export function delegateConf(conf: NetConf, env: SubnetEnv): JsonObject {
     ...(type === 'bridge' ? { bridge: 'cni0', isGateway: true, hairpinMode: true } : {}),
     ipam: {
       type: 'host-local',
-      // A dual-stack node: one range of each family, so each pod gets an address of each (flannel's plugin does the same).
-      ranges: [[{ subnet: formatCidr(env.subnet, false) }], ...(env.subnet6 ? [[{ subnet: formatCidr6(env.subnet6, false) }]] : [])],
+      // A dual-stack node: one range of each family, so each pod gets an address of each (flannel's plugin does the same); an IPv6-only node: the IPv6 one.
+      ranges: [...(env.subnet ? [[{ subnet: formatCidr(env.subnet, false) }]] : []), ...(env.subnet6 ? [[{ subnet: formatCidr6(env.subnet6, false) }]] : [])],
       // With the gateway named: bridge's CHECK compares the route it finds (via the gateway) with the result's.
       routes: [
-        { dst: formatCidr(env.network, false), gw: formatIPv4(env.subnet.network + 1) },
+        ...(env.network && env.subnet ? [{ dst: formatCidr(env.network, false), gw: formatIPv4(env.subnet.network + 1) }] : []),
         ...(env.network6 && env.subnet6 ? [{ dst: formatCidr6(env.network6, false), gw: formatIPv6(firstAddress6(env.subnet6)) }] : []),
       ],
     },

@@ -60,8 +60,9 @@ export interface RelayStatus {
 
 /** One peer's traffic counters. */
 export interface PeerCountersJson {
+  /** Its IPv4 subnet; on an IPv6-only cluster its IPv6 one (then subnet6 says the same). */
   subnet: string;
-  /** Its IPv6 subnet, on a dual-stack cluster. */
+  /** Its IPv6 subnet, on a dual-stack or IPv6-only cluster. */
   subnet6?: string;
   publicIp: string;
   port: number;
@@ -136,9 +137,10 @@ export interface OverlayStatus {
   mode: 'overlay';
   /** How its data plane waits (--io-wait). */
   ioWait?: IoWaitStatus;
+  /** The cluster's network and this node's subnet: the IPv4 ones, or on an IPv6-only node the IPv6 ones (then network6/subnet6 say the same). */
   network: string;
   subnet: string;
-  /** On a dual-stack node: the cluster's and this node's IPv6 prefixes. */
+  /** On a dual-stack or IPv6-only node: the cluster's and this node's IPv6 prefixes. */
   network6?: string;
   subnet6?: string;
   /** "198.51.100.1:8285", for people; publicIp and port for programs. */

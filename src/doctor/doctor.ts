@@ -87,8 +87,10 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
     if (subject.daemon) {
       // The live probe: an overlay pings a peer's overlay address (that node's kernel answers); a relay needs a target.
       const peer = subject.daemon.mode === 'overlay' ? subject.daemon.peers[0]?.subnet : undefined;
-      const target = options.probe ?? (peer ? peer.split('/')[0] : undefined);
+      // The probe is an IPv4 ping: an IPv6-only node's peers have no IPv4 address to send it to.
+      const target = options.probe ?? (peer && !peer.includes(':') ? peer.split('/')[0] : undefined);
       if (target) findings.push(await liveProbe(sockets.get(link.name)!, link.name, subject.daemon.mode, target));
+      else if (peer?.includes(':')) add(`${link.name} live probe`, 'warning', `not run: the live probe pings over IPv4, and this node is IPv6-only (ping -6 a pod behind ${peer} to test the path)`);
       else add(`${link.name} live probe`, 'warning', `not run: give --probe ADDR (a host the ${subject.daemon.mode} should reach) to send one test packet through ${link.name}`);
     }
   }
@@ -171,7 +173,8 @@ function checkRpFilter(s: Subject, add: Add): void {
 function checkOverlay(s: Subject & { daemon: OverlayStatus }, links: Link[], addrs: ReturnType<typeof addrList>, add: Add): void {
   const name = s.link.name;
   const forward = sysctlRead('net.ipv4.ip_forward');
-  add('ip_forward', forward === '1' ? 'ok' : 'problem', `net.ipv4.ip_forward=${forward}${forward === '1' ? '' : ': pods behind this node cannot reach the overlay'}`, forward === '1' ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
+  // An IPv6-only node (its subnet is an IPv6 one) forwards no IPv4.
+  if (!s.daemon.subnet.includes(':')) add('ip_forward', forward === '1' ? 'ok' : 'problem', `net.ipv4.ip_forward=${forward}${forward === '1' ? '' : ': pods behind this node cannot reach the overlay'}`, forward === '1' ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
   if (s.daemon.subnet6) {
     const forward6 = sysctlRead('net.ipv6.conf.all.forwarding');
     add('ipv6 forwarding', forward6 === '1' ? 'ok' : 'problem', `net.ipv6.conf.all.forwarding=${forward6}${forward6 === '1' ? '' : `: this node has IPv6 subnet ${s.daemon.subnet6}, but its pods' IPv6 traffic cannot reach the overlay`}`, forward6 === '1' ? undefined : 'sysctl -w net.ipv6.conf.all.forwarding=1');

@@ -2,15 +2,15 @@
 // the subnets already leased, kept apart from etcd so it is unit-tested.
 import { Prefix } from '../packet/addr.js';
 import { Prefix6 } from '../packet/addr6.js';
-import { bigIntToIPv6, ipv6ToBigInt, NetworkConfig, NetworkConfig6 } from './network-config.js';
+import { bigIntToIPv6, ipv6ToBigInt, NetworkConfig4, NetworkConfig6 } from './network-config.js';
 
 /** Whether `subnet` is one the config allows to lease (right size, inside SubnetMin..SubnetMax). */
-export function isLeasable(config: NetworkConfig, subnet: Prefix): boolean {
+export function isLeasable(config: NetworkConfig4, subnet: Prefix): boolean {
   return subnet.length === config.subnetLen && subnet.network >= config.subnetMin && subnet.network <= config.subnetMax;
 }
 
 /** How many subnets the config allows in all. */
-export function leasableCount(config: NetworkConfig): number {
+export function leasableCount(config: NetworkConfig4): number {
   return (config.subnetMax - config.subnetMin) / 2 ** (32 - config.subnetLen) + 1;
 }
 
@@ -19,7 +19,7 @@ export function leasableCount(config: NetworkConfig): number {
  * one of them at random, so nodes that race rarely want the same one; the
  * etcd transaction is what makes the choice safe.
  */
-export function freeSubnets(config: NetworkConfig, taken: readonly Prefix[], limit = 100): Prefix[] {
+export function freeSubnets(config: NetworkConfig4, taken: readonly Prefix[], limit = 100): Prefix[] {
   const used = new Set(taken.filter((p) => p.length === config.subnetLen).map((p) => p.network));
   // A shorter prefix covering part of the range blocks the subnets inside it.
   const covering = taken.filter((p) => p.length < config.subnetLen);

@@ -7,15 +7,15 @@
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
 import { LeaseSourceStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';
-import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
+import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
 import { formatCidr6, Prefix6 } from '../packet/addr6.js';
-import { Lease } from '../overlay/leases.js';
+import { describeSubnets, Lease, sameSubnets } from '../overlay/leases.js';
 import { ControlPlane, ControlPlaneEvents } from '../overlay/control-plane.js';
 import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-connection.js';
 import { NetworkConfig, parseNetworkConfig } from './network-config.js';
 import { configKey, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
 import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
-import { readRememberedSubnet } from './subnet-env.js';
+import { readRememberedSubnet, readRememberedSubnet6 } from './subnet-env.js';
 import { SubnetWatch } from './subnet-watch.js';
 import { describeEtcdSecurity, EtcdSecurity } from './etcd-security.js';
 
@@ -72,8 +72,9 @@ export class EtcdControlPlane implements ControlPlane {
         throw new TunDriverError('TUN_ERR_USAGE', `${key} says "Backend": {"Type": "wireguard"}: give this node --private-key FILE (tun-driver keygen --out FILE makes one)`);
       }
       const remembered = readRememberedSubnet(options.subnetFile);
+      const remembered6 = readRememberedSubnet6(options.subnetFile);
       acquired = await retryUntil(options.endpoints, options.connectTimeoutMs, () =>
-        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey, publicIpv6: options.publicIpv6 }),
+        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, remembered6, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey, publicIpv6: options.publicIpv6 }),
       );
       // Under load (a cluster-wide restart of 1,000 nodes on one etcd) one call may miss its 3 s deadline: retry within --etcd-timeout.
       const lease = acquired.lease;
@@ -95,12 +96,18 @@ export class EtcdControlPlane implements ControlPlane {
     }
   }
 
-  get network(): Prefix {
-    return this.config.network;
+  /** The IPv4 network and this node's IPv4 subnet; undefined on an IPv6-only network. */
+  get network(): Prefix | undefined {
+    return this.config.ipv4?.network;
   }
 
-  get subnet(): Prefix {
+  get subnet(): Prefix | undefined {
     return this.acquired.subnet;
+  }
+
+  /** This node's subnets, for messages. */
+  private get ownSubnets(): string {
+    return describeSubnets(this.acquired);
   }
 
   get port(): number {
@@ -165,7 +172,8 @@ export class EtcdControlPlane implements ControlPlane {
   describe(): { summary: string; details: Record<string, unknown> } {
     const how = describeEtcdSecurity(this.options.security ?? { sources: {} }, this.options.endpoints);
     const v6 = this.ipv6 ? ` and ${formatCidr6(this.ipv6.subnet6, false)} in ${formatCidr6(this.ipv6.network6, false)}` : '';
-    return { summary: `etcd (${how}): holding ${formatCidr(this.subnet, false)} (${this.how}) in ${formatCidr(this.network, false)}${v6}`, details: { how: this.how, etcd: how } };
+    const v4 = this.subnet && this.network ? `${formatCidr(this.subnet, false)} in ${formatCidr(this.network, false)}` : '';
+    return { summary: `etcd (${how}): holding ${v4 || `(IPv6 only) ${formatCidr6(this.ipv6!.subnet6, false)} in ${formatCidr6(this.ipv6!.network6, false)}`} (${this.how})${v4 ? v6 : ''}`, details: { how: this.how, etcd: how } };
   }
 
   status(): LeaseSourceStatus {
@@ -196,16 +204,16 @@ export class EtcdControlPlane implements ControlPlane {
     try {
       // A read first: credentials etcd refuses change nothing.
       await client.get(configKey(o.prefix)).string();
-      acquired = await acquireSubnet(client, { prefix: o.prefix, config: this.config, publicIp: o.publicIp, remembered: this.subnet, ttlSeconds: o.leaseTtlSeconds, publicKey: this.publishedKey ?? o.publicKey, publicIpv6: o.publicIpv6 });
+      acquired = await acquireSubnet(client, { prefix: o.prefix, config: this.config, publicIp: o.publicIp, remembered: this.subnet, remembered6: this.acquired.subnet6, ttlSeconds: o.leaseTtlSeconds, publicKey: this.publishedKey ?? o.publicKey, publicIpv6: o.publicIpv6 });
     } catch (err) {
       client.close();
       throw new TunDriverError('TUN_ERR_ETCD', `etcd refused the new credentials: ${describeEtcdError(err)}`, { cause: err });
     }
-    if (!samePrefix(acquired.subnet, this.subnet)) {
+    if (!sameSubnets(acquired, this.acquired)) {
       // Cannot happen while the key names this node; never trade subnets under running pods.
       await settleWithin(acquired.lease.revoke());
       client.close();
-      throw new TunDriverError('TUN_ERR_ETCD', `with the new credentials etcd offered ${formatCidr(acquired.subnet, false)}, not this node's ${formatCidr(this.subnet, false)}: keeping the current connection`);
+      throw new TunDriverError('TUN_ERR_ETCD', `with the new credentials etcd offered ${describeSubnets(acquired)}, not this node's ${this.ownSubnets}: keeping the current connection`);
     }
     // The key now lives on the new lease: from here on, the new client is the one.
     const old = { client: this.client, watch: this.watch, lease: this.acquired.lease };
@@ -238,10 +246,10 @@ export class EtcdControlPlane implements ControlPlane {
    * later. If this node's key is gone or names another node, stop.
    */
   private leasesChanged(leases: Lease[], why: string): void {
-    const own = leases.find((l) => samePrefix(l.subnet, this.subnet));
+    const own = leases.find((l) => sameSubnets(l, this.acquired));
     if (own?.publicIp !== this.options.publicIp) {
       const holder = own ? `now names ${formatIPv4(own.publicIp)}` : 'was deleted (its lease revoked or expired)';
-      this.events.onFatal(new Error(`${this.ownKey} ${holder}: this node no longer holds ${formatCidr(this.subnet, false)}; restart to take a subnet again`));
+      this.events.onFatal(new Error(`${this.ownKey} ${holder}: this node no longer holds ${this.ownSubnets}; restart to take a subnet again`));
       return;
     }
     this.events.onChange(leases, why);
@@ -250,15 +258,15 @@ export class EtcdControlPlane implements ControlPlane {
   private watchLease(lease: EtcdLease): void {
     lease.on('keepaliveSucceeded', () => {
       this.lastRenewal = new Date();
-      if (this.renewalFailing) this.events.onWarning(`renewing the lease on ${formatCidr(this.subnet, false)} works again`);
+      if (this.renewalFailing) this.events.onWarning(`renewing the lease on ${this.ownSubnets} works again`);
       this.renewalFailing = false;
     });
     lease.on('keepaliveFailed', (err) => {
-      if (!this.renewalFailing) this.events.onWarning(`cannot renew the lease on ${formatCidr(this.subnet, false)} (${describeEtcdError(err)}); retrying, forwarding goes on`);
+      if (!this.renewalFailing) this.events.onWarning(`cannot renew the lease on ${this.ownSubnets} (${describeEtcdError(err)}); retrying, forwarding goes on`);
       this.renewalFailing = true;
     });
     lease.on('lost', (err) => {
-      this.events.onFatal(new Error(`lost the lease on ${this.ownKey} (${describeEtcdError(err)}): this node (${formatIPv4(this.options.publicIp)}) no longer holds ${formatCidr(this.subnet, false)} under ${subnetsDir(this.options.prefix)}; restart to take a subnet again`));
+      this.events.onFatal(new Error(`lost the lease on ${this.ownKey} (${describeEtcdError(err)}): this node (${formatIPv4(this.options.publicIp)}) no longer holds ${this.ownSubnets} under ${subnetsDir(this.options.prefix)}; restart to take a subnet again`));
     });
   }
 }

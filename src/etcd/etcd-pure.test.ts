@@ -5,33 +5,34 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatCidr, formatIPv4, parseCidr } from '../packet/addr.js';
+import { formatCidr, formatIPv4, parseCidr, parseIPv4 } from '../packet/addr.js';
 import { freeSubnets, freeSubnets6, isLeasable, isLeasable6, leasableCount } from './allocation.js';
 import { formatCidr6, formatIPv6, parseCidr6, parseIPv6 } from '../packet/addr6.js';
 import { pairedSubnet6 } from './subnet-lease.js';
 import { parseEndpoints } from './etcd-connection.js';
 import { bigIntToIPv6, parseNetworkConfig } from './network-config.js';
 import { parseSubnetEntry, subnetKey, subnetRecord } from './subnet-keys.js';
-import { formatSubnetEnv, parseSubnetEnv, readRememberedSubnet, writeSubnetEnv } from './subnet-env.js';
+import { formatSubnetEnv, parseSubnetEnv, readRememberedSubnet, readRememberedSubnet6, writeSubnetEnv } from './subnet-env.js';
 
 const KEY = '/coreos.com/network/config';
 const config = (json: object) => parseNetworkConfig(JSON.stringify(json), KEY);
 
 test('network config: flannel defaults (SubnetLen 24, second to last subnet, udp port 8285)', () => {
   const c = config({ Network: '10.244.0.0/16' });
-  assert.equal(c.subnetLen, 24);
-  assert.equal(formatIPv4(c.subnetMin), '10.244.1.0');
-  assert.equal(formatIPv4(c.subnetMax), '10.244.255.0');
+  const c4 = c.ipv4!;
+  assert.equal(c4.subnetLen, 24);
+  assert.equal(formatIPv4(c4.subnetMin), '10.244.1.0');
+  assert.equal(formatIPv4(c4.subnetMax), '10.244.255.0');
   assert.equal(c.port, 8285);
-  assert.equal(leasableCount(c), 255);
+  assert.equal(leasableCount(c4), 255);
   // A network smaller than a /22 gets subnets two bits longer.
-  assert.equal(config({ Network: '10.9.0.0/24' }).subnetLen, 26);
+  assert.equal(config({ Network: '10.9.0.0/24' }).ipv4!.subnetLen, 26);
 });
 
 test('network config: SubnetMin/Max, SubnetLen and Backend.Port as given', () => {
   const c = config({ Network: '10.244.0.0/16', SubnetLen: 26, SubnetMin: '10.244.10.70', SubnetMax: '10.244.10.200', Backend: { Type: 'udp', Port: 9000 } });
-  assert.deepEqual([c.subnetLen, formatIPv4(c.subnetMin), formatIPv4(c.subnetMax), c.port], [26, '10.244.10.64', '10.244.10.192', 9000]);
-  assert.equal(leasableCount(c), 3);
+  assert.deepEqual([c.ipv4!.subnetLen, formatIPv4(c.ipv4!.subnetMin), formatIPv4(c.ipv4!.subnetMax), c.port], [26, '10.244.10.64', '10.244.10.192', 9000]);
+  assert.equal(leasableCount(c.ipv4!), 3);
 });
 
 test("network config: flannel's wireguard backend (ListenPort, default 51820, and PSK)", () => {
@@ -62,7 +63,7 @@ test('network config: every mistake names the key and the field', () => {
 });
 
 test('free subnets skip taken ones and ones inside a taken shorter prefix', () => {
-  const c = config({ Network: '10.244.0.0/16', SubnetMin: '10.244.1.0', SubnetMax: '10.244.8.0' });
+  const c = config({ Network: '10.244.0.0/16', SubnetMin: '10.244.1.0', SubnetMax: '10.244.8.0' }).ipv4!;
   const taken = ['10.244.1.0/24', '10.244.3.0/24', '10.244.4.0/23'].map(parseCidr);
   assert.deepEqual(freeSubnets(c, taken).map((p) => formatCidr(p, false)), ['10.244.2.0/24', '10.244.6.0/24', '10.244.7.0/24', '10.244.8.0/24']);
   assert.deepEqual(freeSubnets(c, taken, 2).map((p) => formatCidr(p, false)), ['10.244.2.0/24', '10.244.6.0/24']);
@@ -168,7 +169,9 @@ test('dual-stack network config: missing, malformed or too small IPv6 parts are 
     [{ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48', IPv6SubnetLen: 80 }, /at most 64/],
     [{ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48', IPv6SubnetMin: 'fd00:99::' }, /outside the IPv6 network/],
     [{ Network: '10.244.0.0/16', IPv6Network: 'fd00:10:244::/48' }, /EnableIPv6 is not/],
-    [{ Network: '10.244.0.0/16', EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' }, /IPv6-only network is not supported yet/],
+    [{ EnableIPv4: false }, /no family left/],
+    [{ EnableIPv4: false, EnableIPv6: true }, /IPv6Network is missing/],
+    [{ EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' }, /Network is required.*"EnableIPv4": false/],
   ] as Array<[object, RegExp]>) {
     assert.throws(() => config(json), message, JSON.stringify(json));
   }
@@ -203,4 +206,50 @@ test('subnet.env of a dual-stack node has FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_
   const back = parseSubnetEnv(text);
   assert.equal(formatCidr6(back.subnet6!), 'fd00:10:244:7::/64');
   assert.throws(() => parseSubnetEnv(text.replace('fd00:10:244:7::1/64', 'fd00:99::1/64')), /outside FLANNEL_IPV6_NETWORK/);
+});
+
+test("IPv6-only network config (\"EnableIPv4\": false): no IPv4 half, flannel's key with an empty IPv4 subnet", () => {
+  const c = config({ EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' });
+  assert.equal(c.ipv4, undefined);
+  assert.equal(c.ipv6!.subnetLen, 64);
+  assert.equal(formatCidr6(c.ipv6!.network, false), 'fd00:10:244::/48');
+  // A Network given beside EnableIPv4 false is ignored, as flannel does.
+  assert.equal(config({ Network: '10.244.0.0/16', EnableIPv4: false, EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' }).ipv4, undefined);
+  const subnet6 = parseCidr6('fd00:10:244:7::/64');
+  const key = subnetKey('/coreos.com/network', undefined, subnet6);
+  assert.equal(key, '/coreos.com/network/subnets/0.0.0.0-0&fd00:10:244:7::-64');
+  const record = subnetRecord(parseIPv4('198.51.100.7')!, undefined, {});
+  const parsed = parseSubnetEntry('/coreos.com/network', key, record, c);
+  assert.ok('lease' in parsed, JSON.stringify(parsed));
+  assert.equal(parsed.lease.subnet, undefined);
+  assert.equal(formatCidr6(parsed.lease.subnet6!, false), 'fd00:10:244:7::/64');
+  assert.equal(formatIPv4(parsed.lease.publicIp), '198.51.100.7');
+  // The IPv6-only reader takes the IPv6 half of a dual-stack key; an IPv4-only key has nothing for it.
+  const dual = parseSubnetEntry('/coreos.com/network', '/coreos.com/network/subnets/10.244.3.0-24&fd00:10:244:3::-64', record, c);
+  assert.ok('lease' in dual && dual.lease.subnet === undefined && formatCidr6(dual.lease.subnet6!, false) === 'fd00:10:244:3::/64');
+  assert.match((parseSubnetEntry('/coreos.com/network', '/coreos.com/network/subnets/10.244.3.0-24', record, c) as { problem: string }).problem, /no IPv6 subnet/);
+  // Readers with IPv4 refuse an IPv6-only lease (they need an IPv4 subnet for every peer), and an empty IPv4 half needs an IPv6 one.
+  const dualConfig = config({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/48' });
+  assert.match((parseSubnetEntry('/coreos.com/network', key, record, dualConfig) as { problem: string }).problem, /IPv6-only lease on a network with IPv4/);
+  assert.match((parseSubnetEntry('/coreos.com/network', '/coreos.com/network/subnets/0.0.0.0-0', record, c) as { problem: string }).problem, /needs an IPv6 one/);
+  assert.equal(pairedSubnet6(c, parseCidr('10.244.7.0/24')), undefined, 'no pairing without IPv4');
+});
+
+test('subnet.env of an IPv6-only node: FLANNEL_IPV6_* without FLANNEL_NETWORK/SUBNET, read back and remembered', () => {
+  const env = { mtu: 1472, ipMasq: false, network6: parseCidr6('fd00:10:244::/48'), subnet6: parseCidr6('fd00:10:244:5::/64') };
+  const text = formatSubnetEnv(env);
+  assert.equal(text, 'FLANNEL_IPV6_NETWORK=fd00:10:244::/48\nFLANNEL_IPV6_SUBNET=fd00:10:244:5::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n');
+  const back = parseSubnetEnv(text);
+  assert.equal(back.network, undefined);
+  assert.equal(back.subnet, undefined);
+  assert.equal(formatCidr6(back.subnet6!, false), 'fd00:10:244:5::/64');
+  assert.throws(() => parseSubnetEnv('FLANNEL_MTU=1472\n'), /has no FLANNEL_NETWORK/, 'a file with neither family');
+  const dir = mkdtempSync(join(tmpdir(), 'tdlab-env6-'));
+  try {
+    writeSubnetEnv(join(dir, 'subnet.env'), env);
+    assert.equal(readRememberedSubnet(join(dir, 'subnet.env')), undefined);
+    assert.equal(formatCidr6(readRememberedSubnet6(join(dir, 'subnet.env'))!, false), 'fd00:10:244:5::/64');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

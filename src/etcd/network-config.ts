@@ -7,7 +7,8 @@
 // than a /22), SubnetMin the second subnet, SubnetMax the last one.
 // Dual-stack, as flannel has it: "EnableIPv6": true, "IPv6Network":
 // "fd00:10:244::/48", and optionally IPv6SubnetLen (default 64),
-// IPv6SubnetMin and IPv6SubnetMax (the same defaults, in IPv6).
+// IPv6SubnetMin and IPv6SubnetMax (the same defaults, in IPv6). IPv6-only:
+// "EnableIPv4": false with the IPv6 fields; Network is then not needed.
 import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains, prefixMask } from '../packet/addr.js';
@@ -19,19 +20,25 @@ import { formatCidr6, formatIPv6, networkOf, parseCidr6, parseIPv6, Prefix6, pre
 export const WIREGUARD_PORT = 51820;
 
 export interface NetworkConfig {
-  network: Prefix;
-  subnetLen: number;
-  /** Network addresses of the first and last subnet that may be leased. */
-  subnetMin: number;
-  subnetMax: number;
+  /** The IPv4 network and the range of IPv4 subnets that may be leased; absent on an IPv6-only network ("EnableIPv4": false). */
+  ipv4?: NetworkConfig4;
   /** The UDP port every node listens on (Backend.Port, or Backend.ListenPort for wireguard). */
   port: number;
   /** Backend.Type: plain UDP, or WireGuard (every node needs --private-key). */
   backend: 'udp' | 'wireguard';
   /** Backend.PSK of a wireguard backend: the preshared key every handshake mixes in. */
   psk?: Uint8Array;
-  /** With "EnableIPv6": the IPv6 network and the range of IPv6 subnets that may be leased. */
+  /** With "EnableIPv6": the IPv6 network and the range of IPv6 subnets that may be leased. At least one of ipv4 and ipv6 is there. */
   ipv6?: NetworkConfig6;
+}
+
+/** The IPv4 half of a config. */
+export interface NetworkConfig4 {
+  network: Prefix;
+  subnetLen: number;
+  /** Network addresses of the first and last subnet that may be leased. */
+  subnetMin: number;
+  subnetMax: number;
 }
 
 /** The IPv6 half of a dual-stack config; subnets are numbered by their network address as a 128-bit integer. */
@@ -60,7 +67,7 @@ export function bigIntToIPv6(n: bigint): Uint8Array {
 
 const ConfigSchema = z
   .object({
-    Network: z.string({ required_error: 'is required, e.g. "10.244.0.0/16"' }),
+    Network: z.string().optional(),
     SubnetLen: z.number().int().optional(),
     SubnetMin: z.string().optional(),
     SubnetMax: z.string().optional(),
@@ -102,13 +109,6 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
     return fail(`${issue.path.join('.') || 'the value'} ${issue.message}`);
   }
   const c = parsed.data;
-  let network: Prefix;
-  try {
-    network = parseCidr(c.Network);
-  } catch {
-    return fail(`Network "${c.Network}" is not an IPv4 CIDR like 10.244.0.0/16`);
-  }
-  if (network.address !== network.network) fail(`Network "${c.Network}" has host bits set: use ${formatCidr(network, false)}`);
   const backend = c.Backend.Type;
   if (backend !== 'udp' && backend !== 'wireguard') return fail(`Backend.Type "${backend}" is not supported: tun-driver carries the "udp" and "wireguard" backends`);
   let psk: Uint8Array | undefined;
@@ -121,6 +121,23 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
     }
   }
   const port = backend === 'wireguard' ? (c.Backend.ListenPort ?? WIREGUARD_PORT) : (c.Backend.Port ?? DEFAULT_PORT);
+  if (c.EnableIPv4 === false && !c.EnableIPv6) fail('EnableIPv4 is false and EnableIPv6 is not true: the network has no family left (an IPv6-only network: "EnableIPv4": false, "EnableIPv6": true, "IPv6Network": "fd00:10:244::/48")');
+  const ipv4 = c.EnableIPv4 === false ? undefined : parseIPv4Config(c, fail);
+  const ipv6 = c.EnableIPv6 ? parseIPv6Config(c, fail) : undefined;
+  if (!c.EnableIPv6 && c.IPv6Network !== undefined) fail('IPv6Network is set but EnableIPv6 is not: add "EnableIPv6": true for a dual-stack network');
+  return { ...(ipv4 ? { ipv4 } : {}), port, backend, ...(psk ? { psk } : {}), ...(ipv6 ? { ipv6 } : {}) };
+}
+
+/** The IPv4 fields (Network, SubnetLen, SubnetMin, SubnetMax), with flannel's defaults. */
+function parseIPv4Config(c: z.infer<typeof ConfigSchema>, fail: (message: string) => never): NetworkConfig4 {
+  if (c.Network === undefined) return fail('Network is required, e.g. "10.244.0.0/16" (or, for an IPv6-only network, "EnableIPv4": false)');
+  let network: Prefix;
+  try {
+    network = parseCidr(c.Network);
+  } catch {
+    return fail(`Network "${c.Network}" is not an IPv4 CIDR like 10.244.0.0/16`);
+  }
+  if (network.address !== network.network) fail(`Network "${c.Network}" has host bits set: use ${formatCidr(network, false)}`);
   const subnetLen = c.SubnetLen ?? (network.length <= 22 ? 24 : network.length + 2);
   if (subnetLen <= network.length || subnetLen > 30) fail(`SubnetLen ${subnetLen} must be longer than the network's /${network.length} and at most 30`);
   const size = 2 ** (32 - subnetLen);
@@ -137,10 +154,7 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
   const subnetMin = bound('SubnetMin', first + size);
   const subnetMax = bound('SubnetMax', last);
   if (subnetMin > subnetMax) fail(`SubnetMin ${formatIPv4(subnetMin)} is above SubnetMax ${formatIPv4(subnetMax)}: no subnet can be leased`);
-  if (c.EnableIPv4 === false) fail('EnableIPv4 is false: an IPv6-only network is not supported yet (tun-driver needs the IPv4 Network too)');
-  const ipv6 = c.EnableIPv6 ? parseIPv6Config(c, fail) : undefined;
-  if (!c.EnableIPv6 && c.IPv6Network !== undefined) fail('IPv6Network is set but EnableIPv6 is not: add "EnableIPv6": true for a dual-stack network');
-  return { network, subnetLen, subnetMin, subnetMax, port, backend, ...(psk ? { psk } : {}), ...(ipv6 ? { ipv6 } : {}) };
+  return { network, subnetLen, subnetMin, subnetMax };
 }
 
 /** The IPv6 fields of a config with "EnableIPv6": true, with flannel's defaults. */

@@ -8,10 +8,14 @@ import { formatCidr6, formatIPv6, parseCidr6, Prefix6, prefix6Contains } from '.
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
-/** The contents of subnet.env: the cluster network, this node's subnet, the pods' MTU, and whether the node masquerades. */
+/**
+ * The contents of subnet.env: the cluster network, this node's subnet, the
+ * pods' MTU, and whether the node masquerades. On an IPv6-only node the
+ * IPv4 pair is absent (as flannel leaves FLANNEL_NETWORK out without IPv4).
+ */
 export interface SubnetEnv {
-  network: Prefix;
-  subnet: Prefix;
+  network?: Prefix;
+  subnet?: Prefix;
   mtu: number;
   ipMasq: boolean;
   /** The cluster's and this node's IPv6 prefixes on a dual-stack node (FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET). */
@@ -29,8 +33,7 @@ export function firstAddress6(p: Prefix6): Uint8Array {
 /** The file's text. FLANNEL_SUBNET is the subnet's first address, as flannel writes it (10.244.1.1/24). */
 export function formatSubnetEnv(env: SubnetEnv): string {
   return [
-    `FLANNEL_NETWORK=${formatCidr(env.network, false)}`,
-    `FLANNEL_SUBNET=${formatIPv4(env.subnet.network + 1)}/${env.subnet.length}`,
+    ...(env.network && env.subnet ? [`FLANNEL_NETWORK=${formatCidr(env.network, false)}`, `FLANNEL_SUBNET=${formatIPv4(env.subnet.network + 1)}/${env.subnet.length}`] : []),
     ...(env.network6 && env.subnet6 ? [`FLANNEL_IPV6_NETWORK=${formatCidr6(env.network6, false)}`, `FLANNEL_IPV6_SUBNET=${formatIPv6(firstAddress6(env.subnet6))}/${env.subnet6.length}`] : []),
     `FLANNEL_MTU=${env.mtu}`,
     `FLANNEL_IPMASQ=${env.ipMasq}`,
@@ -81,15 +84,20 @@ export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
       throw new Error(`${source}: ${key} ${(err as Error).message}`);
     }
   };
-  const network = prefix('FLANNEL_NETWORK');
-  const subnet = prefix('FLANNEL_SUBNET');
   const mtuText = get('FLANNEL_MTU');
   const mtu = /^\d{1,5}$/.test(mtuText) ? Number(mtuText) : NaN;
   if (!(mtu >= 576 && mtu <= 65535)) throw new Error(`${source}: FLANNEL_MTU=${mtuText} is not an MTU (576-65535)`);
   const ipMasqText = vars.get('FLANNEL_IPMASQ') ?? 'false';
   if (ipMasqText !== 'true' && ipMasqText !== 'false') throw new Error(`${source}: FLANNEL_IPMASQ=${ipMasqText} must be true or false`);
-  if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw new Error(`${source}: FLANNEL_SUBNET ${formatCidr(subnet)} is outside FLANNEL_NETWORK ${formatCidr(network, false)}`);
-  const env: SubnetEnv = { network: { ...network, address: network.network }, subnet: { ...subnet, address: subnet.network }, mtu, ipMasq: ipMasqText === 'true' };
+  const env: SubnetEnv = { mtu, ipMasq: ipMasqText === 'true' };
+  // IPv4 is there unless the node is IPv6-only (then FLANNEL_IPV6_* must be).
+  if (vars.has('FLANNEL_NETWORK') || vars.has('FLANNEL_SUBNET') || !(vars.has('FLANNEL_IPV6_NETWORK') || vars.has('FLANNEL_IPV6_SUBNET'))) {
+    const network = prefix('FLANNEL_NETWORK');
+    const subnet = prefix('FLANNEL_SUBNET');
+    if (subnet.length < network.length || !prefixContains(network, subnet.network)) throw new Error(`${source}: FLANNEL_SUBNET ${formatCidr(subnet)} is outside FLANNEL_NETWORK ${formatCidr(network, false)}`);
+    env.network = { ...network, address: network.network };
+    env.subnet = { ...subnet, address: subnet.network };
+  }
   if (vars.has('FLANNEL_IPV6_NETWORK') || vars.has('FLANNEL_IPV6_SUBNET')) {
     const prefix6 = (key: string): Prefix6 => {
       try {
@@ -106,6 +114,24 @@ export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
     env.subnet6 = subnet6;
   }
   return env;
+}
+
+/** The IPv6 subnet a previous run held (FLANNEL_IPV6_SUBNET), or undefined. */
+export function readRememberedSubnet6(path: string): Prefix6 | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^FLANNEL_IPV6_SUBNET=(\S+)$/m.exec(text);
+  if (!m) return undefined;
+  try {
+    const p = parseCidr6(m[1]);
+    return { network: p.network, address: p.network, length: p.length };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The subnet a previous run held, or undefined when there is no (readable) file. */

@@ -4,7 +4,9 @@
 // and on a dual-stack network one key for both of a node's subnets:
 //   <prefix>/subnets/10.244.1.0-24&fd00:10:244:1::-64
 //                                     {"PublicIP":"198.51.100.1","PublicIPv6":"2001:db8:a::1",...}
-// (PublicIPv6 only when the node has one: IPv6 pods cross an IPv4 underlay too).
+// (PublicIPv6 only when the node has one: IPv6 pods cross an IPv4 underlay too),
+// and on an IPv6-only network flannel's key with an empty IPv4 half:
+//   <prefix>/subnets/0.0.0.0-0&fd00:10:244:1::-64
 // Each subnet key is attached to an etcd lease of the node that holds it,
 // so it disappears when the node stops renewing.
 import { formatIPv4, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
@@ -17,8 +19,9 @@ export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 
 export const configKey = (prefix: string): string => `${prefix}/config`;
 export const subnetsDir = (prefix: string): string => `${prefix}/subnets/`;
-export const subnetKey = (prefix: string, subnet: Prefix, subnet6?: Prefix6): string =>
-  `${subnetsDir(prefix)}${formatIPv4(subnet.network)}-${subnet.length}${subnet6 ? `&${formatIPv6(subnet6.network)}-${subnet6.length}` : ''}`;
+/** A node's key: its IPv4 subnet (0.0.0.0-0 on an IPv6-only network, as flannel writes an empty one), then its IPv6 subnet if it has one. */
+export const subnetKey = (prefix: string, subnet: Prefix | undefined, subnet6?: Prefix6): string =>
+  `${subnetsDir(prefix)}${subnet ? `${formatIPv4(subnet.network)}-${subnet.length}` : '0.0.0.0-0'}${subnet6 ? `&${formatIPv6(subnet6.network)}-${subnet6.length}` : ''}`;
 
 /**
  * The record a node stores under its subnet key; a node with a key publishes it as flannel's wireguard backend does
@@ -49,9 +52,17 @@ export function parseSubnetEntry(prefix: string, key: string, value: string, con
   const network = m ? parseIPv4(m[1]) : undefined;
   const length = m ? Number(m[2]) : NaN;
   if (network === undefined || !(length >= 0 && length <= 32)) return { problem: `${key}: not a subnet key like ${subnetsDir(prefix)}10.244.1.0-24` };
-  const subnet: Prefix = { network, address: network, length };
-  if (length < config.network.length || !prefixContains(config.network, network)) return { problem: `${key}: subnet outside the network` };
-  // The IPv6 half: kept on a dual-stack network, left alone by an IPv4-only reader (as flannel does).
+  // 0.0.0.0-0 is flannel's empty IPv4 half: the key of a node on an IPv6-only network.
+  const v6Only = network === 0 && length === 0;
+  if (v6Only && m?.[3] === undefined) return { problem: `${key}: an empty IPv4 subnet (0.0.0.0-0) needs an IPv6 one after "&"` };
+  let subnet: Prefix | undefined;
+  if (config.ipv4 && !v6Only) {
+    subnet = { network, address: network, length };
+    if (length < config.ipv4.network.length || !prefixContains(config.ipv4.network, network)) return { problem: `${key}: subnet outside the network` };
+  } else if (config.ipv4) {
+    return { problem: `${key}: an IPv6-only lease on a network with IPv4 (this node needs an IPv4 subnet for every peer)` };
+  }
+  // The IPv6 half: kept on a network with IPv6, left alone by an IPv4-only reader (as flannel does).
   let subnet6: Prefix6 | undefined;
   if (m?.[3] !== undefined && config.ipv6) {
     const address6 = parseIPv6(m[3]);
@@ -61,6 +72,7 @@ export function parseSubnetEntry(prefix: string, key: string, value: string, con
     const network6 = config.ipv6.network;
     if (length6 < network6.length || !prefix6Contains(network6, address6) || !sameIPv6(address6, 0, networkOf(address6, length6))) return { problem: `${key}: IPv6 subnet outside the IPv6 network` };
   }
+  if (!subnet && !subnet6) return { problem: `${key}: no IPv6 subnet, and this network is IPv6-only` };
   let publicIp: number | undefined;
   let publicIpv6: Uint8Array | undefined;
   let backendData: unknown;
@@ -73,7 +85,7 @@ export function parseSubnetEntry(prefix: string, key: string, value: string, con
     // reported below
   }
   if (publicIp === undefined) return { problem: `${key}: value has no valid "PublicIP"` };
-  const lease = { subnet, publicIp, port: config.port, ...(subnet6 ? { subnet6 } : {}), ...(publicIpv6 && subnet6 ? { publicIpv6 } : {}) };
+  const lease = { ...(subnet ? { subnet } : {}), publicIp, port: config.port, ...(subnet6 ? { subnet6 } : {}), ...(publicIpv6 && subnet6 ? { publicIpv6 } : {}) };
   const publicKey = (backendData as { PublicKey?: unknown } | null | undefined)?.PublicKey;
   if (publicKey === undefined) return { lease };
   if (!isKeyText(publicKey)) return { problem: `${key}: BackendData.PublicKey is not a public key (44 characters of base64)` };

@@ -21,14 +21,17 @@ const ETCD_PEER_PORT = 2380;
  * The network config `lab up --etcd` stores: the lab's pod network, with
  * subnets the size of the hosts' pod subnets (/24 unless a topology file
  * says otherwise), and the overlay's default port; with `"ipv6": true`,
- * flannel's dual-stack fields (EnableIPv6, IPv6Network fd00:10:244::/48).
+ * flannel's dual-stack fields (EnableIPv6, IPv6Network fd00:10:244::/48),
+ * and with `"ipv4": false` as well, an IPv6-only network (EnableIPv4 false, no Network).
  */
 function labNetworkConfig(lab: Lab): string {
   const lengths = new Set(lab.state.topology.hosts.flatMap((h) => (h.pods ? [parseCidr(h.pods.subnet).length] : [])));
   if (lengths.size > 1) throw new TunDriverError('TUN_ERR_LAB', `lab ${lab.name}: with etcd, every host's pod subnet must have the same length (the network config has one SubnetLen)`);
   const subnetLen = lengths.size === 1 ? [...lengths][0] : 24;
-  const ipv6 = lab.state.topology.etcd?.ipv6 ? { EnableIPv6: true, IPv6Network: formatCidr6(POD_NETWORK6, false) } : {};
-  return JSON.stringify({ Network: formatCidr(POD_NETWORK, false), SubnetLen: subnetLen, ...ipv6, Backend: { Type: 'udp', Port: 8285 } });
+  const etcd = lab.state.topology.etcd;
+  const ipv6 = etcd?.ipv6 ? { EnableIPv6: true, IPv6Network: formatCidr6(POD_NETWORK6, false) } : {};
+  const ipv4 = etcd?.ipv4 === false ? { EnableIPv4: false } : { Network: formatCidr(POD_NETWORK, false), SubnetLen: subnetLen };
+  return JSON.stringify({ ...ipv4, ...ipv6, Backend: { Type: 'udp', Port: 8285 } });
 }
 
 function members(lab: Lab): string[] {

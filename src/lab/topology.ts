@@ -62,7 +62,8 @@ export const TopologySchema = z
       .array(z.object({ name: nodeName, interfaces: z.array(z.object({ segment: nodeName, address: ipv4, address6: ipv6.optional() }).strict()).min(2) }).strict())
       .default([]),
     /** An etcd cluster inside the lab: one member on each host named here (the overlay's control plane). */
-    etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional(), ipv6: z.boolean().optional() }).strict().optional(),
+    /** ipv6: a dual-stack network config; with ipv4 false too, an IPv6-only one ("EnableIPv4": false). */
+    etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional(), ipv6: z.boolean().optional(), ipv4: z.boolean().optional() }).strict().optional(),
   })
   .strict();
 
@@ -138,6 +139,7 @@ export function validateTopology(input: unknown, source = 'topology'): Topology 
     }
   }
   if (t.etcd) {
+    if (t.etcd.ipv4 === false && !t.etcd.ipv6) fail(`${source}: etcd.ipv4 false needs etcd.ipv6 true (an IPv6-only network)`);
     const hosts = new Set(t.hosts.map((h) => h.name));
     for (const [i, m] of t.etcd.members.entries()) {
       if (!hosts.has(m)) fail(`${source}: etcd member ${m} is not a host of the lab`);

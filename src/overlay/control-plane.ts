@@ -7,7 +7,7 @@ import type { EtcdSecurity } from '../etcd/etcd-security.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { formatCidr6, Prefix6, sameIPv6 } from '../packet/addr6.js';
-import { describeLease, Lease, loadLeasesFile, watchLeasesFile } from './leases.js';
+import { describeLease, describeSubnets, Lease, loadLeasesFile, sameSubnets, watchLeasesFile } from './leases.js';
 
 export interface ControlPlaneEvents {
   /** The whole set of leases after a change; `why` says what changed. */
@@ -19,9 +19,10 @@ export interface ControlPlaneEvents {
 }
 
 export interface ControlPlane {
-  readonly network: Prefix;
-  readonly subnet: Prefix;
-  /** The cluster's and this node's IPv6 prefixes, on a dual-stack cluster. */
+  /** The cluster's IPv4 network and this node's IPv4 subnet; both undefined on an IPv6-only cluster (then ipv6 is there). */
+  readonly network: Prefix | undefined;
+  readonly subnet: Prefix | undefined;
+  /** The cluster's and this node's IPv6 prefixes, on a dual-stack or IPv6-only cluster. */
   readonly ipv6?: { network6: Prefix6; subnet6: Prefix6 };
   readonly port: number;
   /** A preshared key the control plane gives every node (etcd: Backend.PSK). */
@@ -56,8 +57,8 @@ export class FileControlPlane implements ControlPlane {
   private watcher?: FSWatcher;
 
   constructor(
-    readonly network: Prefix,
-    readonly subnet: Prefix,
+    readonly network: Prefix | undefined,
+    readonly subnet: Prefix | undefined,
     private readonly publicIp: number,
     readonly port: number,
     private readonly file: string,
@@ -104,16 +105,19 @@ export class FileControlPlane implements ControlPlane {
   }
 
   describe(): { summary: string; details: Record<string, unknown> } {
-    const v6 = this.ipv6 ? ` and ${formatCidr6(this.ipv6.subnet6, false)} in ${formatCidr6(this.ipv6.network6, false)}` : '';
-    return { summary: `leases file ${this.file}: holding ${formatCidr(this.subnet, false)} (from --subnet) in ${formatCidr(this.network, false)}${v6}`, details: { source: this.file } };
+    const v4 = this.subnet && this.network ? `${formatCidr(this.subnet, false)} in ${formatCidr(this.network, false)}` : '';
+    const v6 = this.ipv6 ? `${formatCidr6(this.ipv6.subnet6, false)} in ${formatCidr6(this.ipv6.network6, false)}` : '';
+    return { summary: `leases file ${this.file}: holding ${[v4, v6].filter(Boolean).join(' and ')} (from --subnet)`, details: { source: this.file } };
   }
 
   /** This node's own entry in the file, if listed, must agree with the flags. */
   private checkOwnLease(leases: Lease[]): void {
+    const own = { subnet: this.subnet, subnet6: this.ipv6?.subnet6 };
     for (const l of leases) {
-      const sameSubnet = samePrefix(l.subnet, this.subnet);
+      // On an IPv6-only node the IPv6 subnet is what names a node.
+      const sameSubnet = this.subnet ? !!l.subnet && samePrefix(l.subnet, this.subnet) : sameSubnets(l, own);
       if (l.publicIp === this.publicIp && (!sameSubnet || l.port !== this.port)) {
-        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists ${formatIPv4(this.publicIp)} (this node) with ${describeLease(l)}, but the flags say ${formatCidr(this.subnet, false)} port ${this.port}`);
+        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists ${formatIPv4(this.publicIp)} (this node) with ${describeLease(l)}, but the flags say ${describeSubnets(own)} port ${this.port}`);
       }
       if (l.publicIp === this.publicIp && l.publicKey && l.publicKey !== this.publicKey) {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists this node (${formatIPv4(this.publicIp)}) with publicKey ${l.publicKey}, but ${this.publicKey ? `--private-key's public key is ${this.publicKey}` : 'it runs without --private-key'}`);
@@ -123,7 +127,7 @@ export class FileControlPlane implements ControlPlane {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists this node (${formatIPv4(this.publicIp)}) with subnetV6 ${formatCidr6(l.subnet6, false)}, but the flags say ${own6 ? formatCidr6(own6, false) : 'no IPv6 subnet'}`);
       }
       if (sameSubnet && l.publicIp !== this.publicIp) {
-        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} gives this node's subnet ${formatCidr(this.subnet, false)} to ${formatIPv4(l.publicIp)}, not to --public-ip ${formatIPv4(this.publicIp)}`);
+        throw new TunDriverError('TUN_ERR_USAGE', `${this.file} gives this node's subnet ${describeSubnets(own)} to ${formatIPv4(l.publicIp)}, not to --public-ip ${formatIPv4(this.publicIp)}`);
       }
     }
   }

@@ -1,7 +1,6 @@
 // What the overlay counts: packets each way, per peer (on the Peer
 // objects of the route table) and in total, and drops by reason.
-import { formatCidr } from '../packet/addr.js';
-import { formatEndpointIp } from './leases.js';
+import { describeSubnets, formatEndpointIp, subnetName } from './leases.js';
 import { formatCidr6 } from '../packet/addr6.js';
 import { Peer } from './route-table.js';
 import { OverlayCountersJson, PeerCountersJson } from '../control/daemon-status.js';
@@ -12,6 +11,7 @@ import type { WireGuardDropReason } from '../wireguard/device.js';
 export type OverlayDropReason =
   | 'malformed' // not a valid IPv4 packet (from the TUN or inside a datagram)
   | 'ipv6' // IPv6 on a node without an IPv6 subnet
+  | 'ipv4' // IPv4 on an IPv6-only node
   | 'ipv6-malformed' // not a valid IPv6 packet (a bad length, truncated, extension headers that do not fit)
   | 'ipv6-extension' // an IPv6 extension header the overlay does not walk (ESP, AH, mobility, ...)
   | 'outside-network' // destination outside the cluster network
@@ -54,7 +54,7 @@ export class OverlayCounters {
       sent: this.sent, delivered: this.delivered, errorsGenerated: this.errorsGenerated, fragmented: this.fragmented,
       ...(this.wireguardConsumed ? { wireguardConsumed: this.wireguardConsumed } : {}),
       dropped: this.drops.toJSON(),
-      peers: peers.map((p) => ({ subnet: formatCidr(p.subnet, false), ...(p.subnet6 ? { subnet6: formatCidr6(p.subnet6, false) } : {}), publicIp: formatEndpointIp(p), port: p.port, txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
+      peers: peers.map((p) => ({ subnet: subnetName(p), ...(p.subnet6 ? { subnet6: formatCidr6(p.subnet6, false) } : {}), publicIp: formatEndpointIp(p), port: p.port, txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
     };
   }
 
@@ -62,7 +62,7 @@ export class OverlayCounters {
   format(peers: readonly Peer[]): string {
     const lines = [`sent ${this.sent}, delivered ${this.delivered}, errors generated ${this.errorsGenerated}, fragmented ${this.fragmented}; ${this.drops.format()}`];
     for (const p of peers) {
-      lines.push(`  peer ${formatCidr(p.subnet, false)}${p.subnet6 ? ` ${formatCidr6(p.subnet6, false)}` : ''} at ${formatEndpointIp(p)}:${p.port}: tx ${p.txPackets} packets ${p.txBytes} bytes, rx ${p.rxPackets} packets ${p.rxBytes} bytes`);
+      lines.push(`  peer ${describeSubnets(p)} at ${formatEndpointIp(p)}:${p.port}: tx ${p.txPackets} packets ${p.txBytes} bytes, rx ${p.rxPackets} packets ${p.rxBytes} bytes`);
     }
     return lines.join('\n');
   }

@@ -34,7 +34,7 @@ import { Underlay6Endpoints } from './underlay6.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
 import { isProbePacket, Probe } from '../control/probe.js';
-import { Lease } from './leases.js';
+import { Lease, sameSubnets, subnetName } from './leases.js';
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
 import { CONSUMED, paddedLength, WireGuard } from '../wireguard/device.js';
 import { Keypair } from '../wireguard/keypair.js';
@@ -61,10 +61,11 @@ export interface UdpNetwork {
 
 /** How an {@link Overlay} is configured: the cluster network, this node's subnet and the MTUs. */
 export interface OverlayOptions {
-  network: Prefix;
-  /** This node's subnet; the TUN's address (its network address) is our hop address. */
-  subnet: Prefix;
-  /** The cluster's and this node's IPv6 prefixes, on a dual-stack node (ipv6-path.ts); without them IPv6 is dropped as `ipv6`. */
+  /** The cluster's IPv4 network; undefined on an IPv6-only node (then IPv4 is dropped as `ipv4`, and `ipv6` is required). */
+  network?: Prefix;
+  /** This node's IPv4 subnet; the TUN's address (its network address) is our hop address. */
+  subnet?: Prefix;
+  /** The cluster's and this node's IPv6 prefixes, on a dual-stack or IPv6-only node (ipv6-path.ts); without them IPv6 is dropped as `ipv6`. */
   ipv6?: { network6: Prefix6; subnet6: Prefix6 };
   tunMtu: number;
   /** Largest inner packet that fits one datagram on the underlay (underlay MTU - 28). */
@@ -143,8 +144,10 @@ export class Overlay {
 
   /** Allocates every buffer the data plane needs; does no I/O until {@link Overlay.start}. */
   constructor(private readonly tun: PacketDevice, private readonly net: UdpNetwork, private readonly options: OverlayOptions) {
-    this.hopAddress = options.subnet.network;
-    this.broadcast = (options.subnet.network | ~prefixMask(options.subnet.length)) >>> 0;
+    if (!options.subnet && !options.ipv6) throw new RangeError('an overlay node needs an IPv4 subnet, an IPv6 one, or both');
+    if (!options.network !== !options.subnet) throw new RangeError('the IPv4 network and subnet go together');
+    this.hopAddress = options.subnet?.network ?? 0;
+    this.broadcast = options.subnet ? (options.subnet.network | ~prefixMask(options.subnet.length)) >>> 0 : 0;
     this.trace = options.trace;
     this.errorBudget = new TokenBucket(options.errorRatePerSecond ?? 100, options.now ?? Date.now);
     const batch = options.batchSize ?? 128;
@@ -199,11 +202,14 @@ export class Overlay {
    */
   setLeases(leases: readonly Lease[]): void {
     // The same node (subnet and endpoint) keeps its traffic counters; its WireGuard peer stays while key and endpoint do.
-    const node = (p: Lease): string => `${p.subnet.network}/${p.subnet.length}@${endpointKey(p.publicIp, p.port)}`;
+    const node = (p: Lease): string => `${subnetName(p)}@${endpointKey(p.publicIp, p.port)}`;
     const before = new Map(this.routes.peers.map((p) => [node(p), p]));
     const underlay6 = this.options.underlay6;
+    // This node's own lease: by its IPv4 subnet, or on an IPv6-only node by its IPv6 one.
+    const own = this.options.subnet ? { subnet: this.options.subnet } : { subnet6: this.options.ipv6!.subnet6 };
+    const isOwn = (l: Lease): boolean => (own.subnet ? !!l.subnet && samePrefix(l.subnet, own.subnet) : sameSubnets({ subnet6: l.subnet6 }, own));
     let accepted = leases
-      .filter((l) => !samePrefix(l.subnet, this.options.subnet))
+      .filter((l) => !isOwn(l))
       .map((l) => (underlay6 && l.publicIpv6 ? { ...l, publicIp: underlay6.standIn(l.publicIpv6) } : l));
     if (this.wg) {
       const { keep, refused } = wireguardPeers(accepted, this.wg.identity.publicKey);
@@ -309,6 +315,10 @@ export class Overlay {
         }
         const peer6 = this.v6.route(batch.buf, off, batch.sizes[i], routes);
         if (peer6) this.queueToPeer(off, batch.sizes[i], peer6);
+        continue;
+      }
+      if (!this.options.subnet) {
+        this.counters.drop('ipv4');
         continue;
       }
       if (ip.check() !== undefined) {
@@ -430,6 +440,10 @@ export class Overlay {
         }
         continue;
       }
+      if (!own || !peer.subnet) {
+        this.counters.drop('ipv4'); // an IPv6-only node, or a peer with no IPv4 subnet (no IPv4 source is its to send)
+        continue;
+      }
       if (ip.check() !== undefined || ip.totalLength !== size) {
         this.counters.drop('malformed');
         continue;
@@ -492,8 +506,8 @@ export class Overlay {
 
   private unroutable(ip: IPv4View): void {
     const dst = ip.dst;
-    if (!prefixContains(this.options.network, dst)) return this.counters.drop('outside-network');
-    if (prefixContains(this.options.subnet, dst)) return this.counters.drop('own-subnet');
+    if (!prefixContains(this.options.network!, dst)) return this.counters.drop('outside-network');
+    if (prefixContains(this.options.subnet!, dst)) return this.counters.drop('own-subnet');
     this.counters.drop('no-route');
     this.answer(ip, ICMP_TYPE.DEST_UNREACH, ICMP_UNREACH.NET, dst);
   }

@@ -7,6 +7,7 @@ import { MemoryTun } from '../tun/memory-tun.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { formatIPv6, parseCidr6, parseIPv6 } from '../packet/addr6.js';
 import { Icmp6View, ICMP6_TYPE, writeEcho6Packet } from '../packet/icmp6.js';
+import { writeEchoPacket } from '../packet/icmp.js';
 import { IPv6View, NEXT_HEADER } from '../packet/ipv6.js';
 import { parseLeases } from './leases.js';
 import { Overlay, UdpNetwork } from './overlay.js';
@@ -126,4 +127,38 @@ test('leases: subnetV6 must lie in the IPv6 network, not overlap, be /64 or shor
   const v4only = parseLeases({ networkV6: 'fd00:10:244::/48', nodes: [{ subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' }] }, NETWORK, 'f');
   assert.equal(v4only[0].subnet6, undefined);
   assert.throws(() => parseLeases({ networkV6: 'fd00:10:245::/48', nodes: [] }, NETWORK, 'f', NETWORK6), /differs from the IPv6 --network/);
+});
+
+test('an IPv6-only node: IPv6 to the peer that owns its /64; IPv4 dropped as "ipv4" either way; its own lease found by its IPv6 subnet', () => {
+  const tun = new MemoryTun();
+  const net = new FakeUdp();
+  const overlay = new Overlay(tun, net, { ipv6: { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') }, tunMtu: 1472, pathMtu: 1472, now: () => 0 });
+  overlay.setLeases(parseLeases({ nodes: [
+    { subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' },
+    { subnetV6: 'fd00:10:244:2::/64', publicIp: '198.51.100.2' },
+  ] }, undefined, 'test', NETWORK6));
+  assert.deepEqual(overlay.peers.map((p) => [p.subnet, formatIPv6(p.subnet6!.network)]), [[undefined, 'fd00:10:244:2::']], 'its own lease is left out');
+  const batch = new RxBatch(16, 4096);
+  batch.append(echo6('fd00:10:244:1::5', 'fd00:10:244:2::7'));
+  const v4 = new Uint8Array(84);
+  writeEchoPacket(v4, 0, { src: parseIPv4('10.244.1.5')!, dst: parseIPv4('10.244.2.7')!, type: 8, id: 1, seq: 1, payload: new Uint8Array(56) });
+  batch.append(v4);
+  overlay.fromTun(batch);
+  assert.equal(net.sent.length, 1);
+  assert.equal(net.sent[0].addr, parseIPv4('198.51.100.2'));
+  batch.clear();
+  batch.append(v4, parseIPv4('198.51.100.2')!, 8285);
+  batch.append(echo6('fd00:10:244:2::7', 'fd00:10:244:1::5'), parseIPv4('198.51.100.2')!, 8285);
+  overlay.fromNetwork(batch);
+  assert.equal(tun.written.length, 1);
+  assert.equal(new IPv6View(tun.written[0]).version, 6);
+  assert.deepEqual(overlay.counters.drops.toJSON(), { ipv4: 2 });
+  assert.throws(() => new Overlay(tun, net, { tunMtu: 1472, pathMtu: 1472 }), /IPv4 subnet, an IPv6 one, or both/);
+});
+
+test('leases of an IPv6-only node: every entry needs subnetV6; IPv4 subnets in the file are left alone', () => {
+  const leases = parseLeases({ nodes: [{ subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' }] }, undefined, 'f', NETWORK6);
+  assert.equal(leases[0].subnet, undefined);
+  assert.throws(() => parseLeases({ nodes: [{ subnet: '10.244.1.0/24', publicIp: '198.51.100.1' }] }, undefined, 'f', NETWORK6), /nodes\.0 has no subnetV6 \(this node runs IPv6 only/);
+  assert.throws(() => parseLeases({ nodes: [{ subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' }] }, NETWORK, 'f', NETWORK6), /nodes\.0 has no subnet \(this node runs the IPv4 network/);
 });

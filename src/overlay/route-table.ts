@@ -11,8 +11,9 @@ import type { WgPeer } from '../wireguard/peer.js';
 
 /** Another node: its subnet, where to send (public IP and port), and its traffic counters. */
 export interface Peer {
-  subnet: Prefix;
-  /** The node's IPv6 subnet, on a dual-stack cluster. */
+  /** The node's IPv4 subnet; absent on an IPv6-only cluster (then subnet6 is there). */
+  subnet?: Prefix;
+  /** The node's IPv6 subnet, on a dual-stack or IPv6-only cluster. */
   subnet6?: Prefix6;
   /** Its IPv6 underlay address, when it has one (then `publicIp` may be a stand-in: underlay6.ts). */
   publicIpv6?: Uint8Array;
@@ -31,7 +32,7 @@ export interface Peer {
 
 /** A new peer for a lease, its counters at zero. */
 export function peerFromLease(l: Lease): Peer {
-  return { subnet: l.subnet, ...(l.subnet6 ? { subnet6: l.subnet6 } : {}), ...(l.publicIpv6 ? { publicIpv6: l.publicIpv6 } : {}), publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, ...(l.publicKey ? { publicKey: l.publicKey } : {}) };
+  return { ...(l.subnet ? { subnet: l.subnet } : {}), ...(l.subnet6 ? { subnet6: l.subnet6 } : {}), ...(l.publicIpv6 ? { publicIpv6: l.publicIpv6 } : {}), publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, ...(l.publicKey ? { publicKey: l.publicKey } : {}) };
 }
 
 export class RouteTable {
@@ -43,10 +44,10 @@ export class RouteTable {
   private readonly byEndpoint = new Map<number, Peer>();
 
   constructor(readonly peers: readonly Peer[]) {
-    const lengths = [...new Set(peers.map((p) => p.subnet.length))].sort((a, b) => b - a);
+    const lengths = [...new Set(peers.flatMap((p) => (p.subnet ? [p.subnet.length] : [])))].sort((a, b) => b - a);
     for (const length of lengths) {
       const map = new Map<number, Peer>();
-      for (const p of peers) if (p.subnet.length === length) map.set(p.subnet.network, p);
+      for (const p of peers) if (p.subnet?.length === length) map.set(p.subnet.network, p);
       this.levels.push({ mask: prefixMask(length), peers: map });
     }
     for (const p of peers) this.byEndpoint.set(endpointKey(p.publicIp, p.port), p);

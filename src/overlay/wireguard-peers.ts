@@ -3,7 +3,7 @@
 import { decodeKey } from '../wireguard/keys.js';
 import { formatIPv4 } from '../packet/addr.js';
 import { messageType } from '../wireguard/messages.js';
-import type { Lease } from './leases.js';
+import { subnetName, type Lease } from './leases.js';
 
 /** A public key's bytes (the lease was checked when it was read). */
 export function keyIdentity(publicKey: string): Uint8Array {
@@ -36,7 +36,7 @@ export function wireguardPeers(leases: readonly Lease[], ownKey: Uint8Array): { 
   const refused: string[] = [];
   leases.forEach((l, i) => {
     const p = points[i];
-    const who = `lease ${formatIPv4(l.subnet.network)}/${l.subnet.length} at ${formatIPv4(l.publicIp)}`;
+    const who = `lease ${subnetName(l)} at ${formatIPv4(l.publicIp)}`;
     if (p === own) refused.push(`${who} names this node's own public key: refused`);
     else if (p !== undefined && count.get(p)! > 1) refused.push(`${who} names public key ${l.publicKey}, which another lease names too: refused (a key is one node)`);
     else keep.push(l);

@@ -4,9 +4,9 @@
 // underlay. Real ping -6, traceroute -6 and iperf3 -6 between pods.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { OverlayCluster } from '../support/overlay-cluster.js';
-import { ping } from '../support/daemon-harness.js';
+import { ping, startDaemon } from '../support/daemon-harness.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
@@ -229,6 +229,64 @@ describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => 
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+});
+
+describe('tun-driver overlay, IPv6-only', { skip: ROOT_SKIP }, () => {
+  let v6cluster: OverlayCluster;
+  before(async () => {
+    v6cluster = await OverlayCluster.up(labName('only6'), 2, 1, { etcd: true, ipv6Only: true });
+    await v6cluster.startAll();
+  });
+  after(async () => {
+    await v6cluster?.down();
+  });
+
+  test("etcd with \"EnableIPv4\": false: flannel's key with an empty IPv4 half, pods with only an IPv6 address, ping -6 across nodes", async () => {
+    const keys = (await v6cluster.etcdctl('get', '--prefix', '--keys-only', '/coreos.com/network/subnets/')).trim().split('\n').filter(Boolean).sort();
+    assert.equal(keys.length, 2, keys.join(', '));
+    for (const key of keys) assert.match(key, /^\/coreos\.com\/network\/subnets\/0\.0\.0\.0-0&fd00:10:244:[0-9a-f]+::-64$/);
+    for (const h of [1, 2]) {
+      const env = readFileSync(labSubnetFile(v6cluster.lab, `host-${h}`), 'utf8');
+      assert.doesNotMatch(env, /FLANNEL_NETWORK=|FLANNEL_SUBNET=/, 'no IPv4 in subnet.env');
+      assert.match(env, /^FLANNEL_IPV6_NETWORK=fd00:10:244::\/48$/m);
+      assert.deepEqual(v6cluster.lab.node(pod(h, 1)).addresses.map((a) => a.includes(':')), [true], `${pod(h, 1)} has one address, IPv6`);
+      const tun = await v6cluster.lab.run(`host-${h}`, 'ip', ['-j', 'addr', 'show', 'flannel0']);
+      const families = (JSON.parse(tun.stdout)[0].addr_info as Array<{ family: string; scope: string }>).filter((a) => a.scope === 'global').map((a) => a.family);
+      assert.deepEqual(families, ['inet6'], 'flannel0 has no IPv4 address');
+    }
+    const r = await ping(v6cluster.lab, pod(1, 1), ['-6', '-c', '3', '-i', '0.1', '-W', '2', v6cluster.podIp6(2, 1)]);
+    assert.equal(r.received, 3, r.output);
+    const back = await ping(v6cluster.lab, pod(2, 1), ['-6', '-c', '2', '-i', '0.1', '-W', '2', v6cluster.podIp6(1, 1)]);
+    assert.equal(back.received, 2, back.output);
+    const status = JSON.parse((await v6cluster.lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json'])).stdout)[0];
+    assert.match(status.subnet, /^fd00:10:244:[0-9a-f]+::\/64$/);
+    assert.equal(status.subnet, status.subnet6);
+    assert.equal(status.peers.length, 1);
+    assert.equal(status.peers[0].subnet, status.peers[0].subnet6);
+    // IPv4 the kernel sends into the TUN has nowhere to go: counted as "ipv4", never sent.
+    const doctor = JSON.parse((await v6cluster.lab.run('host-1', process.execPath, [CLI, 'doctor', '--json'])).stdout) as Array<{ check: string; status: string; evidence: string }>;
+    assert.ok(!doctor.some((f) => f.check === 'ip_forward'), 'doctor does not ask an IPv6-only node to forward IPv4');
+    assert.match(doctor.find((f) => f.check === 'flannel0 live probe')!.evidence, /IPv6-only/);
+  });
+
+  test('leases-file mode with only an IPv6 --network and --subnet: up with an IPv6 address alone; --ip-masq refused with the flag to use', async () => {
+    const lab = v6cluster.lab;
+    writeFileSync(v6cluster.leasesFile, JSON.stringify({ networkV6: 'fd00:10:245::/48', nodes: [{ subnetV6: 'fd00:10:245:a::/64', publicIp: '198.51.100.1', port: 8299 }, { subnetV6: 'fd00:10:245:b::/64', publicIp: '198.51.100.2', port: 8299 }] }));
+    const flags = ['--network', 'fd00:10:245::/48', '--subnet', 'fd00:10:245:a::/64', '--public-ip', '198.51.100.1', '--leases', v6cluster.leasesFile, '--port', '8299'];
+    const refused = await lab.run('host-1', process.execPath, [CLI, 'overlay', '--tun', 'tdv6x', ...flags, '--ip-masq']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--ip-masq masquerades the pods' IPv4 traffic, and this network is IPv6-only: use --ip6-masq/);
+    const half = await lab.run('host-1', process.execPath, [CLI, 'overlay', '--tun', 'tdv6x', ...flags, '--network', '10.244.0.0/16']);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /an IPv4 --network needs this node's IPv4 --subnet too/);
+    const run = await startDaemon(lab, 'host-1', ['overlay', '--tun', 'tdv6x', ...flags, '--subnet-file', `${v6cluster.leasesFile}.env`], /overlay up/);
+    try {
+      assert.match(run.stderr(), /overlay up: tdv6x fd00:10:245:a::\/48 mtu \d+ .* 1 peer\(s\): fd00:10:245:b::\/64 at 198\.51\.100\.2:8299/);
+      assert.match(readFileSync(`${v6cluster.leasesFile}.env`, 'utf8'), /^FLANNEL_IPV6_SUBNET=fd00:10:245:a::1\/64$/m);
+    } finally {
+      await run.stop();
     }
   });
 });

@@ -23,9 +23,9 @@ export const NETWORK = '10.244.0.0/16';
 /** The IPv6 pod network of a dual-stack cluster: host i owns fd00:10:244:i::/64. */
 export const NETWORK6 = 'fd00:10:244::/48';
 
-export interface LeaseEntry { subnet: string; subnetV6?: string; publicIp: string; publicIpV6?: string; port?: number; publicKey?: string }
+export interface LeaseEntry { subnet?: string; subnetV6?: string; publicIp: string; publicIpV6?: string; port?: number; publicKey?: string }
 
-export function leaseFor(host: number, dualStack = false): LeaseEntry {
+export function leaseFor(host: number, dualStack = false): LeaseEntry & { subnet: string } {
   return { subnet: `10.244.${host}.0/24`, ...(dualStack ? { subnetV6: subnet6For(host) } : {}), publicIp: `198.51.100.${host}` };
 }
 
@@ -57,6 +57,8 @@ export class OverlayCluster {
   readonly ipv4Only = new Set<number>();
   /** The hosts have IPv6 underlay addresses (2001:db8:100::i): leases name them, daemons get --public-ipv6. */
   underlay6 = false;
+  /** An IPv6-only pod network: daemons get only the IPv6 --network/--subnet, leases only subnetV6 (etcd: "EnableIPv4": false). */
+  ipv6Only = false;
 
   private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean, private readonly podDelegate: JsonObject, readonly dualStack: boolean) {}
 
@@ -64,14 +66,19 @@ export class OverlayCluster {
    * `podDelegate` is merged over the plugin's delegate configuration, e.g.
    * {mtu: 1500} for pods whose MTU is above the overlay's path MTU.
    */
-  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[]; underlay6?: boolean } = {}): Promise<OverlayCluster> {
-    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet, ipv6: options.etcd && options.dualStack, underlay6: options.underlay6 }));
+  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[]; underlay6?: boolean; ipv6Only?: boolean } = {}): Promise<OverlayCluster> {
+    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet, ipv6: options.etcd && options.dualStack, ipv6Only: options.etcd && options.ipv6Only, underlay6: options.underlay6 }));
     const dir = mkdtempSync(join(tmpdir(), 'tdlab-leases-'));
     const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {}, options.dualStack ?? false);
     cluster.underlay6 = options.underlay6 ?? false;
+    if (options.ipv6Only) {
+      // No IPv4 pod network: nothing for --ip-masq to masquerade.
+      cluster.ipv6Only = true;
+      cluster.ipMasq = false;
+    }
     for (const h of options.ipv4Only ?? []) cluster.ipv4Only.add(h);
     cluster.writeLeases(Array.from({ length: hosts }, (_, i) => ({
-      ...leaseFor(i + 1, cluster.dualStack && !cluster.ipv4Only.has(i + 1)),
+      ...(cluster.ipv6Only ? { subnetV6: subnet6For(i + 1), publicIp: `198.51.100.${i + 1}` } : leaseFor(i + 1, cluster.dualStack && !cluster.ipv4Only.has(i + 1))),
       ...(cluster.underlay6 && !cluster.ipv4Only.has(i + 1) ? { publicIpV6: publicIpv6For(i + 1) } : {}),
     })));
     return cluster;
@@ -92,7 +99,7 @@ export class OverlayCluster {
   }
 
   writeLeases(nodes: LeaseEntry[], network = NETWORK): void {
-    writeFileSync(this.leasesFile, JSON.stringify({ network, ...(this.dualStack ? { networkV6: NETWORK6 } : {}), nodes }, null, 2));
+    writeFileSync(this.leasesFile, JSON.stringify({ ...(this.ipv6Only ? {} : { network }), ...(this.dualStack || this.ipv6Only ? { networkV6: NETWORK6 } : {}), nodes }, null, 2));
   }
 
   /** Starts host i's daemon (resolves once it is up), then adds through the plugin any of its pods that have no network yet. */
@@ -144,8 +151,9 @@ export class OverlayCluster {
     if (this.etcd) {
       return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), ...labEtcdClientFlags(this.lab), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
-    const v6 = this.dualStack && !this.ipv4Only.has(host) ? ['--network', NETWORK6, '--subnet', subnet6For(host), ...(this.underlay6 ? ['--public-ipv6', publicIpv6For(host)] : [])] : [];
-    return ['overlay', '--network', NETWORK, '--subnet', `10.244.${host}.0/24`, ...v6, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--json-log', ...extra];
+    const v6 = (this.dualStack && !this.ipv4Only.has(host)) || this.ipv6Only ? ['--network', NETWORK6, '--subnet', subnet6For(host), ...(this.underlay6 ? ['--public-ipv6', publicIpv6For(host)] : [])] : [];
+    const v4 = this.ipv6Only ? [] : ['--network', NETWORK, '--subnet', `10.244.${host}.0/24`];
+    return ['overlay', ...v4, ...v6, '--public-ip', `198.51.100.${host}`, '--leases', this.leasesFile, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--json-log', ...extra];
   }
 
   async startAll(): Promise<void> {
