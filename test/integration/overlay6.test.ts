@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { OverlayCluster } from '../support/overlay-cluster.js';
+import { leaseFor, OverlayCluster, publicIpv6For } from '../support/overlay-cluster.js';
 import { ping, startDaemon } from '../support/daemon-harness.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { labName, ROOT_SKIP } from './helpers.js';
@@ -230,6 +230,40 @@ describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => 
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
+  });
+
+  test('WireGuard over the IPv6 underlay: handshakes and sealed datagrams of both inner families travel in UDP over IPv6', async () => {
+    const lab = c6.lab;
+    const keyOf = new Map<number, string>();
+    for (const h of [1, 2]) {
+      const file = `${c6.leasesFile}.key${h}`;
+      const made = await lab.run(`host-${h}`, process.execPath, [CLI, 'keygen', '--out', file]);
+      assert.equal(made.code, 0, made.stderr);
+      const pub = await lab.run(`host-${h}`, 'sh', ['-c', `"${process.execPath}" "${CLI}" pubkey < "${file}"`]);
+      assert.equal(pub.code, 0, pub.stderr);
+      keyOf.set(h, pub.stdout.trim());
+      await c6.stop(h);
+    }
+    c6.writeLeases([1, 2].map((h) => ({ ...leaseFor(h, true), publicIpV6: publicIpv6For(h), publicKey: keyOf.get(h)! })));
+    for (const h of [1, 2]) await c6.start(h, ['--private-key', `${c6.leasesFile}.key${h}`]);
+    const capture = lab.run('host-1', 'timeout', ['6', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '10', 'udp port 8285'], 12_000);
+    await sleep(500);
+    const v6 = await ping(lab, pod(1, 1), ['-6', '-c', '3', '-i', '0.2', '-W', '3', c6.podIp6(2, 1)]);
+    const v4 = await ping(lab, pod(1, 1), ['-c', '3', '-i', '0.2', '-W', '3', c6.podIp(2, 1)]);
+    const wire = (await capture).stdout.trim().split('\n').filter(Boolean);
+    assert.equal(v6.received, 3, v6.output);
+    assert.equal(v4.received, 3, v4.output);
+    assert.ok(wire.length >= 10 && wire.every((l) => / IP6 2001:db8:100::[12]\.8285 > 2001:db8:100::[12]\.8285: UDP, length \d+/.test(l)), `every datagram is UDP over IPv6:\n${wire.join('\n')}`);
+    // Every datagram is a WireGuard message: handshake (148, 92, 64 bytes) or transport (32 bytes of header and tag around a
+    // payload padded to 16): an 84-byte IPv4 echo travels as 128 bytes, a 104-byte IPv6 one as 144. Never a plaintext echo.
+    const lengths = wire.map((l) => Number(/length (\d+)/.exec(l)![1]));
+    assert.ok(lengths.every((n) => [148, 92, 64].includes(n) || (n - 32) % 16 === 0), `WireGuard sizes only: ${lengths.join(' ')}`);
+    assert.ok(lengths.includes(128) && lengths.includes(144), `sealed echoes of both families: ${lengths.join(' ')}`);
+    const [st] = JSON.parse((await lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json'])).stdout);
+    assert.equal(st.peers[0].security, 'wireguard');
+    assert.equal(st.peers[0].publicIp, '[2001:db8:100::2]');
+    assert.notEqual(st.peers[0].wireguard.latestHandshake, null);
+    assert.match(JSON.parse((await lab.run('host-1', process.execPath, [CLI, 'doctor', '--json', '--tun', 'flannel0'])).stdout).find((f: { check: string }) => f.check === 'flannel0 MTU').evidence, /flannel0 mtu 1420 \+ 48 bytes of UDP\/IP and 32 of WireGuard header and tag <= eth0 mtu 1500/);
   });
 });
 
