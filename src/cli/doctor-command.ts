@@ -6,6 +6,7 @@ import { runDoctor } from '../doctor/doctor.js';
 import { checkInterfaceName } from '../tun/linux-tun.js';
 import { printJson, usageError } from './output.js';
 import { parseIPv4 } from '../packet/addr.js';
+import { parseIPv6 } from '../packet/addr6.js';
 
 const LABEL = { ok: 'ok     ', warning: 'warning', problem: 'PROBLEM' } as const;
 
@@ -18,7 +19,7 @@ export function doctorCommand(): Command {
     .addHelpText('after', '\nExamples:\n  tun-driver doctor\n  tun-driver lab exec host-1 -- tun-driver doctor --tun tun19 --json\n\nExit code: 0 when nothing is wrong, 1 when a check found a problem.\n')
     .action(async (opts: { tun?: string; probe?: string; json?: boolean }) => {
       if (opts.tun) checkInterfaceName(opts.tun);
-      if (opts.probe !== undefined && parseIPv4(opts.probe) === undefined) throw usageError(`--probe ${opts.probe}: not an IPv4 address`);
+      if (opts.probe !== undefined && parseIPv4(opts.probe) === undefined && parseIPv6(opts.probe) === undefined) throw usageError(`--probe ${opts.probe}: not an IPv4 or IPv6 address`);
       const findings = await runDoctor({ tun: opts.tun, probe: opts.probe });
       if (opts.json) printJson(findings);
       else {

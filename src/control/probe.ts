@@ -46,3 +46,19 @@ export function isProbePacket(probe: Probe | undefined, ip: { protocol: number; 
   const type = probe.far ? (icmpType === ECHO_REQUEST ? ECHO_REPLY : icmpType === ECHO_REPLY ? ECHO_REQUEST : icmpType) : icmpType;
   return ip.buf[o] === type && ((ip.buf[o + 4] << 8) | ip.buf[o + 5]) === (id ?? probe.icmpId);
 }
+
+const ECHO6_REQUEST = 128;
+const ECHO6_REPLY = 129;
+const ICMPV6 = 58;
+
+/**
+ * The IPv6 twin of {@link isProbePacket}: whether the checked IPv6 packet
+ * `ip` is the probe's ICMPv6 echo of `icmpType` (128 request, 129 reply, as
+ * the near end sees it), identified by `id`. Fragments never match.
+ */
+export function isProbePacket6(probe: Probe | undefined, ip: { protocol: number; isFragment: boolean; upperLength: number; payloadOffset: number; buf: Uint8Array }, icmpType: number, id?: number): boolean {
+  if (!probe || ip.protocol !== ICMPV6 || ip.isFragment || ip.upperLength < 8) return false;
+  const o = ip.payloadOffset;
+  const type = probe.far ? (icmpType === ECHO6_REQUEST ? ECHO6_REPLY : icmpType === ECHO6_REPLY ? ECHO6_REQUEST : icmpType) : icmpType;
+  return ip.buf[o] === type && ((ip.buf[o + 4] << 8) | ip.buf[o + 5]) === (id ?? probe.icmpId);
+}

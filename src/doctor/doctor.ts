@@ -87,10 +87,10 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
     if (subject.daemon) {
       // The live probe: an overlay pings a peer's overlay address (that node's kernel answers); a relay needs a target.
       const peer = subject.daemon.mode === 'overlay' ? subject.daemon.peers[0]?.subnet : undefined;
-      // The probe is an IPv4 ping: an IPv6-only node's peers have no IPv4 address to send it to.
-      const target = options.probe ?? (peer && !peer.includes(':') ? peer.split('/')[0] : undefined);
-      if (target) findings.push(await liveProbe(sockets.get(link.name)!, link.name, subject.daemon.mode, target));
-      else if (peer?.includes(':')) add(`${link.name} live probe`, 'warning', `not run: the live probe pings over IPv4, and this node is IPv6-only (ping -6 a pod behind ${peer} to test the path)`);
+      // By default a peer's TUN address (its subnet's network address, of whichever family names it).
+      const target = options.probe ?? (peer ? peer.split('/')[0] : undefined);
+      if (target?.includes(':') && subject.daemon.mode === 'relay') add(`${link.name} live probe`, 'warning', `not run: the relay's live probe is IPv4 only (ping -6 -I ${link.name} ${target} tests the IPv6 path)`);
+      else if (target) findings.push(await liveProbe(sockets.get(link.name)!, link.name, subject.daemon.mode, target));
       else add(`${link.name} live probe`, 'warning', `not run: give --probe ADDR (a host the ${subject.daemon.mode} should reach) to send one test packet through ${link.name}`);
     }
   }

@@ -1,7 +1,8 @@
 // doctor's live probe: arm the daemon's probe for one ICMP identifier,
-// send one real ping with that identifier through the path, and report
-// the stages it reached (TUN in, sent, answer from the network, TUN out,
-// delivered to ping) and where it stopped.
+// send one real ping (ICMP or, to an IPv6 target, ICMPv6) with that
+// identifier through the path, and report the stages it reached (TUN in,
+// sent, answer from the network, TUN out, delivered to ping) and where it
+// stopped.
 import { execFile } from 'node:child_process';
 import { controlRequest } from '../control/control-server.js';
 import { PROBE_STAGES, ProbeStage } from '../control/probe.js';

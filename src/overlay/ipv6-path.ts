@@ -32,8 +32,8 @@ export class OverlayIPv6 {
   private readonly ip = new IPv6View();
   /** Where ICMPv6 errors are built. */
   private readonly scratch = new Uint8Array(IPV6.MIN_MTU);
-  /** The view of the packet accept() last let in (for --trace). */
-  get lastAccepted(): IPv6View {
+  /** The view of the packet route() or accept() last looked at (for --trace and the live probe). */
+  get lastPacket(): IPv6View {
     return this.ip;
   }
 

@@ -33,7 +33,8 @@ import { OverlayIPv6 } from './ipv6-path.js';
 import { Underlay6Endpoints } from './underlay6.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
-import { isProbePacket, Probe } from '../control/probe.js';
+import { isProbePacket, isProbePacket6, Probe } from '../control/probe.js';
+import { ICMP6_TYPE } from '../packet/icmp6.js';
 import { Lease, sameSubnets, subnetName } from './leases.js';
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
 import { CONSUMED, paddedLength, WireGuard } from '../wireguard/device.js';
@@ -314,6 +315,11 @@ export class Overlay {
           continue;
         }
         const peer6 = this.v6.route(batch.buf, off, batch.sizes[i], routes);
+        if (this.probe && isProbePacket6(this.probe, this.v6.lastPacket, ICMP6_TYPE.ECHO_REQUEST)) {
+          this.probe.mark('tun-in');
+          if (peer6) sentProbe = true;
+          else this.probe.stoppedBecause = 'the IPv6 path dropped or answered it (no route, too big or malformed: see the drop counters)';
+        }
         if (peer6) this.queueToPeer(off, batch.sizes[i], peer6);
         continue;
       }
@@ -434,7 +440,11 @@ export class Overlay {
       if (this.v6 ? size > 0 && ip.version === 6 : isIPv6Packet(batch.buf, off, size)) {
         if (!this.v6) this.counters.drop('ipv6');
         else if (this.v6.accept(batch.buf, off, size, peer)) {
-          this.trace?.(`net>tun ${describeIPv6(this.v6.lastAccepted)}`);
+          if (this.probe && isProbePacket6(this.probe, this.v6.lastPacket, ICMP6_TYPE.ECHO_REPLY)) {
+            this.probe.mark('from-network');
+            probeDelivered = true;
+          }
+          this.trace?.(`net>tun ${describeIPv6(this.v6.lastPacket)}`);
           if (this.toTun.full) this.flushToTun();
           this.toTun.add(off, size);
         }

@@ -13,6 +13,7 @@ import type { Finding } from '../doctor/doctor.js';
 import { Lab } from '../lab/lab.js';
 import type { LabNode } from '../lab/state.js';
 import { parseIPv4 } from '../packet/addr.js';
+import { formatIPv6, parseIPv6 } from '../packet/addr6.js';
 import { TunDriverError } from '../errors.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -121,11 +122,17 @@ async function daemonOf(host: LabNode, mode: 'overlay' | 'relay'): Promise<{ soc
   return undefined;
 }
 
-const bare = (cidr: string): string => cidr.split('/')[0];
+/** An address without its prefix length, IPv6 in its canonical text (so "fd00:0:0::1" finds "fd00::1"). */
+function bare(cidr: string): string {
+  const address = cidr.split('/')[0];
+  const v6 = address.includes(':') ? parseIPv6(address) : undefined;
+  return v6 ? formatIPv6(v6) : address;
+}
 
 /** The node that has address `to` (a pod or a host), if the lab has one. */
 function ownerOf(nodes: LabNode[], to: string): LabNode | undefined {
-  return nodes.find((n) => n.addresses.some((a) => bare(a) === to));
+  const wanted = bare(to);
+  return nodes.find((n) => n.addresses.some((a) => bare(a) === wanted));
 }
 
 /** Runs one ping in `node`: whether its reply came, and when (wall clock ms) it was started. */
@@ -150,12 +157,13 @@ async function doctorOn(lab: Lab, host: string): Promise<Finding[]> {
 
 /**
  * Sends one probe from `from` (a pod, or a host running a relay) to the
- * IPv4 address `to` and reports each hop.
+ * address `to` (IPv4, or IPv6 from a pod) and reports each hop.
  * @throws TunDriverError `TUN_ERR_USAGE` for a source or target the lab cannot probe (the message says why).
  */
 export async function probePath(labName: string, from: string, to: string): Promise<PathReport> {
   const lab = Lab.open(labName);
-  if (parseIPv4(to) === undefined) throw new TunDriverError('TUN_ERR_USAGE', `probe target ${JSON.stringify(to)}: give an IPv4 address (a pod's or a host's)`);
+  const ipv6 = parseIPv4(to) === undefined;
+  if (ipv6 && parseIPv6(to) === undefined) throw new TunDriverError('TUN_ERR_USAGE', `probe target ${JSON.stringify(to)}: give an IPv4 or IPv6 address (a pod's or a host's)`);
   const source = lab.state.nodes.find((n) => n.name === from);
   if (!source || (source.kind !== 'pod' && source.kind !== 'host')) throw new TunDriverError('TUN_ERR_USAGE', `probe source ${JSON.stringify(from)}: not a pod or host of lab ${labName}`);
   const id = 20000 + Math.floor(Math.random() * 40000);
@@ -164,6 +172,7 @@ export async function probePath(labName: string, from: string, to: string): Prom
   if (source.kind === 'host') {
     const relay = await daemonOf(source, 'relay');
     if (!relay) throw new TunDriverError('TUN_ERR_USAGE', `${from} runs no relay: probe from a pod, or start a relay there first`);
+    if (ipv6) throw new TunDriverError('TUN_ERR_USAGE', `the relay's probe is IPv4 only: give an IPv4 target (ping -6 -I ${relay.device} ${to} tests the IPv6 path)`);
     await controlRequest(relay.socket, `probe ${id}`);
     const args = ['-c', '1', '-W', '2', '-e', String(id), '-I', relay.device, to];
     const { delivered, at } = await ping(lab, from, args);

@@ -217,7 +217,7 @@ function renderProbeChoices() {
     from.innerHTML = sources.map((x) => '<option>' + esc(x) + '</option>').join('');
     if (sources.includes(keep)) from.value = keep;
     from.dataset.key = key;
-    el('probe-targets').innerHTML = s.nodes.flatMap((n) => [...n.addresses, ...n.pods.flatMap((p) => p.addresses)]).filter((a) => !a.includes(':')).map((a) => '<option value="' + esc(bare(a)) + '">').join('');
+    el('probe-targets').innerHTML = s.nodes.flatMap((n) => [...n.addresses, ...n.pods.flatMap((p) => p.addresses)]).map((a) => '<option value="' + esc(bare(a)) + '">').join('');
   }
 }
 function renderProbe() {

@@ -103,7 +103,7 @@ export class WatchServer {
       this.probing = true;
       try {
         const { from, to } = JSON.parse(await readBody(req, 1024)) as { from?: unknown; to?: unknown };
-        if (typeof from !== 'string' || typeof to !== 'string') return json(400, { error: 'give {"from": "<pod or relay host>", "to": "<IPv4 address>"}' });
+        if (typeof from !== 'string' || typeof to !== 'string') return json(400, { error: 'give {"from": "<pod or relay host>", "to": "<IPv4 or IPv6 address>"}' });
         return json(200, await this.source.probe(from, to));
       } catch (err) {
         return json(err instanceof TunDriverError && err.code === 'TUN_ERR_USAGE' ? 400 : 500, { error: (err as Error).message });

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { leaseFor, OverlayCluster, publicIpv6For } from '../support/overlay-cluster.js';
 import { ping, startDaemon } from '../support/daemon-harness.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
+import { probePath } from '../../src/watch/path-probe.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
 let cluster: OverlayCluster;
@@ -302,7 +303,17 @@ describe('tun-driver overlay, IPv6-only', { skip: ROOT_SKIP }, () => {
     // IPv4 the kernel sends into the TUN has nowhere to go: counted as "ipv4", never sent.
     const doctor = JSON.parse((await v6cluster.lab.run('host-1', process.execPath, [CLI, 'doctor', '--json'])).stdout) as Array<{ check: string; status: string; evidence: string }>;
     assert.ok(!doctor.some((f) => f.check === 'ip_forward'), 'doctor does not ask an IPv6-only node to forward IPv4');
-    assert.match(doctor.find((f) => f.check === 'flannel0 live probe')!.evidence, /IPv6-only/);
+    // The live probe in ICMPv6, to the peer's TUN address: every stage seen.
+    const live = doctor.find((f) => f.check === 'flannel0 live probe')!;
+    assert.equal(live.status, 'ok', live.evidence);
+    assert.match(live.evidence, /^ping -e \d+ fd00:10:244:[0-9a-f]+::: read from the TUN by the daemon .* -> answer delivered to ping by the kernel$/);
+  });
+
+  test("lab watch's probe in IPv6: pod to pod, all nine hops seen at both nodes", async () => {
+    const report = await probePath(v6cluster.lab.name, pod(1, 1), v6cluster.podIp6(2, 1));
+    assert.equal(report.kind, 'overlay');
+    assert.equal(report.delivered, true);
+    assert.deepEqual(report.hops.map((h) => h.status), Array(9).fill('passed'), JSON.stringify(report.hops));
   });
 
   test('leases-file mode with only an IPv6 --network and --subnet: up with an IPv6 address alone; --ip-masq refused with the flag to use', async () => {
