@@ -116,38 +116,30 @@ export function parseSubnetEnv(text: string, source = 'subnet.env'): SubnetEnv {
   return env;
 }
 
-/** The IPv6 subnet a previous run held (FLANNEL_IPV6_SUBNET), or undefined. */
-export function readRememberedSubnet6(path: string): Prefix6 | undefined {
+/** The value of `key` in the file, or undefined when there is no (readable) file or no such line. */
+function rememberedValue(path: string, key: string): string | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
-  const m = /^FLANNEL_IPV6_SUBNET=(\S+)$/m.exec(text);
-  if (!m) return undefined;
+  return new RegExp(`^${key}=(\\S+)$`, 'm').exec(text)?.[1];
+}
+
+/** A prefix remembered under `key`, as its network (host bits of FLANNEL_SUBNET's first address dropped), or undefined. */
+function rememberedPrefix<P extends { network: unknown; address: unknown }>(path: string, key: string, parse: (text: string) => P): P | undefined {
+  const text = rememberedValue(path, key);
   try {
-    const p = parseCidr6(m[1]);
-    return { network: p.network, address: p.network, length: p.length };
+    const p = text === undefined ? undefined : parse(text);
+    return p && { ...p, address: p.network };
   } catch {
     return undefined;
   }
 }
 
-/** The subnet a previous run held, or undefined when there is no (readable) file. */
-export function readRememberedSubnet(path: string): Prefix | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const m = /^FLANNEL_SUBNET=(\S+)$/m.exec(text);
-  if (!m) return undefined;
-  try {
-    const p = parseCidr(m[1]);
-    return { network: p.network, address: p.network, length: p.length };
-  } catch {
-    return undefined;
-  }
-}
+/** The subnet a previous run held (FLANNEL_SUBNET), or undefined when there is no (readable) file. */
+export const readRememberedSubnet = (path: string): Prefix | undefined => rememberedPrefix(path, 'FLANNEL_SUBNET', parseCidr);
+
+/** The IPv6 subnet a previous run held (FLANNEL_IPV6_SUBNET), or undefined. */
+export const readRememberedSubnet6 = (path: string): Prefix6 | undefined => rememberedPrefix(path, 'FLANNEL_IPV6_SUBNET', parseCidr6);

@@ -2,10 +2,15 @@
 // own tdlab- namespaces, which they remove even when an assertion fails.
 import { after, TestContext } from 'node:test';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { CHROMIUM } from '../support/chromium.js';
 import { netnsCreate, netnsDelete, netnsExists } from '../../src/netns/netns.js';
 
 export const IS_ROOT = process.getuid?.() === 0;
 export const ROOT_SKIP = IS_ROOT ? false : 'needs root (namespaces, TUN devices): run as root, as CI does';
+
+/** Browser tests need root (they run in a lab namespace) and Debian's Chromium. */
+export const CHROMIUM_SKIP = ROOT_SKIP || (existsSync(CHROMIUM) ? false : `needs ${CHROMIUM} (bash scripts/setup-debian.sh installs it)`);
 
 let counter = 0;
 

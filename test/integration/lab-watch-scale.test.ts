@@ -5,14 +5,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { spawnInNetns } from '../../src/netns/processes.js';
 import { WatchDriver } from '../support/watch-driver-client.js';
-import { ROOT_SKIP, run, scratchNetns } from './helpers.js';
+import { CHROMIUM_SKIP, run, scratchNetns } from './helpers.js';
 
 const SERVER = new URL('../support/synthetic-watch.js', import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = ROOT_SKIP || (existsSync(CHROMIUM) ? false : `needs ${CHROMIUM} (bash scripts/setup-debian.sh installs it)`);
+const skip = CHROMIUM_SKIP;
 
 let server: ChildProcess;
 let page: WatchDriver;

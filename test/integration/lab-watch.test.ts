@@ -10,15 +10,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OverlayCluster } from '../support/overlay-cluster.js';
 import { WatchDriver } from '../support/watch-driver-client.js';
-import { labName, ROOT_SKIP } from './helpers.js';
+import { labName, CHROMIUM_SKIP } from './helpers.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = ROOT_SKIP || (existsSync(CHROMIUM) ? false : `needs ${CHROMIUM} (bash scripts/setup-debian.sh installs it)`);
+const skip = CHROMIUM_SKIP;
 const SHOTS = process.env.TUN_DRIVER_SCREENSHOTS;
 const URL_ = 'http://127.0.0.1:9180/';
 

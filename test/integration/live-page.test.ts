@@ -2,15 +2,14 @@
 // the nodes, and its counters move while a ping runs through the overlay.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OverlayCluster } from '../support/overlay-cluster.js';
-import { labName, ROOT_SKIP } from './helpers.js';
+import { labName, CHROMIUM_SKIP } from './helpers.js';
 
 const PROBE = new URL('../support/page-probe.js', import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = ROOT_SKIP || (existsSync(CHROMIUM) ? false : `needs ${CHROMIUM} (bash scripts/setup-debian.sh installs it)`);
+const skip = CHROMIUM_SKIP;
 
 let cluster: OverlayCluster;
 let dir: string;

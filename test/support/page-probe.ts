@@ -2,16 +2,12 @@
 // playwright-core): run *inside* the lab node where the daemon serves it.
 //   node page-probe.js URL COUNTER_ID MIN_INCREASE SCREENSHOT
 // Prints JSON: what the page showed, and the counter before and after.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 
 const [url, counterId, minIncrease, screenshot] = process.argv.slice(2);
 
 async function main(): Promise<void> {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 420 } });
     await page.goto(url, { waitUntil: 'load', timeout: 15_000 });

@@ -8,7 +8,8 @@
 //   {"op":"waitFor","expr":"...","timeoutMs":N} {"op":"screenshot","path":"...","selector"?:"..."}
 // Answers: {"ok":true,"value":...} or {"ok":false,"error":"..."}.
 import { createInterface } from 'node:readline';
-import { chromium, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 
 async function run(page: Page, cmd: Record<string, any>): Promise<unknown> {
   switch (cmd.op) {
@@ -31,11 +32,7 @@ async function run(page: Page, cmd: Record<string, any>): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
