@@ -182,8 +182,16 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     const subnetText = [subnets.v4 && formatCidr(subnets.v4), subnets.v6 && formatCidr6(subnets.v6)].filter(Boolean).join(', ');
     const tryText = [subnets.v4 && `ping -I ${flags.tun} <host>`, subnets.v6 && `ping -6 -I ${flags.tun} <host>`].filter(Boolean).join(' or ');
     return {
-      // doctor's live probe pings over IPv4: an IPv6-only relay has nothing for it to arm.
-      probeTarget: engine ?? {},
+      // doctor's live probe arms both engines: the one whose family the ping has marks its stages.
+      probeTarget: {
+        get probe() {
+          return engine?.probe ?? engine6?.probe;
+        },
+        set probe(p) {
+          if (engine) engine.probe = p;
+          if (engine6) engine6.probe = p;
+        },
+      },
       metrics,
       status: () => ({ ...relayStatus(engine, engine6, subnets, rates), ioWait: ioWaitStatus(loop) }),
       sample: () => rates.sample('all', [main.counters.requests, main.counters.replies]),

@@ -89,8 +89,7 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
       const peer = subject.daemon.mode === 'overlay' ? subject.daemon.peers[0]?.subnet : undefined;
       // By default a peer's TUN address (its subnet's network address, of whichever family names it).
       const target = options.probe ?? (peer ? peer.split('/')[0] : undefined);
-      if (target?.includes(':') && subject.daemon.mode === 'relay') add(`${link.name} live probe`, 'warning', `not run: the relay's live probe is IPv4 only (ping -6 -I ${link.name} ${target} tests the IPv6 path)`);
-      else if (target) findings.push(await liveProbe(sockets.get(link.name)!, link.name, subject.daemon.mode, target));
+      if (target) findings.push(await liveProbe(sockets.get(link.name)!, link.name, subject.daemon.mode, target));
       else add(`${link.name} live probe`, 'warning', `not run: give --probe ADDR (a host the ${subject.daemon.mode} should reach) to send one test packet through ${link.name}`);
     }
   }

@@ -20,6 +20,7 @@ import { PacketDevice } from '../tun/device.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { sweepEvery5s } from './sweeper.js';
 import { Drop6Reason, Relay6Counters } from './counters6.js';
+import { isProbePacket6, Probe } from '../control/probe.js';
 import { Flow, Flow6Table } from './flow-table.js';
 import { Icmp6Network } from './network6.js';
 import { Span6List } from '../io/batch.js';
@@ -47,6 +48,10 @@ const UNREACH_FOR_ERRNO: Record<string, number> = { ENETUNREACH: ICMP6_UNREACH.N
 /** The ICMPv6 echo relay over a {@link PacketDevice} and an {@link Icmp6Network}. Bad input is counted and dropped, never thrown. */
 export class Icmp6Relay {
   readonly counters = new Relay6Counters();
+  /** Armed by doctor's live probe (see control/probe.ts), shared with the IPv4 relay on a dual-stack TUN. */
+  probe?: Probe;
+  /** Index in toNet of the probe's request, while it waits to be sent. */
+  private probeSpan = -1;
   readonly flows: Flow6Table;
   private readonly reassembler = new Reassembler6();
   private readonly now: () => number;
@@ -167,11 +172,13 @@ export class Icmp6Relay {
       return;
     }
     if (icmp.type !== ICMP6_TYPE.ECHO_REQUEST) return counters.drop('not-echo-request');
-    if (buf[ip.dstOffset] === 0xff) return counters.drop('multicast');
+    const probing = isProbePacket6(this.probe, ip, ICMP6_TYPE.ECHO_REQUEST);
+    if (probing) this.probe!.mark('tun-in');
+    if (buf[ip.dstOffset] === 0xff) return this.dropProbe(probing, 'multicast');
     const src = formatIPv6(buf, ip.srcOffset);
     const dst = formatIPv6(buf, ip.dstOffset);
     const flow = this.flows.outbound(src, dst, icmp.id, now);
-    if (!flow) return counters.drop(this.flows.ownsSource(src) ? 'flow-table-full' : 'bad-source');
+    if (!flow) return this.dropProbe(probing, this.flows.ownsSource(src) ? 'flow-table-full' : 'bad-source');
     this.trace?.(`tun>net ${describeIPv6(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
     icmp.setId(flow.outId); // the kernel recomputes the checksum of what a raw ICMPv6 socket sends
     flow.requests++;
@@ -180,6 +187,12 @@ export class Icmp6Relay {
     const k = this.toNet.add(ip.payloadOffset, ip.upperLength, buf, ip.dstOffset, ip.hopLimit);
     this.toNetFlow[k] = flow;
     this.toNetIpOffset[k] = off;
+    if (probing) this.probeSpan = k;
+  }
+
+  private dropProbe(probing: boolean, reason: Drop6Reason): void {
+    if (probing) this.probe!.stoppedBecause = `the relay dropped it: ${reason}`;
+    this.counters.drop(reason);
   }
 
   private flushToNetwork(): void {
@@ -189,6 +202,8 @@ export class Icmp6Relay {
     // Answer refusals once the sends are over, so nothing in flight moved under us.
     for (const r of this.refused) this.sendRefused(r.index, r.errno);
     this.refused.length = 0;
+    if (this.probeSpan >= 0) this.probe?.mark('sent'); // not refused (sendRefused clears it)
+    this.probeSpan = -1;
     spans.count = 0;
     this.toNetFlow.fill(undefined);
   }
@@ -200,6 +215,10 @@ export class Icmp6Relay {
   /** The kernel would not send request i: tell the pinger as a router would. */
   private sendRefused(i: number, errno: string): void {
     this.counters.drop('send-failed');
+    if (i === this.probeSpan) {
+      this.probe!.stoppedBecause = `the kernel refused to send it: ${errno}`;
+      this.probeSpan = -1;
+    }
     const flow = this.toNetFlow[i];
     const code = UNREACH_FOR_ERRNO[errno];
     if (!flow || code === undefined) return;
@@ -265,6 +284,7 @@ export class Icmp6Relay {
       this.setDestination(ip, flow.src);
       flow.replies++;
       counters.replies++;
+      if (this.probe?.icmpId === flow.id) this.probe.mark('from-network');
     } else if (icmp.isError && readQuote6(icmp, this.quote)) {
       // Only an error about a request we sent: it left from one of this host's addresses.
       const quoted = this.quote.ip;
@@ -281,6 +301,10 @@ export class Icmp6Relay {
       if (icmp.type === ICMP6_TYPE.PACKET_TOO_BIG) counters.packetTooBig++;
       flow.errors++;
       counters.errorsRelayed++;
+      if (this.probe?.icmpId === flow.id) {
+        this.probe.mark('from-network');
+        this.probe.stoppedBecause = `the network answered with an ICMPv6 error (type ${icmp.type} code ${icmp.code}) from ${src}`;
+      }
     } else {
       counters.ignored++;
       return;
@@ -319,6 +343,7 @@ export class Icmp6Relay {
     if (q.count === 0) return;
     const { failed } = this.tun.writeBatch(q);
     if (failed) this.counters.drop('tun-write-failed', failed);
+    else if (this.probe?.reached.has('from-network')) this.probe.mark('tun-out');
     q.clear();
   }
 }

@@ -162,8 +162,7 @@ async function doctorOn(lab: Lab, host: string): Promise<Finding[]> {
  */
 export async function probePath(labName: string, from: string, to: string): Promise<PathReport> {
   const lab = Lab.open(labName);
-  const ipv6 = parseIPv4(to) === undefined;
-  if (ipv6 && parseIPv6(to) === undefined) throw new TunDriverError('TUN_ERR_USAGE', `probe target ${JSON.stringify(to)}: give an IPv4 or IPv6 address (a pod's or a host's)`);
+  if (parseIPv4(to) === undefined && parseIPv6(to) === undefined) throw new TunDriverError('TUN_ERR_USAGE', `probe target ${JSON.stringify(to)}: give an IPv4 or IPv6 address (a pod's or a host's)`);
   const source = lab.state.nodes.find((n) => n.name === from);
   if (!source || (source.kind !== 'pod' && source.kind !== 'host')) throw new TunDriverError('TUN_ERR_USAGE', `probe source ${JSON.stringify(from)}: not a pod or host of lab ${labName}`);
   const id = 20000 + Math.floor(Math.random() * 40000);
@@ -172,7 +171,6 @@ export async function probePath(labName: string, from: string, to: string): Prom
   if (source.kind === 'host') {
     const relay = await daemonOf(source, 'relay');
     if (!relay) throw new TunDriverError('TUN_ERR_USAGE', `${from} runs no relay: probe from a pod, or start a relay there first`);
-    if (ipv6) throw new TunDriverError('TUN_ERR_USAGE', `the relay's probe is IPv4 only: give an IPv4 target (ping -6 -I ${relay.device} ${to} tests the IPv6 path)`);
     await controlRequest(relay.socket, `probe ${id}`);
     const args = ['-c', '1', '-W', '2', '-e', String(id), '-I', relay.device, to];
     const { delivered, at } = await ping(lab, from, args);

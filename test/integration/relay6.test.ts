@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/lab.js';
+import { probePath } from '../../src/watch/path-probe.js';
 import { validateTopology } from '../../src/lab/topology.js';
 import { ping, startRelay, RelayRun } from '../support/daemon-harness.js';
 import { labName, ROOT_SKIP } from './helpers.js';
@@ -206,6 +207,26 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
     assert.doesNotMatch(rules.stdout, /tun19/, 'the rule is gone');
     const link = await lab.run('host-1', 'ip', ['link', 'show', 'tun19']);
     assert.notEqual(link.code, 0, 'the device is gone');
+  });
+
+  test("8. doctor's live probe and the lab page's probe in IPv6 through a dual-stack relay: every stage; IPv4 still probes on the same relay", async () => {
+    const relay = await startRelay(lab, 'host-1', DUAL);
+    try {
+      const live = async (target: string): Promise<{ status: string; evidence: string }> => {
+        const r = await lab.run('host-1', process.execPath, [CLI_PATH, 'doctor', '--tun', 'tun19', '--json', '--probe', target]);
+        return (JSON.parse(r.stdout) as Array<{ check: string; status: string; evidence: string }>).find((f) => f.check === 'tun19 live probe')!;
+      };
+      const v6 = await live(HOST3);
+      assert.equal(v6.status, 'ok', v6.evidence);
+      assert.match(v6.evidence, /^ping -e \d+ -I tun19 \S+: read from the TUN by the daemon .*sent to the network .*answer received from the network .*answer written into the TUN .*-> answer delivered to ping by the kernel$/);
+      const v4 = await live('198.51.100.130');
+      assert.equal(v4.status, 'ok', v4.evidence);
+      const path = await probePath(lab.name, 'host-1', HOST3);
+      assert.equal(path.kind, 'relay');
+      assert.deepEqual(path.hops.map((h) => h.status), ['passed', 'passed', 'passed', 'passed', 'passed'], JSON.stringify(path.hops));
+    } finally {
+      await relay.stop();
+    }
   });
 
   test('7. bad IPv6 flags: one line, exit 2, nothing created', async () => {
