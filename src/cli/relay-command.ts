@@ -6,7 +6,7 @@ import { createLogger } from '../log.js';
 import { addr6List, addrList } from '../netlink/addr.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { formatCidr, parseIPv4, Prefix } from '../packet/addr.js';
-import { formatCidr6, formatIPv6, Prefix6 } from '../packet/addr6.js';
+import { formatCidr6, formatIPv6, parseIPv6, Prefix6 } from '../packet/addr6.js';
 import { Flow } from '../relay/flow-table.js';
 import { Icmp6Relay } from '../relay/relay6.js';
 import { RawIcmp6Socket } from '../relay/raw-icmp6-socket.js';
@@ -29,7 +29,7 @@ interface RelayFlags extends CaptureFlags {
   metrics?: string;
   tun: string;
   address: string[];
-  bind?: string;
+  bind: string[];
   via?: string;
   attach?: boolean;
   keep?: boolean;
@@ -46,7 +46,7 @@ export function relayCommand(): Command {
     .description('relay ICMP echo (ping, traceroute -I) between a TUN device and the host network')
     .option('--tun <name>', 'TUN device name', 'tun19')
     .option('--address <cidr>', 'TUN address and prefix, e.g. 10.244.1.3/24 or fd00:10:244:1::3/64; one of each family relays both (with --attach: taken from the device)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--bind <addr>', 'send IPv4 requests from this address of the host')
+    .option('--bind <addr>', 'send requests from this address of the host: one IPv4 and one IPv6 at most, e.g. --bind 198.51.100.1 --bind 2001:db8:a::1', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--via <iface>', 'send through this interface only (SO_BINDTODEVICE)')
     .option('--attach', 'use an existing TUN (made with `tun-driver tun add`) instead of creating one')
     .option('--keep', 'leave the TUN device in place at exit')
@@ -95,15 +95,32 @@ function subnetsOfDevice(nl: NetlinkSocket, index: number): RelaySubnets {
   return { v4: addrList(nl, index)[0]?.prefix, v6: addr6List(nl, index).find((a) => a.scope === 0)?.prefix };
 }
 
+/** --bind, repeated: the IPv4 and the IPv6 source, at most one of each. */
+function bindFlags(values: string[]): { bind?: number; bind6?: Uint8Array } {
+  const out: { bind?: number; bind6?: Uint8Array } = {};
+  for (const text of values) {
+    const v4 = parseIPv4(text);
+    const v6 = v4 === undefined ? parseIPv6(text) : undefined;
+    if (v4 === undefined && !v6) throw usageError(`--bind ${text}: not an IPv4 or IPv6 address`);
+    if (v4 !== undefined) {
+      if (out.bind !== undefined) throw usageError(`--bind ${text}: one IPv4 --bind only`);
+      out.bind = v4;
+    } else {
+      if (out.bind6) throw usageError(`--bind ${text}: one IPv6 --bind only`);
+      out.bind6 = v6;
+    }
+  }
+  return out;
+}
+
 async function runRelay(flags: RelayFlags): Promise<void> {
   // All input is checked before anything on the system changes.
   checkInterfaceName(flags.tun);
   const ioWait = parseIoWait(flags.ioWait);
-  if (flags.bind && flags.via) throw usageError('give --bind or --via, not both');
+  if (flags.bind.length && flags.via) throw usageError('give --bind or --via, not both');
   let subnets = subnetsFromFlags(flags.address);
   if (!subnets.v4 && !subnets.v6 && !flags.attach) throw usageError('--address is required (e.g. --address 10.244.1.3/24 --address fd00:10:244:1::3/64), unless --attach uses an existing device');
-  const bind = flags.bind === undefined ? undefined : parseIPv4(flags.bind);
-  if (flags.bind !== undefined && bind === undefined) throw usageError(`--bind ${flags.bind}: not an IPv4 address (it sets the IPv4 relay's source)`);
+  const { bind, bind6 } = bindFlags(flags.bind);
   if (flags.via !== undefined) checkInterfaceName(flags.via);
   const mtu = flags.mtu === undefined ? undefined : intOption('--mtu', flags.mtu, MIN_MTU, MAX_MTU);
   if (flags.attach && mtu !== undefined) throw usageError('--mtu applies only when the relay creates the device (not with --attach)');
@@ -161,7 +178,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
       active: () => (engine?.flows.size ?? 0) + (engine6?.flows.size ?? 0),
     });
     if (subnets.v6) {
-      const net6 = RawIcmp6Socket.open({ via: flags.via });
+      const net6 = RawIcmp6Socket.open({ bind: bind6, via: flags.via });
       undo.push(() => net6.close());
       engine6 = new Icmp6Relay(tunDevice, net6, { subnet: subnets.v6, tunMtu: device.mtu, localAddresses: localAddresses6, maxFlows, trace: traceWriter(flags.trace) });
     }
@@ -201,7 +218,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
         return { text, fields };
       },
       ready: () => ({
-        text: `relaying ICMP echo between ${flags.tun} (${subnetText}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind ? ` from ${flags.bind}` : ''}; try: ${tryText}`,
+        text: `relaying ICMP echo between ${flags.tun} (${subnetText}, mtu ${device.mtu}) and the host network${flags.via ? ` via ${flags.via}` : ''}${flags.bind.length ? ` from ${flags.bind.join(' and ')}` : ''}; try: ${tryText}`,
         fields: { tun: flags.tun, subnet: subnets.v4 ? formatCidr(subnets.v4) : formatCidr6(subnets.v6!), ...(subnets.v6 && subnets.v4 ? { subnet6: formatCidr6(subnets.v6) } : {}), mtu: device.mtu },
       }),
     };

@@ -229,6 +229,24 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
     }
   });
 
+  test('9. --bind with an IPv6 address: requests leave from it (the destination sees it), replies still reach the pinger', async () => {
+    const extra = '2001:db8:a::99';
+    assert.equal((await lab.run('host-1', 'ip', ['-6', 'addr', 'add', `${extra}/64`, 'dev', 'eth0', 'nodad'])).code, 0);
+    const relay = await startRelay(lab, 'host-1', [...DUAL, '--bind', extra, '--bind', '198.51.100.1']);
+    try {
+      const seen = lab.run('host-3', 'timeout', ['4', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '2', 'icmp6 and ip6[40] == 128'], 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const r = await ping(lab, 'host-1', ['-6', '-c', '2', '-i', '0.2', '-W', '2', '-I', 'tun19', HOST3]);
+      assert.equal(r.received, 2, r.output);
+      const sources = (await seen).stdout.trim().split('\n').map((l) => / IP6 (\S+) > /.exec(l)?.[1]);
+      assert.deepEqual(sources, [extra, extra], 'the echo requests left from the --bind address');
+      assert.match(relay.stderr(), /from 2001:db8:a::99 and 198\.51\.100\.1/);
+    } finally {
+      await relay.stop();
+      await lab.run('host-1', 'ip', ['-6', 'addr', 'del', `${extra}/64`, 'dev', 'eth0']);
+    }
+  });
+
   test('7. bad IPv6 flags: one line, exit 2, nothing created', async () => {
     for (const [args, message] of [
       [['--address', 'fd00::1/127'], /prefix of \/126 or shorter/],
@@ -236,6 +254,9 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
       [['--address', 'fd00::1/64', '--mtu', '1200'], /below IPv6's minimum of 1280/],
       [['--address', 'ff02::1/64'], /multicast/],
       [['--address', 'fd00::zz/64'], /not an IPv6 address/],
+      [['--address', 'fd00::1/64', '--bind', 'nonsense'], /--bind nonsense: not an IPv4 or IPv6 address/],
+      [['--address', 'fd00::1/64', '--bind', '2001:db8:a::1', '--bind', '2001:db8:a::3'], /one IPv6 --bind only/],
+      [['--address', 'fd00::1/64', '--bind', '2001:db8:ff::1'], /--bind 2001:db8:ff::1: not an address of this host/],
     ] as const) {
       const r = await lab.run('host-1', process.execPath, [CLI_PATH, 'relay', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
