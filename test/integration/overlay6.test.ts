@@ -9,6 +9,7 @@ import { leaseFor, OverlayCluster, publicIpv6For } from '../support/overlay-clus
 import { ping, startDaemon } from '../support/daemon-harness.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { probePath } from '../../src/watch/path-probe.js';
+import { LabReader } from '../../src/watch/lab-reader.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
 let cluster: OverlayCluster;
@@ -307,6 +308,18 @@ describe('tun-driver overlay, IPv6-only', { skip: ROOT_SKIP }, () => {
     const live = doctor.find((f) => f.check === 'flannel0 live probe')!;
     assert.equal(live.status, 'ok', live.evidence);
     assert.match(live.evidence, /^ping -e \d+ fd00:10:244:[0-9a-f]+::: read from the TUN by the daemon .* -> answer delivered to ping by the kernel$/);
+  });
+
+  test("lab watch reads the IPv6-only lab: etcd's leases, each node's IPv6 subnet once, the tunnel between them", async () => {
+    const reader = new LabReader(v6cluster.lab.name);
+    let snapshot = await reader.read();
+    for (let i = 0; i < 100 && snapshot.etcd?.leases !== 2; i++) {
+      await sleep(100);
+      snapshot = await reader.read();
+    }
+    assert.deepEqual(snapshot.etcd, { leases: 2 }, 'the leases read through etcdctl inside the lab');
+    assert.deepEqual(snapshot.nodes.map((n) => [n.state, /^fd00:10:244:[0-9a-f]+::\/64$/.test(n.subnet ?? ''), n.subnet6]), [['up', true, undefined], ['up', true, undefined]]);
+    assert.deepEqual(snapshot.tunnels.map((t) => [t.id, t.state]), [['host-1~host-2', 'ok']]);
   });
 
   test("lab watch's probe in IPv6: pod to pod, all nine hops seen at both nodes", async () => {
