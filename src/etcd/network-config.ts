@@ -125,7 +125,7 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
   const ipv4 = c.EnableIPv4 === false ? undefined : parseIPv4Config(c, fail);
   const ipv6 = c.EnableIPv6 ? parseIPv6Config(c, fail) : undefined;
   if (!c.EnableIPv6 && c.IPv6Network !== undefined) fail('IPv6Network is set but EnableIPv6 is not: add "EnableIPv6": true for a dual-stack network');
-  return { ...(ipv4 ? { ipv4 } : {}), port, backend, ...(psk ? { psk } : {}), ...(ipv6 ? { ipv6 } : {}) };
+  return { port, backend, ...(ipv4 ? { ipv4 } : {}), ...(psk ? { psk } : {}), ...(ipv6 ? { ipv6 } : {}) };
 }
 
 /** The IPv4 fields (Network, SubnetLen, SubnetMin, SubnetMax), with flannel's defaults. */

@@ -85,7 +85,8 @@ export function parseSubnetEntry(prefix: string, key: string, value: string, con
     // reported below
   }
   if (publicIp === undefined) return { problem: `${key}: value has no valid "PublicIP"` };
-  const lease = { ...(subnet ? { subnet } : {}), publicIp, port: config.port, ...(subnet6 ? { subnet6 } : {}), ...(publicIpv6 && subnet6 ? { publicIpv6 } : {}) };
+  // A plain first key: an object literal that opens with a spread is built on a slow path (route-table.ts).
+  const lease: Lease = { publicIp, port: config.port, ...(subnet ? { subnet } : {}), ...(subnet6 ? { subnet6 } : {}), ...(publicIpv6 && subnet6 ? { publicIpv6 } : {}) };
   const publicKey = (backendData as { PublicKey?: unknown } | null | undefined)?.PublicKey;
   if (publicKey === undefined) return { lease };
   if (!isKeyText(publicKey)) return { problem: `${key}: BackendData.PublicKey is not a public key (44 characters of base64)` };

@@ -82,7 +82,7 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
       if (mine) {
         // Re-attach the key to this run's lease, unless it changed meanwhile.
         const txn = await client.if(mine.key, 'Mod', '==', mine.modRevision).then(client.put(mine.key).value(record).lease(leaseId)).commit();
-        if (txn.succeeded) return { ...(mine.subnet ? { subnet: mine.subnet } : {}), ...(mine.subnet6 ? { subnet6: mine.subnet6 } : {}), lease, how: 'still ours' };
+        if (txn.succeeded) return { lease, how: 'still ours', ...(mine.subnet ? { subnet: mine.subnet } : {}), ...(mine.subnet6 ? { subnet6: mine.subnet6 } : {}) };
         continue;
       }
       const choice = config4 ? chooseSubnet(opts, config4, held) : chooseSubnet6(opts, config6!, held);

@@ -115,8 +115,8 @@ export function parseLeases(input: unknown, network: Prefix | undefined, source:
     endpoints.add(n.publicIp);
     endpoints.add(endpoint);
     leases.push({
-      ...(subnet ? { subnet } : {}),
       publicIp, port: n.port,
+      ...(subnet ? { subnet } : {}),
       ...(subnet6 ? { subnet6 } : {}),
       ...(n.publicIpV6 ? { publicIpv6: parseIPv6(n.publicIpV6)! } : {}),
       ...(n.publicKey ? { publicKey: n.publicKey } : {}),
