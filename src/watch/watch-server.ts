@@ -98,7 +98,10 @@ export class WatchServer {
       if (serveChartAsset(url.pathname, res)) return;
     }
     if (req.method === 'POST' && url.pathname === '/probe') {
-      if (req.headers.host !== new URL(this.url).host || !/^application\/json\b/.test(req.headers['content-type'] ?? '')) return json(403, { error: 'probes are taken only from this page (JSON, to this host)' });
+      // The page's own origin, by its address or as localhost: a page elsewhere (or a rebound DNS name) cannot start probes.
+      const port = new URL(this.url).port;
+      const ownHost = req.headers.host === new URL(this.url).host || req.headers.host === `localhost:${port}`;
+      if (!ownHost || !/^application\/json\b/.test(req.headers['content-type'] ?? '')) return json(403, { error: 'probes are taken only from this page (JSON, to this host)' });
       if (this.probing) return json(409, { error: 'a probe is already running: wait for it' });
       this.probing = true;
       try {

@@ -7,16 +7,20 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawnInNetns } from '../../src/netns/processes.js';
 import { WatchDriver } from '../support/watch-driver-client.js';
-import { CHROMIUM_SKIP, run, scratchNetns } from './helpers.js';
+import { CHROMIUM_SKIP, run } from './helpers.js';
+import { netnsCreate, netnsDelete, netnsExists } from '../../src/netns/netns.js';
 
 const SERVER = new URL('../support/synthetic-watch.js', import.meta.url).pathname;
 const skip = CHROMIUM_SKIP;
 
 let server: ChildProcess;
 let page: WatchDriver;
+let ns: string;
 before(async () => {
   if (skip) return;
-  const ns = scratchNetns('watch50');
+  // Made here and removed in after(): scratchNetns' own after() would run once this hook ends, and the test spawns into it later.
+  ns = `tdlab-t${process.pid % 100000}-watch50`;
+  netnsCreate(ns);
   run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   server = spawnInNetns(ns, process.execPath, [SERVER, '9181', '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
@@ -28,9 +32,10 @@ before(async () => {
 after(async () => {
   await page?.close().catch(() => undefined);
   server?.kill('SIGKILL');
+  if (ns && netnsExists(ns)) netnsDelete(ns);
 });
 
-test('50 nodes: the map draws every host, pod and tunnel, and each refresh renders in under 100 ms', { skip }, async (t) => {
+test('50 nodes: the map draws every host, pod and tunnel, and each refresh renders in under 100 ms; probes only from the page', { skip }, async (t) => {
   await page.waitFor("document.querySelectorAll('.host').length === 50");
   assert.equal(await page.eval("document.querySelectorAll('.pod').length"), 100);
   assert.equal(await page.eval("document.querySelectorAll('.tunnel').length"), 50 * 49 / 2);
@@ -44,4 +49,18 @@ test('50 nodes: the map draws every host, pod and tunnel, and each refresh rende
   const worst = Math.max(...times);
   t.diagnostic(`render ms per refresh: ${times.map((x) => x.toFixed(1)).join(' ')}`);
   assert.ok(worst < 100, `the slowest of ${times.length} refreshes took ${worst.toFixed(1)} ms (${times.map((t) => t.toFixed(1)).join(', ')})`);
+  // Probes are taken only from the page: another Host header or a form post is refused (403); the page's own request reaches the source.
+  // A request from inside the namespace, with the Host and content type chosen by the test.
+  const post = (host: string, type: string): Promise<string> => new Promise((resolve, reject) => {
+    const code = `const r = require('node:http').request({ host: '127.0.0.1', port: 9181, path: '/probe', method: 'POST', headers: { host: ${JSON.stringify(host)}, 'content-type': ${JSON.stringify(type)} } }, (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => console.log(res.statusCode + ' ' + b)); }); r.end(JSON.stringify({ from: 'host-1-pod1', to: '10.244.2.2' }));`;
+    const child = spawnInNetns(ns, process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(out.trim()));
+  });
+  assert.match(await post('attacker.example:9181', 'application/json'), /^403 .*only from this page/);
+  assert.match(await post('127.0.0.1:9181', 'text/plain'), /^403 /, 'a form or text post (no CORS preflight) is refused');
+  assert.match(await post('127.0.0.1:9181', 'application/json'), /^500 .*synthetic feed has no packets/, 'the page\'s own request reaches the probe');
+  assert.match(await post('localhost:9181', 'application/json'), /^500 /, 'the page opened as localhost works too');
 });
