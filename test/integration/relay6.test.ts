@@ -131,12 +131,16 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
         ping(lab, 'host-1', ['-6', '-c', '30', '-i', '0.02', '-W', '2', '-e', '777', '-I', 'fd00:1::4', HOST2]),
         ping(lab, 'host-3', ['-6', '-c', '30', '-i', '0.02', '-W', '2', RELAY_HOST]),
       ]);
-      // On a failure, all three outputs: a DUP! seen once in CI (2026-12-01, pinger fd00:1::4's seq 1, with an RTT shorter
-      // than its first reply's, as if it had received fd00:1::3's reply) did not recur in 10 runs; the next one should say more.
+      // A ping's raw socket sees every ICMPv6 packet of the host until ping binds it to its source: the pinger that starts
+      // second can queue the other's first reply (same identifier, seq 1) and print it as its own, then a DUP!. Captured
+      // on 2026-12-01 (1 run in ~20 under CPU load): the relay's --trace showed one reply per request, the wire one request
+      // each; the copies were the other pinger's. So seq 1 may be doubled by ping itself; any other DUP is the relay's, and
+      // the relay's own count below (60 replies for 60 requests) holds for every seq.
       const all = [a, b, third].map((r, k) => `--- ${['fd00:1::3', 'fd00:1::4', 'host-3'][k]}\n${r.output}`).join('\n');
       for (const r of [a, b, third]) {
         assert.equal(r.received, 30, all);
-        assert.equal(r.duplicates, 0, all);
+        const doubled = r.seqs.filter((seq, k) => r.seqs.indexOf(seq) !== k);
+        assert.ok(doubled.every((seq) => seq === 1), `DUP! beyond the first echo: seqs ${doubled.join(' ')}\n${all}`);
         assert.deepEqual([...new Set(r.seqs)].sort((x, y) => x - y), Array.from({ length: 30 }, (_, k) => k + 1));
       }
     } finally {
