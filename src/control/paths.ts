@@ -36,3 +36,12 @@ export function listControlSockets(inode = netnsInode()): Array<{ device: string
     .filter((n) => n.startsWith(prefix) && n.endsWith('.sock'))
     .map((n) => ({ device: n.slice(prefix.length, -'.sock'.length), path: join(CONTROL_DIR, n) }));
 }
+
+/** Control sockets of the daemons in the named network namespace (a lab node's), or none when it is gone. */
+export function listControlSocketsIn(netns: string): Array<{ device: string; path: string }> {
+  try {
+    return listControlSockets(namedNetnsInode(netns));
+  } catch {
+    return []; // the namespace is gone (a lab going down)
+  }
+}

@@ -32,33 +32,30 @@ export class Probe {
   }
 }
 
-const ECHO_REQUEST = 8;
-const ECHO_REPLY = 0;
-
-/**
- * Whether `ip` (a checked IPv4 packet) is the probe's ICMP echo of
- * `icmpType` (as the near end sees it: a request on the way out, a reply on
- * the way back), identified by `id`. A far probe matches the other echo type.
- */
-export function isProbePacket(probe: Probe | undefined, ip: { protocol: number; payloadLength: number; payloadOffset: number; buf: Uint8Array; fragmentOffset: number }, icmpType: number, id?: number): boolean {
-  if (!probe || ip.protocol !== 1 || ip.fragmentOffset !== 0 || ip.payloadLength < 8) return false;
-  const o = ip.payloadOffset;
-  const type = probe.far ? (icmpType === ECHO_REQUEST ? ECHO_REPLY : icmpType === ECHO_REPLY ? ECHO_REQUEST : icmpType) : icmpType;
-  return ip.buf[o] === type && ((ip.buf[o + 4] << 8) | ip.buf[o + 5]) === (id ?? probe.icmpId);
-}
-
-const ECHO6_REQUEST = 128;
-const ECHO6_REPLY = 129;
+/** The echo types of each family: [request, reply]. */
+const ECHO4 = [8, 0] as const;
+const ECHO6 = [128, 129] as const;
 const ICMPV6 = 58;
 
 /**
- * The IPv6 twin of {@link isProbePacket}: whether the checked IPv6 packet
- * `ip` is the probe's ICMPv6 echo of `icmpType` (128 request, 129 reply, as
- * the near end sees it), identified by `id`. Fragments never match.
+ * Whether the ICMP message at buf[o] is the probe's echo of `icmpType` (as
+ * the near end sees it: a request on the way out, a reply on the way back;
+ * a far probe matches the other echo type), identified by `id`.
  */
+function isProbeEcho(probe: Probe, buf: Uint8Array, o: number, icmpType: number, echo: readonly [number, number], id?: number): boolean {
+  const [request, reply] = echo;
+  const type = probe.far ? (icmpType === request ? reply : icmpType === reply ? request : icmpType) : icmpType;
+  return buf[o] === type && ((buf[o + 4] << 8) | buf[o + 5]) === (id ?? probe.icmpId);
+}
+
+/** Whether `ip` (a checked IPv4 packet) is the probe's ICMP echo of `icmpType` (see isProbeEcho). */
+export function isProbePacket(probe: Probe | undefined, ip: { protocol: number; payloadLength: number; payloadOffset: number; buf: Uint8Array; fragmentOffset: number }, icmpType: number, id?: number): boolean {
+  if (!probe || ip.protocol !== 1 || ip.fragmentOffset !== 0 || ip.payloadLength < 8) return false;
+  return isProbeEcho(probe, ip.buf, ip.payloadOffset, icmpType, ECHO4, id);
+}
+
+/** The IPv6 twin of {@link isProbePacket}: the probe's ICMPv6 echo (128 request, 129 reply); fragments never match. */
 export function isProbePacket6(probe: Probe | undefined, ip: { protocol: number; isFragment: boolean; upperLength: number; payloadOffset: number; buf: Uint8Array }, icmpType: number, id?: number): boolean {
   if (!probe || ip.protocol !== ICMPV6 || ip.isFragment || ip.upperLength < 8) return false;
-  const o = ip.payloadOffset;
-  const type = probe.far ? (icmpType === ECHO6_REQUEST ? ECHO6_REPLY : icmpType === ECHO6_REPLY ? ECHO6_REQUEST : icmpType) : icmpType;
-  return ip.buf[o] === type && ((ip.buf[o + 4] << 8) | ip.buf[o + 5]) === (id ?? probe.icmpId);
+  return isProbeEcho(probe, ip.buf, ip.payloadOffset, icmpType, ECHO6, id);
 }

@@ -304,6 +304,7 @@ export class Overlay {
     this.toNet.reset(batch.buf);
     let sentProbe = false;
     const routes = this.routes; // one route table for the whole batch
+    const own4 = this.options.subnet; // undefined on an IPv6-only node
     let lastDst = -1;
     let lastPeer: Peer | undefined;
     for (let i = 0; i < batch.count; i++) {
@@ -323,7 +324,7 @@ export class Overlay {
         if (peer6) this.queueToPeer(off, batch.sizes[i], peer6);
         continue;
       }
-      if (!this.options.subnet) {
+      if (!own4) {
         this.counters.drop('ipv4');
         continue;
       }

@@ -5,6 +5,7 @@
 // a synthetic 50-node feed all share one shape.
 import type { DaemonStatus, OverlayStatus, PeerStatus, RelayStatus } from '../control/daemon-status.js';
 import type { LabState } from '../lab/state.js';
+import { formatIPv6, parseIPv6 } from '../packet/addr6.js';
 
 /** A pod as the map draws it. */
 export interface PodView {
@@ -96,13 +97,19 @@ export interface HostReading {
 
 /** A subnet lease from etcd, reduced to who holds what. */
 export interface EtcdLeaseView {
-  subnet: string;
+  /** Absent on an IPv6-only network. */
+  subnet?: string;
   subnet6?: string;
   publicIp: string;
 }
 
 const ZERO: Rate = { pps: 0, bps: 0 };
-const addressOnly = (cidr: string): string => cidr.split('/')[0];
+/** An address without its prefix length, IPv6 in its canonical text (so "fd00:0:0::1" matches "fd00::1"). */
+export function bareAddress(cidr: string): string {
+  const address = cidr.split('/')[0];
+  const v6 = address.includes(':') ? parseIPv6(address) : undefined;
+  return v6 ? formatIPv6(v6) : address;
+}
 
 function daemonView(status: DaemonStatus, dropsPerSecond: Record<string, number>, bytesPerSecond = { tx: 0, rx: 0 }): DaemonView {
   const base = { device: status.device, pid: status.pid, uptimeSeconds: status.uptimeSeconds, dropped: status.counters.dropped, dropsPerSecond };
@@ -156,7 +163,7 @@ export function buildSnapshot(state: LabState, readings: Map<string, HostReading
       daemons.push(daemonView(r.status, r.dropsPerSecond, r.bytesPerSecond));
       if (r.status.mode === 'overlay') overlays.set(h.name, r.status);
     }
-    const ownAddresses = new Set(h.addresses.map(addressOnly));
+    const ownAddresses = new Set(h.addresses.map(bareAddress));
     const lease = Array.isArray(leases) ? leases.find((l) => ownAddresses.has(l.publicIp)) : undefined;
     const overlay = overlays.get(h.name);
     const nodeState: NodeState = daemons.length > 0 ? 'up' : problems.length > 0 || reading.answeredBefore ? 'down' : 'none';
@@ -180,7 +187,7 @@ export function buildSnapshot(state: LabState, readings: Map<string, HostReading
 /** A's entry for B among A's overlay peers: the one whose underlay address is one of B's. */
 function peerFor(from: OverlayStatus | undefined, to: NodeView): PeerStatus | undefined {
   if (!from) return undefined;
-  const addresses = new Set(to.addresses.map(addressOnly));
+  const addresses = new Set(to.addresses.map(bareAddress));
   return from.peers.find((p) => addresses.has(p.publicIp));
 }
 

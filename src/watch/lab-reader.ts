@@ -5,8 +5,11 @@
 // few seconds through etcdctl inside the lab. Reads only.
 import { queryStatus } from '../control/control-server.js';
 import type { DaemonStatus } from '../control/daemon-status.js';
-import { listControlSockets, namedNetnsInode } from '../control/paths.js';
-import { subnetsDir, DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
+import { listControlSocketsIn } from '../control/paths.js';
+import { configKey, DEFAULT_ETCD_PREFIX, parseSubnetEntry, subnetsDir } from '../etcd/subnet-keys.js';
+import { parseNetworkConfig } from '../etcd/network-config.js';
+import { formatCidr, formatIPv4 } from '../packet/addr.js';
+import { formatCidr6 } from '../packet/addr6.js';
 import { Lab } from '../lab/lab.js';
 import { labEtcdctl } from '../lab/lab-etcd.js';
 import { readLabState } from '../lab/state.js';
@@ -33,20 +36,25 @@ export function counterRates(before: CounterReading | undefined, counts: Record<
   return out;
 }
 
-/** Subnet leases from `etcdctl get --prefix ... -w json` (keys and values base64). */
-export function parseEtcdctlLeases(json: string): EtcdLeaseView[] {
-  const kvs = (JSON.parse(json).kvs ?? []) as Array<{ key: string; value: string }>;
+/**
+ * Subnet leases from `etcdctl get --prefix <prefix>/ -w json` (keys and
+ * values base64): the network config and the subnet keys, read with the
+ * daemon's own parsers, so a key reads here as every node reads it. A key
+ * that is not a lease under that config is left out of the picture; a
+ * listing without a config has no leases.
+ */
+export function parseEtcdctlLeases(json: string, prefix = DEFAULT_ETCD_PREFIX): EtcdLeaseView[] {
+  const kvs = ((JSON.parse(json).kvs ?? []) as Array<{ key: string; value: string }>).map((kv) => ({ key: Buffer.from(kv.key, 'base64').toString(), value: Buffer.from(kv.value, 'base64').toString() }));
+  const configText = kvs.find((kv) => kv.key === configKey(prefix))?.value;
+  if (configText === undefined) return [];
+  const config = parseNetworkConfig(configText, configKey(prefix));
   const out: EtcdLeaseView[] = [];
   for (const kv of kvs) {
-    const key = Buffer.from(kv.key, 'base64').toString();
-    const [v4, v6] = key.slice(key.lastIndexOf('/') + 1).split('&');
-    const cidr = (s: string | undefined): string | undefined => (s ? s.replace(/-(\d+)$/, '/$1') : undefined);
-    try {
-      const value = JSON.parse(Buffer.from(kv.value, 'base64').toString()) as { PublicIP?: string };
-      if (v4 && value.PublicIP) out.push({ subnet: cidr(v4)!, subnet6: cidr(v6), publicIp: value.PublicIP });
-    } catch {
-      // not a lease (a value this reader does not know): left out of the picture
-    }
+    if (!kv.key.startsWith(subnetsDir(prefix))) continue;
+    const parsed = parseSubnetEntry(prefix, kv.key, kv.value, config);
+    if (!('lease' in parsed)) continue;
+    const l = parsed.lease;
+    out.push({ subnet: l.subnet && formatCidr(l.subnet, false), subnet6: l.subnet6 && formatCidr6(l.subnet6, false), publicIp: formatIPv4(l.publicIp) });
   }
   return out;
 }
@@ -77,13 +85,7 @@ export class LabReader {
   }
 
   private async readDaemons(host: string, netns: string, at: number): Promise<DaemonReading[]> {
-    let sockets: Array<{ device: string; path: string }>;
-    try {
-      sockets = listControlSockets(namedNetnsInode(netns));
-    } catch {
-      return []; // the namespace is gone (lab going down)
-    }
-    return Promise.all(sockets.map(async ({ device, path }): Promise<DaemonReading> => {
+    return Promise.all(listControlSocketsIn(netns).map(async ({ device, path }): Promise<DaemonReading> => {
       try {
         const status = (await queryStatus(path, 1000)) as DaemonStatus;
         const key = `${host}/${device}`;
@@ -107,10 +109,11 @@ export class LabReader {
     if (this.leasesReading || at - this.leasesReadAt < ETCD_EVERY_MS) return;
     this.leasesReading = true;
     this.leasesReadAt = at;
-    labEtcdctl(Lab.open(lab), ['get', '--prefix', subnetsDir(DEFAULT_ETCD_PREFIX), '-w', 'json'], undefined, 3000)
+    labEtcdctl(Lab.open(lab), ['get', '--prefix', `${DEFAULT_ETCD_PREFIX}/`, '-w', 'json'], undefined, 3000)
       .then((r) => {
         this.leases = r.code === 0 ? parseEtcdctlLeases(r.stdout) : { error: (r.stderr.trim().split('\n').pop() ?? '') || `etcdctl exited ${r.code}` };
-      }, (err: Error) => {
+      })
+      .catch((err: Error) => {
         this.leases = { error: err.message };
       })
       .finally(() => (this.leasesReading = false));

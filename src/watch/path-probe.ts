@@ -7,13 +7,14 @@
 import { fileURLToPath } from 'node:url';
 import { controlRequest, queryStatus } from '../control/control-server.js';
 import type { DaemonStatus } from '../control/daemon-status.js';
-import { listControlSockets, namedNetnsInode } from '../control/paths.js';
+import { listControlSocketsIn } from '../control/paths.js';
 import type { ProbeStage } from '../control/probe.js';
 import type { Finding } from '../doctor/doctor.js';
 import { Lab } from '../lab/lab.js';
 import type { LabNode } from '../lab/state.js';
 import { parseIPv4 } from '../packet/addr.js';
-import { formatIPv6, parseIPv6 } from '../packet/addr6.js';
+import { parseIPv6 } from '../packet/addr6.js';
+import { bareAddress } from './cluster-snapshot.js';
 import { TunDriverError } from '../errors.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -109,30 +110,17 @@ export function relayPlan(host: string, device: string, target: string): HopPlan
 
 /** A host's daemon of `mode` in the lab: its control socket and device, or undefined. */
 async function daemonOf(host: LabNode, mode: 'overlay' | 'relay'): Promise<{ socket: string; device: string } | undefined> {
-  let sockets: Array<{ device: string; path: string }>;
-  try {
-    sockets = listControlSockets(namedNetnsInode(host.netns));
-  } catch {
-    return undefined;
-  }
-  for (const s of sockets) {
+  for (const s of listControlSocketsIn(host.netns)) {
     const status = (await queryStatus(s.path, 1000).catch(() => undefined)) as DaemonStatus | undefined;
     if (status?.mode === mode) return { socket: s.path, device: status.device };
   }
   return undefined;
 }
 
-/** An address without its prefix length, IPv6 in its canonical text (so "fd00:0:0::1" finds "fd00::1"). */
-function bare(cidr: string): string {
-  const address = cidr.split('/')[0];
-  const v6 = address.includes(':') ? parseIPv6(address) : undefined;
-  return v6 ? formatIPv6(v6) : address;
-}
-
 /** The node that has address `to` (a pod or a host), if the lab has one. */
 function ownerOf(nodes: LabNode[], to: string): LabNode | undefined {
-  const wanted = bare(to);
-  return nodes.find((n) => n.addresses.some((a) => bare(a) === wanted));
+  const wanted = bareAddress(to);
+  return nodes.find((n) => n.addresses.some((a) => bareAddress(a) === wanted));
 }
 
 /** Runs one ping in `node`: whether its reply came, and when (wall clock ms) it was started. */

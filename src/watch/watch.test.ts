@@ -123,6 +123,7 @@ test("a relay's byte rates come from the reader, its packet rates from the relay
 test('etcd leases from etcdctl -w json, both families; a value that is not a lease is left out', () => {
   const kv = (key: string, value: string): { key: string; value: string } => ({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') });
   const json = JSON.stringify({ kvs: [
+    kv('/coreos.com/network/config', '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/48"}'),
     kv('/coreos.com/network/subnets/10.244.1.0-24', '{"PublicIP":"198.51.100.1"}'),
     kv('/coreos.com/network/subnets/10.244.2.0-24&fd00:10:244:2::-64', '{"PublicIP":"198.51.100.2","PublicIPv6":"2001:db8::2"}'),
     kv('/coreos.com/network/subnets/10.244.3.0-24', 'not json'),
