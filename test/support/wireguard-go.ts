@@ -45,10 +45,11 @@ export class WireguardGoNode {
     let err = '';
     this.child = this.lab.spawn(this.node, 'wireguard-go', ['-f', this.iface], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'error' } });
     this.child.stderr!.on('data', (d) => (err += d));
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 100 && this.child.exitCode === null; i++) {
       if ((await this.lab.run(this.node, 'wg', ['show', this.iface])).code === 0) break;
       await sleep(50);
     }
+    if (this.child.exitCode !== null) throw new Error(`wireguard-go exited (${this.child.exitCode}) before it was up: ${err}`);
     await this.setconf(peers);
     await this.must('ip', ['addr', 'add', this.address, 'dev', this.iface]);
     await this.must('ip', ['link', 'set', this.iface, 'mtu', String(this.mtu), 'up']);
@@ -83,6 +84,12 @@ export class WireguardGoNode {
     child.kill('SIGTERM');
     await Promise.race([gone, sleep(5000)]);
     if (child.exitCode === null) child.kill('SIGKILL');
+    // The kernel removes the TUN after the process is gone: a start() of the same name before that
+    // finds the interface still there (seen once in CI as a `wg setconf` with no daemon behind it).
+    for (let i = 0; i < 100; i++) {
+      if ((await this.lab.run(this.node, 'ip', ['link', 'show', this.iface])).code !== 0) break;
+      await sleep(50);
+    }
   }
 
   async close(): Promise<void> {
