@@ -9,11 +9,14 @@
 // probe subnet appear (WANT 1) or go (0)), "rss" with its RSS, "health"
 // with the leases its nodes lost so far and its smallest table (and, from
 // worker 0, the subnet keys in etcd), "quit" by giving its leases back and
-// exiting.
+// exiting. With BENCH_ETCD_CPU_PROF=DIR the second worker (FIRST 200)
+// writes a V8 CPU profile of what lies between "profile start" and
+// "profile stop" (the changes) into DIR.
 //   node etcd-scale-worker.js ENDPOINTS PREFIX FIRST COUNT TOTAL PROBE [CA CERT KEY]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
 import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
 import { openEtcd } from '../src/etcd/etcd-connection.js';
@@ -31,6 +34,8 @@ const TOTAL = Number(totalArg);
 const PROBE = parseCidr(probeArg);
 const JOIN_CONCURRENCY = Number(process.env.BENCH_JOIN_CONCURRENCY ?? 4);
 const security: EtcdSecurity | undefined = ca ? { ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key), sources: {} } : undefined;
+const PROFILE_DIR = process.env.BENCH_ETCD_CPU_PROF;
+let profiler: Session | undefined;
 const now = (): number => performance.timeOrigin + performance.now();
 const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 
@@ -85,7 +90,7 @@ async function handle(line: string): Promise<void> {
     const at = now();
     if (want === '1') await admin.put(probeKey).value('{"PublicIP":"198.51.100.250","BackendType":"udp","BackendData":null}');
     else await admin.delete().key(probeKey);
-    say({ type: 'put', k: Number(k), at });
+    say({ type: 'put', k: Number(k), at, committedMs: now() - at });
   } else if (cmd === 'relist' && admin) {
     const t0 = performance.now();
     const res = await admin.getAll().prefix(`${prefix}/subnets/`).exec();
@@ -99,6 +104,17 @@ async function handle(line: string): Promise<void> {
   } else if (cmd === 'health') {
     const keys = admin ? (await admin.getAll().prefix(`${prefix}/subnets/`).keys()).length : undefined;
     say({ type: 'health', lost, minTable: Math.min(...nodes.map((n) => n.routes.peers.length)), keys });
+  } else if (cmd === 'profile' && PROFILE_DIR && FIRST === 200) {
+    if (k === 'start') {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    } else if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(join(PROFILE_DIR, `etcd-scale-worker-${FIRST}.cpuprofile`), JSON.stringify(profile));
+      profiler.disconnect();
+    }
   } else if (cmd === 'rss') {
     say({ type: 'rss', rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
   } else if (cmd === 'quit') {

@@ -86,6 +86,8 @@ export interface ScaleFigures {
   completeMs: number;
   putToRouteP50Ms: number;
   putToRouteP99Ms: number;
+  /** The put itself, until etcd answered it (raft commit): the floor under put -> route. */
+  putCommitP50Ms: number;
   etcdCpuJoinS: number;
   etcdCpuChangesS: number;
   workerRssPerNodeKB: number;
@@ -157,17 +159,21 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
     const completeMs = Math.max(...complete.map((c) => c.at)) - lastJoin;
     const cpu1 = etcdCpu(cluster.lab);
     const latencies: number[] = [];
+    const commits: number[] = [];
+    for (const w of workers) w.send('profile start');
     for (let k = 0; k < CHANGES; k++) {
       const want = k % 2 === 0 ? 1 : 0;
       for (const w of workers) w.send(`change ${k} ${want}`);
       workers[0].send(`put ${k} ${want}`);
       const put = await workers[0].next('put');
+      commits.push(put.committedMs);
       const seen = await Promise.all(workers.map((w) => w.next('seen')));
       if (seen.some((s) => !s.ok)) throw new Error(`change ${k} did not reach every node within 30 s`);
       for (const s of seen) for (const t of s.times as number[]) latencies.push(Math.max(0, t - put.at));
       await new Promise((r) => setTimeout(r, 50));
     }
     const cpu2 = etcdCpu(cluster.lab);
+    for (const w of workers) w.send('profile stop');
     workers[0].send('relist');
     const relist = await workers[0].next('relist');
     const soaked = soakMinutes > 0 ? await soak(cluster.lab, workers, nodes, soakMinutes) : undefined;
@@ -176,7 +182,7 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
     for (const w of workers) w.send('quit');
     await Promise.all(workers.map((w) => w.next('bye')));
     return {
-      tls, nodes, completeMs: r1(completeMs), putToRouteP50Ms: r1(pct(latencies, 50)), putToRouteP99Ms: r1(pct(latencies, 99)),
+      tls, nodes, completeMs: r1(completeMs), putToRouteP50Ms: r1(pct(latencies, 50)), putToRouteP99Ms: r1(pct(latencies, 99)), putCommitP50Ms: r1(pct(commits, 50)),
       etcdCpuJoinS: r1(cpu1 - cpu0), etcdCpuChangesS: r1(cpu2 - cpu1), workerRssPerNodeKB: Math.round(rss / nodes / 1024),
       relistMs: r1(relist.listMs), relistRebuildMs: r1(relist.rebuildMs), ...(soaked ? { soak: soaked } : {}),
     };
@@ -192,7 +198,7 @@ export async function scaleBench(nodes: number, plainOnly: boolean, soakMinutes 
   for (const tls of plainOnly ? [false] : [false, true]) {
     const f = await once(nodes, tls, tls ? 0 : soakMinutes);
     runs.push(f);
-    console.log(`${tls ? 'TLS  ' : 'plain'} ${nodes} nodes: every table complete ${f.completeMs} ms after the last join; lease put -> route p50 ${f.putToRouteP50Ms} ms, p99 ${f.putToRouteP99Ms} ms; etcd CPU ${f.etcdCpuJoinS} s over the joins, ${f.etcdCpuChangesS} s over ${CHANGES} changes; ${f.workerRssPerNodeKB} KB of worker RSS per node (its client and its ${nodes}-peer table); a re-list of ${nodes} keys ${f.relistMs} ms + ${f.relistRebuildMs} ms to rebuild the table`);
+    console.log(`${tls ? 'TLS  ' : 'plain'} ${nodes} nodes: every table complete ${f.completeMs} ms after the last join; lease put -> route p50 ${f.putToRouteP50Ms} ms, p99 ${f.putToRouteP99Ms} ms (the put itself answered in ${f.putCommitP50Ms} ms, p50); etcd CPU ${f.etcdCpuJoinS} s over the joins, ${f.etcdCpuChangesS} s over ${CHANGES} changes; ${f.workerRssPerNodeKB} KB of worker RSS per node (its client and its ${nodes}-peer table); a re-list of ${nodes} keys ${f.relistMs} ms + ${f.relistRebuildMs} ms to rebuild the table`);
   }
   const dp = dataPlaneAtScale(nodes);
   console.log(`data plane: route lookup ${dp.lookupNsFew.toFixed(1)} ns with 2 peers, ${dp.lookupNsMany.toFixed(1)} ns with ${nodes} (${(dp.lookupNsMany / dp.lookupNsFew).toFixed(2)}x); a leases file of ${nodes} entries reloaded (parse + setLeases) in ${dp.reloadMs.toFixed(1)} ms`);

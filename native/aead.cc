@@ -1,17 +1,30 @@
 // The addon's AEAD kernel (DESIGN.md: a compute function only where a
 // benchmark shows it wins; bench/aead.ts measures it against node:crypto):
-// WireGuard transport messages sealed and opened with ChaCha20-Poly1305 by
-// the OpenSSL that Node.js itself is built with (its headers ship with
-// Node's; its symbols are Node's own).
+// WireGuard transport messages sealed and opened with ChaCha20-Poly1305
+// (RFC 8439) by the OpenSSL that Node.js itself is built with.
 //
-// A TransportKey holds one session key's cipher contexts, so a message
-// costs a nonce set-up and the cipher, not a key schedule or an allocation.
+// Two ways to the same cipher, chosen once per process:
+//  - the primitives: Node's own binary exports OpenSSL's ChaCha20_ctr32
+//    and Poly1305_* (the very functions its EVP cipher runs on). Where
+//    they are found (dlsym), a message costs the cipher alone. Through EVP
+//    a 1,408-byte message also paid ~40 % more for the per-message set-up
+//    (provider dispatch, OSSL_PARAM tag plumbing, IV copies): bench/aead.ts
+//    prints both.
+//  - EVP, where the primitives are not exported (a Node linked to a
+//    system libcrypto, whose symbol map hides them).
+// Both are checked against node:crypto byte for byte (src/native/aead.test.ts).
+//
+// A TransportKey holds one session key, so a message costs a nonce set-up
+// and the cipher, not a key schedule or an allocation.
 // The message layout is WireGuard's (src/wireguard/messages.ts):
 //   [type 4, 0, 0, 0] [receiver index, LE] [counter, 64-bit LE]
 //   [packet, zero-padded] [16-byte tag]
 // The 12-byte nonce is 4 zero bytes and the counter as it lies in the
 // header; there is no additional data.
+#include <dlfcn.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aead.h"
@@ -24,14 +37,54 @@ constexpr size_t kHeader = 16;
 constexpr size_t kTag = 16;
 constexpr size_t kKey = 32;
 constexpr uint8_t kZeros[16] = {0};
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key and counter words are loaded as they lie in memory");
+
+// OpenSSL's primitives as its internal headers declare them
+// (crypto/chacha.h, crypto/poly1305.h); POLY1305 is opaque here. counter[0]
+// is ChaCha's block counter, counter[1..3] the nonce's three words.
+using ChaChaFn = void (*)(unsigned char* out, const unsigned char* in, size_t len, const unsigned int key[8], const unsigned int counter[4]);
+using PolySizeFn = size_t (*)();
+using PolyInitFn = void (*)(void* ctx, const unsigned char key[32]);
+using PolyUpdateFn = void (*)(void* ctx, const unsigned char* in, size_t len);
+using PolyFinalFn = void (*)(void* ctx, unsigned char mac[16]);
+
+constexpr size_t kPolyCtxMax = 512;
+
+struct Primitives {
+  ChaChaFn chacha = nullptr;
+  PolyInitFn polyInit = nullptr;
+  PolyUpdateFn polyUpdate = nullptr;
+  PolyFinalFn polyFinal = nullptr;
+  bool found = false;
+};
+
+const Primitives& FindPrimitives() {
+  static const Primitives found = [] {
+    Primitives p;
+    p.chacha = reinterpret_cast<ChaChaFn>(dlsym(RTLD_DEFAULT, "ChaCha20_ctr32"));
+    auto size = reinterpret_cast<PolySizeFn>(dlsym(RTLD_DEFAULT, "Poly1305_ctx_size"));
+    p.polyInit = reinterpret_cast<PolyInitFn>(dlsym(RTLD_DEFAULT, "Poly1305_Init"));
+    p.polyUpdate = reinterpret_cast<PolyUpdateFn>(dlsym(RTLD_DEFAULT, "Poly1305_Update"));
+    p.polyFinal = reinterpret_cast<PolyFinalFn>(dlsym(RTLD_DEFAULT, "Poly1305_Final"));
+    p.found = p.chacha && size && p.polyInit && p.polyUpdate && p.polyFinal && size() <= kPolyCtxMax;
+    return p;
+  }();
+  return found;
+}
+
+// One Poly1305 state per thread, reused by every key: Poly1305_Final
+// cleanses it, so no key material stays behind between messages.
+alignas(64) thread_local uint8_t polyCtx[kPolyCtxMax];
 
 class TransportKey : public Napi::ObjectWrap<TransportKey> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "TransportKey", {InstanceMethod("sealBatch", &TransportKey::SealBatch), InstanceMethod("open", &TransportKey::Open)});
+    return DefineClass(env, "TransportKey", {InstanceMethod("sealBatch", &TransportKey::SealBatch), InstanceMethod("open", &TransportKey::Open),
+                                             InstanceAccessor("path", &TransportKey::Path, nullptr)});
   }
 
-  // new TransportKey(key: 32 bytes)
+  // new TransportKey(key: 32 bytes, useEvp?: boolean): useEvp takes the
+  // EVP way even where the primitives are found (tests and bench/aead.ts).
   explicit TransportKey(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TransportKey>(info) {
     Napi::Env env = info.Env();
     uint8_t* key;
@@ -39,6 +92,12 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
     if (!ArgBytes(info, 0, &key, &keyLen)) return;
     if (keyLen != kKey) {
       ThrowArg(env, "TransportKey(key of 32 bytes)");
+      return;
+    }
+    const bool useEvp = info.Length() > 1 && info[1].ToBoolean().Value();
+    if (!useEvp && FindPrimitives().found) {
+      prim_ = &FindPrimitives();
+      memcpy(key_, key, kKey);
       return;
     }
     enc_ = EVP_CIPHER_CTX_new();
@@ -49,19 +108,78 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
   }
 
   ~TransportKey() override {
+    OPENSSL_cleanse(key_, sizeof key_);
     EVP_CIPHER_CTX_free(enc_);
     EVP_CIPHER_CTX_free(dec_);
   }
 
  private:
+  Napi::Value Path(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), prim_ ? "primitives" : "evp"); }
+
   static void Nonce(const uint8_t* header, uint8_t* nonce) {
     memset(nonce, 0, 4);
     memcpy(nonce + 4, header + 8, 8);
   }
 
+  // ChaCha20's block counter 0 and the message's nonce (4 zero bytes, then
+  // the 64-bit counter from its header) as OpenSSL's four counter words.
+  static void Counter(const uint8_t* header, unsigned int ctr[4]) {
+    ctr[0] = 0;
+    ctr[1] = 0;
+    memcpy(&ctr[2], header + 8, 8);
+  }
+
+  // Poly1305's one-time key: the first 32 bytes of block 0 (RFC 8439 2.6).
+  void PolyBegin(unsigned int ctr[4]) const {
+    uint8_t block0[64] = {0};
+    ctr[0] = 0;
+    prim_->chacha(block0, block0, sizeof block0, key_, ctr);
+    prim_->polyInit(polyCtx, block0);
+    OPENSSL_cleanse(block0, sizeof block0);
+  }
+
+  // The tag over `ct` bytes of ciphertext already fed in: zero padding to
+  // 16, then the lengths of the (empty) additional data and the ciphertext.
+  void PolyEnd(size_t ct, uint8_t tag[kTag]) const {
+    if (ct % 16) prim_->polyUpdate(polyCtx, kZeros, 16 - ct % 16);
+    uint8_t lengths[16] = {0};
+    for (int b = 0; b < 8; b++) lengths[8 + b] = static_cast<uint8_t>(static_cast<uint64_t>(ct) >> (8 * b));
+    prim_->polyUpdate(polyCtx, lengths, sizeof lengths);
+    prim_->polyFinal(polyCtx, tag);
+  }
+
   // Seals the message at `m` (header written): the `len` bytes at `from`
   // and `pad` zero bytes are encrypted into its payload; the tag follows.
   bool SealOne(uint8_t* m, const uint8_t* from, uint32_t len, uint32_t pad) {
+    return prim_ ? SealPrimitives(m, from, len, pad) : SealEvp(m, from, len, pad);
+  }
+
+  bool SealPrimitives(uint8_t* m, const uint8_t* from, uint32_t len, uint32_t pad) {
+    unsigned int ctr[4];
+    Counter(m, ctr);
+    PolyBegin(ctr);
+    uint8_t* out = m + kHeader;
+    // Whole blocks straight from the packet; the last partial block and the
+    // padding through a small buffer, so the keystream runs on unbroken.
+    const size_t whole = len & ~static_cast<size_t>(63);
+    ctr[0] = 1;
+    if (whole) prim_->chacha(out, from, whole, key_, ctr);
+    const size_t rest = len - whole + pad;
+    if (rest) {
+      uint8_t tail[64 + 16];
+      memcpy(tail, from + whole, len - whole);
+      memset(tail + (len - whole), 0, pad);
+      ctr[0] = 1 + static_cast<unsigned int>(whole / 64);
+      prim_->chacha(out + whole, tail, rest, key_, ctr);
+      OPENSSL_cleanse(tail, sizeof tail);
+    }
+    const size_t ct = static_cast<size_t>(len) + pad;
+    prim_->polyUpdate(polyCtx, out, ct);
+    PolyEnd(ct, out + ct);
+    return true;
+  }
+
+  bool SealEvp(uint8_t* m, const uint8_t* from, uint32_t len, uint32_t pad) {
     uint8_t nonce[12];
     Nonce(m, nonce);
     uint8_t* payload = m + kHeader;
@@ -80,7 +198,8 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
   // transport header (type 4, receiverIndex, counter + i - first) and the
   // packet src[srcOffsets[j], +srcLengths[j]) (j = srcFirst + i - first),
   // encrypted straight into it and zero-padded to lengths[i] - 32: no copy
-  // first. One call per run of messages to one peer.
+  // first. A packet and its message may be the same bytes or apart, never
+  // partly overlapping. One call per run of messages to one peer.
   Napi::Value SealBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint8_t *buf, *src;
@@ -105,7 +224,7 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
       const uint64_t off = offsets[i], total = lengths[i];
       const uint32_t j = srcFirst + (i - first);
       const uint64_t at = srcOffsets[j], len = srcLengths[j];
-      if (total < kHeader + kTag + len || off + total > size || at + len > srcSize) {
+      if (total < kHeader + kTag + len || off + total > size || at + len > srcSize || total > kMaxMessage) {
         ThrowArg(env, "sealBatch: a message or packet does not fit its buffer");
         return env.Undefined();
       }
@@ -115,11 +234,16 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
         return env.Undefined();
       }
       uint8_t* m = buf + off;
+      const uint8_t* from = src + at;
+      if (len > 0 && from != m + kHeader && from < m + total && m < from + len) {
+        ThrowArg(env, "sealBatch: a packet partly overlaps its message");
+        return env.Undefined();
+      }
       m[0] = 4;
       m[1] = m[2] = m[3] = 0;
       for (int b = 0; b < 4; b++) m[4 + b] = static_cast<uint8_t>(receiver >> (8 * b));
       for (int b = 0; b < 8; b++) m[8 + b] = static_cast<uint8_t>(counter >> (8 * b));
-      if (!SealOne(m, src + at, static_cast<uint32_t>(len), static_cast<uint32_t>(pad))) {
+      if (!SealOne(m, from, static_cast<uint32_t>(len), static_cast<uint32_t>(pad))) {
         ThrowArg(env, "sealBatch: OpenSSL failed");
         return env.Undefined();
       }
@@ -129,27 +253,51 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
 
   // open(buf, off, messageLength) -> padded packet length (the packet is
   // then at off+16, decrypted in place), or -1 when the tag does not verify
-  // (the payload is then garbage and must be dropped).
+  // (nothing is decrypted then on the primitives' way; on EVP's the payload
+  // is garbage: either way it must be dropped).
   Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint8_t* buf;
     size_t size;
     uint32_t off, total;
     if (!ArgBytes(info, 0, &buf, &size) || !ArgU32(info, 1, &off) || !ArgU32(info, 2, &total)) return env.Undefined();
-    if (total < kHeader + kTag || static_cast<uint64_t>(off) + total > size) return Napi::Number::New(env, -1);
+    if (total < kHeader + kTag || total > kMaxMessage || static_cast<uint64_t>(off) + total > size) return Napi::Number::New(env, -1);
     const uint32_t len = total - kHeader - kTag;
-    uint8_t nonce[12];
-    Nonce(buf + off, nonce);
-    uint8_t* payload = buf + off + kHeader;
-    int outl = 0;
-    if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce) != 1 ||
-        (len > 0 && EVP_DecryptUpdate(dec_, payload, &outl, payload, static_cast<int>(len)) != 1) ||
-        EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kTag, payload + len) != 1 ||
-        EVP_DecryptFinal_ex(dec_, payload + len, &outl) != 1)
-      return Napi::Number::New(env, -1);
-    return Napi::Number::New(env, len);
+    const bool ok = prim_ ? OpenPrimitives(buf + off, len) : OpenEvp(buf + off, len);
+    return Napi::Number::New(env, ok ? static_cast<double>(len) : -1);
   }
 
+  // Checks the tag first and decrypts only a message that authenticates.
+  bool OpenPrimitives(uint8_t* m, uint32_t len) {
+    unsigned int ctr[4];
+    Counter(m, ctr);
+    PolyBegin(ctr);
+    uint8_t* payload = m + kHeader;
+    prim_->polyUpdate(polyCtx, payload, len);
+    uint8_t tag[kTag];
+    PolyEnd(len, tag);
+    if (CRYPTO_memcmp(tag, payload + len, kTag) != 0) return false;
+    ctr[0] = 1;
+    prim_->chacha(payload, payload, len, key_, ctr);
+    return true;
+  }
+
+  bool OpenEvp(uint8_t* m, uint32_t len) {
+    uint8_t nonce[12];
+    Nonce(m, nonce);
+    uint8_t* payload = m + kHeader;
+    int outl = 0;
+    return EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce) == 1 &&
+           (len == 0 || EVP_DecryptUpdate(dec_, payload, &outl, payload, static_cast<int>(len)) == 1) &&
+           EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_AEAD_SET_TAG, kTag, payload + len) == 1 &&
+           EVP_DecryptFinal_ex(dec_, payload + len, &outl) == 1;
+  }
+
+  // Far above any datagram; keeps ChaCha's 32-bit block counter from wrapping.
+  static constexpr uint64_t kMaxMessage = 1u << 20;
+
+  const Primitives* prim_ = nullptr;
+  unsigned int key_[8] = {0};
   EVP_CIPHER_CTX* enc_ = nullptr;
   EVP_CIPHER_CTX* dec_ = nullptr;
 };

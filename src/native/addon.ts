@@ -30,11 +30,13 @@ export interface NativeTransportKey {
   sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, receiverIndex: number, counter: number, src: Uint8Array, srcOffsets: Uint32Array, srcLengths: Uint32Array, srcFirst: number): void;
   /** Decrypts the message buf[off, off+total) in place; returns the padded packet's length (at off+16), or -1 when it does not authenticate. */
   open(buf: Uint8Array, off: number, total: number): number;
+  /** How it runs the cipher: OpenSSL's ChaCha20 and Poly1305 primitives (Node's own OpenSSL exports them), or EVP. */
+  readonly path: 'primitives' | 'evp';
 }
 
 export interface NativeAddon {
   /** A ChaCha20-Poly1305 key of 32 bytes for WireGuard transport messages. */
-  TransportKey: new (key: Uint8Array) => NativeTransportKey;
+  TransportKey: new (key: Uint8Array, useEvp?: boolean) => NativeTransportKey;
   tunOpen(name: string, flags: number): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
   /** TUNSETOFFLOAD with TUN_F_* flags; throws EINVAL for flags the kernel does not know. */

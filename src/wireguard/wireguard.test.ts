@@ -312,8 +312,10 @@ test('a message for our key from a stranger, or with a bad mac1, costs no Diffie
 test('a removed peer\'s session ends: its messages find no index, and a new peer needs a new handshake', () => {
   const { a, b } = pair();
   handshake(a, b);
-  send(a, [packet(60)]);
-  const m = a.out.splice(0)[0];
+  send(a, [packet(60), packet(60)]);
+  const [opened, m] = a.out.splice(0);
+  // The session's index was just looked up (and is remembered for the next message): removal must forget it too.
+  assert.ok(b.wg.receive(opened.data.slice(), 0, opened.data.length, A_ADDR, PORT) > 0);
   b.wg.removePeer(b.peer!);
   assert.equal(b.wg.receive(m.data.slice(), 0, m.data.length, A_ADDR, PORT), DROPPED);
   assert.equal(b.wg.lastDrop, 'unknown-index');
