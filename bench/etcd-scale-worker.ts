@@ -1,7 +1,8 @@
 // One worker of `npm run bench:etcd -- --nodes N` (bench/etcd-scale.ts):
 // COUNT simulated nodes in this process, each the real EtcdControlPlane
-// with its own etcd client (as each node's daemon has its own), and a
-// route table rebuilt on every change, as the daemon does. Run inside a
+// with its own etcd client (as each node's daemon has its own), and its
+// peers and route table kept in step with the leases by the daemon's own
+// LeasePeers. Run inside a
 // lab host. Talks to the coordinator in JSON lines: it prints
 // {"type":"joined"} and {"type":"complete"} (times in ms since the epoch,
 // comparable across processes on one machine), then answers stdin lines
@@ -22,6 +23,7 @@ import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
 import { openEtcd } from '../src/etcd/etcd-connection.js';
 import type { EtcdSecurity } from '../src/etcd/etcd-security.js';
 import { Lease } from '../src/overlay/leases.js';
+import { LeaseDelta, LeasePeers } from '../src/overlay/lease-peers.js';
 import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
 import { parseCidr } from '../src/packet/addr.js';
 import { waitUntil } from './wait-until.js';
@@ -41,17 +43,18 @@ const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}
 
 interface SimNode {
   plane?: EtcdControlPlane;
-  routes: RouteTable;
+  /** The node's peers and route table, kept in step with its leases as the daemon's overlay keeps them. */
+  peers: LeasePeers;
   hasProbe: boolean;
   /** When hasProbe last changed (epoch ms). */
   flippedAt: number;
 }
 
-const nodes: SimNode[] = Array.from({ length: COUNT }, () => ({ routes: new RouteTable([]), hasProbe: false, flippedAt: 0 }));
+const nodes: SimNode[] = Array.from({ length: COUNT }, () => ({ peers: new LeasePeers(), hasProbe: false, flippedAt: 0 }));
 
-function rebuild(node: SimNode, leases: Lease[]): void {
-  node.routes = new RouteTable(leases.map(peerFromLease));
-  const has = node.routes.lookup(PROBE.network) !== undefined;
+function leasesChanged(node: SimNode, leases: Lease[], delta?: LeaseDelta): void {
+  node.peers.update(leases, undefined, delta);
+  const has = node.peers.routes.lookup(PROBE.network) !== undefined;
   if (has !== node.hasProbe) {
     node.hasProbe = has;
     node.flippedAt = now();
@@ -69,13 +72,13 @@ await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, COUNT) }, asyn
     const i = next++;
     const node = nodes[i];
     node.plane = await EtcdControlPlane.open({ endpoints, prefix, publicIp: 0xc6330000 + FIRST + i, subnetFile: join(dir, `${i}.env`), leaseTtlSeconds: 120, connectTimeoutMs: 60_000, security });
-    rebuild(node, node.plane.leases());
-    node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => { lost++; say({ type: 'fatal', message: err.message }); } });
+    leasesChanged(node, node.plane.leases());
+    node.plane.start({ onChange: (leases, _why, delta) => leasesChanged(node, leases, delta), onWarning: () => undefined, onFatal: (err) => { lost++; say({ type: 'fatal', message: err.message }); } });
   }
 }));
 say({ type: 'joined', at: now() });
-const complete = await until(() => nodes.every((n) => n.routes.peers.length >= TOTAL), 120_000);
-say({ type: 'complete', at: now(), complete, tables: nodes.map((n) => n.routes.peers.length).sort((a, b) => a - b)[0] });
+const complete = await until(() => nodes.every((n) => n.peers.peers.length >= TOTAL), 120_000);
+say({ type: 'complete', at: now(), complete, tables: nodes.map((n) => n.peers.peers.length).sort((a, b) => a - b)[0] });
 
 // Worker 0 also changes the probe key and times a re-list, from inside the lab.
 const admin = FIRST === 0 ? openEtcd(endpoints, security) : undefined;
@@ -103,7 +106,7 @@ async function handle(line: string): Promise<void> {
     say({ type: 'seen', k: Number(k), ok, times: nodes.map((n) => n.flippedAt) });
   } else if (cmd === 'health') {
     const keys = admin ? (await admin.getAll().prefix(`${prefix}/subnets/`).keys()).length : undefined;
-    say({ type: 'health', lost, minTable: Math.min(...nodes.map((n) => n.routes.peers.length)), keys });
+    say({ type: 'health', lost, minTable: Math.min(...nodes.map((n) => n.peers.peers.length)), keys });
   } else if (cmd === 'profile' && PROFILE_DIR && FIRST === 200) {
     if (k === 'start') {
       profiler = new Session();

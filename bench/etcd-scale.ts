@@ -160,6 +160,8 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
     const cpu1 = etcdCpu(cluster.lab);
     const latencies: number[] = [];
     const commits: number[] = [];
+    /** put -> route per worker (each worker's nodes joined in one stretch, so they may sit on other etcd members). */
+    const byWorker: number[][] = [];
     for (const w of workers) w.send('profile start');
     for (let k = 0; k < CHANGES; k++) {
       const want = k % 2 === 0 ? 1 : 0;
@@ -169,10 +171,16 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
       commits.push(put.committedMs);
       const seen = await Promise.all(workers.map((w) => w.next('seen')));
       if (seen.some((s) => !s.ok)) throw new Error(`change ${k} did not reach every node within 30 s`);
-      for (const s of seen) for (const t of s.times as number[]) latencies.push(Math.max(0, t - put.at));
+      seen.forEach((s, w) => {
+        for (const t of s.times as number[]) {
+          latencies.push(Math.max(0, t - put.at));
+          (byWorker[w] ??= []).push(Math.max(0, t - put.at));
+        }
+      });
       await new Promise((r) => setTimeout(r, 50));
     }
     const cpu2 = etcdCpu(cluster.lab);
+    console.log(`${tls ? 'TLS' : 'plain'}: put -> route p90 ${r1(pct(latencies, 90))} ms, max ${r1(Math.max(...latencies))} ms; per worker p50/p99: ${byWorker.map((l) => `${r1(pct(l, 50))}/${r1(pct(l, 99))}`).join(', ')} ms`);
     for (const w of workers) w.send('profile stop');
     workers[0].send('relist');
     const relist = await workers[0].next('relist');

@@ -1,7 +1,8 @@
 // The 50-node half of `npm run bench:etcd`, run by bench/etcd.ts inside a
 // lab host (where the lab's etcd is reachable): N simulated nodes in this
 // one process, each the real EtcdControlPlane with its own etcd client
-// and a route table rebuilt on every change, as the daemon does. No TUNs.
+// and its peers kept in step with the leases by the daemon's own
+// LeasePeers. No TUNs.
 //   node dist/bench/etcd-sim.js ENDPOINTS [NODES] [CHANGES]
 // Prints one JSON object: join and watch-to-route figures in ms.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { openEtcd } from '../src/etcd/etcd-connection.js';
 import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
 import { Lease } from '../src/overlay/leases.js';
-import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
+import { LeaseDelta, LeasePeers } from '../src/overlay/lease-peers.js';
 import { parseCidr } from '../src/packet/addr.js';
 import { percentile, waitUntil } from './wait-until.js';
 
@@ -30,15 +31,15 @@ const PROBE_KEY = `${PREFIX}/subnets/10.200.0.0-24`;
 
 interface SimNode {
   plane?: EtcdControlPlane;
-  routes: RouteTable;
-  /** When this node last rebuilt its routes, and whether the probe key was in them. */
+  peers: LeasePeers;
+  /** When this node last updated its routes, and whether the probe key was in them. */
   seenAt: number;
   hasProbe: boolean;
 }
 
-function rebuild(node: SimNode, leases: Lease[]): void {
-  node.routes = new RouteTable(leases.map(peerFromLease));
-  node.hasProbe = node.routes.lookup(PROBE_SUBNET.network) !== undefined;
+function leasesChanged(node: SimNode, leases: Lease[], delta?: LeaseDelta): void {
+  node.peers.update(leases, undefined, delta);
+  node.hasProbe = node.peers.routes.lookup(PROBE_SUBNET.network) !== undefined;
   node.seenAt = performance.now();
 }
 
@@ -49,7 +50,7 @@ const round = (x: number): number => Math.round(x * 10) / 10;
 async function main(): Promise<void> {
   const admin = openEtcd(endpoints);
   const dir = mkdtempSync(join(tmpdir(), 'td-etcd-sim-'));
-  const nodes: SimNode[] = Array.from({ length: NODES }, () => ({ routes: new RouteTable([]), seenAt: 0, hasProbe: false }));
+  const nodes: SimNode[] = Array.from({ length: NODES }, () => ({ peers: new LeasePeers(), seenAt: 0, hasProbe: false }));
   try {
     await admin.delete().prefix(`${PREFIX}/`).exec();
     await admin.put(`${PREFIX}/config`).value(JSON.stringify(NETWORK));
@@ -66,12 +67,12 @@ async function main(): Promise<void> {
         const node = nodes[i];
         node.plane = await EtcdControlPlane.open({ endpoints, prefix: PREFIX, publicIp: 0xc6336464 + i, subnetFile: join(dir, `${i}.env`), leaseTtlSeconds: 60, connectTimeoutMs: 30_000 });
         openMs.push(performance.now() - t0);
-        rebuild(node, node.plane.leases());
-        node.plane.start({ onChange: (leases) => rebuild(node, leases), onWarning: () => undefined, onFatal: (err) => { throw err; } });
+        leasesChanged(node, node.plane.leases());
+        node.plane.start({ onChange: (leases, _why, delta) => leasesChanged(node, leases, delta), onWarning: () => undefined, onFatal: (err) => { throw err; } });
       }
     }));
     const lastJoinMs = performance.now() - t0;
-    const converged = await waitUntil(() => nodes.every((n) => n.routes.peers.length === NODES), 60_000);
+    const converged = await waitUntil(() => nodes.every((n) => n.peers.peers.length === NODES), 60_000);
     const convergedMs = performance.now() - t0;
     const rss = process.memoryUsage().rss;
     const distinct = new Set(nodes.map((n) => n.plane!.subnet!.network)).size;

@@ -11,6 +11,7 @@ import { formatCidr6, formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contain
 import { DualUnderlay, Underlay6Endpoints } from '../overlay/underlay6.js';
 import { IPV6 } from '../packet/ipv6.js';
 import { DEFAULT_PORT, describeLease, describeSubnets, subnetName } from '../overlay/leases.js';
+import { describePeerChanges } from '../overlay/lease-peers.js';
 import { ControlPlane, FileControlPlane } from '../overlay/control-plane.js';
 import { parseEndpoints } from '../etcd/etcd-connection.js';
 import { EtcdSecurity, etcdSecurityFrom } from '../etcd/etcd-security.js';
@@ -279,10 +280,10 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`), loop);
     undo.push(() => engine.stop());
     plane.start({
-      onChange: (next, why) => {
-        engine.setLeases(next);
+      onChange: (next, why, delta) => {
+        const { added, removed } = engine.setLeases(next, delta);
         leaseEvents++;
-        log.info(`leases changed (${why}): ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none'}`, { peers: engine.peers.length, why });
+        log.info(`leases changed (${why}): ${describePeerChanges(engine.peers, added, removed)}`, { peers: engine.peers.length, added: added.length, removed: removed.length, why });
       },
       onWarning: (message) => log.warn(message),
       onFatal: (err) => stopWithError(log, `${err.message}; stopping`),
@@ -352,7 +353,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         if (subnet && sysctlRead('net.ipv4.ip_forward') !== '1') log.warn('net.ipv4.ip_forward is 0: this node will not forward between its pods and the overlay (sysctl -w net.ipv4.ip_forward=1)');
         if (ipv6 && sysctlRead('net.ipv6.conf.all.forwarding') !== '1') log.warn('net.ipv6.conf.all.forwarding is 0: this node will not forward IPv6 between its pods and the overlay (sysctl -w net.ipv6.conf.all.forwarding=1)');
         return {
-          text: `overlay up: ${flags.tun} ${[tunAddress && formatCidr(tunAddress), tunAddress6 && formatCidr6(tunAddress6)].filter(Boolean).join(' ')} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${flags.ip6Masq ? ' ip6-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}${publicIpv6 ? ` and [${formatIPv6(publicIpv6)}]:${port}` : ''}, io-wait ${ioWait}, ${engine.peers.length} peer(s): ${engine.peers.map((p) => describeLease(p)).join(', ') || 'none yet'}`,
+          text: `overlay up: ${flags.tun} ${[tunAddress && formatCidr(tunAddress), tunAddress6 && formatCidr6(tunAddress6)].filter(Boolean).join(' ')} mtu ${tunMtu}${flags.ipMasq ? ' ip-masq' : ''}${flags.ip6Masq ? ' ip6-masq' : ''}${keys ? ` wireguard (key ${keys.publicKey})` : ''} offloads ${tun.offload.summary}, UDP${socket.gsoEnabled ? ' gso' : ''}${socket.groEnabled ? ' gro' : ''} ${formatIPv4(publicIp)}:${port}${publicIpv6 ? ` and [${formatIPv6(publicIpv6)}]:${port}` : ''}, io-wait ${ioWait}, ${describePeerChanges(engine.peers, [], [])}`,
           fields: { tun: flags.tun, subnet: ownName, mtu: tunMtu, ioWait, peers: engine.peers.length },
         };
       },

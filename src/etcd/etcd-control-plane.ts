@@ -16,6 +16,7 @@ import { NetworkConfig, parseNetworkConfig } from './network-config.js';
 import { configKey, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
 import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
 import { readRememberedSubnet, readRememberedSubnet6 } from './subnet-env.js';
+import type { LeaseDelta } from '../overlay/lease-peers.js';
 import { SubnetWatch } from './subnet-watch.js';
 import { describeEtcdSecurity, EtcdSecurity } from './etcd-security.js';
 
@@ -82,7 +83,7 @@ export class EtcdControlPlane implements ControlPlane {
       // Until start(), changes only update the watch's view.
       let plane: EtcdControlPlane | undefined;
       const watch = new SubnetWatch(client, options.prefix, config, {
-        onChange: (leases, why) => plane?.leasesChanged(leases, why),
+        onChange: (leases, why, delta) => plane?.leasesChanged(leases, why, delta),
         onProblem: (message) => plane?.events.onWarning(message),
       });
       await retryUntil(options.endpoints, options.connectTimeoutMs, () => watch.start());
@@ -219,7 +220,7 @@ export class EtcdControlPlane implements ControlPlane {
     const old = { client: this.client, watch: this.watch, lease: this.acquired.lease };
     const leaseId = await acquired.lease.grant();
     const watch = new SubnetWatch(client, o.prefix, this.config, {
-      onChange: (leases, why) => this.leasesChanged(leases, why),
+      onChange: (leases, why, delta) => this.leasesChanged(leases, why, delta),
       onProblem: (message) => this.events.onWarning(message),
     });
     this.client = client;
@@ -245,14 +246,20 @@ export class EtcdControlPlane implements ControlPlane {
    * MonitorLease): the renewal would notice only at its next round, TTL/3
    * later. If this node's key is gone or names another node, stop.
    */
-  private leasesChanged(leases: Lease[], why: string): void {
-    const own = leases.find((l) => sameSubnets(l, this.acquired));
+  private leasesChanged(leases: Lease[], why: string, delta?: LeaseDelta): void {
+    // With a delta only a change that names this node's subnets can touch its key.
+    const mine = (l: Lease): boolean => sameSubnets(l, this.acquired);
+    if (delta && !delta.added.some(mine) && !delta.removed.some(mine)) {
+      this.events.onChange(leases, why, delta);
+      return;
+    }
+    const own = leases.find(mine);
     if (own?.publicIp !== this.options.publicIp) {
       const holder = own ? `now names ${formatIPv4(own.publicIp)}` : 'was deleted (its lease revoked or expired)';
       this.events.onFatal(new Error(`${this.ownKey} ${holder}: this node no longer holds ${this.ownSubnets}; restart to take a subnet again`));
       return;
     }
-    this.events.onChange(leases, why);
+    this.events.onChange(leases, why, delta);
   }
 
   private watchLease(lease: EtcdLease): void {

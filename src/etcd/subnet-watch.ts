@@ -9,14 +9,20 @@
 // at the end of the tick, so a node rebuilds its routes once per batch,
 // not once per key: per event it would be O(n) work n times.
 import { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { LeaseDelta } from '../overlay/lease-peers.js';
 import { Lease } from '../overlay/leases.js';
+import { sameIPv6 } from '../packet/addr6.js';
 import { describeEtcdError } from './etcd-connection.js';
 import { NetworkConfig } from './network-config.js';
 import { parseSubnetEntry, subnetsDir } from './subnet-keys.js';
 
 export interface SubnetWatchHandlers {
-  /** The whole set of leases after a change; `why` says what changed (for the log). */
-  onChange(leases: Lease[], why: string): void;
+  /**
+   * The whole set of leases after a change; `why` says what changed (for
+   * the log); `delta`, after watch events (not after a list), which lease
+   * objects came and went since the last call.
+   */
+  onChange(leases: Lease[], why: string, delta?: LeaseDelta): void;
   /** Something the operator should know that does not stop the daemon. */
   onProblem(message: string): void;
 }
@@ -33,6 +39,8 @@ export class SubnetWatch {
   private retryTimer?: NodeJS.Timeout;
   /** Changes seen since the last onChange, handed on together at the end of the tick. */
   private pending: string[] = [];
+  /** Each key changed since the last onChange, with its lease (or none) as of that call. */
+  private pendingBefore = new Map<string, Lease | undefined>();
   private flushing?: NodeJS.Immediate;
 
   constructor(
@@ -75,8 +83,15 @@ export class SubnetWatch {
     try {
       const res = await this.client.getAll().prefix(subnetsDir(this.prefix)).exec();
       if (this.closed) return;
+      const old = this.byKey;
       this.byKey = new Map();
+      this.pendingBefore.clear(); // the list's onChange below hands over the whole set
       for (const kv of res.kvs) this.apply(kv.key.toString(), kv.value.toString());
+      // A lease listed again as it was stays the object it was: a watch lost and listed again costs the data plane only what changed.
+      for (const [key, lease] of this.byKey) {
+        const was = old.get(key);
+        if (was && sameEndpoint(was, lease)) this.byKey.set(key, was);
+      }
       this.listedAt = Number(res.header.revision);
       this.handlers.onChange(this.leases, why);
       const watcher = await this.client.watch().prefix(subnetsDir(this.prefix)).startRevision(String(this.listedAt + 1)).create();
@@ -104,7 +119,13 @@ export class SubnetWatch {
       if (kind === 'put') this.apply(key, kv.value.toString());
       else this.byKey.delete(key);
       const after = this.byKey.get(key);
-      if (before?.publicIp === after?.publicIp && before?.port === after?.port && before?.publicKey === after?.publicKey) return; // a renewal, not a change
+      if (before === after) return; // nothing known either way
+      if (before && after && sameEndpoint(before, after)) {
+        // A renewal, not a change: the lease stays the object it was, so the data plane sees nothing new (lease-peers.ts).
+        this.byKey.set(key, before);
+        return;
+      }
+      if (!this.pendingBefore.has(key)) this.pendingBefore.set(key, before);
       this.changed(`${kind} ${key.slice(subnetsDir(this.prefix).length)}`);
     };
     watcher
@@ -129,9 +150,24 @@ export class SubnetWatch {
       this.flushing = undefined;
       const whys = this.pending;
       this.pending = [];
+      const delta = this.delta();
       if (this.closed || whys.length === 0) return;
-      this.handlers.onChange(this.leases, whys.length === 1 ? whys[0] : `${whys.length} changes: ${whys.slice(0, 3).join(', ')}${whys.length > 3 ? ', ...' : ''}`);
+      this.handlers.onChange(this.leases, whys.length === 1 ? whys[0] : `${whys.length} changes: ${whys.slice(0, 3).join(', ')}${whys.length > 3 ? ', ...' : ''}`, delta);
     });
+  }
+
+  /** The lease objects the pending changes took out and put in (a key changed and changed back is neither). */
+  private delta(): LeaseDelta {
+    const added: Lease[] = [];
+    const removed: Lease[] = [];
+    for (const [key, before] of this.pendingBefore) {
+      const after = this.byKey.get(key);
+      if (before === after) continue;
+      if (before) removed.push(before);
+      if (after) added.push(after);
+    }
+    this.pendingBefore.clear();
+    return { added, removed };
   }
 
   private apply(key: string, value: string): void {
@@ -142,4 +178,10 @@ export class SubnetWatch {
       this.handlers.onProblem(`ignoring ${parsed.problem}`);
     }
   }
+}
+
+/** Whether two leases of one key reach the node the same way (then a put of it is a renewal). */
+function sameEndpoint(a: Lease, b: Lease): boolean {
+  const v6 = a.publicIpv6 && b.publicIpv6 ? a.publicIpv6.length === 16 && sameIPv6(a.publicIpv6, 0, b.publicIpv6) : a.publicIpv6 === b.publicIpv6;
+  return a.publicIp === b.publicIp && a.port === b.port && a.publicKey === b.publicKey && v6;
 }

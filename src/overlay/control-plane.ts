@@ -7,11 +7,16 @@ import type { EtcdSecurity } from '../etcd/etcd-security.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { formatCidr6, Prefix6, sameIPv6 } from '../packet/addr6.js';
+import type { LeaseDelta } from './lease-peers.js';
 import { describeLease, describeSubnets, Lease, loadLeasesFile, sameSubnets, watchLeasesFile } from './leases.js';
 
 export interface ControlPlaneEvents {
-  /** The whole set of leases after a change; `why` says what changed. */
-  onChange(leases: Lease[], why: string): void;
+  /**
+   * The whole set of leases after a change; `why` says what changed;
+   * `delta`, when the control plane knows it, which lease objects came and
+   * went (a lease that did not change is handed over as the same object).
+   */
+  onChange(leases: Lease[], why: string, delta?: LeaseDelta): void;
   /** Worth logging; the node carries on with what it has. */
   onWarning(message: string): void;
   /** The node cannot go on (etcd: it lost its subnet lease); stop. */

@@ -35,8 +35,9 @@ import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
 import { isProbePacket, isProbePacket6, Probe } from '../control/probe.js';
 import { ICMP6_TYPE } from '../packet/icmp6.js';
-import { Lease, sameSubnets, subnetName } from './leases.js';
-import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
+import { Lease, sameSubnets } from './leases.js';
+import { LeaseDelta, LeasePeers, PeerChanges } from './lease-peers.js';
+import { Peer, RouteTable } from './route-table.js';
 import { CONSUMED, paddedLength, WireGuard } from '../wireguard/device.js';
 import { Keypair } from '../wireguard/keypair.js';
 import { TRANSPORT_HEADER, TRANSPORT_OVERHEAD } from '../wireguard/messages.js';
@@ -115,7 +116,7 @@ export class Overlay {
   readonly counters = new OverlayCounters();
   /** Armed by doctor's live probe (see control/probe.ts). */
   probe?: Probe;
-  private routes = new RouteTable([]);
+  private readonly leasePeers = new LeasePeers();
   private readonly hopAddress: number;
   private readonly broadcast: number;
   private readonly trace?: (line: string) => void;
@@ -194,51 +195,50 @@ export class Overlay {
   }
 
   get peers(): readonly Peer[] {
-    return this.routes.peers;
+    return this.leasePeers.peers;
+  }
+
+  private get routes(): RouteTable {
+    return this.leasePeers.routes;
   }
 
   /**
-   * Installs a new set of leases (this node's own is skipped). Counters of
-   * peers that stay are kept; removed peers stop receiving at once.
+   * Installs a new set of leases (this node's own is skipped). A lease
+   * handed over before keeps its peer (counters, route, WireGuard session):
+   * a change costs what changed (lease-peers.ts); removed peers stop
+   * receiving at once. `delta`: which lease objects came and went since
+   * the last call, when the control plane knows (see ControlPlaneEvents).
    */
-  setLeases(leases: readonly Lease[]): void {
-    // The same node (subnet and endpoint) keeps its traffic counters; its WireGuard peer stays while key and endpoint do.
-    const node = (p: Lease): string => `${subnetName(p)}@${endpointKey(p.publicIp, p.port)}`;
-    const before = new Map(this.routes.peers.map((p) => [node(p), p]));
+  setLeases(leases: readonly Lease[], delta?: LeaseDelta): PeerChanges {
     const underlay6 = this.options.underlay6;
     // This node's own lease: by its IPv4 subnet, or on an IPv6-only node by its IPv6 one.
     const own = this.options.subnet ? { subnet: this.options.subnet } : { subnet6: this.options.ipv6!.subnet6 };
     const isOwn = (l: Lease): boolean => (own.subnet ? !!l.subnet && samePrefix(l.subnet, own.subnet) : sameSubnets({ subnet6: l.subnet6 }, own));
-    let accepted = leases
-      .filter((l) => !isOwn(l))
-      .map((l) => (underlay6 && l.publicIpv6 ? { ...l, publicIp: underlay6.standIn(l.publicIpv6) } : l));
+    let candidates = leases;
     if (this.wg) {
-      const { keep, refused } = wireguardPeers(accepted, this.wg.identity.publicKey);
+      // Which keys may be peers depends on every lease (a key named twice is
+      // refused), so this looks at all of them, and the delta does not apply.
+      const { keep, refused } = wireguardPeers(leases.filter((l) => !isOwn(l)), this.wg.identity.publicKey);
       for (const r of refused) this.options.log?.(r);
-      accepted = keep;
+      candidates = keep;
+      delta = undefined;
     }
-    const peers = accepted.map((l) => {
-      const old = before.get(node(l));
-      const peer = peerFromLease(l);
-      if (old) Object.assign(peer, { txPackets: old.txPackets, txBytes: old.txBytes, rxPackets: old.rxPackets, rxBytes: old.rxBytes });
-      return peer;
-    });
-    this.routes = new RouteTable(peers);
-    this.attachWireGuard();
+    const changes = this.leasePeers.update(candidates, (l) => (isOwn(l) ? undefined : underlay6 && l.publicIpv6 ? { ...l, publicIp: underlay6.standIn(l.publicIpv6) } : l), delta);
+    this.attachWireGuard(changes);
+    return changes;
   }
 
-  /** Gives each keyed peer its WireGuard peer (kept while key and endpoint stay), and forgets those of peers that left. */
-  private attachWireGuard(): void {
+  /** Gives each new keyed peer its WireGuard peer (kept while key and endpoint stay), and forgets those of peers that left. */
+  private attachWireGuard({ added, removed }: PeerChanges): void {
     const wg = this.wg;
     if (!wg) return;
-    const byWg = new Map<WgPeer, Peer>();
-    for (const peer of this.routes.peers) {
-      if (!peer.publicKey) continue;
-      peer.wg = wg.peer(peer.publicKey, keyIdentity(peer.publicKey), peer.publicIp, peer.port);
-      byWg.set(peer.wg, peer);
+    for (const p of removed) if (p.wg && this.byWgPeer.get(p.wg) === p) this.byWgPeer.delete(p.wg);
+    for (const p of added) {
+      if (!p.publicKey) continue;
+      p.wg = wg.peer(p.publicKey, keyIdentity(p.publicKey), p.publicIp, p.port);
+      this.byWgPeer.set(p.wg, p);
     }
-    for (const p of [...wg.peers]) if (!byWg.has(p)) wg.removePeer(p);
-    this.byWgPeer = byWg;
+    for (const p of removed) if (p.wg && !this.byWgPeer.has(p.wg)) wg.removePeer(p.wg);
   }
 
   /**
@@ -253,7 +253,8 @@ export class Overlay {
     if (!old) return;
     this.retiring = { wg: old, until: now + 90_000 };
     this.wg = this.newWireGuard(privateKey);
-    this.attachWireGuard();
+    this.byWgPeer = new Map();
+    this.attachWireGuard({ added: [...this.peers], removed: [] });
     for (const p of this.routes.peers) if (p.wg) this.wg.handshakeWith(p.wg);
   }
 

@@ -1,8 +1,9 @@
 // Longest-prefix match over the cluster's node subnets: which node (public
-// IP and port) owns an inner destination, of either family. Pure and
-// rebuilt whole on every lease change; lookups are a few Map probes, one
-// per distinct prefix length (two for IPv6: its first two 32-bit words, so
-// no key is allocated per packet; IPv6 node subnets are /64 or shorter).
+// IP and port) owns an inner destination, of either family. Peers are
+// added and removed one by one (a lease change costs what changed, not the
+// cluster's size: lease-peers.ts); lookups are a few Map probes, one per
+// distinct prefix length (two for IPv6: its first two 32-bit words, so no
+// key is allocated per packet; IPv6 node subnets are /64 or shorter).
 import { Prefix, prefixMask } from '../packet/addr.js';
 import { Prefix6 } from '../packet/addr6.js';
 import { get32 } from '../packet/bytes.js';
@@ -33,9 +34,9 @@ export interface Peer {
 /**
  * A new peer for a lease, its counters at zero. Every peer has the same
  * object shape (absent fields are undefined, never missing): the data plane
- * updates a peer's counters per batch, and a route table of 1,000 peers is
- * rebuilt on every lease change. Built with spreads (a shape per
- * combination of fields, the first key a spread) it took 25x as long.
+ * updates a peer's counters per batch. Built with spreads (a shape per
+ * combination of fields, the first key a spread) a table of 1,000 peers
+ * took 25x as long to build.
  */
 export function peerFromLease(l: Lease): Peer {
   return { subnet: l.subnet, subnet6: l.subnet6, publicIpv6: l.publicIpv6, publicIp: l.publicIp, port: l.port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, publicKey: l.publicKey, wg: undefined };
@@ -43,34 +44,114 @@ export function peerFromLease(l: Lease): Peer {
 
 export class RouteTable {
   /** Prefix lengths present, longest first, each with network -> peer. */
-  private readonly levels: Array<{ mask: number; peers: Map<number, Peer> }> = [];
+  private readonly levels: Array<{ length: number; mask: number; peers: Map<number, Peer> }> = [];
   /** IPv6: prefix lengths present, longest first, each with (first word -> second word -> peer), both masked. */
-  private readonly levels6: Array<{ mask0: number; mask1: number; peers: Map<number, Map<number, Peer>> }> = [];
+  private readonly levels6: Array<{ length: number; mask0: number; mask1: number; peers: Map<number, Map<number, Peer>> }> = [];
   /** Peers by public IP:port, for checking who sent a datagram. */
   private readonly byEndpoint = new Map<number, Peer>();
+  private readonly list: Peer[] = [];
+  /**
+   * How many peers a later peer's subnet or endpoint hides: while none is,
+   * remove() deletes its keys without looking for another holder.
+   */
+  private shadowed = 0;
 
-  constructor(readonly peers: readonly Peer[]) {
-    const present = new Set<number>();
-    for (const p of peers) if (p.subnet) present.add(p.subnet.length);
-    const lengths = [...present].sort((a, b) => b - a);
-    for (const length of lengths) {
-      const map = new Map<number, Peer>();
-      for (const p of peers) if (p.subnet?.length === length) map.set(p.subnet.network, p);
-      this.levels.push({ mask: prefixMask(length), peers: map });
+  constructor(peers: readonly Peer[] = []) {
+    for (const p of peers) this.add(p);
+  }
+
+  /** Every peer, in the order added. */
+  get peers(): readonly Peer[] {
+    return this.list;
+  }
+
+  /** Routes `p`'s subnets to it (a later peer with the same subnet or endpoint takes it over). */
+  add(p: Peer): void {
+    this.list.push(p);
+    if (p.subnet) this.claim(this.level(p.subnet.length).peers, p.subnet.network, p);
+    if (p.subnet6) {
+      const level = this.level6(p.subnet6.length);
+      const w0 = get32(p.subnet6.network, 0);
+      let second = level.peers.get(w0);
+      if (!second) level.peers.set(w0, (second = new Map()));
+      this.claim(second, get32(p.subnet6.network, 4), p);
     }
-    for (const p of peers) this.byEndpoint.set(endpointKey(p.publicIp, p.port), p);
-    const lengths6 = [...new Set(peers.flatMap((p) => (p.subnet6 ? [p.subnet6.length] : [])))].sort((a, b) => b - a);
-    for (const length of lengths6) {
-      const level = { mask0: prefixMask(Math.min(length, 32)), mask1: prefixMask(Math.max(0, Math.min(length, 64) - 32)), peers: new Map<number, Map<number, Peer>>() };
-      for (const p of peers) {
-        if (p.subnet6?.length !== length) continue;
-        const w0 = get32(p.subnet6.network, 0);
-        let second = level.peers.get(w0);
-        if (!second) level.peers.set(w0, (second = new Map()));
-        second.set(get32(p.subnet6.network, 4), p);
+    this.claim(this.byEndpoint, endpointKey(p.publicIp, p.port), p);
+  }
+
+  private claim(map: Map<number, Peer>, key: number, p: Peer): void {
+    const held = map.get(key);
+    if (held && held !== p) this.shadowed++;
+    map.set(key, p);
+  }
+
+  /**
+   * Stops routing to `p`. Where another peer names the same subnet or
+   * endpoint (a node that took a new subnet while its old lease runs out),
+   * the one added last of the rest takes it back.
+   */
+  remove(p: Peer): void {
+    const at = this.list.lastIndexOf(p);
+    if (at < 0) return;
+    this.list.splice(at, 1);
+    if (p.subnet) {
+      const level = this.level(p.subnet.length);
+      this.release(level.peers, p.subnet.network, p, (q) => !!q.subnet && q.subnet.length === p.subnet!.length && q.subnet.network === p.subnet!.network);
+      if (level.peers.size === 0) this.levels.splice(this.levels.indexOf(level), 1);
+    }
+    if (p.subnet6) {
+      const level = this.level6(p.subnet6.length);
+      const w0 = get32(p.subnet6.network, 0);
+      const w1 = get32(p.subnet6.network, 4);
+      const second = level.peers.get(w0)!;
+      const same = (q: Peer): boolean => !!q.subnet6 && q.subnet6.length === p.subnet6!.length && get32(q.subnet6.network, 0) === w0 && get32(q.subnet6.network, 4) === w1;
+      this.release(second, w1, p, same);
+      if (second.size === 0) level.peers.delete(w0);
+      if (level.peers.size === 0) this.levels6.splice(this.levels6.indexOf(level), 1);
+    }
+    const key = endpointKey(p.publicIp, p.port);
+    this.release(this.byEndpoint, key, p, (q) => endpointKey(q.publicIp, q.port) === key);
+  }
+
+  /**
+   * `p` (removed from the list) gives up `key`: a peer it hid takes the key
+   * back (the last added that `matches`), else the key goes. A hidden peer
+   * leaving just counts one fewer hidden.
+   */
+  private release(map: Map<number, Peer>, key: number, p: Peer, matches: (q: Peer) => boolean): void {
+    if (map.get(key) !== p) {
+      this.shadowed--;
+      return;
+    }
+    if (this.shadowed > 0) {
+      for (let i = this.list.length - 1; i >= 0; i--) {
+        if (matches(this.list[i])) {
+          map.set(key, this.list[i]);
+          this.shadowed--;
+          return;
+        }
       }
-      this.levels6.push(level);
     }
+    map.delete(key);
+  }
+
+  /** The IPv4 level of prefix `length`, made (in longest-first order) if absent. */
+  private level(length: number): { length: number; mask: number; peers: Map<number, Peer> } {
+    let i = 0;
+    while (i < this.levels.length && this.levels[i].length > length) i++;
+    if (this.levels[i]?.length === length) return this.levels[i];
+    const level = { length, mask: prefixMask(length), peers: new Map<number, Peer>() };
+    this.levels.splice(i, 0, level);
+    return level;
+  }
+
+  private level6(length: number): { length: number; mask0: number; mask1: number; peers: Map<number, Map<number, Peer>> } {
+    let i = 0;
+    while (i < this.levels6.length && this.levels6[i].length > length) i++;
+    if (this.levels6[i]?.length === length) return this.levels6[i];
+    const level = { length, mask0: prefixMask(Math.min(length, 32)), mask1: prefixMask(Math.max(0, Math.min(length, 64) - 32)), peers: new Map<number, Map<number, Peer>>() };
+    this.levels6.splice(i, 0, level);
+    return level;
   }
 
   /** The peer whose IPv6 subnet holds the 16-byte address at buf[off] (longest prefix wins). */

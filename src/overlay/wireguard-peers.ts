@@ -23,6 +23,24 @@ function pointOf(key: Uint8Array): bigint {
 }
 
 /**
+ * Points of the keys seen, by their text: every lease change looks at every
+ * lease's key, and a point costs 32 BigInt steps (bounded: cleared when
+ * full, as on a cluster that churned through that many keys).
+ */
+const pointsByKey = new Map<string, bigint>();
+const POINTS_KEPT = 65_536;
+
+function pointOfKey(publicKey: string): bigint {
+  let p = pointsByKey.get(publicKey);
+  if (p === undefined) {
+    if (pointsByKey.size >= POINTS_KEPT) pointsByKey.clear();
+    p = pointOf(keyIdentity(publicKey));
+    pointsByKey.set(publicKey, p);
+  }
+  return p;
+}
+
+/**
  * Leases whose keys may be WireGuard peers: one naming our own key, or a
  * key another lease names too (compared as points), is refused with a line
  * for the log; keyless leases pass (plaintext peers).
@@ -30,7 +48,7 @@ function pointOf(key: Uint8Array): bigint {
 export function wireguardPeers(leases: readonly Lease[], ownKey: Uint8Array): { keep: Lease[]; refused: string[] } {
   const own = pointOf(ownKey);
   const count = new Map<bigint, number>();
-  const points = leases.map((l) => (l.publicKey ? pointOf(keyIdentity(l.publicKey)) : undefined));
+  const points = leases.map((l) => (l.publicKey ? pointOfKey(l.publicKey) : undefined));
   for (const p of points) if (p !== undefined) count.set(p, (count.get(p) ?? 0) + 1);
   const keep: Lease[] = [];
   const refused: string[] = [];
