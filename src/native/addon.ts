@@ -30,6 +30,11 @@ export interface NativeTransportKey {
   sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, receiverIndex: number, counter: number, src: Uint8Array, srcOffsets: Uint32Array, srcLengths: Uint32Array, srcFirst: number): void;
   /** Decrypts the message buf[off, off+total) in place; returns the padded packet's length (at off+16), or -1 when it does not authenticate. */
   open(buf: Uint8Array, off: number, total: number): number;
+  /**
+   * Opens messages i in [first, first+count), each buf[offsets[i], +sizes[i]), in place as open() does: results[i] gets the
+   * padded packet's length, or 0xffffffff when it does not authenticate. One call per run of messages to one session.
+   */
+  openBatch(buf: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, first: number, count: number, results: Uint32Array): void;
   /** How it runs the cipher: OpenSSL's ChaCha20 and Poly1305 primitives (Node's own OpenSSL exports them), or EVP. */
   readonly path: 'primitives' | 'evp';
 }

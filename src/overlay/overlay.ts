@@ -391,6 +391,15 @@ export class Overlay {
     let lastPort = -1;
     let lastPeer: Peer | undefined;
     let lastWg: WgPeer | undefined;
+    // WireGuard: each run of messages to one session opened in one call (not during a key rotation, when an index may be the old key's).
+    const ahead = wg && !this.retiring;
+    if (ahead) {
+      if (this.opened.length < batch.count) {
+        this.opened = new Uint32Array(batch.capacity);
+        this.openedWith = new Array(batch.capacity);
+      }
+      wg.openAhead(batch.buf, batch.offsets, batch.sizes, batch.count, this.opened, this.openedWith);
+    }
     for (let i = 0; i < batch.count; i++) {
       const addr = batch.addrs[2 * i];
       const port = batch.addrs[2 * i + 1];
@@ -399,7 +408,7 @@ export class Overlay {
       let peer: Peer | undefined;
       if (wg && isWireGuardMessage(batch.buf, off, size)) {
         // WireGuard: the message names its session (receiver index); where it came from does not matter.
-        const n = this.openWireGuard(wg, batch.buf, off, size, addr, port, now);
+        const n = ahead ? this.openedAhead(wg, batch.buf, off, size, addr, port, now, i) : this.openWireGuard(wg, batch.buf, off, size, addr, port, now);
         if (n < 0) {
           if (n === CONSUMED) this.counters.wireguardConsumed++;
           continue;
@@ -490,6 +499,10 @@ export class Overlay {
     this.flushGenerated();
   }
 
+  /** openAhead()'s results for the batch in hand (see WireGuard.openAhead). */
+  private opened = new Uint32Array(0);
+  private openedWith: Array<Keypair | undefined> = [];
+
   /** The WireGuard peer of the last message openWireGuard() opened. */
   private lastOpenedBy?: WgPeer;
 
@@ -499,6 +512,13 @@ export class Overlay {
    * by the WireGuard). During a key rotation, a transport message the new
    * key does not know is tried under the old one.
    */
+  /** Datagram i of a batch that openAhead() went over: what openWireGuard() returns, without a rotation under way. */
+  private openedAhead(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number, i: number): number {
+    const n = wg.receive(buf, off, size, addr, port, now, this.opened[i], this.openedWith[i]);
+    if (n >= 0) this.lastOpenedBy = wg.lastPeer;
+    return n;
+  }
+
   private openWireGuard(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number): number {
     const r = this.retiring;
     let n: number;

@@ -40,6 +40,10 @@ export type WireGuardDropReason =
 export const CONSUMED = -1;
 /** What receive() returns for a refused datagram (the reason is in `lastDrop`). */
 export const DROPPED = -2;
+/** openAhead(): a datagram it did not open (receive() opens it, if it is a transport message). */
+export const NOT_OPENED = 0xfffffffe;
+/** openAhead(): a transport message whose tag did not verify (the addon's openBatch says so). */
+export const UNAUTHENTIC = 0xffffffff;
 
 /** How a {@link WireGuard} is set up: this node's keys, the path MTU, how its own messages leave, and (for tests) its clocks. */
 export interface WireGuardOptions {
@@ -233,15 +237,40 @@ export class WireGuard {
   // ---- receiving --------------------------------------------------------
 
   /**
+   * Opens ahead, in one native call per run, the transport messages among
+   * datagrams [0, count) (buf[offsets[i], +sizes[i])) that name a session
+   * of this device: opened[i] gets the padded length or UNAUTHENTIC and
+   * openedWith[i] the keypair, for receive() to take instead of opening the
+   * message itself; every other datagram gets NOT_OPENED. Opening early
+   * decides nothing: receive() still checks the session, the counter and
+   * the replay window, in order, and drops what they refuse.
+   */
+  openAhead(buf: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, count: number, opened: Uint32Array, openedWith: Array<Keypair | undefined>): void {
+    let runIndex = 0;
+    let runFirst = 0;
+    for (let i = 0; i <= count; i++) {
+      const index = i < count && messageType(buf, offsets[i], sizes[i]) === MSG_TRANSPORT ? readU32(buf, offsets[i] + DATA.receiver) : 0;
+      if (i > runFirst && index === runIndex && index !== 0) continue;
+      // Datagrams [runFirst, i) are one run (to one index, or not transport at all).
+      const kp = runIndex !== 0 ? this.indices.lookup(runIndex)?.keypair : undefined;
+      if (kp) kp.receive.openBatch(buf, offsets, sizes, runFirst, i - runFirst, opened);
+      else opened.fill(NOT_OPENED, runFirst, i);
+      for (let k = runFirst; k < i; k++) openedWith[k] = kp;
+      runFirst = i;
+      runIndex = index;
+    }
+  }
+
+  /**
    * Takes one datagram from addr:port. For a transport message with a
    * packet in it: decrypts it in place and returns its padded length (the
    * packet is at off+16; `lastPeer` is its peer). CONSUMED for handshakes,
    * cookie replies and keepalives; DROPPED (with `lastDrop`) for refusals.
    */
-  receive(buf: Uint8Array, off: number, size: number, addr: number, port: number, now = this.now()): number {
+  receive(buf: Uint8Array, off: number, size: number, addr: number, port: number, now = this.now(), opened = NOT_OPENED, openedWith?: Keypair): number {
     const type = messageType(buf, off, size);
     if (type === MSG_TRANSPORT) {
-      const n = this.receiveTransport(buf, off, size, now);
+      const n = this.receiveTransport(buf, off, size, now, opened, openedWith);
       if (n === DROPPED && this.lastDrop === 'unknown-index') this.resumeWith(addr, port);
       return n;
     }
@@ -268,14 +297,17 @@ export class WireGuard {
     return result;
   }
 
-  private receiveTransport(buf: Uint8Array, off: number, size: number, now: number): number {
+  private receiveTransport(buf: Uint8Array, off: number, size: number, now: number, opened: number, openedWith: Keypair | undefined): number {
     const entry = this.indices.lookup(readU32(buf, off + DATA.receiver));
     const kp = entry?.keypair;
     if (!kp) return this.drop('unknown-index');
     if (!kp.canReceive(now)) return this.drop('expired-keypair');
     const counter = readCounter(buf, off + DATA.counter);
     if (counter < 0) return this.drop('replayed');
-    const n = kp.receive.open(buf, off, size);
+    let n: number;
+    if (opened === NOT_OPENED) n = kp.receive.open(buf, off, size);
+    else if (openedWith !== kp) return this.drop('unknown-index'); // opened ahead under a session the index no longer names
+    else n = opened === UNAUTHENTIC ? -1 : opened;
     if (n < 0) return this.drop('unauthenticated');
     if (!kp.replay.check(counter)) return this.drop('replayed');
     kp.replay.mark(counter);

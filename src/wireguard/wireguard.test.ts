@@ -6,11 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { Spans, SpanList } from '../io/batch.js';
-import { CONSUMED, DROPPED, paddedLength, WireGuard, WireGuardDropReason } from './device.js';
+import { CONSUMED, DROPPED, NOT_OPENED, paddedLength, UNAUTHENTIC, WireGuard, WireGuardDropReason } from './device.js';
 import { publicBytesOf, tai64n, tai64nAfter } from './primitives.js';
 import { INITIATION_SIZE, MSG_COOKIE_REPLY, MSG_INITIATION, MSG_RESPONSE, MSG_TRANSPORT, RESPONSE_SIZE } from './messages.js';
 import { REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT, ZERO_KEYS_AFTER, KEEPALIVE_TIMEOUT } from './constants.js';
 import { WgPeer } from './peer.js';
+import type { Keypair } from './keypair.js';
 
 const A_ADDR = 0xc6336401;
 const B_ADDR = 0xc6336402;
@@ -402,4 +403,46 @@ test('a message for a session this node no longer holds, from the peer\'s endpoi
   b.out.length = 0;
   b.wg.receive(stranger, 0, stranger.length, 0xc6336409, PORT);
   assert.equal(b.out.length, 0, 'from an address that is no peer\'s: nothing');
+});
+
+test('opened ahead in runs, a batch is received as message by message: genuine packets in order; a replay, a forgery and a non-WireGuard datagram refused by name', () => {
+  const { a, b } = pair();
+  handshake(a, b);
+  send(a, [packet(60, 1), packet(1200, 2), packet(61, 3)]);
+  const [m1, m2, m3] = a.out.splice(0);
+  send(a, [packet(100, 4)]);
+  const [m4] = a.out.splice(0);
+  const forged = m4.data.slice();
+  forged[40] ^= 1;
+  const notWireGuard = new Uint8Array(64).fill(0x45);
+  // A replay of m1 within the run, a forgery, something else, then the genuine m4.
+  const datagrams = [m1.data, m2.data, m3.data, m1.data, forged, notWireGuard, m4.data];
+  const buf = new Uint8Array(datagrams.length * 2048);
+  datagrams.forEach((d, i) => buf.set(d, i * 2048));
+  const offsets = Uint32Array.from(datagrams, (_, i) => i * 2048);
+  const sizes = Uint32Array.from(datagrams, (d) => d.length);
+  const opened = new Uint32Array(datagrams.length);
+  const openedWith: Array<Keypair | undefined> = [];
+  b.wg.openAhead(buf, offsets, sizes, datagrams.length, opened, openedWith);
+  // Opening ahead authenticates (the replay too: the window is receive()'s), and leaves what is not transport alone.
+  assert.deepEqual([...opened], [64, 1200, 64, 64, UNAUTHENTIC, NOT_OPENED, 112]);
+  const results = datagrams.map((_, i) => {
+    const n = b.wg.receive(buf, offsets[i], sizes[i], A_ADDR, PORT, undefined, opened[i], openedWith[i]);
+    return [n, n === DROPPED ? b.wg.lastDrop : '', n >= 0 ? buf[offsets[i] + 16] : -1];
+  });
+  assert.deepEqual(results, [[64, '', 1], [1200, '', 2], [64, '', 3], [DROPPED, 'replayed', -1], [DROPPED, 'unauthenticated', -1], [DROPPED, 'not-wireguard', -1], [112, '', 4]]);
+});
+
+test('a message opened ahead under a session its index no longer names is refused, not taken', () => {
+  const { a, b } = pair();
+  handshake(a, b);
+  send(a, [packet(60)]);
+  const m = a.out.splice(0)[0].data;
+  const opened = new Uint32Array(1);
+  const openedWith: Array<Keypair | undefined> = [];
+  b.wg.openAhead(m, Uint32Array.of(0), Uint32Array.of(m.length), 1, opened, openedWith);
+  assert.ok(opened[0] < 0xfffffffe && openedWith[0]);
+  // Another keypair stands where the one that opened it was.
+  assert.equal(b.wg.receive(m, 0, m.length, A_ADDR, PORT, undefined, opened[0], { ...openedWith[0]! } as Keypair), DROPPED);
+  assert.equal(b.wg.lastDrop, 'unknown-index');
 });
