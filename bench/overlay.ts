@@ -59,7 +59,7 @@ function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] 
       keyDir = mkdtempSync(join(tmpdir(), 'tdlab-bench-keys-'));
       const keys = [1, 2].map(() => generatePrivateKey());
       keys.forEach((k, i) => writeFileSync(join(keyDir!, `host-${i + 1}.key`), k, { mode: 0o600 }));
-      c.writeLeases([1, 2].map((h) => ({ ...leaseFor(h), publicKey: publicKeyOf(keys[h - 1]) })));
+      c.writeLeases([1, 2].map((h) => ({ ...leaseFor(h, c.dualStack), publicKey: publicKeyOf(keys[h - 1]) })));
     }
     for (const h of [1, 2]) await c.start(h, keyDir ? ['--private-key', join(keyDir, `host-${h}.key`)] : []);
     return {
@@ -67,7 +67,7 @@ function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] 
         await c.stop(1);
         await c.stop(2);
         if (keyDir) {
-          c.writeLeases([1, 2].map((h) => leaseFor(h)));
+          c.writeLeases([1, 2].map((h) => leaseFor(h, c.dualStack)));
           rmSync(keyDir, { recursive: true, force: true });
         }
       },
@@ -131,7 +131,7 @@ const IMPLS: Impl[] = [
       const keyDir = mkdtempSync(join(tmpdir(), 'tdlab-bench-keys-'));
       const keys = [1, 2].map(() => generatePrivateKey());
       writeFileSync(join(keyDir, 'host-1.key'), keys[0], { mode: 0o600 });
-      c.writeLeases([1, 2].map((h) => ({ ...leaseFor(h), publicKey: publicKeyOf(keys[h - 1]) })));
+      c.writeLeases([1, 2].map((h) => ({ ...leaseFor(h, c.dualStack), publicKey: publicKeyOf(keys[h - 1]) })));
       const wggo = new WireguardGoNode(c.lab, 'host-2', 'wg-td-h2', keys[1], 8285, '10.244.2.0/16', 1440);
       await wggo.start([{ publicKey: publicKeyOf(keys[0]), endpoint: '198.51.100.1:8285', allowedIps: '10.244.1.0/24' }]);
       const run = await c.start(1, ['--private-key', join(keyDir, 'host-1.key')]);
@@ -139,7 +139,7 @@ const IMPLS: Impl[] = [
         down: async () => {
           await c.stop(1);
           await wggo.close();
-          c.writeLeases([1, 2].map((h) => leaseFor(h)));
+          c.writeLeases([1, 2].map((h) => leaseFor(h, c.dualStack)));
           rmSync(keyDir, { recursive: true, force: true });
         },
         // wireguard-go's CPU is not ours to count: only our daemon's.
