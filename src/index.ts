@@ -62,6 +62,7 @@ export type { Icmp6Network } from './relay/network6.js';
 export { RawIcmp6Socket } from './relay/raw-icmp6-socket.js';
 export type { RawIcmp6Options } from './relay/raw-icmp6-socket.js';
 export { Overlay } from './overlay/overlay.js';
+export type { LeaseDelta, PeerChanges } from './overlay/lease-peers.js';
 export type { OverlayOptions, UdpNetwork } from './overlay/overlay.js';
 export { Underlay6Endpoints, DualUnderlay } from './overlay/underlay6.js';
 export type { Underlay6Options } from './overlay/underlay6.js';

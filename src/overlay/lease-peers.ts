@@ -17,6 +17,7 @@
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
 import { describeLease, subnetName, type Lease } from './leases.js';
 
+/** What a lease change did to the route table: the peers it added and removed (an unchanged lease keeps its peer). */
 export interface PeerChanges {
   added: Peer[];
   removed: Peer[];
