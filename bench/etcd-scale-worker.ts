@@ -8,9 +8,13 @@
 // comparable across processes on one machine), then answers stdin lines
 // "change K WANT" with {"type":"seen"} (when each node's table showed the
 // probe subnet appear (WANT 1) or go (0)), "rss" with its RSS, "health"
-// with the leases its nodes lost so far and its smallest table (and, from
-// worker 0, the subnet keys in etcd), "quit" by giving its leases back and
-// exiting. With BENCH_ETCD_CPU_PROF=DIR the second worker (FIRST 200)
+// with the leases its nodes lost so far and its smallest table, "quit" by
+// giving its leases back and exiting. A worker of no nodes (COUNT 0) is
+// the one that changes etcd: it makes the probe key's puts and deletes
+// ("put K WANT"), re-lists, and counts the subnet keys for "health", from a
+// process with nothing else to do, so a put's answer is etcd's and not
+// delayed by 200 nodes' watch traffic in the same process. With
+// BENCH_ETCD_CPU_PROF=DIR the worker of FIRST 200
 // writes a V8 CPU profile of what lies between "profile start" and
 // "profile stop" (the changes) into DIR.
 //   node etcd-scale-worker.js ENDPOINTS PREFIX FIRST COUNT TOTAL PROBE [CA CERT KEY]
@@ -80,8 +84,8 @@ say({ type: 'joined', at: now() });
 const complete = await until(() => nodes.every((n) => n.peers.peers.length >= TOTAL), 120_000);
 say({ type: 'complete', at: now(), complete, tables: nodes.map((n) => n.peers.peers.length).sort((a, b) => a - b)[0] });
 
-// Worker 0 also changes the probe key and times a re-list, from inside the lab.
-const admin = FIRST === 0 ? openEtcd(endpoints, security) : undefined;
+// The worker of no nodes changes the probe key and times a re-list, from inside the lab.
+const admin = COUNT === 0 ? openEtcd(endpoints, security) : undefined;
 const probeKey = `${prefix}/subnets/${probeArg.replace('/', '-')}`;
 
 // Commands are handled as they come: worker 0 waits for a change while it also makes it.
@@ -106,7 +110,7 @@ async function handle(line: string): Promise<void> {
     say({ type: 'seen', k: Number(k), ok, times: nodes.map((n) => n.flippedAt) });
   } else if (cmd === 'health') {
     const keys = admin ? (await admin.getAll().prefix(`${prefix}/subnets/`).keys()).length : undefined;
-    say({ type: 'health', lost, minTable: Math.min(...nodes.map((n) => n.peers.peers.length)), keys });
+    say({ type: 'health', lost, minTable: nodes.length ? Math.min(...nodes.map((n) => n.peers.peers.length)) : undefined, keys });
   } else if (cmd === 'profile' && PROFILE_DIR && FIRST === 200) {
     if (k === 'start') {
       profiler = new Session();

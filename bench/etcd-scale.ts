@@ -128,9 +128,10 @@ async function soak(lab: Lab, workers: Worker[], nodes: number, minutes: number)
     const health = await Promise.all(workers.map((w) => w.next('health')));
     f.checks++;
     f.leasesLost = health.reduce((n, h) => n + h.lost, 0);
-    f.minTable = Math.min(f.minTable, ...health.map((h) => h.minTable));
+    const tables = health.filter((h) => h.minTable !== undefined).map((h) => h.minTable as number);
+    f.minTable = Math.min(f.minTable, ...tables);
     f.minKeys = Math.min(f.minKeys, health[0].keys);
-    console.log(`soak ${((minutes * 60_000 - (end - Date.now())) / 60_000).toFixed(1)} min: ${health[0].keys} subnet keys, smallest table ${Math.min(...health.map((h) => h.minTable))}, leases lost ${f.leasesLost}`);
+    console.log(`soak ${((minutes * 60_000 - (end - Date.now())) / 60_000).toFixed(1)} min: ${health[0].keys} subnet keys, smallest table ${Math.min(...tables)}, leases lost ${f.leasesLost}`);
     await new Promise((r) => setTimeout(r, Math.min(15_000, Math.max(0, end - Date.now()))));
   }
   f.memberDownSeconds = Math.round(memberDownSeconds * 10) / 10;
@@ -149,6 +150,8 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
     const files = labEtcdTls(cluster.lab.name);
     const security = tls ? [files.ca, files.nodeCert, files.nodeKey] : [];
     const cpu0 = etcdCpu(cluster.lab);
+    // workers[0] holds no nodes: it makes the changes (see etcd-scale-worker.ts).
+    workers.push(worker(cluster.lab, [endpoints, PREFIX, '0', '0', String(nodes), PROBE, ...security]));
     for (let first = 0; first < nodes; first += PER_WORKER) {
       workers.push(worker(cluster.lab, [endpoints, PREFIX, String(first), String(Math.min(PER_WORKER, nodes - first)), String(nodes), PROBE, ...security]));
     }
@@ -180,13 +183,14 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
       await new Promise((r) => setTimeout(r, 50));
     }
     const cpu2 = etcdCpu(cluster.lab);
-    console.log(`${tls ? 'TLS' : 'plain'}: put -> route p90 ${r1(pct(latencies, 90))} ms, max ${r1(Math.max(...latencies))} ms; per worker p50/p99: ${byWorker.map((l) => `${r1(pct(l, 50))}/${r1(pct(l, 99))}`).join(', ')} ms`);
+    console.log(`${tls ? 'TLS' : 'plain'}: put -> route p90 ${r1(pct(latencies, 90))} ms, max ${r1(Math.max(...latencies))} ms; per worker p50/p99: ${byWorker.filter((l) => l.length > 0).map((l) => `${r1(pct(l, 50))}/${r1(pct(l, 99))}`).join(', ')} ms`);
     for (const w of workers) w.send('profile stop');
     workers[0].send('relist');
     const relist = await workers[0].next('relist');
     const soaked = soakMinutes > 0 ? await soak(cluster.lab, workers, nodes, soakMinutes) : undefined;
-    for (const w of workers) w.send('rss');
-    const rss = (await Promise.all(workers.map((w) => w.next('rss')))).reduce((n, o) => n + o.rss, 0);
+    const nodeWorkers = workers.slice(1);
+    for (const w of nodeWorkers) w.send('rss');
+    const rss = (await Promise.all(nodeWorkers.map((w) => w.next('rss')))).reduce((n, o) => n + o.rss, 0);
     for (const w of workers) w.send('quit');
     await Promise.all(workers.map((w) => w.next('bye')));
     return {
