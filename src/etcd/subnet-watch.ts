@@ -6,8 +6,10 @@
 //
 // Events that arrive together (one watch response holds many: a cluster
 // of 1,000 nodes restarting puts 1,000 keys) are handed on as one change
-// at the end of the tick, so a node rebuilds its routes once per batch,
-// not once per key: per event it would be O(n) work n times.
+// at the end of the tick, with the lease objects that came and went (the
+// delta), so the data plane touches only those (src/overlay/lease-peers.ts).
+// A lease that did not change stays the same object, across renewals and
+// re-lists: that identity is what the delta and the data plane rely on.
 import { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { LeaseDelta } from '../overlay/lease-peers.js';
 import { Lease } from '../overlay/leases.js';
