@@ -3,7 +3,7 @@
 // exactly as one built whole from the final set does.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCidr, parseIPv4 } from '../packet/addr.js';
+import { parseCidr, parseIPv4, prefixContains } from '../packet/addr.js';
 import { parseCidr6 } from '../packet/addr6.js';
 import type { Lease } from './leases.js';
 import { describePeerChanges, LeasePeers } from './lease-peers.js';
@@ -37,6 +37,9 @@ test('a route table changed peer by peer routes as one built whole, across neste
       present.push(p);
     }
     assert.deepEqual(routesOf(t, dsts), routesOf(new RouteTable(present), dsts), `step ${step}`);
+    // And as the longest-prefix rule says, found by looking at every peer (the pool's subnets are distinct).
+    const longest = (d: number): number => present.filter((q) => prefixContains(q.subnet!, d)).sort((x, y) => y.subnet!.length - x.subnet!.length)[0]?.publicIp ?? -1;
+    assert.deepEqual(routesOf(t, dsts), dsts.map(longest), `step ${step}, against a scan`);
     assert.deepEqual(t.peers, present);
   }
 });

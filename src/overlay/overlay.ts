@@ -38,7 +38,7 @@ import { ICMP6_TYPE } from '../packet/icmp6.js';
 import { Lease, sameSubnets } from './leases.js';
 import { LeaseDelta, LeasePeers, PeerChanges } from './lease-peers.js';
 import { Peer, RouteTable } from './route-table.js';
-import { CONSUMED, paddedLength, WireGuard } from '../wireguard/device.js';
+import { CONSUMED, NOT_OPENED, paddedLength, WireGuard } from '../wireguard/device.js';
 import { Keypair } from '../wireguard/keypair.js';
 import { TRANSPORT_HEADER, TRANSPORT_OVERHEAD } from '../wireguard/messages.js';
 import { WgPeer } from '../wireguard/peer.js';
@@ -408,7 +408,7 @@ export class Overlay {
       let peer: Peer | undefined;
       if (wg && isWireGuardMessage(batch.buf, off, size)) {
         // WireGuard: the message names its session (receiver index); where it came from does not matter.
-        const n = ahead ? this.openedAhead(wg, batch.buf, off, size, addr, port, now, i) : this.openWireGuard(wg, batch.buf, off, size, addr, port, now);
+        const n = this.openWireGuard(wg, batch.buf, off, size, addr, port, now, ahead ? this.opened[i] : NOT_OPENED, ahead ? this.openedWith[i] : undefined);
         if (n < 0) {
           if (n === CONSUMED) this.counters.wireguardConsumed++;
           continue;
@@ -510,16 +510,10 @@ export class Overlay {
    * Opens a WireGuard message in place: the padded packet's length (at
    * off+16), or < 0 when it was a handshake, keepalive or refusal (counted
    * by the WireGuard). During a key rotation, a transport message the new
-   * key does not know is tried under the old one.
+   * key does not know is tried under the old one. `opened`/`openedWith`:
+   * what WireGuard.openAhead() found for it (only outside a rotation).
    */
-  /** Datagram i of a batch that openAhead() went over: what openWireGuard() returns, without a rotation under way. */
-  private openedAhead(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number, i: number): number {
-    const n = wg.receive(buf, off, size, addr, port, now, this.opened[i], this.openedWith[i]);
-    if (n >= 0) this.lastOpenedBy = wg.lastPeer;
-    return n;
-  }
-
-  private openWireGuard(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number): number {
+  private openWireGuard(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number, opened = NOT_OPENED, openedWith?: Keypair): number {
     const r = this.retiring;
     let n: number;
     if (r && buf[off] === 4 && r.wg.knowsIndex(buf, off)) {
@@ -531,7 +525,7 @@ export class Overlay {
       }
       return n;
     }
-    n = wg.receive(buf, off, size, addr, port, now);
+    n = wg.receive(buf, off, size, addr, port, now, opened, openedWith);
     if (n >= 0) this.lastOpenedBy = wg.lastPeer;
     return n;
   }

@@ -7,20 +7,17 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawnInNetns } from '../../src/netns/processes.js';
 import { WatchDriver } from '../support/watch-driver-client.js';
-import { CHROMIUM_SKIP, run } from './helpers.js';
-import { netnsCreate, netnsDelete, netnsExists } from '../../src/netns/netns.js';
+import { CHROMIUM_SKIP, run, scratchNetns } from './helpers.js';
 
 const SERVER = new URL('../support/synthetic-watch.js', import.meta.url).pathname;
 const skip = CHROMIUM_SKIP;
 
+// Made at the file's top level, so scratchNetns removes it when the file ends (made inside before(), its removal would run when that hook ends).
+const ns = skip ? '' : scratchNetns('watch50');
 let server: ChildProcess;
 let page: WatchDriver;
-let ns: string;
 before(async () => {
   if (skip) return;
-  // Made here and removed in after(): scratchNetns' own after() would run once this hook ends, and the test spawns into it later.
-  ns = `tdlab-t${process.pid % 100000}-watch50`;
-  netnsCreate(ns);
   run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   server = spawnInNetns(ns, process.execPath, [SERVER, '9181', '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
@@ -32,7 +29,6 @@ before(async () => {
 after(async () => {
   await page?.close().catch(() => undefined);
   server?.kill('SIGKILL');
-  if (ns && netnsExists(ns)) netnsDelete(ns);
 });
 
 test('50 nodes: the map draws every host, pod and tunnel, and each refresh renders in under 100 ms; probes only from the page', { skip }, async (t) => {
