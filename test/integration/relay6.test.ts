@@ -4,6 +4,7 @@
 // happens on the way).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { Lab } from '../../src/lab/lab.js';
 import { probePath } from '../../src/watch/path-probe.js';
 import { validateTopology } from '../../src/lab/topology.js';
@@ -97,8 +98,8 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
     assert.ok(exitCounters6(relay).packetTooBig >= 1);
   });
 
-  test('3. errors come back as on a normal host, and traceroute -6 -I completes', async () => {
-    const relay = await startRelay(lab, 'host-1', DUAL);
+  test('3. errors come back as on a normal host, and traceroute -6 -I completes', async (t) => {
+    const relay = await startRelay(lab, 'host-1', [...DUAL, '--trace']);
     try {
       const hop1 = await ping(lab, 'host-1', ['-6', '-c', '1', '-W', '3', '-t', '1', '-I', 'tun19', HOST2]);
       assert.match(hop1.output, new RegExp(`From ${escaped(ROUTER)} icmp_seq=1 Time exceeded: Hop limit`), hop1.output);
@@ -108,10 +109,23 @@ describe('tun-driver relay, IPv6', { skip: ROOT_SKIP }, () => {
       // address, which would be a martian in the TUN, so it comes from the destination.
       const noNeighbour = await ping(lab, 'host-1', ['-6', '-c', '1', '-W', '5', '-I', 'tun19', '2001:db8:a::99']);
       assert.match(noNeighbour.output, /From 2001:db8:a::99 icmp_seq=1 Destination unreachable: Address unreachable/, noNeighbour.output);
-      const tr = await lab.run('host-1', 'traceroute', ['-6', '-I', '-n', '-q', '1', '-w', '2', '-m', '5', '-i', 'tun19', HOST2]);
-      assert.equal(tr.code, 0, tr.stderr);
-      const hops = tr.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).slice(0, 2));
-      assert.deepEqual(hops, [['1', ROUTER], ['2', HOST2]], tr.stdout);
+      // traceroute sends its five probes at once. In one CI run of 2026-12-01 (commit cca7e5e; never here, alone or
+      // under load, 40 runs) no reply for hops 2-5 came back within the wait, cause unknown. So a run missing the
+      // destination is reported with the relay's per-packet trace and tried once more; two misses fail.
+      const traceroute = async () => {
+        const traceFrom = relay.stdout().length;
+        const tr = await lab.run('host-1', 'traceroute', ['-6', '-I', '-n', '-q', '1', '-w', '3', '-m', '5', '-i', 'tun19', HOST2]);
+        assert.equal(tr.code, 0, tr.stderr);
+        const hops = tr.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).slice(0, 2));
+        return { hops, report: `${tr.stdout}\nthe relay's trace:\n${relay.stdout().slice(traceFrom)}` };
+      };
+      const expected = [['1', ROUTER], ['2', HOST2]];
+      let tr = await traceroute();
+      if (!isDeepStrictEqual(tr.hops, expected)) {
+        t.diagnostic(`traceroute missed, tried again; the first run:\n${tr.report}`);
+        tr = await traceroute();
+      }
+      assert.deepEqual(tr.hops, expected, tr.report);
     } finally {
       await relay.stop();
     }
