@@ -41,7 +41,12 @@ export interface NativeTransportKey {
 
 export interface NativeAddon {
   /** A ChaCha20-Poly1305 key of 32 bytes for WireGuard transport messages. */
-  TransportKey: new (key: Uint8Array, useEvp?: boolean) => NativeTransportKey;
+  /**
+   * way: 'evp' takes OpenSSL's EVP interface even where the primitives are
+   * found; 'unjoined' the primitives without the one-call seal and open
+   * (native/aead.cc). For tests and bench/aead.ts; the default is the fastest.
+   */
+  TransportKey: new (key: Uint8Array, way?: 'evp' | 'unjoined') => NativeTransportKey;
   tunOpen(name: string, flags: number): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
   /** TUNSETOFFLOAD with TUN_F_* flags; throws EINVAL for flags the kernel does not know. */
