@@ -5,6 +5,7 @@
 #include "aead.h"
 #include "checksum.h"
 #include "fd_ops.h"
+#include "gso_split.h"
 #include "inet6.h"
 #include "netns.h"
 #include "poller.h"
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdOps(env, exports);
   InitInet6(env, exports);
   InitChecksum(env, exports);
+  InitGsoSplit(env, exports);
   InitAead(env, exports);
   InitPoller(env, exports);
   InitNetns(env, exports);

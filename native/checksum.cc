@@ -1,4 +1,4 @@
-// The addon's one compute function (DESIGN.md: syscalls, plus a compute
+// The addon's first compute function (DESIGN.md: syscalls, plus a compute
 // kernel only where bench/checksum.ts shows it wins): the Internet checksum
 // (RFC 1071) partial sum over a whole TCP/UDP payload, up to 64 KiB, which
 // the TUN offload path computes for every segment it splits or merges.
@@ -8,7 +8,6 @@
 #include "errors.h"
 
 namespace tdn {
-namespace {
 
 // Sums buf[start, end) as 16-bit big-endian words onto `initial` and folds
 // the result to 16 bits (not complemented): the same value as
@@ -45,6 +44,8 @@ uint32_t SumBigEndianWords(const uint8_t* p, size_t len, uint64_t initial) {
   while (total >> 16) total = (total & 0xffff) + (total >> 16);
   return static_cast<uint32_t>(total);
 }
+
+namespace {
 
 // checksumSum(buf, start, end, initial) -> the folded 16-bit partial sum.
 Napi::Value ChecksumSum(const Napi::CallbackInfo& info) {

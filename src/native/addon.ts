@@ -90,9 +90,20 @@ export interface NativeAddon {
   /**
    * The Internet checksum's partial sum of buf[start, end) as big-endian
    * 16-bit words, plus `initial`, folded to 16 bits (not complemented).
-   * The addon's one compute function: see bench/checksum.ts.
+   * A compute function of the addon: see bench/checksum.ts.
    */
   checksumSum(buf: Uint8Array, start: number, end: number, initial: number): number;
+  /**
+   * The per-segment half of splitting a TUN super-packet (src/tun/gso-split.ts checks the headers first): segments
+   * firstSegment.. of the headers at raw[pkt, +hdrLen) (IP header ihl bytes) and `payload` bytes after them, cut every
+   * gsoSize, each finished as its own packet (lengths, IP id, TCP sequence and flags, checksums) into out's slots
+   * firstSlot..slots-1 (slot s at s*slotSize + headroom; offsets[s], sizes[s] set). kind: bit 0 IPv6, bit 1 TCP.
+   * Returns how many segments it wrote: fewer than remain when the slots ran out.
+   */
+  gsoSplitSegments(
+    raw: Uint8Array, pkt: number, hdrLen: number, ihl: number, payload: number, gsoSize: number, kind: number, firstSegment: number,
+    out: Uint8Array, slotSize: number, headroom: number, firstSlot: number, slots: number, offsets: Uint32Array, sizes: Uint32Array,
+  ): number;
   /** Blocking poll() on up to 31 fds: bit i set when fds[i] is readable (or failed); 0 after timeoutMs. Blocks the calling thread. */
   waitReadable(fds: Int32Array, timeoutMs: number): number;
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
