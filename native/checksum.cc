@@ -63,10 +63,65 @@ Napi::Value ChecksumSum(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, SumBigEndianWords(buf + start, end - start, initial));
 }
 
+// Whether the TCP or UDP segment in the IP packet p[0, len) carries a
+// checksum that verifies (pseudo-header included). IPv4 with its header
+// length; IPv6 with TCP or UDP as the first next header. Anything else: no.
+bool L4ChecksumVerifies(const uint8_t* p, size_t len) {
+  if (len < 28) return false;
+  const int version = p[0] >> 4;
+  size_t ihl;
+  uint8_t protocol;
+  uint64_t pseudo;
+  if (version == 4) {
+    ihl = (p[0] & 0x0f) * 4u;
+    protocol = p[9];
+    if (ihl < 20 || len < ihl + 8) return false;
+    pseudo = SumBigEndianWords(p + 12, 8, protocol + (len - ihl));
+  } else if (version == 6) {
+    ihl = 40;
+    protocol = p[6];
+    if (len < ihl + 8) return false;
+    const uint64_t l4len = len - ihl;
+    pseudo = SumBigEndianWords(p + 8, 32, protocol + (l4len >> 16) + (l4len & 0xffff));
+  } else {
+    return false;
+  }
+  if (protocol != 6 && protocol != 17) return false;
+  if (protocol == 6 && len < ihl + 20) return false;
+  return SumBigEndianWords(p + ihl, len - ihl, pseudo) == 0xffff;
+}
+
+// l4ChecksumsVerify(buf, offsets, lengths, first, count, results): for
+// packets i in [first, first+count), each buf[offsets[i], +lengths[i]),
+// results[i] = 1 when its TCP/UDP checksum verifies, else 0. One call per
+// batch that the TUN write side may merge: a call per packet cost about
+// as much as the sum itself.
+Napi::Value L4ChecksumsVerify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t *buf, *results;
+  size_t size, nOff, nLen, nResults;
+  uint32_t *offsets, *lengths;
+  uint32_t first, count;
+  if (!ArgBytes(info, 0, &buf, &size) || !ArgU32Array(info, 1, &offsets, &nOff) || !ArgU32Array(info, 2, &lengths, &nLen) ||
+      !ArgU32(info, 3, &first) || !ArgU32(info, 4, &count) || !ArgBytes(info, 5, &results, &nResults))
+    return env.Undefined();
+  const uint64_t end = static_cast<uint64_t>(first) + count;
+  if (end > nOff || end > nLen || end > nResults) {
+    ThrowArg(env, "l4ChecksumsVerify: first + count exceeds the arrays");
+    return env.Undefined();
+  }
+  for (uint32_t i = first; i < end; i++) {
+    const uint64_t off = offsets[i], len = lengths[i];
+    results[i] = off + len <= size && L4ChecksumVerifies(buf + off, len) ? 1 : 0;
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitChecksum(Napi::Env env, Napi::Object exports) {
   exports.Set("checksumSum", Napi::Function::New(env, ChecksumSum));
+  exports.Set("l4ChecksumsVerify", Napi::Function::New(env, L4ChecksumsVerify));
 }
 
 }  // namespace tdn

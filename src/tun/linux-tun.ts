@@ -157,7 +157,7 @@ export class LinuxTun implements PacketDevice {
     if (offload.vnetHdr) {
       this.raw = new RxBatch(RAW_SLOTS, RAW_SLOT);
       this.splitter = new GsoSplitter(payloadSum);
-      this.coalescer = new GroCoalescer(payloadSum, { tcp: (offload.flags & C.TUN_F_TSO4) !== 0, udp: (offload.flags & C.TUN_F_USO4) !== 0 });
+      this.coalescer = new GroCoalescer({ tcp: (offload.flags & C.TUN_F_TSO4) !== 0, udp: (offload.flags & C.TUN_F_USO4) !== 0 });
       this.reader = new FdReader(fd, (b, deliver) => this.readSplit(b, deliver));
     } else {
       this.reader = new FdReader(fd, (b) => b.setSlotEntries(native.readBatch(fd, b.buf, b.slotSize, b.headroom, b.slots, b.sizes)));

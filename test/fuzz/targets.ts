@@ -152,7 +152,7 @@ const virtioSplit: Target = {
   },
 };
 
-const coalescer = new GroCoalescer(payloadSum, { tcp: true, udp: true });
+const coalescer = new GroCoalescer({ tcp: true, udp: true });
 const coalesce: Target = {
   name: 'TUN merge (coalesce)',
   run(rng) {

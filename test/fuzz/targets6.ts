@@ -174,7 +174,7 @@ function tcp6Segment(k: number, size = 600): Uint8Array {
  * into exactly the segments that went in, each with a valid checksum.
  */
 function offload6Target(mutate: Mutate): Target {
-  const coalescer = new GroCoalescer(payloadSum, { tcp: true, udp: true });
+  const coalescer = new GroCoalescer({ tcp: true, udp: true });
   const splitter = new GsoSplitter(payloadSum);
   const out = new RxBatch(128, 2048);
   return {
