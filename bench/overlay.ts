@@ -227,6 +227,23 @@ async function iperf(lab: Lab, impl: Impl, args: string[], seconds: number): Pro
   return r.end;
 }
 
+/**
+ * A discarded TCP run host to host before anything is measured: the first
+ * impl measured in a fresh lab came out slower than when measured again
+ * later in the same run (docs/benchmarks.md, 2026-12-02).
+ */
+async function warmUp(lab: Lab): Promise<void> {
+  const veth = IMPLS.find((i) => i.name === 'veth')!;
+  const server = lab.spawn(veth.server, 'iperf3', ['-s'], { stdio: 'ignore' });
+  try {
+    await sleep(400);
+    await iperf(lab, veth, [], 3);
+  } finally {
+    server.kill();
+    await sleep(300);
+  }
+}
+
 async function measure(lab: Lab, impl: Impl, running: Running): Promise<Figures> {
   const server = lab.spawn(impl.server, 'iperf3', ['-s'], { stdio: 'ignore' });
   try {
@@ -290,6 +307,7 @@ async function main(): Promise<void> {
   try {
     // BENCH_IMPLS also sets the order (the first impl measured in a fresh lab has measured slower: docs/benchmarks.md).
     const selected = only ? only.map((n) => IMPLS.find((i) => i.name === n) ?? fail(`BENCH_IMPLS: no impl named ${n}`)) : IMPLS;
+    await warmUp(cluster.lab);
     for (const impl of selected) {
       const running = await impl.up(cluster);
       try {
