@@ -1,4 +1,4 @@
-// `npm run bench:etcd -- --nodes N [--plain-only]`: N simulated nodes
+// `npm run bench:etcd -- --nodes N [--plain-only] [--tls-without-rbac]`: N simulated nodes
 // against the lab's real 3-member etcd, run once over plain http and once
 // over TLS with client certificates and RBAC (lab up --etcd --etcd-tls), in
 // one run. Nodes are spread over worker processes of 200
@@ -11,12 +11,14 @@
 // a leases file of 1,000 entries reloaded. With --soak-minutes M the plain
 // run then goes on for M minutes, restarting one etcd member half-way,
 // and counts the leases lost (a node whose control plane gave up) and the
-// fewest subnet keys seen. The last line is JSON.
+// fewest subnet keys seen. With --tls-without-rbac a third run goes over
+// TLS with client certificates and RBAC turned off (etcdctl auth disable),
+// to tell what TLS costs from what RBAC does. The last line is JSON.
 import { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { labEtcdEndpoints, startEtcdMember, stopEtcdMember, waitForEtcd } from '../src/lab/lab-etcd.js';
+import { labEtcdctl, labEtcdEndpoints, startEtcdMember, stopEtcdMember, waitForEtcd } from '../src/lab/lab-etcd.js';
 import { labEtcdTls } from '../src/lab/lab-etcd-tls.js';
 import { Lab } from '../src/lab/lab.js';
 import { netnsPids } from '../src/netns/processes.js';
@@ -81,7 +83,7 @@ function etcdCpu(lab: Lab): number {
 }
 
 export interface ScaleFigures {
-  tls: boolean;
+  mode: Security;
   nodes: number;
   completeMs: number;
   putToRouteP50Ms: number;
@@ -138,9 +140,17 @@ async function soak(lab: Lab, workers: Worker[], nodes: number, minutes: number)
   return f;
 }
 
-async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<ScaleFigures> {
+/** How a run reaches etcd: plain http, TLS with client certificates and RBAC, or TLS with RBAC turned off. */
+type Security = 'plain' | 'tls' | 'tls-without-rbac';
+
+async function once(nodes: number, mode: Security, soakMinutes = 0): Promise<ScaleFigures> {
   await Lab.down(LAB);
+  const tls = mode !== 'plain';
   const cluster = await OverlayCluster.up(LAB, 3, 1, { etcd: true, etcdTls: tls });
+  if (mode === 'tls-without-rbac') {
+    const r = await labEtcdctl(cluster.lab, ['auth', 'disable']);
+    if (r.code !== 0) throw new Error(`etcdctl auth disable: ${r.stderr.trim()}`);
+  }
   const workers: Worker[] = [];
   try {
     const network = nodes > 1000 ? '10.200.0.0/13' : '10.200.0.0/14';
@@ -183,7 +193,7 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
       await new Promise((r) => setTimeout(r, 50));
     }
     const cpu2 = etcdCpu(cluster.lab);
-    console.log(`${tls ? 'TLS' : 'plain'}: put -> route p90 ${r1(pct(latencies, 90))} ms, max ${r1(Math.max(...latencies))} ms; per worker p50/p99: ${byWorker.filter((l) => l.length > 0).map((l) => `${r1(pct(l, 50))}/${r1(pct(l, 99))}`).join(', ')} ms`);
+    console.log(`${mode}: put -> route p90 ${r1(pct(latencies, 90))} ms, max ${r1(Math.max(...latencies))} ms; per worker p50/p99: ${byWorker.filter((l) => l.length > 0).map((l) => `${r1(pct(l, 50))}/${r1(pct(l, 99))}`).join(', ')} ms`);
     for (const w of workers) w.send('profile stop');
     workers[0].send('relist');
     const relist = await workers[0].next('relist');
@@ -194,7 +204,7 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
     for (const w of workers) w.send('quit');
     await Promise.all(workers.map((w) => w.next('bye')));
     return {
-      tls, nodes, completeMs: r1(completeMs), putToRouteP50Ms: r1(pct(latencies, 50)), putToRouteP99Ms: r1(pct(latencies, 99)), putCommitP50Ms: r1(pct(commits, 50)),
+      mode, nodes, completeMs: r1(completeMs), putToRouteP50Ms: r1(pct(latencies, 50)), putToRouteP99Ms: r1(pct(latencies, 99)), putCommitP50Ms: r1(pct(commits, 50)),
       etcdCpuJoinS: r1(cpu1 - cpu0), etcdCpuChangesS: r1(cpu2 - cpu1), workerRssPerNodeKB: Math.round(rss / nodes / 1024),
       relistMs: r1(relist.listMs), relistRebuildMs: r1(relist.rebuildMs), ...(soaked ? { soak: soaked } : {}),
     };
@@ -204,20 +214,23 @@ async function once(nodes: number, tls: boolean, soakMinutes = 0): Promise<Scale
   }
 }
 
-/** Runs the scale benchmark: plain, then (unless plainOnly) TLS, and the data plane's side. */
-export async function scaleBench(nodes: number, plainOnly: boolean, soakMinutes = 0): Promise<void> {
+/** Runs the scale benchmark: plain, then (unless plainOnly) TLS, then (withoutRbac) TLS with RBAC off, and the data plane's side. */
+export async function scaleBench(nodes: number, plainOnly: boolean, soakMinutes = 0, withoutRbac = false): Promise<void> {
   const runs: ScaleFigures[] = [];
-  for (const tls of plainOnly ? [false] : [false, true]) {
-    const f = await once(nodes, tls, tls ? 0 : soakMinutes);
+  const modes: Security[] = plainOnly ? ['plain'] : withoutRbac ? ['plain', 'tls', 'tls-without-rbac'] : ['plain', 'tls'];
+  for (const mode of modes) {
+    const f = await once(nodes, mode, mode === 'plain' ? soakMinutes : 0);
     runs.push(f);
-    console.log(`${tls ? 'TLS  ' : 'plain'} ${nodes} nodes: every table complete ${f.completeMs} ms after the last join; lease put -> route p50 ${f.putToRouteP50Ms} ms, p99 ${f.putToRouteP99Ms} ms (the put itself answered in ${f.putCommitP50Ms} ms, p50); etcd CPU ${f.etcdCpuJoinS} s over the joins, ${f.etcdCpuChangesS} s over ${CHANGES} changes; ${f.workerRssPerNodeKB} KB of worker RSS per node (its client and its ${nodes}-peer table); a re-list of ${nodes} keys ${f.relistMs} ms + ${f.relistRebuildMs} ms to rebuild the table`);
+    console.log(`${mode} ${nodes} nodes: every table complete ${f.completeMs} ms after the last join; lease put -> route p50 ${f.putToRouteP50Ms} ms, p99 ${f.putToRouteP99Ms} ms (the put itself answered in ${f.putCommitP50Ms} ms, p50); etcd CPU ${f.etcdCpuJoinS} s over the joins, ${f.etcdCpuChangesS} s over ${CHANGES} changes; ${f.workerRssPerNodeKB} KB of worker RSS per node (its client and its ${nodes}-peer table); a re-list of ${nodes} keys ${f.relistMs} ms + ${f.relistRebuildMs} ms to rebuild the table`);
   }
   const dp = dataPlaneAtScale(nodes);
   console.log(`data plane: route lookup ${dp.lookupNsFew.toFixed(1)} ns with 2 peers, ${dp.lookupNsMany.toFixed(1)} ns with ${nodes} (${(dp.lookupNsMany / dp.lookupNsFew).toFixed(2)}x); a leases file of ${nodes} entries reloaded (parse + setLeases) in ${dp.reloadMs.toFixed(1)} ms`);
   const plain = runs[0];
   const tls = runs[1];
+  const bare = runs[2];
+  if (bare) console.log(`TLS without RBAC / plain, put -> route p50: ${(bare.putToRouteP50Ms / plain.putToRouteP50Ms).toFixed(2)}x; the put itself ${(bare.putCommitP50Ms / plain.putCommitP50Ms).toFixed(2)}x (with RBAC: ${(tls.putToRouteP50Ms / plain.putToRouteP50Ms).toFixed(2)}x and ${(tls.putCommitP50Ms / plain.putCommitP50Ms).toFixed(2)}x)`);
   const soaked = plain.soak;
   if (soaked) console.log(`soak: ${soaked.minutes} min with ${nodes} nodes and one etcd member restarted: ${soaked.leasesLost} leases lost, at least ${soaked.minKeys} subnet keys and ${soaked.minTable} peers in every table at each of ${soaked.checks} checks; bar (zero leases lost) ${soaked.leasesLost === 0 && soaked.minKeys >= nodes ? 'met' : 'NOT met'}`);
   console.log(`bars: complete <= 5 s ${plain.completeMs <= 5000 ? 'met' : 'NOT met'}; put -> route p99 <= 100 ms ${plain.putToRouteP99Ms <= 100 ? 'met' : 'NOT met'}${tls ? `; TLS p50 <= 1.2x plain ${tls.putToRouteP50Ms <= 1.2 * plain.putToRouteP50Ms ? 'met' : 'NOT met'} (${(tls.putToRouteP50Ms / plain.putToRouteP50Ms).toFixed(2)}x)` : ''}; lookup with ${nodes} peers <= 2x with 2 ${dp.lookupNsMany <= 2 * dp.lookupNsFew ? 'met' : 'NOT met'}`);
-  console.log(JSON.stringify({ nodes, completeMs: plain.completeMs, putToRouteP99Ms: plain.putToRouteP99Ms, putToRouteP50Ms: plain.putToRouteP50Ms, ...(tls ? { tls: { completeMs: tls.completeMs, putToRouteP50Ms: tls.putToRouteP50Ms, putToRouteP99Ms: tls.putToRouteP99Ms } } : {}), lookupNs: { 2: r1(dp.lookupNsFew), [nodes]: r1(dp.lookupNsMany) }, leasesReloadMs: r1(dp.reloadMs), ...(soaked ? { soak: soaked } : {}) }));
+  console.log(JSON.stringify({ nodes, completeMs: plain.completeMs, putToRouteP99Ms: plain.putToRouteP99Ms, putToRouteP50Ms: plain.putToRouteP50Ms, ...(tls ? { tls: { completeMs: tls.completeMs, putToRouteP50Ms: tls.putToRouteP50Ms, putToRouteP99Ms: tls.putToRouteP99Ms } } : {}), ...(bare ? { tlsWithoutRbac: { putToRouteP50Ms: bare.putToRouteP50Ms, putToRouteP99Ms: bare.putToRouteP99Ms, putCommitP50Ms: bare.putCommitP50Ms } } : {}), lookupNs: { 2: r1(dp.lookupNsFew), [nodes]: r1(dp.lookupNsMany) }, leasesReloadMs: r1(dp.reloadMs), ...(soaked ? { soak: soaked } : {}) }));
 }

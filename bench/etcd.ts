@@ -80,13 +80,14 @@ async function changes(cluster: OverlayCluster, daemons: DaemonRun[]): Promise<n
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { nodes: { type: 'string' }, 'plain-only': { type: 'boolean', default: false }, 'soak-minutes': { type: 'string' } } });
+  const { values } = parseArgs({ options: { nodes: { type: 'string' }, 'plain-only': { type: 'boolean', default: false }, 'soak-minutes': { type: 'string' }, 'tls-without-rbac': { type: 'boolean', default: false } } });
   if (values.nodes !== undefined) {
     const n = Number(values.nodes);
     if (!(Number.isInteger(n) && n >= 2 && n <= 2000)) throw new Error('--nodes: give a whole number from 2 to 2000');
     const soak = values['soak-minutes'] === undefined ? 0 : Number(values['soak-minutes']);
     if (!(soak >= 0 && soak <= 120)) throw new Error('--soak-minutes: give 0 to 120');
-    return scaleBench(n, values['plain-only'] ?? false, soak);
+    if (values['tls-without-rbac'] && values['plain-only']) throw new Error('--tls-without-rbac needs the TLS run: leave out --plain-only');
+    return scaleBench(n, values['plain-only'] ?? false, soak, values['tls-without-rbac'] ?? false);
   }
   await Lab.down(LAB);
   const cluster = await OverlayCluster.up(LAB, 3, 1, { etcd: true });
