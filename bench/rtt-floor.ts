@@ -58,6 +58,27 @@ async function startTunnel(c: OverlayCluster, kind: 'socat' | 'minimal-js' | 'mi
   };
 }
 
+/** The overlay's daemons on both nodes with `--io-wait wait`: the median RTT and their CPU. */
+async function withDaemons(c: OverlayCluster, wait: 'auto' | 'libuv'): Promise<{ rttMs: number; cpuPercent: number }> {
+  c.commonArgs = ['--io-wait', wait];
+  await c.start(1);
+  await c.start(2);
+  const m = await median(c, [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0));
+  await c.stop(1);
+  await c.stop(2);
+  return m;
+}
+
+/** A t0 tunnel on both nodes: the median RTT through it. */
+async function withTunnel(c: OverlayCluster, kind: 'socat' | 'minimal-js' | 'minimal-js-poll'): Promise<{ rttMs: number }> {
+  const stop = await startTunnel(c, kind);
+  try {
+    return await median(c);
+  } finally {
+    await stop();
+  }
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:rtt-floor needs root (it builds a tdlab- lab)');
   await Lab.down(LAB).catch(() => undefined);
@@ -70,32 +91,16 @@ async function main(): Promise<void> {
     // A discarded round of ours and socat first: in two runs of 2026-12-02 the first round after the lab came up was
     // ours' slowest by far (1.51x and 1.34x socat against at most 1.06x in the rounds after), as the first impl
     // measured in a fresh lab is in bench:overlay. Each round starts new daemons, so it is not ours' JIT warming up.
-    c.commonArgs = ['--io-wait', 'auto'];
-    await c.start(1);
-    await c.start(2);
-    const warmOurs = await median(c);
-    await c.stop(1);
-    await c.stop(2);
-    const stopSocat = await startTunnel(c, 'socat');
-    const warmSocat = await median(c);
-    await stopSocat();
+    const warmOurs = await withDaemons(c, 'auto');
+    const warmSocat = await withTunnel(c, 'socat');
     console.log(`warm-up round (discarded): ours ${warmOurs.rttMs.toFixed(3)} ms, socat ${warmSocat.rttMs.toFixed(3)} ms`);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, wait] of [['ours', 'auto'], ['ours-libuv', 'libuv']] as const) {
-        c.commonArgs = ['--io-wait', wait];
-        await c.start(1);
-        await c.start(2);
-        const m = await median(c, [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0));
+        const m = await withDaemons(c, wait);
         results[name].push(m.rttMs);
         daemonCpu[name].push(m.cpuPercent);
-        await c.stop(1);
-        await c.stop(2);
       }
-      for (const kind of ['minimal-js', 'minimal-js-poll', 'socat'] as const) {
-        const stop = await startTunnel(c, kind);
-        results[kind].push((await median(c)).rttMs);
-        await stop();
-      }
+      for (const kind of ['minimal-js', 'minimal-js-poll', 'socat'] as const) results[kind].push((await withTunnel(c, kind)).rttMs);
     }
   } finally {
     await c.down();
