@@ -45,6 +45,12 @@ uint32_t SumBigEndianWords(const uint8_t* p, size_t len, uint64_t initial) {
   return static_cast<uint32_t>(total);
 }
 
+uint32_t PseudoHeaderSum(const uint8_t* ip, bool v6, uint8_t protocol, uint32_t l4Len) {
+  // Addresses, then protocol and length: as 32-bit words for IPv6 (RFC 8200
+  // section 8.1) and 16-bit ones for IPv4 sum to the same folded value.
+  return v6 ? SumBigEndianWords(ip + 8, 32, protocol + static_cast<uint64_t>(l4Len)) : SumBigEndianWords(ip + 12, 8, protocol + static_cast<uint64_t>(l4Len));
+}
+
 namespace {
 
 // checksumSum(buf, start, end, initial) -> the folded 16-bit partial sum.
@@ -63,37 +69,26 @@ Napi::Value ChecksumSum(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, SumBigEndianWords(buf + start, end - start, initial));
 }
 
-// Whether the TCP or UDP segment in the IP packet p[0, len) carries a
-// checksum that verifies (pseudo-header included). IPv4 with its header
-// length; IPv6 with TCP or UDP as the first next header. Anything else: no.
-bool L4ChecksumVerifies(const uint8_t* p, size_t len) {
+// Whether the packet p[0, len) is TCP (bit 0 of `protocols` set) or UDP
+// (bit 1) whose checksum verifies, pseudo-header included. IPv4 with its
+// header length; IPv6 with TCP or UDP as the first next header. Anything
+// else: no, without summing its payload.
+bool L4ChecksumVerifies(const uint8_t* p, size_t len, uint32_t protocols) {
   if (len < 28) return false;
   const int version = p[0] >> 4;
-  size_t ihl;
-  uint8_t protocol;
-  uint64_t pseudo;
-  if (version == 4) {
-    ihl = (p[0] & 0x0f) * 4u;
-    protocol = p[9];
-    if (ihl < 20 || len < ihl + 8) return false;
-    pseudo = SumBigEndianWords(p + 12, 8, protocol + (len - ihl));
-  } else if (version == 6) {
-    ihl = 40;
-    protocol = p[6];
-    if (len < ihl + 8) return false;
-    const uint64_t l4len = len - ihl;
-    pseudo = SumBigEndianWords(p + 8, 32, protocol + (l4len >> 16) + (l4len & 0xffff));
-  } else {
-    return false;
-  }
-  if (protocol != 6 && protocol != 17) return false;
-  if (protocol == 6 && len < ihl + 20) return false;
-  return SumBigEndianWords(p + ihl, len - ihl, pseudo) == 0xffff;
+  if (version != 4 && version != 6) return false;
+  const bool v6 = version == 6;
+  const size_t ihl = v6 ? 40 : (p[0] & 0x0f) * 4u;
+  const uint8_t protocol = v6 ? p[6] : p[9];
+  const bool tcp = protocol == 6 && (protocols & 1), udp = protocol == 17 && (protocols & 2);
+  if (!(tcp || udp) || ihl < 20 || len < ihl + (tcp ? 20 : 8)) return false;
+  return SumBigEndianWords(p + ihl, len - ihl, PseudoHeaderSum(p, v6, protocol, static_cast<uint32_t>(len - ihl))) == 0xffff;
 }
 
-// l4ChecksumsVerify(buf, offsets, lengths, first, count, results): for
-// packets i in [first, first+count), each buf[offsets[i], +lengths[i]),
-// results[i] = 1 when its TCP/UDP checksum verifies, else 0. One call per
+// l4ChecksumsVerify(buf, offsets, lengths, first, count, results,
+// protocols): for packets i in [first, first+count), each
+// buf[offsets[i], +lengths[i]), results[i] = 1 when it is TCP (protocols
+// bit 0) or UDP (bit 1) and its checksum verifies, else 0. One call per
 // batch that the TUN write side may merge: a call per packet cost about
 // as much as the sum itself.
 Napi::Value L4ChecksumsVerify(const Napi::CallbackInfo& info) {
@@ -102,8 +97,9 @@ Napi::Value L4ChecksumsVerify(const Napi::CallbackInfo& info) {
   size_t size, nOff, nLen, nResults;
   uint32_t *offsets, *lengths;
   uint32_t first, count;
+  uint32_t protocols;
   if (!ArgBytes(info, 0, &buf, &size) || !ArgU32Array(info, 1, &offsets, &nOff) || !ArgU32Array(info, 2, &lengths, &nLen) ||
-      !ArgU32(info, 3, &first) || !ArgU32(info, 4, &count) || !ArgBytes(info, 5, &results, &nResults))
+      !ArgU32(info, 3, &first) || !ArgU32(info, 4, &count) || !ArgBytes(info, 5, &results, &nResults) || !ArgU32(info, 6, &protocols))
     return env.Undefined();
   const uint64_t end = static_cast<uint64_t>(first) + count;
   if (end > nOff || end > nLen || end > nResults) {
@@ -112,7 +108,7 @@ Napi::Value L4ChecksumsVerify(const Napi::CallbackInfo& info) {
   }
   for (uint32_t i = first; i < end; i++) {
     const uint64_t off = offsets[i], len = lengths[i];
-    results[i] = off + len <= size && L4ChecksumVerifies(buf + off, len) ? 1 : 0;
+    results[i] = off + len <= size && L4ChecksumVerifies(buf + off, len, protocols) ? 1 : 0;
   }
   return env.Undefined();
 }

@@ -35,14 +35,11 @@ void Put32(uint8_t* p, uint32_t v) {
 void FinishSegment(uint8_t* ip, uint32_t ihl, uint32_t segLen, bool v6, bool tcp) {
   const uint32_t l4Len = segLen - ihl;
   uint8_t* l4 = ip + ihl;
-  uint64_t pseudo;
-  if (v6) {
-    pseudo = SumBigEndianWords(ip + 8, 32, (tcp ? kProtoTcp : kProtoUdp) + (l4Len >> 16) + (l4Len & 0xffff));
-  } else {
+  if (!v6) {
     Put16(ip + 10, 0);
     Put16(ip + 10, ~SumBigEndianWords(ip, ihl, 0) & 0xffff);
-    pseudo = SumBigEndianWords(ip + 12, 8, (tcp ? kProtoTcp : kProtoUdp) + l4Len);
   }
+  const uint32_t pseudo = PseudoHeaderSum(ip, v6, tcp ? kProtoTcp : kProtoUdp, l4Len);
   uint8_t* field = l4 + (tcp ? 16 : 6);
   if (!tcp) Put16(l4 + 4, l4Len);
   Put16(field, 0);

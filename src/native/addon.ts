@@ -95,9 +95,10 @@ export interface NativeAddon {
   checksumSum(buf: Uint8Array, start: number, end: number, initial: number): number;
   /**
    * For packets i in [first, first+count), each buf[offsets[i], +lengths[i]): results[i] = 1 when it is an IPv4 or
-   * IPv6 packet (TCP or UDP as IPv6's first next header) whose TCP/UDP checksum verifies, pseudo-header included; else 0.
+   * IPv6 packet carrying TCP (`protocols` bit 0) or UDP (bit 1), as IPv6's first next header, whose checksum verifies,
+   * pseudo-header included; else 0, with nothing summed for a protocol not asked for.
    */
-  l4ChecksumsVerify(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, results: Uint8Array): void;
+  l4ChecksumsVerify(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, results: Uint8Array, protocols: number): void;
   /**
    * The per-segment half of splitting a TUN super-packet (src/tun/gso-split.ts checks the headers first): segments
    * firstSegment.. of the headers at raw[pkt, +hdrLen) (IP header ihl bytes) and `payload` bytes after them, cut every

@@ -1,7 +1,7 @@
 // The addon's two batch kernels of the TUN offload edge, against the
 // TypeScript reference and at their bounds: l4ChecksumsVerify must agree
 // with l4ChecksumValid (sumWords32) on every packet, good or damaged, of
-// both families; gsoSplitSegments must refuse any range outside its
+// both families, and verify only the protocols asked for; gsoSplitSegments must refuse any range outside its
 // buffers with an exception, never read or write past them.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -78,12 +78,18 @@ test('l4ChecksumsVerify agrees with the TypeScript reference on good, damaged, s
   offsets[cases.length] = buf.length - 10; // runs past the buffer: refused, not read
   lengths[cases.length] = 100;
   const results = new Uint8Array(cases.length + 1).fill(7);
-  native.l4ChecksumsVerify(buf, offsets, lengths, 0, cases.length + 1, results);
+  native.l4ChecksumsVerify(buf, offsets, lengths, 0, cases.length + 1, results, 3);
   const want = cases.map(reference);
   assert.deepEqual([...results.subarray(0, cases.length)], want);
   assert.equal(results[cases.length], 0, 'a span past the buffer');
   assert.ok(want.filter((w) => w === 1).length >= 28, 'every good packet verified');
-  assert.throws(() => native.l4ChecksumsVerify(buf, offsets, lengths, 1, cases.length + 1, results), /exceeds the arrays/);
+  assert.throws(() => native.l4ChecksumsVerify(buf, offsets, lengths, 1, cases.length + 1, results, 3), /exceeds the arrays/);
+  // Asked for one protocol only, the other is not verified.
+  const isUdp = (c: Uint8Array): boolean => (c[0] >>> 4 === 6 ? c[6] : c[9]) === IPPROTO.UDP;
+  for (const [protocols, skipped] of [[1, isUdp], [2, (c: Uint8Array) => !isUdp(c)]] as const) {
+    native.l4ChecksumsVerify(buf, offsets, lengths, 0, cases.length, results, protocols);
+    assert.deepEqual([...results.subarray(0, cases.length)], cases.map((c, i) => (skipped(c) ? 0 : want[i])), `protocols ${protocols}`);
+  }
 });
 
 test('gsoSplitSegments refuses headers, payload or slots outside their buffers', () => {

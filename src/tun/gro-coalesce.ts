@@ -29,6 +29,9 @@ const MAX_SEGMENTS = 64;
 const MAX_IP_LENGTH = 65535;
 const TCP_FLAG_PSH = 0x08;
 const TCP_FLAG_ACK = 0x10;
+/** native.l4ChecksumsVerify's protocol bits. */
+const VERIFY_TCP = 1;
+const VERIFY_UDP = 2;
 
 export interface CoalesceOptions {
   tcp: boolean;
@@ -74,7 +77,9 @@ export class GroCoalescer {
    */
   stage(spans: Spans, from: number): number {
     if (this.verified.length < spans.offsets.length) this.verified = new Uint8Array(spans.offsets.length);
-    if (spans.count > from) native.l4ChecksumsVerify(spans.buf, spans.offsets, spans.lengths, from, spans.count - from, this.verified);
+    // Only the protocols that may merge are summed (mergeable() refuses the others before it looks at `verified`).
+    const protocols = (this.options.tcp ? VERIFY_TCP : 0) | (this.options.udp ? VERIFY_UDP : 0);
+    if (spans.count > from && protocols) native.l4ChecksumsVerify(spans.buf, spans.offsets, spans.lengths, from, spans.count - from, this.verified, protocols);
     let i = from;
     for (; i < spans.count; i++) {
       const off = spans.offsets[i];
