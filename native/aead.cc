@@ -147,6 +147,15 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
     OPENSSL_cleanse(block0, sizeof block0);
   }
 
+  // Poly1305's one-time key when block 0 ran over bytes that were not
+  // zeros (the one-call ways): ChaCha20 XORed them in, so XOR them out.
+  void PolyBeginFromBlock0(const uint8_t* block0Out, const uint8_t* block0In) const {
+    uint8_t polyKey[32];
+    for (size_t b = 0; b < sizeof polyKey; b++) polyKey[b] = block0Out[b] ^ block0In[b];
+    prim_->polyInit(polyCtx, polyKey);
+    OPENSSL_cleanse(polyKey, sizeof polyKey);
+  }
+
   // The tag over `ct` bytes of ciphertext already fed in: zero padding to
   // 16, then the lengths of the (empty) additional data and the ciphertext.
   void PolyEnd(size_t ct, uint8_t tag[kTag]) const {
@@ -204,12 +213,9 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
     Counter(m, ctr);
     const size_t ct = static_cast<size_t>(len) + pad;
     prim_->chacha(out, in, kBlock + ct, key_, ctr);
-    uint8_t polyKey[32];
-    for (size_t b = 0; b < sizeof polyKey; b++) polyKey[b] = out[b] ^ savedIn[b];
+    PolyBeginFromBlock0(out, savedIn);
     memcpy(out, savedOut, kBlock);
     for (size_t b = 0; b < pad; b++) m[kHeader + len + b] ^= savedPad[b];
-    prim_->polyInit(polyCtx, polyKey);
-    OPENSSL_cleanse(polyKey, sizeof polyKey);
     OPENSSL_cleanse(savedIn, sizeof savedIn);
     OPENSSL_cleanse(savedPad, sizeof savedPad);
     prim_->polyUpdate(polyCtx, m + kHeader, ct);
@@ -334,7 +340,11 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
   uint32_t OpenAt(uint8_t* buf, size_t size, uint64_t off, uint64_t total) {
     if (total < kHeader + kTag || total > kMaxMessage || off + total > size) return kUnauthentic;
     const uint32_t len = static_cast<uint32_t>(total - kHeader - kTag);
-    const bool ok = !prim_ ? OpenEvp(buf + off, len) : joined_ && off + kHeader >= kBlock && len <= kJoinedOpenMax ? OpenJoined(buf + off, len) : OpenPrimitives(buf + off, len);
+    uint8_t* m = buf + off;
+    bool ok;
+    if (!prim_) ok = OpenEvp(m, len);
+    else if (joined_ && off >= kBlock - kHeader && len <= kJoinedOpenMax) ok = OpenJoined(m, len);
+    else ok = OpenPrimitives(m, len);
     return ok ? len : kUnauthentic;
   }
 
@@ -394,10 +404,7 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
     unsigned int ctr[4];
     Counter(m, ctr);
     prim_->chacha(scratch, in, kBlock + len, key_, ctr);
-    uint8_t polyKey[32];
-    for (size_t b = 0; b < sizeof polyKey; b++) polyKey[b] = scratch[b] ^ in[b];
-    prim_->polyInit(polyCtx, polyKey);
-    OPENSSL_cleanse(polyKey, sizeof polyKey);
+    PolyBeginFromBlock0(scratch, in);
     OPENSSL_cleanse(scratch, kBlock);
     prim_->polyUpdate(polyCtx, payload, len);
     uint8_t tag[kTag];
