@@ -348,3 +348,35 @@ describe('tun-driver overlay, IPv6-only', { skip: ROOT_SKIP }, () => {
     }
   });
 });
+
+describe('tun-driver overlay, IPv6-only over an IPv6 underlay', { skip: ROOT_SKIP }, () => {
+  let c: OverlayCluster;
+  before(async () => {
+    c = await OverlayCluster.up(labName('only6u6'), 2, 1, { ipv6Only: true, underlay6: true });
+    await c.startAll();
+  });
+  after(async () => {
+    await c?.down();
+  });
+
+  test('pods with only an IPv6 address reach each other in UDP over IPv6: no IPv4 inside or on the wire', async () => {
+    const lab = c.lab;
+    for (const h of [1, 2]) {
+      const addrs = JSON.parse((await lab.run(pod(h, 1), 'ip', ['-j', 'addr', 'show', 'scope', 'global'])).stdout) as Array<{ addr_info: Array<{ family: string }> }>;
+      assert.deepEqual(addrs.flatMap((l) => l.addr_info.map((a) => a.family)).filter(Boolean), ['inet6'], `${pod(h, 1)} has one global address, IPv6`);
+    }
+    const capture = lab.run('host-1', 'timeout', ['5', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '8', 'udp port 8285'], 10_000);
+    await sleep(500);
+    const there = await ping(lab, pod(1, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', c.podIp6(2, 1)]);
+    const back = await ping(lab, pod(2, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', c.podIp6(1, 1)]);
+    const wire = (await capture).stdout;
+    assert.equal(there.received, 2, there.output);
+    assert.equal(back.received, 2, back.output);
+    const lines = wire.trim().split('\n').filter(Boolean);
+    assert.ok(lines.length >= 8, wire);
+    assert.ok(lines.every((l) => / IP6 2001:db8:100::[12]\.8285 > 2001:db8:100::[12]\.8285: UDP/.test(l)), `every datagram on the underlay is IPv6:\n${wire}`);
+    const [s] = JSON.parse((await lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json'])).stdout);
+    assert.match(s.subnet, /^fd00:10:244:[0-9a-f]+::\/64$/);
+    assert.deepEqual(s.peers.map((p: { publicIp: string; subnet: string }) => [p.publicIp, /^fd00:10:244:[0-9a-f]+::\/64$/.test(p.subnet)]), [['[2001:db8:100::2]', true]]);
+  });
+});
