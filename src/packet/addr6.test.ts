@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatIPv6, parseAnyCidr, parseCidr6, parseIPv6, prefix6Contains } from './addr6.js';
+import { formatIPv6, formatIPv6Key, ipv6Key, ipv6KeyInPrefix, parseAnyCidr, parseCidr6, parseIPv6, prefix6Contains, writeIPv6Key } from './addr6.js';
 
 test('parseIPv6 and formatIPv6 round-trip to RFC 5952 text', () => {
   const cases: Array<[string, string]> = [
@@ -38,4 +38,32 @@ test('prefixes: network bits, containment and the family of a flag value', () =>
   assert.equal(parseAnyCidr('10.244.1.3/24').family, 4);
   assert.equal(parseAnyCidr('fd00::3/64').family, 6);
   assert.throws(() => parseAnyCidr('10.244.1.300/24'), /not an IPv4/);
+});
+
+test('ipv6Key: one key per address (surrogate words too), back to the same bytes and text; its prefix test agrees with prefix6Contains', () => {
+  const texts = ['::', '::1', '2001:db8::1', 'fd00:1::3', 'd800::dfff', 'dbff:dc00::ffff', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'];
+  const keys = texts.map((t) => ipv6Key(parseIPv6(t)!));
+  assert.equal(new Set(keys).size, texts.length, 'distinct addresses, distinct keys');
+  keys.forEach((k, i) => {
+    assert.equal(k.length, 8);
+    assert.equal(formatIPv6Key(k), texts[i]);
+    const back = new Uint8Array(20);
+    writeIPv6Key(k, back, 2);
+    assert.deepEqual(back.subarray(2, 18), parseIPv6(texts[i]));
+  });
+  const inPacket = new Uint8Array(24);
+  inPacket.set(parseIPv6('2001:db8::1')!, 8);
+  assert.equal(ipv6Key(inPacket, 8), keys[2], 'read at an offset');
+  let seed = 7;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  for (const cidr of ['::/0', 'fd00:1::/60', 'fd00:1::/64', 'fd00:1::3/127', 'fd00:1::3/128', '2001:db8:8000::/33']) {
+    const prefix = parseCidr6(cidr);
+    for (let n = 0; n < 400; n++) {
+      const a = new Uint8Array(prefix.network);
+      // Keep a random number of leading bits of the network, randomise the rest.
+      const keep = random() % 129;
+      for (let b = 0; b < 128; b++) if (b >= keep && random() & 1) a[b >> 3] ^= 0x80 >> (b & 7);
+      assert.equal(ipv6KeyInPrefix(ipv6Key(a), prefix), prefix6Contains(prefix, a), `${formatIPv6(a)} in ${cidr}`);
+    }
+  }
 });

@@ -84,6 +84,45 @@ export function formatIPv6(bytes: Uint8Array, off = 0): string {
   return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`;
 }
 
+/**
+ * The address at bytes[off, off+16) as a string of 8 UTF-16 code units,
+ * one per 16-bit word: an exact Map key that costs no formatting, for a
+ * table looked up per packet (the IPv6 relay's flows). Not for people:
+ * {@link formatIPv6Key} gives the text.
+ */
+export function ipv6Key(bytes: Uint8Array, off = 0): string {
+  const w = (i: number): number => (bytes[off + 2 * i] << 8) | bytes[off + 2 * i + 1];
+  return String.fromCharCode(w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7));
+}
+
+/** Writes the 16 bytes of an {@link ipv6Key} at out[off]. */
+export function writeIPv6Key(key: string, out: Uint8Array, off = 0): void {
+  for (let i = 0; i < 8; i++) {
+    const w = key.charCodeAt(i);
+    out[off + 2 * i] = w >>> 8;
+    out[off + 2 * i + 1] = w & 0xff;
+  }
+}
+
+/** RFC 5952 text of an {@link ipv6Key}. */
+export function formatIPv6Key(key: string): string {
+  const bytes = new Uint8Array(16);
+  writeIPv6Key(key, bytes);
+  return formatIPv6(bytes);
+}
+
+/** True when the address of `key` lies in `prefix`. */
+export function ipv6KeyInPrefix(key: string, prefix: Prefix6): boolean {
+  for (let i = 0; i < 8; i++) {
+    const bits = Math.max(0, Math.min(16, prefix.length - 16 * i));
+    if (bits === 0) return true;
+    const mask = (0xffff << (16 - bits)) & 0xffff;
+    const net = (prefix.network[2 * i] << 8) | prefix.network[2 * i + 1];
+    if (((key.charCodeAt(i) ^ net) & mask) !== 0) return false;
+  }
+  return true;
+}
+
 /** The address with its host bits (beyond `length`) cleared. */
 export function networkOf(address: Uint8Array, length: number): Uint8Array {
   const out = new Uint8Array(16);

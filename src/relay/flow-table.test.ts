@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
-import { FlowTable } from './flow-table.js';
+import { ipv6Key, parseCidr6, parseIPv6 } from '../packet/addr6.js';
+import { Flow6Table, FlowTable } from './flow-table.js';
 
 const A = (s: string): number => parseIPv4(s)!;
 const subnet = parseCidr('10.244.1.3/24');
@@ -30,4 +31,20 @@ test('outgoing identifiers are unique per destination, and the table is bounded'
   assert.ok(t.outbound(A('10.244.1.5'), A('198.51.100.2'), 8, 2000), 'room again once idle flows expired');
   assert.equal(t.outbound(A('10.244.2.1'), A('198.51.100.2'), 8, 2000), undefined, 'sources outside the subnet are refused');
   assert.equal(t.ownsSource(A('10.244.2.1')), false);
+});
+
+test('Flow6Table: keys from packet bytes; sources outside the subnet refused; list() shows text', () => {
+  const K = (s: string): string => ipv6Key(parseIPv6(s)!);
+  const t = new Flow6Table(parseCidr6('fd00:1::3/64'));
+  const f = t.outbound(K('fd00:1::3'), K('2001:db8:b::2'), 7, 0)!;
+  assert.ok(f);
+  assert.equal(t.outbound(K('fd00:1::3'), K('2001:db8:b::2'), 7, 10), f, 'same flow again');
+  assert.equal(t.inbound(K('2001:db8:b::2'), f.outId), f);
+  assert.equal(t.inbound(K('2001:db8:b::3'), f.outId), undefined, 'keyed by the remote too');
+  const other = t.outbound(K('fd00:1::4'), K('2001:db8:b::2'), 7, 0)!;
+  assert.notEqual(other.outId, f.outId, 'a second pinger with the same id gets its own outgoing id');
+  assert.equal(t.outbound(K('fd00:2::3'), K('2001:db8:b::2'), 7, 0), undefined, 'a source outside the subnet');
+  assert.equal(t.ownsSource(K('fd00:1::ffff:1')), true);
+  assert.deepEqual(t.list().map((x) => [x.src, x.dst, x.id]).sort(), [['fd00:1::3', '2001:db8:b::2', 7], ['fd00:1::4', '2001:db8:b::2', 7]]);
+  assert.equal(f.src, K('fd00:1::3'), 'list() copies: the table keeps its keys');
 });

@@ -10,7 +10,10 @@
 // neighbour solicitations, MLD reports) is counted, never relayed.
 import { RxBatch, TxQueue } from '../io/batch.js';
 import { PollLoop } from '../io/poll-loop.js';
-import { formatIPv6, parseIPv6, Prefix6, prefix6Contains } from '../packet/addr6.js';
+import { formatIPv6, ipv6Key, parseIPv6, Prefix6, prefix6Contains, writeIPv6Key } from '../packet/addr6.js';
+import { get16, put16 } from '../packet/bytes.js';
+import { updateChecksum16 } from '../packet/checksum.js';
+import { ICMP } from '../packet/icmp.js';
 import { describeIPv6 } from '../packet/describe.js';
 import { fragmentIPv6, Reassembler6 } from '../packet/fragment6.js';
 import { Icmp6View, ICMP6_TYPE, ICMP6_UNREACH, isLinkChatter } from '../packet/icmp6.js';
@@ -30,7 +33,7 @@ export interface Relay6Options {
   /** The TUN's IPv6 address and prefix: pingers must use a source inside it. */
   subnet: Prefix6;
   tunMtu: number;
-  /** IPv6 addresses of the relay host (canonical text): an error from one of them is presented as from the destination. */
+  /** IPv6 addresses of the relay host (as text): an error from one of them is presented as from the destination. */
   localAddresses?: ReadonlySet<string>;
   maxFlows?: number;
   flowIdleMs?: number;
@@ -56,6 +59,7 @@ export class Icmp6Relay {
   private readonly reassembler = new Reassembler6();
   private readonly now: () => number;
   private readonly trace?: (line: string) => void;
+  /** This host's addresses, as ipv6Key strings. */
   private readonly local: ReadonlySet<string>;
   private readonly tunRx: RxBatch;
   private readonly netRx: RxBatch;
@@ -81,7 +85,7 @@ export class Icmp6Relay {
     this.now = options.now ?? Date.now;
     this.trace = options.trace;
     this.flows = new Flow6Table(options.subnet, { maxFlows: options.maxFlows, idleMs: options.flowIdleMs });
-    this.local = options.localAddresses ?? new Set();
+    this.local = new Set([...(options.localAddresses ?? [])].flatMap((text) => { const b = parseIPv6(text); return b ? [ipv6Key(b)] : []; }));
     const batch = options.batchSize ?? 64;
     this.tunRx = new RxBatch(batch, Math.max(2048, options.tunMtu));
     this.netRx = new RxBatch(batch, 65536 + IPV6.HEADER, IPV6.HEADER);
@@ -175,9 +179,8 @@ export class Icmp6Relay {
     const probing = isProbePacket6(this.probe, ip, ICMP6_TYPE.ECHO_REQUEST);
     if (probing) this.probe!.mark('tun-in');
     if (buf[ip.dstOffset] === 0xff) return this.dropProbe(probing, 'multicast');
-    const src = formatIPv6(buf, ip.srcOffset);
-    const dst = formatIPv6(buf, ip.dstOffset);
-    const flow = this.flows.outbound(src, dst, icmp.id, now);
+    const src = ipv6Key(buf, ip.srcOffset);
+    const flow = this.flows.outbound(src, ipv6Key(buf, ip.dstOffset), icmp.id, now);
     if (!flow) return this.dropProbe(probing, this.flows.ownsSource(src) ? 'flow-table-full' : 'bad-source');
     this.trace?.(`tun>net ${describeIPv6(ip, icmp)}${flow.outId !== flow.id ? ` (out id ${flow.outId})` : ''}`);
     icmp.setId(flow.outId); // the kernel recomputes the checksum of what a raw ICMPv6 socket sends
@@ -272,7 +275,7 @@ export class Icmp6Relay {
       counters.ownCopies++;
       return;
     }
-    const src = formatIPv6(buf, ip.srcOffset);
+    const src = ipv6Key(buf, ip.srcOffset);
     let flow: Flow<string> | undefined;
     if (icmp.type === ICMP6_TYPE.ECHO_REPLY) {
       flow = this.flows.inbound(src, icmp.id);
@@ -281,15 +284,15 @@ export class Icmp6Relay {
         return;
       }
       icmp.setId(flow.id);
-      this.setDestination(ip, flow.src);
+      this.setDestination(ip, icmp, flow.src);
       flow.replies++;
       counters.replies++;
       if (this.probe?.icmpId === flow.id) this.probe.mark('from-network');
     } else if (icmp.isError && readQuote6(icmp, this.quote)) {
       // Only an error about a request we sent: it left from one of this host's addresses.
       const quoted = this.quote.ip;
-      const fromUs = this.local.has(formatIPv6(buf, quoted.srcOffset));
-      flow = fromUs ? this.flows.inbound(formatIPv6(buf, quoted.dstOffset), quotedId(this.quote)) : undefined;
+      const fromUs = this.local.has(ipv6Key(buf, quoted.srcOffset));
+      flow = fromUs ? this.flows.inbound(ipv6Key(buf, quoted.dstOffset), quotedId(this.quote)) : undefined;
       if (!flow) {
         counters.ignored++;
         return;
@@ -297,13 +300,15 @@ export class Icmp6Relay {
       // An error this very host generated (its neighbour discovery for the
       // next hop failed) has a local source: present it as the destination's.
       const from = this.local.has(src) ? quoted.dst().slice() : undefined;
-      rewriteError6(ip, icmp, this.quote, addressBytes(flow.src), flow.id, from);
+      const pinger = new Uint8Array(16);
+      writeIPv6Key(flow.src, pinger);
+      rewriteError6(ip, icmp, this.quote, pinger, flow.id, from);
       if (icmp.type === ICMP6_TYPE.PACKET_TOO_BIG) counters.packetTooBig++;
       flow.errors++;
       counters.errorsRelayed++;
       if (this.probe?.icmpId === flow.id) {
         this.probe.mark('from-network');
-        this.probe.stoppedBecause = `the network answered with an ICMPv6 error (type ${icmp.type} code ${icmp.code}) from ${src}`;
+        this.probe.stoppedBecause = `the network answered with an ICMPv6 error (type ${icmp.type} code ${icmp.code}) from ${formatIPv6(buf, ip.srcOffset)}`;
       }
     } else {
       counters.ignored++;
@@ -315,10 +320,21 @@ export class Icmp6Relay {
     this.writeToTun(ip);
   }
 
-  /** Sets the outer destination (the pinger) and recomputes the ICMPv6 checksum over the new pseudo-header. */
-  private setDestination(ip: IPv6View, pinger: string): void {
-    ip.buf.set(addressBytes(pinger), ip.dstOffset);
-    this.icmp.attachTo(ip).fillChecksum();
+  /**
+   * Sets the outer destination to the pinger (an ipv6Key) and updates the
+   * ICMPv6 checksum (`icmp`, attached to `ip`) for the pseudo-header's
+   * changed words (RFC 1624), as the IPv4 relay does for its header.
+   */
+  private setDestination(ip: IPv6View, icmp: Icmp6View, pinger: string): void {
+    const { buf, dstOffset } = ip;
+    const at = icmp.off + ICMP.CHECKSUM;
+    let check = get16(buf, at);
+    for (let i = 0; i < 8; i++) {
+      const word = pinger.charCodeAt(i);
+      check = updateChecksum16(check, get16(buf, dstOffset + 2 * i), word);
+      put16(buf, dstOffset + 2 * i, word);
+    }
+    put16(buf, at, check);
   }
 
   /** Queues a packet for the TUN, in fragments when it exceeds the TUN's MTU (the relay is its source on that link). */
@@ -348,15 +364,3 @@ export class Icmp6Relay {
   }
 }
 
-const parsedAddresses = new Map<string, Uint8Array>();
-
-/** The 16 bytes of a flow's address (flows hold canonical text; a few pingers, so a small cache). */
-function addressBytes(text: string): Uint8Array {
-  let bytes = parsedAddresses.get(text);
-  if (!bytes) {
-    bytes = parseIPv6(text)!;
-    if (parsedAddresses.size > 4096) parsedAddresses.clear();
-    parsedAddresses.set(text, bytes);
-  }
-  return bytes;
-}
