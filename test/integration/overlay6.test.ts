@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { leaseFor, OverlayCluster, publicIpv6For } from '../support/overlay-cluster.js';
 import { ping, startDaemon } from '../support/daemon-harness.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
+import type { Lab } from '../../src/lab/lab.js';
 import { probePath } from '../../src/watch/path-probe.js';
 import { LabReader } from '../../src/watch/lab-reader.js';
 import { labName, ROOT_SKIP } from './helpers.js';
@@ -16,6 +17,38 @@ let cluster: OverlayCluster;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pod = (host: number, n: number): string => `host-${host}-pod${n}`;
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+/**
+ * Pings (two each, from a pod: its extra ping arguments) while tcpdump
+ * watches host-1's underlay: every ping must be answered, and every
+ * overlay datagram seen (8 at least) must be UDP over IPv6 between the
+ * nodes' IPv6 addresses.
+ */
+async function answeredOverIPv6Underlay(lab: Lab, pings: Array<[string, string[]]>): Promise<void> {
+  const capture = lab.run('host-1', 'timeout', ['5', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '8', 'udp port 8285'], 10_000);
+  await sleep(500);
+  for (const [from, args] of pings) {
+    const r = await ping(lab, from, ['-c', '2', '-i', '0.2', '-W', '2', ...args]);
+    assert.equal(r.received, 2, r.output);
+  }
+  const wire = (await capture).stdout;
+  const lines = wire.trim().split('\n').filter(Boolean);
+  assert.ok(lines.length >= 8, wire);
+  assert.ok(lines.every((l) => / IP6 2001:db8:100::[12]\.8285 > 2001:db8:100::[12]\.8285: UDP/.test(l)), `every datagram on the underlay is IPv6:\n${wire}`);
+}
+
+/** Two nodes of one pod each, their daemons started before the describe's tests and the lab taken down after them. */
+function twoNodesRunning(name: string, options: Parameters<typeof OverlayCluster.up>[3]): () => OverlayCluster {
+  let c: OverlayCluster | undefined;
+  before(async () => {
+    c = await OverlayCluster.up(labName(name), 2, 1, options);
+    await c.startAll();
+  });
+  after(async () => {
+    await c?.down();
+  });
+  return () => c!;
+}
 
 describe('tun-driver overlay, dual-stack', { skip: ROOT_SKIP }, () => {
   before(async () => {
@@ -123,16 +156,10 @@ describe('tun-driver overlay, dual-stack', { skip: ROOT_SKIP }, () => {
 });
 
 describe('tun-driver overlay, dual-stack with etcd', { skip: ROOT_SKIP }, () => {
-  let etcdCluster: OverlayCluster;
-  before(async () => {
-    etcdCluster = await OverlayCluster.up(labName('etcd6'), 2, 1, { etcd: true, dualStack: true });
-    await etcdCluster.startAll();
-  });
-  after(async () => {
-    await etcdCluster?.down();
-  });
+  const cluster = twoNodesRunning('etcd6', { etcd: true, dualStack: true });
 
   test("each node takes one key for both subnets, in flannel's format, and pods reach each other over IPv6", async () => {
+    const etcdCluster = cluster();
     const keys = (await etcdCluster.etcdctl('get', '--prefix', '--keys-only', '/coreos.com/network/subnets/')).trim().split('\n').filter(Boolean).sort();
     assert.equal(keys.length, 2, keys.join(', '));
     for (const key of keys) {
@@ -162,16 +189,7 @@ describe('tun-driver overlay over an IPv6 underlay', { skip: ROOT_SKIP }, () => 
 
   test('nodes that both have IPv6 public addresses carry both families over IPv6 UDP', async () => {
     const lab = c6.lab;
-    const capture = lab.run('host-1', 'timeout', ['5', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '8', 'udp port 8285'], 10_000);
-    await sleep(500);
-    const v6 = await ping(lab, pod(1, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', c6.podIp6(2, 1)]);
-    const v4 = await ping(lab, pod(1, 1), ['-c', '2', '-i', '0.2', '-W', '2', c6.podIp(2, 1)]);
-    const wire = (await capture).stdout;
-    assert.equal(v6.received, 2, v6.output);
-    assert.equal(v4.received, 2, v4.output);
-    const lines = wire.trim().split('\n').filter(Boolean);
-    assert.ok(lines.length >= 8, wire);
-    assert.ok(lines.every((l) => / IP6 2001:db8:100::[12]\.8285 > 2001:db8:100::[12]\.8285: UDP/.test(l)), `every datagram on the underlay is IPv6:\n${wire}`);
+    await answeredOverIPv6Underlay(lab, [[pod(1, 1), ['-6', c6.podIp6(2, 1)]], [pod(1, 1), [c6.podIp(2, 1)]]]);
     const st = await lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
     const [s] = JSON.parse(st.stdout);
     assert.equal(s.publicIpv6, '2001:db8:100::1');
@@ -350,31 +368,16 @@ describe('tun-driver overlay, IPv6-only', { skip: ROOT_SKIP }, () => {
 });
 
 describe('tun-driver overlay, IPv6-only over an IPv6 underlay', { skip: ROOT_SKIP }, () => {
-  let c: OverlayCluster;
-  before(async () => {
-    c = await OverlayCluster.up(labName('only6u6'), 2, 1, { ipv6Only: true, underlay6: true });
-    await c.startAll();
-  });
-  after(async () => {
-    await c?.down();
-  });
+  const cluster = twoNodesRunning('only6u6', { ipv6Only: true, underlay6: true });
 
   test('pods with only an IPv6 address reach each other in UDP over IPv6: no IPv4 inside or on the wire', async () => {
+    const c = cluster();
     const lab = c.lab;
     for (const h of [1, 2]) {
       const addrs = JSON.parse((await lab.run(pod(h, 1), 'ip', ['-j', 'addr', 'show', 'scope', 'global'])).stdout) as Array<{ addr_info: Array<{ family: string }> }>;
       assert.deepEqual(addrs.flatMap((l) => l.addr_info.map((a) => a.family)).filter(Boolean), ['inet6'], `${pod(h, 1)} has one global address, IPv6`);
     }
-    const capture = lab.run('host-1', 'timeout', ['5', 'tcpdump', '-i', 'eth0', '-nn', '-l', '-c', '8', 'udp port 8285'], 10_000);
-    await sleep(500);
-    const there = await ping(lab, pod(1, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', c.podIp6(2, 1)]);
-    const back = await ping(lab, pod(2, 1), ['-6', '-c', '2', '-i', '0.2', '-W', '2', c.podIp6(1, 1)]);
-    const wire = (await capture).stdout;
-    assert.equal(there.received, 2, there.output);
-    assert.equal(back.received, 2, back.output);
-    const lines = wire.trim().split('\n').filter(Boolean);
-    assert.ok(lines.length >= 8, wire);
-    assert.ok(lines.every((l) => / IP6 2001:db8:100::[12]\.8285 > 2001:db8:100::[12]\.8285: UDP/.test(l)), `every datagram on the underlay is IPv6:\n${wire}`);
+    await answeredOverIPv6Underlay(lab, [[pod(1, 1), ['-6', c.podIp6(2, 1)]], [pod(2, 1), ['-6', c.podIp6(1, 1)]]]);
     const [s] = JSON.parse((await lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json'])).stdout);
     assert.match(s.subnet, /^fd00:10:244:[0-9a-f]+::\/64$/);
     assert.deepEqual(s.peers.map((p: { publicIp: string; subnet: string }) => [p.publicIp, /^fd00:10:244:[0-9a-f]+::\/64$/.test(p.subnet)]), [['[2001:db8:100::2]', true]]);
