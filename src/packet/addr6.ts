@@ -91,8 +91,12 @@ export function formatIPv6(bytes: Uint8Array, off = 0): string {
  * {@link formatIPv6Key} gives the text.
  */
 export function ipv6Key(bytes: Uint8Array, off = 0): string {
-  const w = (i: number): number => (bytes[off + 2 * i] << 8) | bytes[off + 2 * i + 1];
-  return String.fromCharCode(w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7));
+  const b = bytes;
+  const o = off;
+  return String.fromCharCode(
+    (b[o] << 8) | b[o + 1], (b[o + 2] << 8) | b[o + 3], (b[o + 4] << 8) | b[o + 5], (b[o + 6] << 8) | b[o + 7],
+    (b[o + 8] << 8) | b[o + 9], (b[o + 10] << 8) | b[o + 11], (b[o + 12] << 8) | b[o + 13], (b[o + 14] << 8) | b[o + 15],
+  );
 }
 
 /** Writes the 16 bytes of an {@link ipv6Key} at out[off]. */
