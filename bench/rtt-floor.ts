@@ -58,7 +58,7 @@ async function startTunnel(c: OverlayCluster, kind: 'socat' | 'minimal-js' | 'mi
   };
 }
 
-/** The overlay's daemons on both nodes with `--io-wait wait`: the median RTT and their CPU. */
+/** The overlay's daemons on both nodes with `--io-wait <wait>`: the median RTT and their CPU. */
 async function withDaemons(c: OverlayCluster, wait: 'auto' | 'libuv'): Promise<{ rttMs: number; cpuPercent: number }> {
   c.commonArgs = ['--io-wait', wait];
   await c.start(1);
@@ -91,6 +91,8 @@ async function main(): Promise<void> {
     // A discarded round of ours and socat first: in two runs of 2026-12-02 the first round after the lab came up was
     // ours' slowest by far (1.51x and 1.34x socat against at most 1.06x in the rounds after), as the first impl
     // measured in a fresh lab is in bench:overlay. Each round starts new daemons, so it is not ours' JIT warming up.
+    // With this round discarded the first measured round was still ours' slowest in one of two runs (1.37x against
+    // 1.18x and 1.19x; docs/benchmarks.md): it narrows the effect, it does not remove it.
     const warmOurs = await withDaemons(c, 'auto');
     const warmSocat = await withTunnel(c, 'socat');
     console.log(`warm-up round (discarded): ours ${warmOurs.rttMs.toFixed(3)} ms, socat ${warmSocat.rttMs.toFixed(3)} ms`);

@@ -141,7 +141,7 @@ export class FlowTable extends FlowTableOf<number> {
  * `ipv6Key` strings (packet/addr6.ts), made from a packet's bytes without
  * formatting (keyed by RFC 5952 text, formatted twice and parsed once per
  * request, the IPv6 relay answered 0.72-0.78x the IPv4 one's replies per
- * second in bench/relay.ts; 0.82-0.84x keyed so); list() gives them as
+ * second in bench/relay.ts; 0.81-0.84x keyed so); list() gives them as
  * text, as status shows them.
  */
 export class Flow6Table extends FlowTableOf<string> {
