@@ -10,6 +10,7 @@
 #include <linux/udp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -123,6 +124,14 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < n; i++)
     if (pfds[i].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) mask |= 1u << i;
   return Napi::Number::New(env, mask);
+}
+
+// schedYield(): sched_yield(2). A thread that polls without sleeping calls
+// it between polls, so that a task woken on its CPU (the process a packet
+// was for) runs at once instead of waiting for the poller's time slice.
+Napi::Value SchedYield(const Napi::CallbackInfo& info) {
+  sched_yield();
+  return info.Env().Undefined();
 }
 
 // socket(domain, type | SOCK_CLOEXEC, protocol). The caller adds
@@ -542,6 +551,7 @@ void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload));
   exports.Set("socket", Napi::Function::New(env, Socket));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
+  exports.Set("schedYield", Napi::Function::New(env, SchedYield));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("bindInet", Napi::Function::New(env, BindInet));
   exports.Set("bindNetlink", Napi::Function::New(env, BindNetlink));

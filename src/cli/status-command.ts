@@ -5,11 +5,18 @@ import { TunDriverError } from '../errors.js';
 import { queryStatus } from '../control/control-server.js';
 import { listControlSockets } from '../control/paths.js';
 import { printJson } from './output.js';
-import { DaemonStatus, isEtcdLeases } from '../control/daemon-status.js';
+import { DaemonStatus, IoWaitStatus, isEtcdLeases } from '../control/daemon-status.js';
 
 type Status = DaemonStatus;
 
 const rate = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : `${Math.round(n)}`);
+
+/** How the data plane waits: the loop's mode and what it has done (--io-wait). */
+function describeIoWait(w: IoWaitStatus | undefined): string[] {
+  if (!w) return [];
+  if (w.mode === 'libuv') return ['  io-wait libuv: a libuv readiness callback per fd'];
+  return [`  io-wait ${w.adaptive ? 'auto' : 'poll'}: ${w.mode}; ${w.wakes} wakes (${rate(w.wakesPerSecond)}/s), ${w.slices} poll slices (${w.emptyPolls} empty), ${w.spins} answer spins (${w.spinHits} caught, ${w.spinMs} ms); hot ${w.heated} times, busy ${w.busied}`];
+}
 
 function describe(s: Status): string {
   const head = `${s.mode} on ${s.device} (pid ${s.pid}, up ${s.uptimeSeconds} s)`;
@@ -17,6 +24,7 @@ function describe(s: Status): string {
   if (s.mode === 'relay') {
     const c = s.counters;
     const lines = [`${head}: ${s.subnet}; requests ${c.requests} (${rate(s.rates.requestsPerSecond)}/s), replies ${c.replies} (${rate(s.rates.repliesPerSecond)}/s), errors relayed ${c.errorsRelayed}, generated ${c.errorsGenerated}; dropped: ${drops}; flows ${s.flowCount}`];
+    lines.push(...describeIoWait(s.ioWait));
     for (const f of s.flows) lines.push(`  ${f.src} > ${f.dst} id ${f.id}${f.outId !== f.id ? ` (out ${f.outId})` : ''}: ${f.requests} requests, ${f.replies} replies, ${f.errors} errors, idle ${f.idleSeconds} s`);
     return lines.join('\n');
   }
@@ -29,6 +37,7 @@ function describe(s: Status): string {
     const edgeDrops = Object.entries(o.drops).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
     lines.push(`  offloads: tun ${o.tun}, udp${o.udpGso ? ' gso' : ''}${o.udpGro ? ' gro' : ''}${!o.udpGso && !o.udpGro ? ' off' : ''}; split ${o.superPacketsRead} super-packets into ${o.segmentsSplit}, merged ${o.segmentsMerged} into ${o.runsWritten}; edge drops: ${edgeDrops}; ${s.device} transmit queue dropped ${o.tunTxDropped}`);
   }
+  lines.push(...describeIoWait(s.ioWait));
   for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`);
   return lines.join('\n');
 }

@@ -11,7 +11,7 @@ import { FdReader } from './fd-reader.js';
 import { LINGER_MS, PollLoop } from './poll-loop.js';
 
 /** A FIFO opened read-write: one fd that we make readable by writing to it. */
-function fifo(): { fd: number; drain: () => string; done: () => void } {
+function fifo(): { fd: number; path: string; drain: () => string; done: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'td-poll-'));
   const path = join(dir, 'fifo');
   execFileSync('mkfifo', [path]);
@@ -19,6 +19,7 @@ function fifo(): { fd: number; drain: () => string; done: () => void } {
   const buf = Buffer.alloc(256);
   return {
     fd,
+    path,
     drain: () => buf.subarray(0, readSync(fd, buf)).toString(),
     done: () => {
       try {
@@ -229,5 +230,41 @@ test('adaptive: a wake rate above BUSY_WAKES_PER_S sends the loop to libuv (busy
       closeSync(fd);
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+});
+
+test('the answer spin: a wake whose answer comes back soon is followed by a spin that catches it; an fd whose wakes get no answer learns not to spin', async () => {
+  const { spawn } = await import('node:child_process');
+  const { SPIN_MS } = await import('./poll-loop.js');
+  // trigger: the "request" this test writes; req: where the loop's callback forwards it; ans: where another process echoes it.
+  const [trigger, req, ans] = [fifo(), fifo(), fifo()];
+  const [reqPath, ansPath] = [req.path, ans.path];
+  // The echo blocks in read() on req and writes each byte straight back to ans: an answer within tens of microseconds.
+  const echo = spawn(process.execPath, ['-e', `const fs = require('fs'); const r = fs.openSync(${JSON.stringify(reqPath)}, 'r'); const w = fs.openSync(${JSON.stringify(ansPath)}, 'w'); const b = Buffer.alloc(64);
+    for (;;) { const n = fs.readSync(r, b); if (n > 0) fs.writeSync(w, b.subarray(0, n)); }`], { stdio: 'ignore' });
+  const loop = new PollLoop();
+  let answers = 0;
+  const unwatchTrigger = loop.watch(trigger.fd, () => writeSync(req.fd, trigger.drain()));
+  const unwatchAns = loop.watch(ans.fd, () => (answers += ans.drain().length));
+  const ROUNDS = 40;
+  try {
+    await new Promise((r) => setTimeout(r, 300)); // the echo process starts and opens its ends
+    for (let k = 0; k < ROUNDS; k++) {
+      writeSync(trigger.fd, 'x');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    while (answers < ROUNDS) await tick();
+    const s = loop.stats();
+    // Without the spin nothing is caught; on a busy machine some echoes take longer than SPIN_MS, so not all.
+    assert.ok(s.spinHits >= ROUNDS / 4, `${s.spinHits} of ${s.spins} spins caught an answer (${SPIN_MS} ms each at most): ${JSON.stringify(s)}`);
+    // The answers' fd is never followed by anything: after about 6 misses it spins only to explore (1 wake in 32).
+    // A loop that spun after every wake would have spun 2 x ROUNDS times.
+    assert.ok(s.spins <= ROUNDS + 10, `${s.spins} spins for ${ROUNDS} requests: ${JSON.stringify(s)}`);
+    assert.ok(s.spinMs <= s.spins * (SPIN_MS + 1), JSON.stringify(s));
+  } finally {
+    echo.kill();
+    unwatchTrigger();
+    unwatchAns();
+    for (const f of [trigger, req, ans]) f.done();
   }
 });

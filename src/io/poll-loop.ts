@@ -21,6 +21,21 @@
 // wake rate and, above BUSY_WAKES_PER_S, waits in libuv like the plain
 // mode until the rate falls below CALM_WAKES_PER_S.
 //
+// The answer spin (hot only). A thread asleep in poll() wakes late on
+// this VM (its vCPU halted; waking it takes an IPI through the host), and
+// a ping through two daemons meets four such wakes. One can be avoided:
+// the sending daemon, having forwarded a request, waits for the answer,
+// which comes back within a round trip. So after handling a wake on an fd
+// whose wakes have been followed by another packet within SPIN_MS, the
+// loop polls without sleeping (poll(0), then sched_yield so that a task
+// woken on this CPU runs at once) for up to SPIN_MS. Each fd learns its
+// own odds (an average over its recent spins, with one spin in
+// EXPLORE_EVERY wakes taken anyway so the odds can recover): the node
+// that sent a request spins after TUN wakes, the node that answers learns
+// that nothing follows its answer and does not spin. Spinning never takes
+// more than SPIN_BUDGET of the time in a rate window, and never while
+// busy (under load the loop is on libuv's handles).
+//
 // Modes:
 // - idle (no packet for LINGER_MS): each fd has a libuv poll handle, as
 //   without a loop; the thread sleeps in libuv's epoll.
@@ -37,6 +52,16 @@ import { C, isSystemError, native, NativePoller } from '../native/addon.js';
 export const LINGER_MS = 1000;
 /** One poll() waits at most this long while hot. */
 const SLICE_MS = 1;
+/** How long the answer spin polls without sleeping after a wake, at most. */
+export const SPIN_MS = 0.5;
+/** A spin follows a wake on an fd whose spins caught a packet at least this often (recent average). */
+const SPIN_ODDS = 0.5;
+/** Weight of one spin's outcome in an fd's odds. */
+const SPIN_LEARN = 0.125;
+/** An fd whose odds are low still spins after one wake in this many, to see whether they changed. */
+const EXPLORE_EVERY = 32;
+/** Spinning takes at most this share of a rate window. */
+export const SPIN_BUDGET = 0.1;
 /** Longest run of back-to-back waits before libuv gets an iteration. */
 const BURST_MS = 5;
 /** waitReadable takes at most this many fds. */
@@ -54,6 +79,10 @@ export interface PollLoopStats {
   adaptive: boolean;
   /** Readiness events handled (an fd found readable), in any mode. */
   wakes: number;
+  /** Answer spins (polls without sleeping after a wake), how many caught a packet, and the milliseconds spent in them. */
+  spins: number;
+  spinHits: number;
+  spinMs: number;
   /** poll(2) slices waited while hot, and how many of them found nothing. */
   slices: number;
   emptyPolls: number;
@@ -72,6 +101,10 @@ interface Watched {
   onReadable: ReadableCallback;
   /** The libuv handle that wakes the loop while it is cold. */
   poller: NativePoller;
+  /** Recent share of spins after this fd's wakes that caught a packet (0..1). */
+  spinOdds: number;
+  /** Wakes since this fd last spun, for the exploring spin. */
+  sinceSpin: number;
 }
 
 /**
@@ -88,7 +121,8 @@ export class PollLoop {
   private lastPacketAt = 0;
   private windowStart = 0;
   private windowWakes = 0;
-  private readonly counts = { wakes: 0, slices: 0, emptyPolls: 0, heated: 0, busied: 0, wakesPerSecond: 0 };
+  private windowSpinMs = 0;
+  private readonly counts = { wakes: 0, spins: 0, spinHits: 0, spinMs: 0, slices: 0, emptyPolls: 0, heated: 0, busied: 0, wakesPerSecond: 0 };
 
   /**
    * `adaptive` (the default): wait in libuv while the wake rate is above
@@ -98,7 +132,8 @@ export class PollLoop {
 
   /** How the loop waits now, and its counters. */
   stats(): PollLoopStats {
-    return { mode: this.busy ? 'busy' : this.hot ? 'hot' : 'idle', adaptive: this.adaptive, ...this.counts };
+    const { spinMs, ...counts } = this.counts;
+    return { mode: this.busy ? 'busy' : this.hot ? 'hot' : 'idle', adaptive: this.adaptive, ...counts, spinMs: Math.round(spinMs * 10) / 10 };
   }
 
   /** Fds being watched now. */
@@ -124,7 +159,7 @@ export class PollLoop {
       this.woke(1);
       if (!this.busy) this.heat();
     });
-    const w: Watched = { fd, onReadable, poller };
+    const w: Watched = { fd, onReadable, poller, spinOdds: 1, sinceSpin: 0 };
     if (!this.hot) poller.start(C.POLL_READABLE);
     this.update([...this.watched, w]);
     return () => {
@@ -152,6 +187,7 @@ export class PollLoop {
     const rate = (this.windowWakes * 1000) / elapsed;
     this.windowStart = now;
     this.windowWakes = 0;
+    this.windowSpinMs = 0;
     this.counts.wakesPerSecond = Math.round(rate);
     if (!this.adaptive) return;
     if (!this.busy && rate > BUSY_WAKES_PER_S) {
@@ -185,28 +221,37 @@ export class PollLoop {
   private readonly runTurn = (): void => {
     this.turn = undefined;
     const until = performance.now() + BURST_MS;
+    // Fds whose wake in the last pass asked for an answer spin (bit i for spinOver[i]).
+    let spinFor = 0;
+    let spinOver = this.watched;
     for (;;) {
       const { watched, fds } = this;
       if (watched.length === 0) return;
-      let ready: number;
-      this.counts.slices++;
-      try {
-        ready = native.waitReadable(fds, SLICE_MS);
-      } catch (err) {
-        // poll(2) itself failed (ENOMEM): every watcher hears it, as from libuv.
-        const status = -(isSystemError(err) ? Math.abs(err.errno) : 12);
-        for (const w of watched) w.onReadable(status);
-        break;
-      }
+      // A callback that (un)watched an fd renumbered the bits: no spin this pass.
+      let ready = spinFor === 0 || spinOver !== watched ? 0 : this.spin(fds, spinFor, watched);
       if (ready === 0) {
-        this.counts.emptyPolls++;
-        break;
+        this.counts.slices++;
+        try {
+          ready = native.waitReadable(fds, SLICE_MS);
+        } catch (err) {
+          // poll(2) itself failed (ENOMEM): every watcher hears it, as from libuv.
+          const status = -(isSystemError(err) ? Math.abs(err.errno) : 12);
+          for (const w of watched) w.onReadable(status);
+          break;
+        }
+        if (ready === 0) {
+          this.counts.emptyPolls++;
+          break;
+        }
       }
       let n = 0;
+      spinFor = 0;
+      spinOver = watched;
       for (let i = 0; i < watched.length; i++) {
         if (ready & (1 << i) && this.watched.includes(watched[i])) {
           watched[i].onReadable(0);
           n++;
+          if (this.wantsSpin(watched[i])) spinFor |= 1 << i;
         }
       }
       this.lastPacketAt = performance.now();
@@ -217,4 +262,42 @@ export class PollLoop {
     if (performance.now() - this.lastPacketAt > LINGER_MS) this.cool();
     else this.turn = setImmediate(this.runTurn);
   };
+
+  /** Whether a wake on `w` should be followed by an answer spin (its odds, an exploring spin, the budget). */
+  private wantsSpin(w: Watched): boolean {
+    if (this.windowSpinMs >= SPIN_BUDGET * RATE_WINDOW_MS) return false;
+    if (w.spinOdds >= SPIN_ODDS || ++w.sinceSpin >= EXPLORE_EVERY) {
+      w.sinceSpin = 0;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The answer spin: polls `fds` without sleeping for up to SPIN_MS,
+   * yielding the CPU between polls. Returns the ready mask (0 if nothing
+   * came), and updates the odds of the fds in `spinFor` (`watched`'s bits).
+   */
+  private spin(fds: Int32Array, spinFor: number, watched: Watched[]): number {
+    const start = performance.now();
+    const end = start + SPIN_MS;
+    let ready = 0;
+    let now = start;
+    try {
+      while ((ready = native.waitReadable(fds, 0)) === 0 && (now = performance.now()) < end) native.schedYield();
+    } catch {
+      // poll(2) failed: the slice that follows polls again and reports it.
+      ready = 0;
+    }
+    const spent = (ready === 0 ? now : performance.now()) - start;
+    this.counts.spins++;
+    this.counts.spinMs += spent;
+    this.windowSpinMs += spent;
+    const caught = ready === 0 ? 0 : 1;
+    this.counts.spinHits += caught;
+    for (let i = 0; i < watched.length; i++) {
+      if (spinFor & (1 << i)) watched[i].spinOdds += SPIN_LEARN * (caught - watched[i].spinOdds);
+    }
+    return ready;
+  }
 }

@@ -112,6 +112,8 @@ export interface NativeAddon {
   ): number;
   /** Blocking poll() on up to 31 fds: bit i set when fds[i] is readable (or failed); 0 after timeoutMs. Blocks the calling thread. */
   waitReadable(fds: Int32Array, timeoutMs: number): number;
+  /** sched_yield(2): lets a task woken on this CPU run now (between polls that do not sleep). */
+  schedYield(): void;
   Poller: new (fd: number, callback: (status: number, events: number) => void) => NativePoller;
   openPath(path: string, flags: number, mode?: number): number;
   setns(fd: number, nstype: number): void;

@@ -166,6 +166,11 @@ for (const offload of ['auto', 'off']) describe(`tun-driver overlay (--offload $
     assert.equal(st.code, 0, st.stderr);
     const [s] = JSON.parse(st.stdout);
     assert.deepEqual([s.mode, s.device, s.subnet, s.endpoint], ['overlay', 'flannel0', '10.244.1.0/24', '198.51.100.1:8285']);
+    // How the data plane waited for those pings (the default --io-wait auto), in JSON and in words.
+    assert.equal(s.ioWait.adaptive, true);
+    assert.ok(s.ioWait.wakes >= 3 && s.ioWait.heated >= 1 && s.ioWait.spins >= s.ioWait.spinHits, JSON.stringify(s.ioWait));
+    const words = await cluster.lab.run('host-1', process.execPath, [new URL('../../src/cli/main.js', import.meta.url).pathname, 'status', '--tun', 'flannel0']);
+    assert.match(words.stdout, /\n  io-wait auto: (idle|hot); \d+ wakes \(\d+\/s\), \d+ poll slices \(\d+ empty\), \d+ answer spins \(\d+ caught, [\d.]+ ms\); hot \d+ times, busy \d+\n/, words.stdout);
     const statusPeer = s.peers.find((p: { subnet: string }) => p.subnet === '10.244.2.0/24');
     assert.ok(statusPeer.txPackets >= peer2.txPackets && 'txPacketsPerSecond' in statusPeer, JSON.stringify(statusPeer));
     const { readdirSync, statSync } = await import('node:fs');
