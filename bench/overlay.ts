@@ -81,7 +81,7 @@ function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] 
         const parts: string[] = [];
         for (const h of [1, 2]) {
           const w = (await statusOf(c, h)).ioWait;
-          parts.push(w.mode === 'libuv' ? `host-${h} libuv` : `host-${h} ${w.mode}, ${w.wakes} wakes, ${w.slices} slices (${w.emptyPolls} empty), went hot ${w.heated}x, busy ${w.busied}x`);
+          parts.push(w.mode === 'libuv' ? `host-${h} libuv` : `host-${h} ${w.mode}, ${w.wakes} wakes, ${w.slices} slices (${w.emptyPolls} empty), ${w.spins} answer spins (${w.spinHits} caught), went hot ${w.heated}x, busy ${w.busied}x`);
         }
         return parts.join('; ');
       },
