@@ -9,7 +9,7 @@ export type IoWait = 'auto' | 'poll' | 'libuv';
 
 /** Adds `--io-wait auto|poll|libuv` (default auto). */
 export function addIoWaitOption(cmd: Command): Command {
-  return cmd.option('--io-wait <how>', "how the data plane waits for packets: auto (its own poll(2) slices while packets are few, for latency; libuv readiness under load, for throughput), poll (its own slices whenever packets flow) or libuv (a readiness callback per fd)", 'auto');
+  return cmd.option('--io-wait <how>', "how the data plane waits for packets: auto (its own poll(2) slices while packets are few, with a short spin for an answer expected within 0.5 ms, for latency; libuv readiness under load, for throughput), poll (its own slices whenever packets flow) or libuv (a readiness callback per fd)", 'auto');
 }
 
 /**
