@@ -269,6 +269,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       active: () => overlay!.peers.length,
       peers: () => overlay!.peers.map((p) => ({ subnet: subnetName(p), txPackets: p.txPackets, txBytes: p.txBytes, rxPackets: p.rxPackets, rxBytes: p.rxBytes })),
       leaseEvents: () => leaseEvents,
+      ioWait: () => ioWaitStatus(loop),
     });
     const wireguard = keys ? { privateKey: keys.privateKey, psk: pskFlag ?? plane.psk } : undefined;
     const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), udp, {

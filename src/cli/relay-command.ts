@@ -176,6 +176,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
         return all;
       },
       active: () => (engine?.flows.size ?? 0) + (engine6?.flows.size ?? 0),
+      ioWait: () => ioWaitStatus(loop),
     });
     if (subnets.v6) {
       const net6 = RawIcmp6Socket.open({ bind: bind6, via: flags.via });

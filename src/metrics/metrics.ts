@@ -2,6 +2,7 @@
 // from the daemon's own counters when Prometheus scrapes, so the data path
 // pays nothing for them except one histogram observation per batch.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { IoWaitStatus } from '../control/daemon-status.js';
 
 export interface MetricsSource {
   daemon: 'relay' | 'overlay';
@@ -14,7 +15,11 @@ export interface MetricsSource {
   peers?(): Array<{ subnet: string; txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
   /** Lease changes applied (overlay). */
   leaseEvents?(): number;
+  /** How the data plane waits (--io-wait): its loop's mode and counters. */
+  ioWait?(): IoWaitStatus;
 }
+
+const IO_WAIT_MODES = ['idle', 'hot', 'busy', 'libuv'] as const;
 
 export interface DaemonMetrics {
   registry: Registry;
@@ -75,6 +80,30 @@ export function createMetrics(src: MetricsSource): DaemonMetrics {
   if (src.leaseEvents) {
     const events = src.leaseEvents.bind(src);
     mirroredCounter(registry, 'tun_driver_lease_events_total', 'Lease changes applied', [], (set) => set({}, events()));
+  }
+  if (src.ioWait) {
+    const ioWait = src.ioWait.bind(src);
+    new Gauge({
+      name: 'tun_driver_io_wait_mode', help: 'How the data plane waits now: 1 for the current mode (idle, hot, busy: its own loop; libuv: --io-wait libuv)', labelNames: ['mode'], registers: [registry],
+      collect() {
+        const now = ioWait().mode;
+        for (const mode of IO_WAIT_MODES) this.set({ mode }, mode === now ? 1 : 0);
+      },
+    });
+    mirroredCounter(registry, 'tun_driver_io_wait_wakes_total', 'Readiness events the data plane\'s loop handled', [], (set) => {
+      const w = ioWait();
+      if (w.mode !== 'libuv') set({}, w.wakes);
+    });
+    mirroredCounter(registry, 'tun_driver_io_wait_answer_spins_total', 'Answer spins (polls without sleeping for an expected answer), by whether one came', ['outcome'], (set) => {
+      const w = ioWait();
+      if (w.mode === 'libuv') return;
+      set({ outcome: 'caught' }, w.spinHits);
+      set({ outcome: 'missed' }, w.spins - w.spinHits);
+    });
+    mirroredCounter(registry, 'tun_driver_io_wait_answer_spin_seconds_total', 'Time spent in answer spins', [], (set) => {
+      const w = ioWait();
+      if (w.mode !== 'libuv') set({}, w.spinMs / 1000);
+    });
   }
   const batches = new Histogram({
     name: 'tun_driver_batch_size', help: 'Packets per batch read, by side', labelNames: ['side'], registers: [registry],

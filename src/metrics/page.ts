@@ -25,6 +25,7 @@ export const LIVE_PAGE = `<!doctype html>
 <div class="sub" id="summary">connecting…</div>
 <div id="diagram"></div>
 <div class="drops" id="drops"></div>
+<div class="sub" id="iowait"></div>
 <div class="charts"><div id="chart-pps"></div><div id="chart-bps"></div><div id="chart-drops"></div></div>
 <script src="/uplot.js"></script>
 <script>
@@ -55,6 +56,9 @@ function render(s) {
   el('diagram').innerHTML = html;
   const drops = Object.entries(c.dropped);
   el('drops').textContent = drops.length ? 'dropped: ' + drops.map(([k, v]) => k + ' ' + v).join(', ') : '';
+  const w = s.ioWait;
+  el('iowait').textContent = !w ? '' : w.mode === 'libuv' ? 'waits: libuv readiness callbacks'
+    : 'waits: ' + w.mode + ', ' + w.wakes + ' wakes (' + fmt(w.wakesPerSecond) + '/s), ' + w.spins + ' answer spins (' + w.spinHits + ' caught)';
 }
 // Rates since the page opened, one point a second, the last 10 minutes.
 const hist = { t: [], txPps: [], rxPps: [], txBps: [], rxBps: [], drops: {} };

@@ -47,6 +47,8 @@ test('the live page shows the overlay node, its peers, counters that move and ch
   assert.equal(shown.rows.length, 2, 'both other nodes are listed');
   assert.match(shown.rows.join('\n'), /10\.244\.2\.0\/24\s+198\.51\.100\.2:8285/);
   assert.match(shown.rows.join('\n'), /10\.244\.3\.0\/24\s+198\.51\.100\.3:8285/);
+  // How the data plane waited, read by the page from the same status.
+  assert.match(shown.ioWait, /^waits: (idle|hot), \d+ wakes \([\d.k]+\/s\), \d+ answer spins \(\d+ caught\)$/);
   assert.ok(shown.last - shown.first >= 10, `the sent counter moved from ${shown.first} to ${shown.last}`);
   assert.ok(statSync(shot).size > 10_000, 'a screenshot was taken');
   // The charts: a point a second since the page opened, the sent rate above zero while the ping ran.

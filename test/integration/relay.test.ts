@@ -257,6 +257,12 @@ describe('tun-driver relay', { skip: ROOT_SKIP }, () => {
     assert.equal(metricValue(metrics, 'tun_driver_bytes_total{direction="tun_to_net",daemon="relay"}'), 168);
     assert.equal(metricValue(metrics, 'tun_driver_active_flows{daemon="relay"}'), 1);
     assert.ok((metricValue(metrics, 'tun_driver_batch_size_count{daemon="relay",side="tun"}') ?? 0) >= 2, metrics);
+    // How the loop waited: one mode at a time; the two pings woke it; the second came while hot, and its request's
+    // TUN fd (odds 1 at first) asked for an answer spin, caught or missed.
+    assert.equal(['idle', 'hot', 'busy', 'libuv'].reduce((n, mode) => n + (metricValue(metrics, `tun_driver_io_wait_mode{mode="${mode}",daemon="relay"}`) ?? NaN), 0), 1, metrics);
+    assert.ok((metricValue(metrics, 'tun_driver_io_wait_wakes_total{daemon="relay"}') ?? 0) >= 2, metrics);
+    const spins = ['caught', 'missed'].map((outcome) => metricValue(metrics, `tun_driver_io_wait_answer_spins_total{outcome="${outcome}",daemon="relay"}`) ?? NaN);
+    assert.ok(spins[0] + spins[1] >= 1, metrics);
     relay.child.kill('SIGUSR1');
     await new Promise((res) => setTimeout(res, 300));
     assert.match(relay.stderr(), /relay: counters: requests 2, replies 2,/);

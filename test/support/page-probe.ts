@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     const shown = {
       mode: await page.textContent('#mode'),
       device: await page.textContent('#device'),
+      ioWait: await page.textContent('#iowait'),
       rows: await page.$$eval('#diagram table tr', (rows) => rows.slice(1).map((r) => (r as HTMLElement).innerText)),
       first,
       last,
