@@ -268,3 +268,41 @@ test('the answer spin: a wake whose answer comes back soon is followed by a spin
     for (const f of [trigger, req, ans]) f.done();
   }
 });
+
+test('the answer spin stays within SPIN_BUDGET of the time, however often its answers come late', async () => {
+  const { spawn } = await import('node:child_process');
+  const { SPIN_BUDGET } = await import('./poll-loop.js');
+  const [trigger, req, ans] = [fifo(), fifo(), fifo()];
+  // The echo answers each request 0.3 ms late: every spin after a trigger would catch it, after spinning ~0.3 ms.
+  const echo = spawn(process.execPath, ['-e', `const fs = require('fs'); const r = fs.openSync(${JSON.stringify(req.path)}, 'r'); const w = fs.openSync(${JSON.stringify(ans.path)}, 'w'); const b = Buffer.alloc(64);
+    for (;;) { const n = fs.readSync(r, b); const t = process.hrtime.bigint(); while (process.hrtime.bigint() - t < 300000n); if (n > 0) fs.writeSync(w, b.subarray(0, n)); }`], { stdio: 'ignore' });
+  // A loop without the busy mode, so that the spin's budget is all that limits it while the exchange runs back to back.
+  const loop = new PollLoop(false);
+  let running = true;
+  let exchanges = 0;
+  const unwatchTrigger = loop.watch(trigger.fd, () => writeSync(req.fd, trigger.drain()));
+  const unwatchAns = loop.watch(ans.fd, () => {
+    ans.drain();
+    exchanges++;
+    if (running) writeSync(trigger.fd, 'x'); // the next request at once
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    writeSync(trigger.fd, 'x');
+    await new Promise((r) => setTimeout(r, 600));
+    running = false;
+    const elapsed = performance.now() - t0;
+    const s = loop.stats();
+    assert.ok(exchanges >= 100, `only ${exchanges} exchanges in ${elapsed.toFixed(0)} ms`);
+    // Without the budget the loop spins for most of each exchange (~0.3 ms of every ~0.4); with it, SPIN_BUDGET of each
+    // 100 ms window, plus the one spin (<= 0.5 ms) that crosses the limit.
+    assert.ok(s.spinMs <= elapsed * SPIN_BUDGET * 1.5 + 2, `${s.spinMs} ms of ${elapsed.toFixed(0)} spent spinning: ${JSON.stringify(s)}`);
+    assert.ok(s.spinHits >= 10, JSON.stringify(s));
+  } finally {
+    echo.kill();
+    unwatchTrigger();
+    unwatchAns();
+    for (const f of [trigger, req, ans]) f.done();
+  }
+});
