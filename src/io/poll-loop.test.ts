@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, readSync, rmSync, writeSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,15 @@ function fifo(): { fd: number; path: string; drain: () => string; done: () => vo
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Another process that blocks in read() on the FIFO at `reqPath` and writes
+ * what it read to the one at `ansPath`, `delayUs` microseconds later (busy-waiting).
+ */
+function startEcho(reqPath: string, ansPath: string, delayUs: number): ChildProcess {
+  return spawn(process.execPath, ['-e', `const fs = require('fs'); const r = fs.openSync(${JSON.stringify(reqPath)}, 'r'); const w = fs.openSync(${JSON.stringify(ansPath)}, 'w'); const b = Buffer.alloc(64);
+    for (;;) { const n = fs.readSync(r, b); const t = process.hrtime.bigint(); while (process.hrtime.bigint() - t < ${delayUs * 1000}n); if (n > 0) fs.writeSync(w, b.subarray(0, n)); }`], { stdio: 'ignore' });
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -185,7 +194,6 @@ test('an FdReader on a PollLoop reads batches, and reports a closed fd once as T
 });
 
 test('adaptive: a wake rate above BUSY_WAKES_PER_S sends the loop to libuv (busy); a slow trickle brings it back hot; a plain loop stays hot', async () => {
-  const { spawn } = await import('node:child_process');
   const { BUSY_WAKES_PER_S } = await import('./poll-loop.js');
   for (const adaptive of [true, false]) {
     const dir = mkdtempSync(join(tmpdir(), 'td-poll-fast-'));
@@ -234,14 +242,12 @@ test('adaptive: a wake rate above BUSY_WAKES_PER_S sends the loop to libuv (busy
 });
 
 test('the answer spin: a wake whose answer comes back soon is followed by a spin that catches it; an fd whose wakes get no answer learns not to spin', async () => {
-  const { spawn } = await import('node:child_process');
   const { SPIN_MS } = await import('./poll-loop.js');
   // trigger: the "request" this test writes; req: where the loop's callback forwards it; ans: where another process echoes it.
   const [trigger, req, ans] = [fifo(), fifo(), fifo()];
   const [reqPath, ansPath] = [req.path, ans.path];
-  // The echo blocks in read() on req and writes each byte straight back to ans: an answer within tens of microseconds.
-  const echo = spawn(process.execPath, ['-e', `const fs = require('fs'); const r = fs.openSync(${JSON.stringify(reqPath)}, 'r'); const w = fs.openSync(${JSON.stringify(ansPath)}, 'w'); const b = Buffer.alloc(64);
-    for (;;) { const n = fs.readSync(r, b); if (n > 0) fs.writeSync(w, b.subarray(0, n)); }`], { stdio: 'ignore' });
+  // The echo answers at once: within tens of microseconds.
+  const echo = startEcho(reqPath, ansPath, 0);
   const loop = new PollLoop();
   let answers = 0;
   const unwatchTrigger = loop.watch(trigger.fd, () => writeSync(req.fd, trigger.drain()));
@@ -270,12 +276,10 @@ test('the answer spin: a wake whose answer comes back soon is followed by a spin
 });
 
 test('the answer spin stays within SPIN_BUDGET of the time, however often its answers come late', async () => {
-  const { spawn } = await import('node:child_process');
   const { SPIN_BUDGET } = await import('./poll-loop.js');
   const [trigger, req, ans] = [fifo(), fifo(), fifo()];
   // The echo answers each request 0.3 ms late: every spin after a trigger would catch it, after spinning ~0.3 ms.
-  const echo = spawn(process.execPath, ['-e', `const fs = require('fs'); const r = fs.openSync(${JSON.stringify(req.path)}, 'r'); const w = fs.openSync(${JSON.stringify(ans.path)}, 'w'); const b = Buffer.alloc(64);
-    for (;;) { const n = fs.readSync(r, b); const t = process.hrtime.bigint(); while (process.hrtime.bigint() - t < 300000n); if (n > 0) fs.writeSync(w, b.subarray(0, n)); }`], { stdio: 'ignore' });
+  const echo = startEcho(req.path, ans.path, 300);
   // A loop without the busy mode, so that the spin's budget is all that limits it while the exchange runs back to back.
   const loop = new PollLoop(false);
   let running = true;
