@@ -34,7 +34,6 @@ import { cpuSeconds } from './proc-cpu.js';
 const TCP_SECONDS = Number(process.env.BENCH_TCP_SECONDS ?? 10);
 const UDP_SECONDS = Number(process.env.BENCH_UDP_SECONDS ?? 5);
 const LAB = 'bench-ovl';
-const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Figures {
@@ -74,25 +73,19 @@ function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] 
       pids: () => [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0),
       tunTxDropped: async () => {
         let n = 0;
-        for (const h of [1, 2]) n += (await statusOf(c, h)).offloads.tunTxDropped;
+        for (const h of [1, 2]) n += (await c.status(h)).offloads.tunTxDropped;
         return n;
       },
       ioWait: async () => {
         const parts: string[] = [];
         for (const h of [1, 2]) {
-          const w = (await statusOf(c, h)).ioWait;
-          parts.push(w.mode === 'libuv' ? `host-${h} libuv` : `host-${h} ${w.mode}, ${w.wakes} wakes, ${w.slices} slices (${w.emptyPolls} empty), ${w.spins} answer spins (${w.spinHits} caught), went hot ${w.heated}x, busy ${w.busied}x`);
+          const w = (await c.status(h)).ioWait;
+          parts.push(!w || w.mode === 'libuv' ? `host-${h} ${w?.mode ?? 'no io-wait in status'}` : `host-${h} ${w.mode}, ${w.wakes} wakes, ${w.slices} slices (${w.emptyPolls} empty), ${w.spins} answer spins (${w.spinHits} caught), went hot ${w.heated}x, busy ${w.busied}x`);
         }
         return parts.join('; ');
       },
     };
   };
-}
-
-/** `tun-driver status --json` of host h's overlay. */
-async function statusOf(c: OverlayCluster, h: number): Promise<any> {
-  const r = await c.lab.run(`host-${h}`, process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
-  return JSON.parse(r.stdout)[0];
 }
 
 async function sh(lab: Lab, node: string, cmd: string, ...args: string[]): Promise<string> {

@@ -263,7 +263,7 @@ test('the answer spin: a wake whose answer comes back soon is followed by a spin
     const s = loop.stats();
     // Without the spin nothing is caught; on a busy machine some echoes take longer than SPIN_MS, so not all.
     assert.ok(s.spinHits >= ROUNDS / 4, `${s.spinHits} of ${s.spins} spins caught an answer (${SPIN_MS} ms each at most): ${JSON.stringify(s)}`);
-    // The answers' fd is never followed by anything: after about 6 misses it spins only to explore (1 wake in 32).
+    // The answers' fd is never followed by anything: after about 6 misses it spins only to explore (once in 250 ms).
     // A loop that spun after every wake would have spun 2 x ROUNDS times.
     assert.ok(s.spins <= ROUNDS + 10, `${s.spins} spins for ${ROUNDS} requests: ${JSON.stringify(s)}`);
     assert.ok(s.spinMs <= s.spins * (SPIN_MS + 1), JSON.stringify(s));

@@ -29,8 +29,8 @@
 // whose wakes have been followed by another packet within SPIN_MS, the
 // loop polls without sleeping (poll(0), then sched_yield so that a task
 // woken on this CPU runs at once) for up to SPIN_MS. Each fd learns its
-// own odds (an average over its recent spins, with one spin in
-// EXPLORE_EVERY wakes taken anyway so the odds can recover): the node
+// own odds (an average over its recent spins, with one spin every
+// EXPLORE_MS taken anyway so the odds can recover): the node
 // that sent a request spins after TUN wakes, the node that answers learns
 // that nothing follows its answer and does not spin. Spinning never takes
 // more than SPIN_BUDGET of the time in a rate window, and never while
@@ -58,8 +58,8 @@ export const SPIN_MS = 0.5;
 const SPIN_ODDS = 0.5;
 /** Weight of one spin's outcome in an fd's odds. */
 const SPIN_LEARN = 0.125;
-/** An fd whose odds are low still spins after one wake in this many, to see whether they changed. */
-const EXPLORE_EVERY = 32;
+/** An fd whose odds are low still spins once in this many ms (after a wake), to see whether they changed. */
+const EXPLORE_MS = 250;
 /** Spinning takes at most this share of a rate window. */
 export const SPIN_BUDGET = 0.1;
 /** Longest run of back-to-back waits before libuv gets an iteration. */
@@ -103,8 +103,8 @@ interface Watched {
   poller: NativePoller;
   /** Recent share of spins after this fd's wakes that caught a packet (0..1). */
   spinOdds: number;
-  /** Wakes since this fd last spun, for the exploring spin. */
-  sinceSpin: number;
+  /** When a wake on this fd last asked for a spin (performance.now()), for the exploring spin. */
+  lastSpinAt: number;
 }
 
 /**
@@ -159,7 +159,7 @@ export class PollLoop {
       this.woke(1);
       if (!this.busy) this.heat();
     });
-    const w: Watched = { fd, onReadable, poller, spinOdds: 1, sinceSpin: 0 };
+    const w: Watched = { fd, onReadable, poller, spinOdds: 1, lastSpinAt: 0 };
     if (!this.hot) poller.start(C.POLL_READABLE);
     this.update([...this.watched, w]);
     return () => {
@@ -245,16 +245,20 @@ export class PollLoop {
         }
       }
       let n = 0;
-      spinFor = 0;
-      spinOver = watched;
+      let handled = 0;
       for (let i = 0; i < watched.length; i++) {
         if (ready & (1 << i) && this.watched.includes(watched[i])) {
           watched[i].onReadable(0);
           n++;
-          if (this.wantsSpin(watched[i])) spinFor |= 1 << i;
+          handled |= 1 << i;
         }
       }
       this.lastPacketAt = performance.now();
+      spinFor = 0;
+      spinOver = watched;
+      for (let i = 0; handled !== 0 && i < watched.length; i++) {
+        if (handled & (1 << i) && this.wantsSpin(watched[i], this.lastPacketAt)) spinFor |= 1 << i;
+      }
       this.woke(n);
       if (!this.hot || this.lastPacketAt > until) break;
     }
@@ -264,10 +268,10 @@ export class PollLoop {
   };
 
   /** Whether a wake on `w` should be followed by an answer spin (its odds, an exploring spin, the budget). */
-  private wantsSpin(w: Watched): boolean {
+  private wantsSpin(w: Watched, now: number): boolean {
     if (this.windowSpinMs >= SPIN_BUDGET * RATE_WINDOW_MS) return false;
-    if (w.spinOdds >= SPIN_ODDS || ++w.sinceSpin >= EXPLORE_EVERY) {
-      w.sinceSpin = 0;
+    if (w.spinOdds >= SPIN_ODDS || now - w.lastSpinAt >= EXPLORE_MS) {
+      w.lastSpinAt = now;
       return true;
     }
     return false;

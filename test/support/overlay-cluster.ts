@@ -16,6 +16,7 @@ import type { JsonObject } from '../../src/cni/net-conf.js';
 import { writeSubnetEnv } from '../../src/etcd/subnet-env.js';
 import { parseCidr } from '../../src/packet/addr.js';
 import { parseCidr6 } from '../../src/packet/addr6.js';
+import type { OverlayStatus } from '../../src/control/daemon-status.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -91,11 +92,16 @@ export class OverlayCluster {
     return r.stdout;
   }
 
-  /** The subnets host i's daemon routes to right now (from `tun-driver status --json`). */
-  async peers(host: number): Promise<string[]> {
+  /** What host i's daemon says of itself (`tun-driver status --json`). */
+  async status(host: number): Promise<OverlayStatus> {
     const r = await this.lab.run(`host-${host}`, process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
     if (r.code !== 0) throw new Error(`status on host-${host}: ${r.stderr}`);
-    return (JSON.parse(r.stdout)[0].peers as Array<{ subnet: string }>).map((p) => p.subnet).sort();
+    return JSON.parse(r.stdout)[0] as OverlayStatus;
+  }
+
+  /** The subnets host i's daemon routes to right now. */
+  async peers(host: number): Promise<string[]> {
+    return (await this.status(host)).peers.map((p) => p.subnet).sort();
   }
 
   writeLeases(nodes: LeaseEntry[], network = NETWORK): void {
