@@ -61,6 +61,8 @@ export class Icmp6Relay {
   private readonly trace?: (line: string) => void;
   /** This host's addresses, as ipv6Key strings. */
   private readonly local: ReadonlySet<string>;
+  /** A flow's pinger address as bytes, for the error rewrite (which copies it). */
+  private readonly pingerBytes = new Uint8Array(16);
   private readonly tunRx: RxBatch;
   private readonly netRx: RxBatch;
   /** Requests to send: ICMPv6 spans into the buffer the TUN batch was read into. */
@@ -300,9 +302,8 @@ export class Icmp6Relay {
       // An error this very host generated (its neighbour discovery for the
       // next hop failed) has a local source: present it as the destination's.
       const from = this.local.has(src) ? quoted.dst().slice() : undefined;
-      const pinger = new Uint8Array(16);
-      writeIPv6Key(flow.src, pinger);
-      rewriteError6(ip, icmp, this.quote, pinger, flow.id, from);
+      writeIPv6Key(flow.src, this.pingerBytes);
+      rewriteError6(ip, icmp, this.quote, this.pingerBytes, flow.id, from);
       if (icmp.type === ICMP6_TYPE.PACKET_TOO_BIG) counters.packetTooBig++;
       flow.errors++;
       counters.errorsRelayed++;

@@ -378,8 +378,8 @@ describe('tun-driver overlay, IPv6-only over an IPv6 underlay', { skip: ROOT_SKI
       assert.deepEqual(addrs.flatMap((l) => l.addr_info.map((a) => a.family)).filter(Boolean), ['inet6'], `${pod(h, 1)} has one global address, IPv6`);
     }
     await answeredOverIPv6Underlay(lab, [[pod(1, 1), ['-6', c.podIp6(2, 1)]], [pod(2, 1), ['-6', c.podIp6(1, 1)]]]);
-    const [s] = JSON.parse((await lab.run('host-1', process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json'])).stdout);
+    const s = await c.status(1);
     assert.match(s.subnet, /^fd00:10:244:[0-9a-f]+::\/64$/);
-    assert.deepEqual(s.peers.map((p: { publicIp: string; subnet: string }) => [p.publicIp, /^fd00:10:244:[0-9a-f]+::\/64$/.test(p.subnet)]), [['[2001:db8:100::2]', true]]);
+    assert.deepEqual(s.peers.map((p) => [p.publicIp, /^fd00:10:244:[0-9a-f]+::\/64$/.test(p.subnet)]), [['[2001:db8:100::2]', true]]);
   });
 });
