@@ -73,7 +73,7 @@ function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] 
       pids: () => [1, 2].map((h) => c.daemons.get(h)?.child.pid ?? 0).filter((p) => p > 0),
       tunTxDropped: async () => {
         let n = 0;
-        for (const h of [1, 2]) n += (await c.status(h)).offloads.tunTxDropped;
+        for (const h of [1, 2]) n += (await c.status(h)).offloads?.tunTxDropped ?? 0;
         return n;
       },
       ioWait: async () => {

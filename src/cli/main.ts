@@ -7,6 +7,7 @@ import { labCommands } from './lab-commands.js';
 import { tunCommands } from './tun-commands.js';
 import { relayCommand } from './relay-command.js';
 import { overlayCommand } from './overlay-command.js';
+import { teardownCommand } from './teardown-command.js';
 import { statusCommand } from './status-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { keygenCommand, pubkeyCommand } from './key-commands.js';
@@ -32,6 +33,7 @@ Exit codes: 0 ok, 1 run-time failure, 2 bad input or missing privilege (nothing 
   program.addCommand(labCommands());
   program.addCommand(relayCommand());
   program.addCommand(overlayCommand());
+  program.addCommand(teardownCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   program.addCommand(keygenCommand());

@@ -26,6 +26,10 @@ import { readPresharedKeyFile, readPrivateKeyFile } from './key-commands.js';
 import { NodeKeyPair } from '../wireguard/keys.js';
 import { WgPeer } from '../wireguard/peer.js';
 import { Overlay, UdpNetwork } from '../overlay/overlay.js';
+import { BackendType, isKernelBackend, PublishedBackend } from '../backend/backend.js';
+import { vxlanRecord } from '../backend/vxlan/vxlan-data.js';
+import { BACKEND_TYPES, NetworkConfig, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT, VxlanConfig } from '../etcd/network-config.js';
+import { runKernelAgent } from './kernel-agent.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { OffloadMode } from '../tun/offload.js';
@@ -68,6 +72,11 @@ interface OverlayFlags extends CaptureFlags {
   privateKey?: string;
   presharedKey?: string;
   allowPlaintextPeers?: boolean;
+  backend?: string;
+  vni?: string;
+  directRouting?: boolean;
+  gbp?: boolean;
+  removeOnExit?: boolean;
 }
 
 export function overlayCommand(): Command {
@@ -98,6 +107,11 @@ export function overlayCommand(): Command {
     .option('--private-key <file>', 'speak WireGuard to every node with a key (tun-driver keygen or wg genkey makes one; docs/security.md); the public key is published with this node\'s lease')
     .option('--preshared-key <file>', 'with --private-key: a WireGuard preshared key (base64, as wg genpsk prints) every handshake mixes in; flannel\'s Backend.PSK does the same in etcd mode')
     .option('--allow-plaintext-peers', 'with --private-key: still talk unencrypted to nodes that have no key (default: drop their traffic)')
+    .option('--backend <type>', `leases file mode: how packets cross nodes: ${BACKEND_TYPES.join(', ')} (default udp, or wireguard with --private-key); etcd mode takes Backend.Type from the config (docs/backends.md)`)
+    .option('--vni <n>', `leases file mode, vxlan: the VXLAN network identifier (device flannel.<vni>; default ${VXLAN_DEFAULT_VNI}); etcd: Backend.VNI`)
+    .option('--direct-routing', 'leases file mode, vxlan: peers on this node\'s link get a plain route via their public IP, no encapsulation (flannel\'s DirectRouting)')
+    .option('--gbp', 'leases file mode, vxlan: the VXLAN Group Based Policy extension (flannel\'s GBP)')
+    .option('--remove-on-exit', 'vxlan, host-gw: remove the devices, neighbours, FDB entries and routes on exit (by default they stay, so pods keep talking while the agent restarts)')
     .option('--trace', 'print one line per packet on stdout')
     .option('--json-log', 'log JSON lines instead of text')
     .addHelpText('after', `
@@ -108,6 +122,8 @@ Examples:
   tun-driver overlay --etcd-endpoints http://198.51.100.1:2379 --public-ip 198.51.100.1 --ip-masq
   tun-driver overlay --etcd-endpoints https://198.51.100.1:2379 --etcd-cafile ca.pem --etcd-certfile node.pem --etcd-keyfile node-key.pem --public-ip 198.51.100.1
   tun-driver overlay ... --leases leases.json --private-key /etc/tun-driver/key   # WireGuard to nodes whose lease has "publicKey"
+  tun-driver overlay ... --leases leases.json --backend vxlan      # the kernel carries: flannel.1, UDP 8472
+  tun-driver overlay ... --leases leases.json --backend host-gw    # routes via each node's public IP, no encapsulation
   tun-driver lab up --preset cluster --etcd && tun-driver lab exec host-1 -- tun-driver overlay ...
 
 With etcd, the node reads <prefix>/config (flannel's {"Network": ...,
@@ -129,7 +145,15 @@ With --private-key the overlay speaks WireGuard (Noise IKpsk2, as
 wireguard-go does) to every node whose lease names a public key; any
 WireGuard implementation configured with this node's public key, endpoint
 and subnet is a peer like any other. In etcd mode, "Backend": {"Type":
-"wireguard", "ListenPort": 51820, "PSK": "..."} makes the key mandatory.`)
+"wireguard", "ListenPort": 51820, "PSK": "..."} makes the key mandatory.
+
+With the kernel backends (--backend vxlan|host-gw, or "Backend": {"Type":
+"vxlan", "VNI": 1, "Port": 8472, "DirectRouting": false} / {"Type":
+"host-gw"} in etcd) the agent only programs the kernel, as flannel does:
+device flannel.<VNI>, a neighbour, an FDB entry and an onlink route per
+node (vxlan), or a route via each node's public IP (host-gw). Stopping
+the agent leaves them in place and a new one adopts them; --remove-on-exit
+or 'tun-driver overlay-teardown' removes them (docs/backends.md).`)
     .action(runOverlay);
 }
 
@@ -174,10 +198,11 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   if (flags.publicIpv6 !== undefined && !publicIpv6) throw usageError(`--public-ipv6 ${flags.publicIpv6}: not an IPv6 address${parseIPv4(flags.publicIpv6) !== undefined ? ' (an IPv4 one goes to --public-ip)' : ''}`);
   if (flags.allowPlaintextPeers && !flags.privateKey) throw usageError('--allow-plaintext-peers goes with --private-key (without a key every peer is plaintext)');
   if (flags.presharedKey && !flags.privateKey) throw usageError('--preshared-key goes with --private-key (a preshared key is mixed into WireGuard handshakes)');
+  const kernelFlags = checkBackendFlags(flags);
   const log = createLogger('overlay', { json: flags.jsonLog });
   let keys: NodeKeyPair | undefined = flags.privateKey ? readPrivateKeyFile(flags.privateKey, log) : undefined;
   const pskFlag = flags.presharedKey ? readPresharedKeyFile(flags.presharedKey, log) : undefined;
-  const openControlPlane = controlPlaneFromFlags(flags, publicIp, keys?.publicKey, publicIpv6);
+  const openControlPlane = controlPlaneFromFlags(flags, publicIp, keys?.publicKey, publicIpv6, kernelFlags);
   checkInterfaceName(flags.tun);
   if (flags.via) checkInterfaceName(flags.via);
   if (!['auto', 'on', 'off'].includes(flags.offload)) throw usageError(`--offload ${flags.offload}: use auto, on or off`);
@@ -214,6 +239,25 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     await plane.abandon();
     if (flags.ip6Masq && !publicIpv6) throw usageError('--ip6-masq needs a dual-stack network: an IPv6 --network and --subnet (or "EnableIPv6" in etcd\'s config)');
     throw usageError('--public-ipv6 needs a dual-stack network: an IPv6 --network and --subnet (or "EnableIPv6" in etcd\'s config)');
+  }
+  const backend = backendOf(plane, flags, keys !== undefined);
+  if (flags.backend !== undefined && backend !== flags.backend) {
+    await plane.abandon();
+    throw usageError(`--backend ${flags.backend}: etcd's network config says "Backend": {"Type": "${backend}"}, and every node of a network runs its backend`);
+  }
+  if (isKernelBackend(backend)) {
+    if (keys || flags.allowPlaintextPeers || flags.mtu !== undefined || flags.pcap !== undefined || flags.trace) {
+      await plane.abandon();
+      throw usageError(`the ${backend} backend has the kernel carry the packets: --private-key, --allow-plaintext-peers, --mtu, --pcap and --trace are for the udp and wireguard backends`);
+    }
+    return runKernelAgent({
+      type: backend, plane, publicIp, publicIpv6, vxlan: plane instanceof EtcdControlPlane && plane.vxlan ? plane.vxlan : kernelFlags.vxlan,
+      subnetFile: flags.subnetFile, ipMasq: flags.ipMasq ?? false, ip6Masq: flags.ip6Masq ?? false, removeOnExit: flags.removeOnExit ?? false, log, metricsAt,
+    });
+  }
+  if (flags.removeOnExit) {
+    await plane.abandon();
+    throw usageError(`--remove-on-exit is for the kernel backends (vxlan, host-gw): the ${backend} backend's TUN always goes with the daemon`);
   }
   if (ipv6 && pathMtu < IPV6.MIN_MTU) {
     await plane.abandon();
@@ -384,7 +428,31 @@ function describeCertificate(security: EtcdSecurity): string {
   }
 }
 
-function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey: string | undefined, publicIpv6?: Uint8Array): () => Promise<ControlPlane> {
+/** The backend flags of leases-file mode, checked: which backend (if given) and the vxlan fields. */
+interface BackendFlags {
+  backend?: BackendType;
+  vxlan: VxlanConfig;
+}
+
+function checkBackendFlags(flags: OverlayFlags): BackendFlags {
+  const b = flags.backend;
+  if (b !== undefined && !(BACKEND_TYPES as readonly string[]).includes(b)) throw usageError(`--backend ${b}: use ${BACKEND_TYPES.join(', ')}`);
+  if (b === 'wireguard' && !flags.privateKey) throw usageError('--backend wireguard needs --private-key FILE (tun-driver keygen --out FILE makes one)');
+  if (b === 'udp' && flags.privateKey) throw usageError('--backend udp is plaintext: drop --private-key, or use --backend wireguard');
+  if ((flags.vni !== undefined || flags.directRouting || flags.gbp) && b !== 'vxlan') throw usageError('--vni, --direct-routing and --gbp are for --backend vxlan');
+  if (flags.etcdEndpoints !== undefined && (flags.vni !== undefined || flags.directRouting || flags.gbp)) throw usageError('--vni, --direct-routing and --gbp are leases file mode flags: with etcd, put VNI, DirectRouting and GBP in the config\'s Backend');
+  const vni = flags.vni === undefined ? VXLAN_DEFAULT_VNI : intOption('--vni', flags.vni, 1, VXLAN_MAX_VNI);
+  const port = flags.port === undefined ? VXLAN_PORT : intOption('--port', flags.port, 1, 65535);
+  return { ...(b ? { backend: b as BackendType } : {}), vxlan: { vni, port, gbp: flags.gbp ?? false, directRouting: flags.directRouting ?? false } };
+}
+
+/** The backend this node runs: etcd's Backend.Type, or --backend (default udp, wireguard with a key). */
+function backendOf(plane: ControlPlane, flags: OverlayFlags, hasKey: boolean): BackendType {
+  if (plane instanceof EtcdControlPlane) return plane.networkBackend;
+  return (flags.backend as BackendType | undefined) ?? (hasKey ? 'wireguard' : 'udp');
+}
+
+function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey: string | undefined, publicIpv6: Uint8Array | undefined, backendFlags: BackendFlags): () => Promise<ControlPlane> {
   const fileFlags = (['network', 'subnet', 'leases', 'port'] as const).filter((f) => flags[f] !== undefined);
   // flannel's environment: FLANNELD_ETCD_ENDPOINTS selects etcd mode too, unless leases file flags are given.
   if (flags.etcdEndpoints !== undefined && fileFlags.length) throw usageError(`--${fileFlags[0]} is for leases file mode; with --etcd-endpoints the network, subnet and port come from etcd (${flags.etcdPrefix}/config)`);
@@ -394,7 +462,12 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
     if (!/^\/[^\s]*[^/\s]$/.test(flags.etcdPrefix)) throw usageError(`--etcd-prefix ${flags.etcdPrefix}: use a key path like /coreos.com/network (leading /, no trailing /)`);
     const leaseTtlSeconds = intOption('--subnet-lease-ttl', flags.subnetLeaseTtl, 2, 7 * 86400);
     const connectTimeoutMs = intOption('--etcd-timeout', flags.etcdTimeout, 1, 600) * 1000;
-    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey, security, publicIpv6 });
+    // A kernel backend's record names this node's VTEP MACs (vxlan), known before its device exists.
+    const backend = (config: NetworkConfig): PublishedBackend | undefined =>
+      config.backend === 'vxlan' ? vxlanRecord(config.vxlan!.vni, publicIp, !!config.ipv4, !!config.ipv6 && !!publicIpv6)
+        : config.backend === 'host-gw' ? { type: 'host-gw', data: null, ...(config.ipv6 ? { v6Data: null } : {}) }
+          : undefined;
+    return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey, security, publicIpv6, backend });
   }
   const missing = (['network', 'subnet', 'leases'] as const).filter((f) => flags[f] === undefined);
   if (missing.length) throw usageError(`give --${missing.join(', --')} (leases file mode), or --etcd-endpoints (etcd mode)`);
@@ -414,8 +487,10 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
     if (subnet6.length > 64) throw usageError(`--subnet ${formatCidr6(subnet6, false)}: use /64 or shorter (pods' addresses come from it)`);
     ipv6 = { network6, subnet6 };
   }
-  const port = flags.port === undefined ? DEFAULT_PORT : intOption('--port', flags.port, 1, 65535);
-  const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!, publicKey, ipv6);
+  const kernel = backendFlags.backend !== undefined && isKernelBackend(backendFlags.backend);
+  // A kernel backend's port is the VXLAN one (8472) or none: the leases file's per-node ports are the udp backend's.
+  const port = kernel ? backendFlags.vxlan.port : flags.port === undefined ? DEFAULT_PORT : intOption('--port', flags.port, 1, 65535);
+  const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!, publicKey, ipv6, kernel);
   return async () => plane;
 }
 

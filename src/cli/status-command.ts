@@ -5,7 +5,7 @@ import { TunDriverError } from '../errors.js';
 import { queryStatus } from '../control/control-server.js';
 import { listControlSockets } from '../control/paths.js';
 import { printJson } from './output.js';
-import { DaemonStatus, IoWaitStatus, isEtcdLeases } from '../control/daemon-status.js';
+import { DaemonStatus, IoWaitStatus, isEtcdLeases, KernelBackendStatus } from '../control/daemon-status.js';
 
 type Status = DaemonStatus;
 
@@ -19,7 +19,7 @@ function describeIoWait(w: IoWaitStatus | undefined): string[] {
 }
 
 function describe(s: Status): string {
-  const head = `${s.mode} on ${s.device} (pid ${s.pid}, up ${s.uptimeSeconds} s)`;
+  const head = `${s.mode === 'overlay' && s.backend ? `overlay (${s.backend})` : s.mode} on ${s.device} (pid ${s.pid}, up ${s.uptimeSeconds} s)`;
   const drops = Object.entries(s.counters.dropped).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
   if (s.mode === 'relay') {
     const c = s.counters;
@@ -38,8 +38,22 @@ function describe(s: Status): string {
     lines.push(`  offloads: tun ${o.tun}, udp${o.udpGso ? ' gso' : ''}${o.udpGro ? ' gro' : ''}${!o.udpGso && !o.udpGro ? ' off' : ''}; split ${o.superPacketsRead} super-packets into ${o.segmentsSplit}, merged ${o.segmentsMerged} into ${o.runsWritten}; edge drops: ${edgeDrops}; ${s.device} transmit queue dropped ${o.tunTxDropped}`);
   }
   lines.push(...describeIoWait(s.ioWait));
+  if (s.kernel) return [...lines, ...describeKernel(s.kernel)].join('\n');
   for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`);
   return lines.join('\n');
+}
+
+/** A kernel backend: its devices with their counters, and each peer with the entries that carry traffic to it. */
+function describeKernel(k: KernelBackendStatus): string[] {
+  const lines = [`  backend ${k.type}${k.vni !== undefined ? ` vni ${k.vni} port ${k.port} vtep ${k.vtepMac}` : ''}; adopted at start: ${k.adopted.kept} entries kept, ${k.adopted.removed} stale removed`];
+  for (const d of k.devices) lines.push(`  device ${d.name}${d.mac ? ` ${d.mac}` : ''} mtu ${d.mtu}${d.up ? '' : ' DOWN'}: rx ${d.rxPackets} pkts ${d.rxBytes} bytes, tx ${d.txPackets} pkts ${d.txBytes} bytes, dropped rx ${d.rxDropped} tx ${d.txDropped}`);
+  for (const p of k.peers) {
+    lines.push(`  peer ${p.subnet}${p.subnet6 ? ` and ${p.subnet6}` : ''} at ${p.publicIp}${p.publicIpv6 ? ` [${p.publicIpv6}]` : ''} (${p.via}):`);
+    for (const e of p.entries) lines.push(`    ${e.kind === 'fdb' ? 'bridge fdb' : e.kind === 'neigh' ? 'ip neigh' : 'ip route'} ${e.text}`);
+  }
+  const skipped = Object.entries(k.skipped);
+  if (skipped.length) lines.push(`  leases skipped: ${skipped.map(([why, n]) => `${n}x ${why}`).join('; ')}`);
+  return lines;
 }
 
 export function statusCommand(): Command {

@@ -122,6 +122,39 @@ export type LeaseSourceStatus =
   | { source: string }
   | { source: 'etcd'; endpoints: string[]; key: string; leaseId: string; leaseTtlSeconds: number; lastRenewal: string; renewalFailing: boolean };
 
+/** One kernel entry a backend keeps for a peer, as `ip`/`bridge` would list it. */
+export interface EntryStatus {
+  kind: 'neigh' | 'fdb' | 'route';
+  /** The entry in `ip`/`bridge` syntax, e.g. "10.244.2.0 lladdr 0e:4c:c6:33:64:02 dev flannel.1 nud permanent". */
+  text: string;
+}
+
+/** A peer of a kernel backend and the entries that carry traffic to it. */
+export interface KernelPeerStatus {
+  subnet: string;
+  subnet6?: string;
+  publicIp: string;
+  publicIpv6?: string;
+  /** "vxlan" or "direct" (DirectRouting: a plain route via the peer's public IP), "host-gw". */
+  via: string;
+  entries: EntryStatus[];
+}
+
+/** What `tun-driver status` shows of a kernel backend. */
+export interface KernelBackendStatus {
+  type: 'vxlan' | 'host-gw';
+  /** The devices it owns (flannel.1, flannel-v6.1), or the underlay it routes on (host-gw). */
+  devices: Array<{ name: string; index: number; mtu: number; mac?: string; up: boolean; rxPackets: number; txPackets: number; rxBytes: number; txBytes: number; rxDropped: number; txDropped: number }>;
+  vni?: number;
+  port?: number;
+  vtepMac?: string;
+  peers: KernelPeerStatus[];
+  /** Leases left out since start, by reason. */
+  skipped: Record<string, number>;
+  /** What start found and did with the kernel state of a previous run. */
+  adopted: { kept: number; removed: number };
+}
+
 /** The offload edges: what was negotiated, and what the TUN edge has done (its counters). */
 export interface OffloadStatus extends OffloadCounters {
   /** What the TUN negotiated ("csum tso4 uso4 uso6", or "off"). */
@@ -149,7 +182,12 @@ export interface OverlayStatus {
   /** Its IPv6 underlay address (--public-ipv6), when it has one. */
   publicIpv6?: string;
   port: number;
-  offloads: OffloadStatus;
+  /** The user-space backends' offload edges (absent for a kernel backend, which has no TUN). */
+  offloads?: OffloadStatus;
+  /** flannel's Backend.Type this node runs: "udp" or "wireguard" (our TUN engine), "vxlan" or "host-gw" (the kernel carries). */
+  backend?: string;
+  /** A kernel backend's devices, entries per peer and skipped leases. */
+  kernel?: KernelBackendStatus;
   /** Present with --ip-masq: the nftables table that masquerades pod traffic leaving the network, and the subnet.env that says so. */
   ipMasq?: { table: string; subnetFile: string };
   /** With --ip6-masq: the ip6 nftables table that masquerades the pods' IPv6 traffic. */

@@ -13,7 +13,7 @@ import { describeSubnets, Lease, sameSubnets } from '../overlay/leases.js';
 import { ControlPlane, ControlPlaneEvents } from '../overlay/control-plane.js';
 import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-connection.js';
 import { NetworkConfig, parseNetworkConfig } from './network-config.js';
-import { configKey, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
+import { configKey, PublishedBackend, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
 import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
 import { readRememberedSubnet, readRememberedSubnet6 } from './subnet-env.js';
 import type { LeaseDelta } from '../overlay/lease-peers.js';
@@ -34,6 +34,11 @@ export interface EtcdControlPlaneOptions {
   security?: EtcdSecurity;
   /** This node's IPv6 underlay address (--public-ipv6), published as PublicIPv6 on a dual-stack network. */
   publicIpv6?: Uint8Array;
+  /**
+   * A kernel backend's record for this node, made once the config is read
+   * (the vxlan backend's VtepMAC): published instead of the udp/wireguard one.
+   */
+  backend?: (config: NetworkConfig) => PublishedBackend | undefined;
 }
 
 const NO_EVENTS: ControlPlaneEvents = { onChange: () => undefined, onWarning: () => undefined, onFatal: () => undefined };
@@ -51,6 +56,7 @@ export class EtcdControlPlane implements ControlPlane {
     private acquired: AcquiredSubnet,
     private leaseId: string,
     private watch: SubnetWatch,
+    private readonly backend?: PublishedBackend,
   ) {
     this.watchLease(acquired.lease);
   }
@@ -72,10 +78,11 @@ export class EtcdControlPlane implements ControlPlane {
       if (config.backend === 'wireguard' && !options.publicKey) {
         throw new TunDriverError('TUN_ERR_USAGE', `${key} says "Backend": {"Type": "wireguard"}: give this node --private-key FILE (tun-driver keygen --out FILE makes one)`);
       }
+      const backend = options.backend?.(config);
       const remembered = readRememberedSubnet(options.subnetFile);
       const remembered6 = readRememberedSubnet6(options.subnetFile);
       acquired = await retryUntil(options.endpoints, options.connectTimeoutMs, () =>
-        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, remembered6, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey, publicIpv6: options.publicIpv6 }),
+        acquireSubnet(client, { prefix: options.prefix, config, publicIp: options.publicIp, remembered, remembered6, ttlSeconds: options.leaseTtlSeconds, publicKey: options.publicKey, publicIpv6: options.publicIpv6, backend }),
       );
       // Under load (a cluster-wide restart of 1,000 nodes on one etcd) one call may miss its 3 s deadline: retry within --etcd-timeout.
       const lease = acquired.lease;
@@ -87,7 +94,7 @@ export class EtcdControlPlane implements ControlPlane {
         onProblem: (message) => plane?.events.onWarning(message),
       });
       await retryUntil(options.endpoints, options.connectTimeoutMs, () => watch.start());
-      plane = new EtcdControlPlane(client, options, config, acquired, leaseId, watch);
+      plane = new EtcdControlPlane(client, options, config, acquired, leaseId, watch, backend);
       return plane;
     } catch (err) {
       if (acquired) await settleWithin(acquired.lease.revoke());
@@ -124,6 +131,16 @@ export class EtcdControlPlane implements ControlPlane {
   /** This node's key under <prefix>/subnets/ (both subnets on a dual-stack network). */
   private get ownKey(): string {
     return subnetKey(this.options.prefix, this.subnet, this.acquired.subnet6);
+  }
+
+  /** The network config's backend (Backend.Type and its fields). */
+  get networkBackend(): NetworkConfig['backend'] {
+    return this.config.backend;
+  }
+
+  /** The config's vxlan fields (VNI, Port, GBP, DirectRouting), on a vxlan network. */
+  get vxlan(): NetworkConfig['vxlan'] {
+    return this.config.vxlan;
   }
 
   /** The network's preshared key (Backend.PSK of a wireguard backend), if it has one. */
@@ -205,7 +222,7 @@ export class EtcdControlPlane implements ControlPlane {
     try {
       // A read first: credentials etcd refuses change nothing.
       await client.get(configKey(o.prefix)).string();
-      acquired = await acquireSubnet(client, { prefix: o.prefix, config: this.config, publicIp: o.publicIp, remembered: this.subnet, remembered6: this.acquired.subnet6, ttlSeconds: o.leaseTtlSeconds, publicKey: this.publishedKey ?? o.publicKey, publicIpv6: o.publicIpv6 });
+      acquired = await acquireSubnet(client, { prefix: o.prefix, config: this.config, publicIp: o.publicIp, remembered: this.subnet, remembered6: this.acquired.subnet6, ttlSeconds: o.leaseTtlSeconds, publicKey: this.publishedKey ?? o.publicKey, publicIpv6: o.publicIpv6, backend: this.backend });
     } catch (err) {
       client.close();
       throw new TunDriverError('TUN_ERR_ETCD', `etcd refused the new credentials: ${describeEtcdError(err)}`, { cause: err });

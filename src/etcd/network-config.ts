@@ -24,13 +24,32 @@ export interface NetworkConfig {
   ipv4?: NetworkConfig4;
   /** The UDP port every node listens on (Backend.Port, or Backend.ListenPort for wireguard). */
   port: number;
-  /** Backend.Type: plain UDP, or WireGuard (every node needs --private-key). */
-  backend: 'udp' | 'wireguard';
+  /** Backend.Type: plain UDP or WireGuard in user space, or the kernel's VXLAN or plain routes (src/backend/). */
+  backend: 'udp' | 'wireguard' | 'vxlan' | 'host-gw';
+  /** Backend's fields of a vxlan network. */
+  vxlan?: VxlanConfig;
   /** Backend.PSK of a wireguard backend: the preshared key every handshake mixes in. */
   psk?: Uint8Array;
   /** With "EnableIPv6": the IPv6 network and the range of IPv6 subnets that may be leased. At least one of ipv4 and ipv6 is there. */
   ipv6?: NetworkConfig6;
 }
+
+/** flannel's vxlan Backend fields: {"Type": "vxlan", "VNI": 1, "Port": 8472, "GBP": false, "DirectRouting": false}. */
+export interface VxlanConfig {
+  vni: number;
+  /** The UDP port; 8472, the kernel's default, when the config has none (flannel's 0). */
+  port: number;
+  gbp: boolean;
+  directRouting: boolean;
+}
+
+/** flannel's (and the Linux kernel's) VXLAN port, and its default VNI. */
+export const VXLAN_PORT = 8472;
+export const VXLAN_DEFAULT_VNI = 1;
+export const VXLAN_MAX_VNI = 16777215;
+
+/** The backends tun-driver carries, as flannel names them in Backend.Type. */
+export const BACKEND_TYPES = ['udp', 'wireguard', 'vxlan', 'host-gw'] as const;
 
 /** The IPv4 half of a config. */
 export interface NetworkConfig4 {
@@ -83,6 +102,9 @@ const ConfigSchema = z
         Port: z.number().int().min(1).max(65535).optional(),
         ListenPort: z.number().int().min(1).max(65535).optional(),
         PSK: z.string().optional(),
+        VNI: z.number().int().optional(),
+        GBP: z.boolean().optional(),
+        DirectRouting: z.boolean().optional(),
       })
       .passthrough()
       .default({}),
@@ -110,7 +132,16 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
   }
   const c = parsed.data;
   const backend = c.Backend.Type;
-  if (backend !== 'udp' && backend !== 'wireguard') return fail(`Backend.Type "${backend}" is not supported: tun-driver carries the "udp" and "wireguard" backends`);
+  if (!(BACKEND_TYPES as readonly string[]).includes(backend)) return fail(`Backend.Type "${backend}" is not supported: tun-driver carries ${BACKEND_TYPES.map((t) => `"${t}"`).join(', ')}`);
+  const type = backend as NetworkConfig['backend'];
+  let vxlan: VxlanConfig | undefined;
+  if (type === 'vxlan') {
+    const vni = c.Backend.VNI ?? VXLAN_DEFAULT_VNI;
+    if (vni < 1 || vni > VXLAN_MAX_VNI) fail(`Backend.VNI ${vni} is outside 1..${VXLAN_MAX_VNI}`);
+    vxlan = { vni, port: c.Backend.Port ?? VXLAN_PORT, gbp: c.Backend.GBP ?? false, directRouting: c.Backend.DirectRouting ?? false };
+  } else if (c.Backend.VNI !== undefined || c.Backend.GBP !== undefined || (c.Backend.DirectRouting !== undefined && type !== 'host-gw')) {
+    fail(`Backend.VNI, GBP and DirectRouting are for "Type": "vxlan" (this config says "${type}")`);
+  }
   let psk: Uint8Array | undefined;
   if (c.Backend.PSK !== undefined) {
     if (backend !== 'wireguard') fail('Backend.PSK is for "Type": "wireguard"');
@@ -120,12 +151,12 @@ export function parseNetworkConfig(text: string, key: string): NetworkConfig {
       fail((err as Error).message.replace('as tun-driver keygen / pubkey print', 'as wg genpsk prints'));
     }
   }
-  const port = backend === 'wireguard' ? (c.Backend.ListenPort ?? WIREGUARD_PORT) : (c.Backend.Port ?? DEFAULT_PORT);
+  const port = type === 'wireguard' ? (c.Backend.ListenPort ?? WIREGUARD_PORT) : vxlan ? vxlan.port : (c.Backend.Port ?? DEFAULT_PORT);
   if (c.EnableIPv4 === false && !c.EnableIPv6) fail('EnableIPv4 is false and EnableIPv6 is not true: the network has no family left (an IPv6-only network: "EnableIPv4": false, "EnableIPv6": true, "IPv6Network": "fd00:10:244::/48")');
   const ipv4 = c.EnableIPv4 === false ? undefined : parseIPv4Config(c, fail);
   const ipv6 = c.EnableIPv6 ? parseIPv6Config(c, fail) : undefined;
   if (!c.EnableIPv6 && c.IPv6Network !== undefined) fail('IPv6Network is set but EnableIPv6 is not: add "EnableIPv6": true for a dual-stack network');
-  return { port, backend, ...(ipv4 ? { ipv4 } : {}), ...(psk ? { psk } : {}), ...(ipv6 ? { ipv6 } : {}) };
+  return { port, backend: type, ...(vxlan ? { vxlan } : {}), ...(ipv4 ? { ipv4 } : {}), ...(psk ? { psk } : {}), ...(ipv6 ? { ipv6 } : {}) };
 }
 
 /** The IPv4 fields (Network, SubnetLen, SubnetMin, SubnetMax), with flannel's defaults. */

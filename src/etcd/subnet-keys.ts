@@ -27,15 +27,22 @@ export const subnetKey = (prefix: string, subnet: Prefix | undefined, subnet6?: 
  * The record a node stores under its subnet key; a node with a key publishes it as flannel's wireguard backend does
  * (and, on a dual-stack network, in BackendV6Data too).
  */
-export function subnetRecord(publicIp: number, publicKey?: string, dualStack?: { publicIpv6?: Uint8Array }): string {
-  const backendData = publicKey ? { PublicKey: publicKey } : null;
+export function subnetRecord(publicIp: number, publicKey?: string, dualStack?: { publicIpv6?: Uint8Array }, backend?: PublishedBackend): string {
+  const backendData = backend ? backend.data : publicKey ? { PublicKey: publicKey } : null;
   return JSON.stringify({
     PublicIP: formatIPv4(publicIp),
     ...(dualStack?.publicIpv6 ? { PublicIPv6: formatIPv6(dualStack.publicIpv6) } : {}),
-    BackendType: publicKey ? 'wireguard' : 'udp',
+    BackendType: backend ? backend.type : publicKey ? 'wireguard' : 'udp',
     BackendData: backendData,
-    ...(dualStack ? { BackendV6Data: backendData } : {}),
+    ...(dualStack ? { BackendV6Data: backend ? (backend.v6Data ?? null) : backendData } : {}),
   });
+}
+
+/** What a kernel backend publishes in its node's record, in flannel's JSON (src/backend/): BackendType, BackendData, BackendV6Data. */
+export interface PublishedBackend {
+  type: string;
+  data: unknown;
+  v6Data?: unknown;
 }
 
 /** A subnet key's entry turned into a route, or the reason it cannot be one. */
@@ -76,17 +83,28 @@ export function parseSubnetEntry(prefix: string, key: string, value: string, con
   let publicIp: number | undefined;
   let publicIpv6: Uint8Array | undefined;
   let backendData: unknown;
+  let backendV6Data: unknown;
+  let backendType: unknown;
   try {
-    const record = JSON.parse(value) as { PublicIP?: unknown; PublicIPv6?: unknown; BackendData?: unknown };
+    const record = JSON.parse(value) as { PublicIP?: unknown; PublicIPv6?: unknown; BackendType?: unknown; BackendData?: unknown; BackendV6Data?: unknown };
     publicIp = typeof record.PublicIP === 'string' ? parseIPv4(record.PublicIP) : undefined;
     publicIpv6 = typeof record.PublicIPv6 === 'string' ? parseIPv6(record.PublicIPv6) : undefined;
     backendData = record.BackendData;
+    backendV6Data = record.BackendV6Data;
+    backendType = record.BackendType;
   } catch {
     // reported below
   }
   if (publicIp === undefined) return { problem: `${key}: value has no valid "PublicIP"` };
   // A plain first key: an object literal that opens with a spread is built on a slow path (route-table.ts).
   const lease: Lease = { publicIp, port: config.port, ...(subnet ? { subnet } : {}), ...(subnet6 ? { subnet6 } : {}), ...(publicIpv6 && subnet6 ? { publicIpv6 } : {}) };
+  // The kernel backends read their peers' records whole (VtepMAC); the user-space ones only a key.
+  if (config.backend === 'vxlan' || config.backend === 'host-gw') {
+    if (typeof backendType === 'string') lease.backendType = backendType;
+    if (backendData !== undefined && backendData !== null) lease.backendData = backendData;
+    if (backendV6Data !== undefined && backendV6Data !== null) lease.backendV6Data = backendV6Data;
+    return { lease };
+  }
   const publicKey = (backendData as { PublicKey?: unknown } | null | undefined)?.PublicKey;
   if (publicKey === undefined) return { lease };
   if (!isKeyText(publicKey)) return { problem: `${key}: BackendData.PublicKey is not a public key (44 characters of base64)` };

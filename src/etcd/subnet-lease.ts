@@ -12,7 +12,7 @@ import { formatIPv6, Prefix6, sameIPv6 } from '../packet/addr6.js';
 import { freeSubnets, freeSubnets6, isLeasable, isLeasable6, leasableCount } from './allocation.js';
 import { settleWithin } from './etcd-connection.js';
 import { bigIntToIPv6, ipv6ToBigInt, NetworkConfig, NetworkConfig4, NetworkConfig6 } from './network-config.js';
-import { parseSubnetEntry, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
+import { parseSubnetEntry, PublishedBackend, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
 
 export interface AcquireOptions {
   prefix: string;
@@ -26,6 +26,8 @@ export interface AcquireOptions {
   publicKey?: string;
   /** Published as PublicIPv6 on a dual-stack network (for an IPv6 underlay). */
   publicIpv6?: Uint8Array;
+  /** A kernel backend's record (BackendType vxlan with its VtepMAC, host-gw); without it the record says udp or wireguard. */
+  backend?: PublishedBackend;
 }
 
 export interface AcquiredSubnet {
@@ -70,7 +72,7 @@ export async function acquireSubnet(client: Etcd3, opts: AcquireOptions): Promis
   try {
     const leaseId = await lease.grant();
     const config6 = opts.config.ipv6;
-    const record = subnetRecord(opts.publicIp, opts.publicKey, config6 ? { publicIpv6: opts.publicIpv6 } : undefined);
+    const record = subnetRecord(opts.publicIp, opts.publicKey, config6 ? { publicIpv6: opts.publicIpv6 } : undefined, opts.backend);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const held = await listHeld(client, opts);
       const config4 = opts.config.ipv4;

@@ -2,7 +2,9 @@
 // byte for byte against iproute2) plus a call that sends it; the doc line
 // of each names the `ip` command it equals.
 import { MessageBuilder, parseAttrs, attrString, attrU32, attrU8, readU64, NlMessage } from './nl/codec.js';
-import { AF_UNSPEC, IFF, IFLA, IFLA_INFO, NLM_F, OPERSTATES, RTM, VETH_INFO } from './nl/constants.js';
+import { AF_UNSPEC, IFF, IFLA, IFLA_INFO, IFLA_VXLAN, NLM_F, OPERSTATES, RTM, VETH_INFO } from './nl/constants.js';
+import { ipv4Bytes } from '../packet/addr.js';
+import { get16, get32 } from '../packet/bytes.js';
 import { decodeIfInfo, encodeIfInfo, IFINFO_LEN } from './nl/structs.js';
 import { NetlinkError, NetlinkSocket } from './socket.js';
 import { TunDriverError } from '../errors.js';
@@ -36,6 +38,36 @@ export interface Link {
   /** ifindex of the bridge this link is enslaved to. */
   master?: number;
   stats?: LinkStats;
+  /** Its hardware address (IFLA_ADDRESS): 6 bytes on Ethernet-like devices, absent on a TUN. */
+  mac?: Uint8Array;
+  /** Kind "vxlan": what the device was made with (`ip -d link`). */
+  vxlan?: VxlanInfo;
+}
+
+/** A VXLAN device's parameters, as given to `ip link add ... type vxlan` and listed by `ip -d link`. */
+export interface VxlanInfo {
+  vni: number;
+  /** Source address of the outer packets: IPv4 as a number, IPv6 as 16 bytes; absent when unset. */
+  local?: number | Uint8Array;
+  /** ifindex of the underlay device (`dev`), 0 when unset. */
+  link: number;
+  /** Destination UDP port of the outer packets. */
+  port: number;
+  learning: boolean;
+  /** Group Based Policy extension on (`gbp`). */
+  gbp: boolean;
+}
+
+/** What `ip link add NAME address MAC type vxlan id VNI local IP dev LINK dstport PORT nolearning [gbp]` creates. */
+export interface VxlanSpec {
+  name: string;
+  mac?: Uint8Array;
+  vni: number;
+  local: number | Uint8Array;
+  /** ifindex of the underlay device; the kernel derives the MTU from it (its MTU - 50, or - 70 over IPv6). */
+  link?: number;
+  port: number;
+  gbp?: boolean;
 }
 
 const ACK = NLM_F.REQUEST | NLM_F.ACK;
@@ -59,6 +91,22 @@ export const linkRequests = {
   setNetns: (index: number, nsFd: number, newName?: string) => {
     const b = new MessageBuilder(RTM.NEWLINK, ACK).bytes(encodeIfInfo({ index })).attrU32(IFLA.NET_NS_FD, nsFd);
     return newName ? b.attrString(IFLA.IFNAME, newName) : b;
+  },
+  /** ip link set dev X address MAC */
+  setAddress: (index: number, mac: Uint8Array) => new MessageBuilder(RTM.NEWLINK, ACK).bytes(encodeIfInfo({ index })).attr(IFLA.ADDRESS, mac),
+  /** ip link add NAME [address MAC] type vxlan id VNI local IP [dev LINK] dstport PORT nolearning [gbp] (attributes in iproute2's order) */
+  addVxlan: (v: VxlanSpec) => {
+    const b = new MessageBuilder(RTM.NEWLINK, CREATE).bytes(encodeIfInfo({}));
+    if (v.mac) b.attr(IFLA.ADDRESS, v.mac);
+    b.attrString(IFLA.IFNAME, v.name).beginNest(IFLA.LINKINFO).attrString(IFLA_INFO.KIND, 'vxlan', false).beginNest(IFLA_INFO.DATA);
+    if (v.link !== undefined) b.attrU32(IFLA_VXLAN.LINK, v.link);
+    if (v.gbp) b.attr(IFLA_VXLAN.GBP, new Uint8Array(0));
+    b.attrU32(IFLA_VXLAN.ID, v.vni);
+    if (typeof v.local === 'number') b.attr(IFLA_VXLAN.LOCAL, ipv4Bytes(v.local));
+    else b.attr(IFLA_VXLAN.LOCAL6, v.local);
+    b.attr(IFLA_VXLAN.LEARNING, Uint8Array.of(0));
+    b.attr(IFLA_VXLAN.PORT, Uint8Array.of(v.port >>> 8, v.port & 0xff));
+    return b.endNest().endNest();
   },
   /** ip link del dev X */
   del: (index: number) => new MessageBuilder(RTM.DELLINK, ACK).bytes(encodeIfInfo({ index })),
@@ -113,6 +161,33 @@ export function decodeLink(m: NlMessage): Link {
     kind: linkinfo ? attrString(parseAttrs(linkinfo).get(IFLA_INFO.KIND)) : undefined,
     master: attrU32(attrs.get(IFLA.MASTER)),
     stats: decodeStats(attrs.get(IFLA.STATS64)),
+    ...macOf(attrs.get(IFLA.ADDRESS)),
+    ...vxlanOf(linkinfo),
+  };
+}
+
+function macOf(a: Uint8Array | undefined): { mac?: Uint8Array } {
+  return a && a.length === 6 ? { mac: Uint8Array.from(a) } : {};
+}
+
+/** IFLA_INFO_DATA of a vxlan link, decoded. */
+function vxlanOf(linkinfo: Uint8Array | undefined): { vxlan?: VxlanInfo } {
+  if (!linkinfo) return {};
+  const info = parseAttrs(linkinfo);
+  if (attrString(info.get(IFLA_INFO.KIND)) !== 'vxlan') return {};
+  const data = parseAttrs(info.get(IFLA_INFO.DATA) ?? new Uint8Array(0));
+  const local4 = data.get(IFLA_VXLAN.LOCAL);
+  const local6 = data.get(IFLA_VXLAN.LOCAL6);
+  const port = data.get(IFLA_VXLAN.PORT);
+  return {
+    vxlan: {
+      vni: attrU32(data.get(IFLA_VXLAN.ID)) ?? 0,
+      ...(local4 && local4.length >= 4 ? { local: get32(local4, 0) } : local6 && local6.length >= 16 ? { local: Uint8Array.from(local6.subarray(0, 16)) } : {}),
+      link: attrU32(data.get(IFLA_VXLAN.LINK)) ?? 0,
+      port: port && port.length >= 2 ? get16(port, 0) : 0,
+      learning: (attrU8(data.get(IFLA_VXLAN.LEARNING)) ?? 1) !== 0,
+      gbp: data.has(IFLA_VXLAN.GBP),
+    },
   };
 }
 
@@ -185,6 +260,22 @@ export function linkSetNetns(nl: NetlinkSocket, index: number, nsFd: number, new
  */
 export function linkDelete(nl: NetlinkSocket, index: number): void {
   nl.ack(`delete link ${index}`, linkRequests.del(index));
+}
+
+/**
+ * ip link set dev X address MAC
+ * @throws NetlinkError (`TUN_ERR_NETLINK` with the errno, or `TUN_ERR_PERMISSION`) when the kernel refuses.
+ */
+export function linkSetAddress(nl: NetlinkSocket, index: number, mac: Uint8Array): void {
+  nl.ack(`set link ${index} address`, linkRequests.setAddress(index, mac));
+}
+
+/**
+ * ip link add NAME [address MAC] type vxlan id VNI local IP dev LINK dstport PORT nolearning [gbp]
+ * @throws NetlinkError (`TUN_ERR_NETLINK`: EEXIST when the name or the VNI and port are taken; `TUN_ERR_PERMISSION`).
+ */
+export function linkAddVxlan(nl: NetlinkSocket, spec: VxlanSpec): void {
+  nl.ack(`add vxlan ${spec.name}`, linkRequests.addVxlan(spec));
 }
 
 /**

@@ -5,7 +5,7 @@ import { formatCidr, formatIPv4, ipv4Bytes, Prefix, prefixMask } from '../packet
 import { formatCidr6, formatIPv6, networkOf, Prefix6 } from '../packet/addr6.js';
 import { get32 } from '../packet/bytes.js';
 import { MessageBuilder, NlMessage, parseAttrs, attrU32 } from './nl/codec.js';
-import { AF_INET, AF_INET6, NLM_F, RT_SCOPE, RT_TABLE, RTA, RTM, RTN, RTPROT } from './nl/constants.js';
+import { AF_INET, AF_INET6, NLM_F, RT_SCOPE, RT_TABLE, RTA, RTM, RTN, RTNH_F, RTPROT } from './nl/constants.js';
 import { decodeRt, encodeRt, RTMSG_LEN } from './nl/structs.js';
 import { NetlinkSocket } from './socket.js';
 
@@ -21,6 +21,10 @@ export interface RouteSpec {
   prefsrc?: number;
   /** Routing table (default: main, 254). */
   table?: number;
+  /** `onlink`: the gateway is on the link whatever its address (a VXLAN peer's subnet address). */
+  onlink?: boolean;
+  /** Who installed it (rtm_protocol; default RTPROT_BOOT as `ip route` sets): a daemon tags its routes to find them again. */
+  protocol?: number;
 }
 
 /** An IPv6 route to add, replace or delete (`ip -6 route add DST via GATEWAY dev OIF metric M table T`). */
@@ -31,6 +35,8 @@ export interface Route6Spec {
   metric?: number;
   prefsrc?: Uint8Array;
   table?: number;
+  protocol?: number;
+  onlink?: boolean;
 }
 
 /** An IPv6 route as the kernel lists it. */
@@ -38,6 +44,8 @@ export interface Route6 extends Route6Spec {
   table: number;
   protocol: number;
   type: number;
+  /** rtm_flags (RTNH_F_*). */
+  flags: number;
 }
 
 /** A route as the kernel lists it. */
@@ -46,6 +54,8 @@ export interface Route extends RouteSpec {
   protocol: number;
   scope: number;
   type: number;
+  /** rtm_flags (RTNH_F_*). */
+  flags: number;
 }
 
 const ACK = NLM_F.REQUEST | NLM_F.ACK;
@@ -71,12 +81,14 @@ const tableByte = (r: AnyRouteSpec): number => {
   return table < 256 ? table : 0;
 };
 
+const onlinkFlag = (r: AnyRouteSpec): number => (r.onlink ? RTNH_F.ONLINK : 0);
+
 function newRoute(flags: number, r: AnyRouteSpec): MessageBuilder {
   // A route without a gateway is on-link (scope link), as `ip route` does;
   // IPv6 routes are always scope universe.
   const family = isV6(r) ? AF_INET6 : AF_INET;
   const scope = r.gateway === undefined && family === AF_INET ? RT_SCOPE.LINK : RT_SCOPE.UNIVERSE;
-  const header = encodeRt({ family, dstLength: r.dst.length, table: tableByte(r), protocol: RTPROT.BOOT, scope, type: RTN.UNICAST });
+  const header = encodeRt({ family, dstLength: r.dst.length, table: tableByte(r), protocol: r.protocol ?? RTPROT.BOOT, scope, type: RTN.UNICAST, flags: onlinkFlag(r) });
   return routeAttrs(new MessageBuilder(RTM.NEWROUTE, flags).bytes(header), r);
 }
 
@@ -90,7 +102,7 @@ export const routeRequests = {
   /** ip route del DST [via GW] [dev X] [metric N] [table T] */
   del: (r: AnyRouteSpec) =>
     routeAttrs(
-      new MessageBuilder(RTM.DELROUTE, ACK).bytes(encodeRt({ family: isV6(r) ? AF_INET6 : AF_INET, dstLength: r.dst.length, table: tableByte(r), scope: RT_SCOPE.NOWHERE })),
+      new MessageBuilder(RTM.DELROUTE, ACK).bytes(encodeRt({ family: isV6(r) ? AF_INET6 : AF_INET, dstLength: r.dst.length, table: tableByte(r), scope: RT_SCOPE.NOWHERE, flags: onlinkFlag(r) })),
       r,
     ),
 };
@@ -111,6 +123,8 @@ export function decodeRoute(m: NlMessage): Route {
     protocol: h.protocol,
     scope: h.scope,
     type: h.type,
+    flags: h.flags,
+    ...(h.flags & RTNH_F.ONLINK ? { onlink: true } : {}),
   };
 }
 
@@ -141,6 +155,8 @@ export function decodeRoute6(m: NlMessage): Route6 {
     table: attrU32(attrs.get(RTA.TABLE)) ?? h.table,
     protocol: h.protocol,
     type: h.type,
+    flags: h.flags,
+    ...(h.flags & RTNH_F.ONLINK ? { onlink: true } : {}),
   };
 }
 

@@ -70,6 +70,8 @@ export class FileControlPlane implements ControlPlane {
     /** This node's public key with --private-key: its own entry, if it lists one, must agree. */
     private publicKey?: string,
     readonly ipv6?: { network6: Prefix6; subnet6: Prefix6 },
+    /** A kernel backend: the file's per-node ports are not this node's (they are the udp backend's). */
+    private readonly ignorePorts = false,
   ) {
     this.current = loadLeasesFile(file, network, ipv6?.network6);
     this.checkOwnLease(this.current);
@@ -121,7 +123,7 @@ export class FileControlPlane implements ControlPlane {
     for (const l of leases) {
       // On an IPv6-only node the IPv6 subnet is what names a node.
       const sameSubnet = this.subnet ? !!l.subnet && samePrefix(l.subnet, this.subnet) : sameSubnets(l, own);
-      if (l.publicIp === this.publicIp && (!sameSubnet || l.port !== this.port)) {
+      if (l.publicIp === this.publicIp && (!sameSubnet || (l.port !== this.port && !this.ignorePorts))) {
         throw new TunDriverError('TUN_ERR_USAGE', `${this.file} lists ${formatIPv4(this.publicIp)} (this node) with ${describeLease(l)}, but the flags say ${describeSubnets(own)} port ${this.port}`);
       }
       if (l.publicIp === this.publicIp && l.publicKey && l.publicKey !== this.publicKey) {

@@ -25,6 +25,11 @@ export interface Lease {
   port: number;
   /** The node's X25519 public key (base64), when it authenticates (docs/security.md). */
   publicKey?: string;
+  /** flannel's BackendType of the node's record ("udp", "wireguard", "vxlan", "host-gw"), when the control plane says. */
+  backendType?: string;
+  /** flannel's BackendData and BackendV6Data, opaque here: each backend reads its own (src/backend/). */
+  backendData?: unknown;
+  backendV6Data?: unknown;
 }
 
 const cidr = z.string().refine((s) => {
@@ -58,6 +63,8 @@ const LeasesSchema = z
           publicIp: z.string().refine((s) => parseIPv4(s) !== undefined, 'must be an IPv4 address'),
           port: z.number().int().min(1).max(65535).default(DEFAULT_PORT),
           publicKey: z.string().refine(isKeyText, 'must be a public key: 44 characters of base64, as tun-driver pubkey prints').optional(),
+          backendData: z.record(z.unknown()).optional(),
+          backendV6Data: z.record(z.unknown()).optional(),
         })
         .strict(),
     ),
@@ -120,6 +127,8 @@ export function parseLeases(input: unknown, network: Prefix | undefined, source:
       ...(subnet6 ? { subnet6 } : {}),
       ...(n.publicIpV6 ? { publicIpv6: parseIPv6(n.publicIpV6)! } : {}),
       ...(n.publicKey ? { publicKey: n.publicKey } : {}),
+      ...(n.backendData ? { backendData: n.backendData } : {}),
+      ...(n.backendV6Data ? { backendV6Data: n.backendV6Data } : {}),
     });
   }
   return leases;

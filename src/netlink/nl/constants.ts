@@ -14,6 +14,7 @@ export const NLM_F = {
   REPLACE: 0x100,
   EXCL: 0x200,
   CREATE: 0x400,
+  APPEND: 0x800,
   // flags on NLMSG_ERROR
   CAPPED: 0x100,
   ACK_TLVS: 0x200,
@@ -35,6 +36,9 @@ export const RTM = {
   NEWRULE: 32,
   DELRULE: 33,
   GETRULE: 34,
+  NEWNEIGH: 28,
+  DELNEIGH: 29,
+  GETNEIGH: 30,
 } as const;
 
 export const IFLA = {
@@ -53,6 +57,21 @@ export const IFLA = {
 
 export const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
 export const VETH_INFO = { PEER: 1 } as const;
+
+/** IFLA_VXLAN_* inside IFLA_INFO_DATA of kind "vxlan" (<linux/if_link.h>); PORT is big-endian, GBP a flag without payload. */
+export const IFLA_VXLAN = { ID: 1, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15, LOCAL6: 17, GBP: 23 } as const;
+
+/** Neighbour attributes (NDA_*, <linux/neighbour.h>). */
+export const NDA = { DST: 1, LLADDR: 2, PORT: 6, VNI: 7, IFINDEX: 8 } as const;
+/** Neighbour states (NUD_*): a permanent entry never expires nor is probed. */
+export const NUD = { REACHABLE: 0x02, STALE: 0x04, NOARP: 0x40, PERMANENT: 0x80 } as const;
+/** Neighbour flags (NTF_*): SELF addresses the device's own table (a vxlan's FDB) rather than a bridge master's. */
+export const NTF = { SELF: 0x02, MASTER: 0x04 } as const;
+/** The family of FDB entries (bridge and vxlan forwarding databases). */
+export const AF_BRIDGE = 7;
+
+/** Route flags in rtmsg.rtm_flags: ONLINK takes the gateway as on the link whatever its address (`ip route ... onlink`). */
+export const RTNH_F = { ONLINK: 0x4 } as const;
 
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4 } as const;
 

@@ -1,0 +1,189 @@
+// The kernel state a kernel backend keeps per peer, as a list of entries
+// (neighbour, FDB entry, route), and the bookkeeping that brings the kernel
+// from one lease set to the next by changing only the difference.
+// Installs use "replace" requests, so an entry that is already there (a
+// previous run's, adopted) is not added twice; removals tolerate an entry
+// that is already gone.
+import { formatCidr, formatIPv4 } from '../packet/addr.js';
+import { formatCidr6, formatIPv6 } from '../packet/addr6.js';
+import { formatMac } from '../packet/mac.js';
+import { fdbDelete, fdbReplace, IpAddress, neighDelete, neighReplace } from '../netlink/neigh.js';
+import { Route6Spec, routeDelete, routeReplace, RouteSpec } from '../netlink/route.js';
+import { NetlinkError, NetlinkSocket } from '../netlink/socket.js';
+import type { AppliedLeases, EntryStatus, KernelPeerStatus } from './backend.js';
+import { subnetName, type Lease } from '../overlay/leases.js';
+
+/** rtm_protocol of every route a kernel backend installs, so a later run finds its own routes (`ip route show proto 75`). */
+export const RTPROT_TUN_DRIVER = 75;
+
+/** One piece of kernel state; `dev` names the device for people. */
+export type Entry =
+  | { kind: 'neigh'; index: number; dev: string; dst: IpAddress; mac: Uint8Array }
+  | { kind: 'fdb'; index: number; dev: string; mac: Uint8Array; dst: IpAddress }
+  | { kind: 'route'; dev: string; route: RouteSpec | Route6Spec };
+
+const formatIp = (a: IpAddress): string => (typeof a === 'number' ? formatIPv4(a) : formatIPv6(a));
+
+/** The entry as `ip` / `bridge` would print it; also its identity. */
+export function describeEntry(e: Entry): string {
+  switch (e.kind) {
+    case 'neigh':
+      return `${formatIp(e.dst)} lladdr ${formatMac(e.mac)} dev ${e.dev} nud permanent`;
+    case 'fdb':
+      return `${formatMac(e.mac)} dev ${e.dev} dst ${formatIp(e.dst)} self permanent`;
+    case 'route': {
+      const r = e.route;
+      const dst = typeof r.dst.network === 'number' ? formatCidr(r.dst as RouteSpec['dst'], false) : formatCidr6(r.dst as Route6Spec['dst'], false);
+      const via = r.gateway === undefined ? '' : ` via ${formatIp(r.gateway)}`;
+      return `${dst}${via} dev ${e.dev}${r.onlink ? ' onlink' : ''}`;
+    }
+  }
+}
+
+export function installEntry(nl: NetlinkSocket, e: Entry): void {
+  if (e.kind === 'neigh') neighReplace(nl, e.index, e.dst, e.mac);
+  else if (e.kind === 'fdb') fdbReplace(nl, e.index, e.mac, e.dst);
+  else routeReplace(nl, { ...e.route, protocol: RTPROT_TUN_DRIVER });
+}
+
+const GONE = new Set(['ENOENT', 'ESRCH', 'ENODEV']);
+
+/** Removes an entry; one that is already gone (or whose device is) is fine. */
+export function removeEntry(nl: NetlinkSocket, e: Entry): void {
+  try {
+    if (e.kind === 'neigh') neighDelete(nl, e.index, e.dst);
+    else if (e.kind === 'fdb') fdbDelete(nl, e.index, e.mac, e.dst);
+    else routeDelete(nl, e.route);
+  } catch (err) {
+    if (!(err instanceof NetlinkError && GONE.has(err.errnoName ?? ''))) throw err;
+  }
+}
+
+/** What a backend wants in the kernel for one peer. */
+export interface PeerPlan {
+  /** In install order (neighbour, FDB entry, route: the route is usable once the rest is there); removed in reverse. */
+  entries: Entry[];
+  status: Omit<KernelPeerStatus, 'entries'>;
+}
+
+interface Installed {
+  entries: Entry[];
+  texts: string[];
+  status: KernelPeerStatus;
+}
+
+const sameTexts = (a: string[], b: string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
+
+/** The entries installed per peer (keyed by the peer's subnets), brought from one plan to the next. */
+export class KernelEntries {
+  private installed = new Map<string, Installed>();
+
+  constructor(private readonly nl: NetlinkSocket) {}
+
+  /**
+   * Brings the kernel to `plans`: removes the entries of peers that left
+   * or changed (in reverse order), then installs those of new or changed
+   * peers. A peer whose install fails is rolled back and reported in
+   * `failed` with the kernel's reason; the others go on.
+   */
+  apply(plans: ReadonlyMap<string, PeerPlan>): { added: number; removed: number; failed: string[] } {
+    let removed = 0;
+    let added = 0;
+    const failed: string[] = [];
+    for (const [key, old] of this.installed) {
+      const next = plans.get(key);
+      if (next && sameTexts(old.texts, next.entries.map(describeEntry))) continue;
+      for (const e of [...old.entries].reverse()) removeEntry(this.nl, e);
+      this.installed.delete(key);
+      removed++;
+    }
+    for (const [key, plan] of plans) {
+      if (this.installed.has(key)) continue;
+      const done: Entry[] = [];
+      try {
+        for (const e of plan.entries) {
+          installEntry(this.nl, e);
+          done.push(e);
+        }
+      } catch (err) {
+        for (const e of done.reverse()) removeEntry(this.nl, e);
+        failed.push(`${key}: ${(err as Error).message}`);
+        continue;
+      }
+      const texts = plan.entries.map(describeEntry);
+      this.installed.set(key, { entries: plan.entries, texts, status: { ...plan.status, entries: plan.entries.map((e, i): EntryStatus => ({ kind: e.kind, text: texts[i] })) } });
+      added++;
+    }
+    return { added, removed, failed };
+  }
+
+  /** Whether `e` is one of the installed entries (by its text). */
+  has(e: Entry): boolean {
+    const text = describeEntry(e);
+    for (const i of this.installed.values()) if (i.texts.includes(text)) return true;
+    return false;
+  }
+
+  get peers(): KernelPeerStatus[] {
+    return [...this.installed.values()].map((i) => i.status);
+  }
+
+  /** Every installed entry, newest peer last. */
+  get entries(): Entry[] {
+    return [...this.installed.values()].flatMap((i) => i.entries);
+  }
+
+  /**
+   * Adoption at start: of the entries a previous run left (`found`),
+   * removes those no current peer needs. Call after the first apply().
+   */
+  removeStale(found: readonly Entry[]): { kept: number; removed: number } {
+    let kept = 0;
+    let removed = 0;
+    for (const e of found) {
+      if (this.has(e)) kept++;
+      else {
+        removeEntry(this.nl, e);
+        removed++;
+      }
+    }
+    return { kept, removed };
+  }
+
+  /** Removes every installed entry (teardown). */
+  removeAll(): void {
+    for (const i of this.installed.values()) for (const e of [...i.entries].reverse()) removeEntry(this.nl, e);
+    this.installed.clear();
+  }
+}
+
+/** A peer's addresses as status shows them. */
+export function peerStatus(l: Lease): { subnet: string; subnet6?: string; publicIp: string; publicIpv6?: string } {
+  return {
+    subnet: l.subnet ? formatCidr(l.subnet, false) : formatCidr6(l.subnet6!, false),
+    ...(l.subnet6 ? { subnet6: formatCidr6(l.subnet6, false) } : {}),
+    publicIp: formatIPv4(l.publicIp),
+    ...(l.publicIpv6 ? { publicIpv6: formatIPv6(l.publicIpv6) } : {}),
+  };
+}
+
+/**
+ * Plans every lease, applies the plans, and counts what was skipped by
+ * reason (addresses left out, so one reason is one counter).
+ */
+export function applyPlans(entries: KernelEntries, leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, skippedCounts: Map<string, number>): AppliedLeases {
+  const plans = new Map<string, PeerPlan>();
+  const skipped: string[] = [];
+  for (const l of leases) {
+    const p = plan(l);
+    if ('problem' in p) skipped.push(`${subnetName(l)} at ${formatIPv4(l.publicIp)}: ${p.problem}`);
+    else plans.set(subnetName(l), p);
+  }
+  const { added, removed, failed } = entries.apply(plans);
+  skipped.push(...failed);
+  for (const s of skipped) {
+    const reason = s.slice(s.indexOf(': ') + 2).replace(/[0-9a-f]*[.:][0-9a-f.:]+[0-9a-f]/g, 'ADDR');
+    skippedCounts.set(reason, (skippedCounts.get(reason) ?? 0) + 1);
+  }
+  return { added, removed, skipped };
+}
