@@ -140,7 +140,12 @@ export class KernelEntries {
   removeStale(found: readonly Entry[]): { kept: number; removed: number } {
     let kept = 0;
     let removed = 0;
+    const seen = new Set<string>();
     for (const e of found) {
+      // A dump may list one entry twice (the neighbour table during a change): count and remove it once.
+      const text = describeEntry(e);
+      if (seen.has(text)) continue;
+      seen.add(text);
       if (this.has(e)) kept++;
       else {
         removeEntry(this.nl, e);
@@ -171,19 +176,27 @@ export function peerStatus(l: Lease): { subnet: string; subnet6?: string; public
  * Plans every lease, applies the plans, and counts what was skipped by
  * reason (addresses left out, so one reason is one counter).
  */
-export function applyPlans(entries: KernelEntries, leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, skippedCounts: Map<string, number>): AppliedLeases {
+export function applyPlans(entries: KernelEntries, leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, skips: Map<string, string>): AppliedLeases {
   const plans = new Map<string, PeerPlan>();
-  const skipped: string[] = [];
+  const now = new Map<string, string>();
   for (const l of leases) {
     const p = plan(l);
-    if ('problem' in p) skipped.push(`${subnetName(l)} at ${formatIPv4(l.publicIp)}: ${p.problem}`);
+    if ('problem' in p) now.set(`${subnetName(l)} at ${formatIPv4(l.publicIp)}`, p.problem);
     else plans.set(subnetName(l), p);
   }
   const { added, removed, failed } = entries.apply(plans);
-  skipped.push(...failed);
-  for (const s of skipped) {
-    const reason = s.slice(s.indexOf(': ') + 2).replace(/[0-9a-f]*[.:][0-9a-f.:]+[0-9a-f]/g, 'ADDR');
-    skippedCounts.set(reason, (skippedCounts.get(reason) ?? 0) + 1);
-  }
+  for (const f of failed) now.set(f.slice(0, f.indexOf(': ')), f.slice(f.indexOf(': ') + 2));
+  // Only a lease newly left out is reported (a lease change elsewhere re-plans every lease).
+  const skipped: string[] = [];
+  for (const [lease, why] of now) if (skips.get(lease) !== why) skipped.push(`${lease}: ${why}`);
+  skips.clear();
+  for (const [lease, why] of now) skips.set(lease, why);
   return { added, removed, skipped };
+}
+
+/** The leases left out now, counted by reason (addresses kept: each reason names its lease's problem). */
+export function countSkips(skips: ReadonlyMap<string, string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const why of skips.values()) out[why] = (out[why] ?? 0) + 1;
+  return out;
 }

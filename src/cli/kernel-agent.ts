@@ -117,7 +117,7 @@ export async function runKernelAgent(o: KernelAgentOptions): Promise<void> {
       report: () => {
         const s = backend.status();
         const devices = s.devices.map((d) => `${d.name} rx ${d.rxPackets} tx ${d.txPackets} dropped ${d.rxDropped}/${d.txDropped}`).join('; ');
-        return { text: `${s.peers.length} peer(s), ${skippedTotal} lease(s) skipped; ${devices}`, fields: { peers: s.peers.length, skipped: s.skipped, devices: s.devices } };
+        return { text: `${s.peers.length} peer(s), ${Object.values(s.skipped).reduce((a, b) => a + b, 0)} lease(s) left out now, ${skippedTotal} skip(s) logged; ${devices}`, fields: { peers: s.peers.length, skipped: s.skipped, devices: s.devices } };
       },
       ready: () => {
         const described = plane.describe();

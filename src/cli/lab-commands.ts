@@ -36,11 +36,12 @@ export function labCommands(): Command {
     .option('--etcd', 'cluster preset: also run etcd (a member on each of the first 3 hosts) with the network config stored')
     .option('--etcd-tls', 'with --etcd: TLS for clients and peers with certificates from a CA of the lab\'s own, client certificates required, and RBAC (nodes may write only under the network prefix)')
     .option('--internet', 'cluster preset: also a host outside the cluster ("internet", 198.51.100.129) behind a router')
+    .option('--backend <type>', 'cluster preset: the backend its nodes run, udp (default), wireguard, vxlan or host-gw: with --etcd, the network config\'s Backend.Type; without, the --backend the printed node command takes')
     .option('--ipv6', 'with --etcd: a dual-stack network config (EnableIPv6, IPv6Network fd00:10:244::/48): pods get an IPv6 address too')
     .option('--ipv6-only', 'with --etcd: an IPv6-only network config (EnableIPv4 false, IPv6Network fd00:10:244::/48): pods get an IPv6 address only')
     .option('--json', 'print the lab as JSON')
-    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up --preset cluster --hosts 3 --etcd --etcd-tls\n  tun-driver lab up --preset cluster --etcd --ipv6\n  tun-driver lab up --preset cluster --etcd --ipv6-only\n  tun-driver lab up presets/routed.json\n')
-    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; etcdTls?: boolean; internet?: boolean; ipv6?: boolean; ipv6Only?: boolean; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  tun-driver lab up --preset two-hosts\n  tun-driver lab up --preset cluster --hosts 3 --pods 2\n  tun-driver lab up --preset cluster --etcd --internet\n  tun-driver lab up --preset cluster --hosts 3 --etcd --etcd-tls\n  tun-driver lab up --preset cluster --hosts 3 --etcd --backend vxlan\n  tun-driver lab up --preset cluster --etcd --ipv6\n  tun-driver lab up --preset cluster --etcd --ipv6-only\n  tun-driver lab up presets/routed.json\n')
+    .action(async (file: string | undefined, opts: { preset?: string; name?: string; hosts: string; pods: string; etcd?: boolean; etcdTls?: boolean; internet?: boolean; ipv6?: boolean; ipv6Only?: boolean; json?: boolean; backend?: string }) => {
       if (file && opts.preset) throw usageError('give either a topology file or --preset, not both');
       if (!file && !opts.preset) throw usageError(`give a topology file or --preset NAME (${PRESET_NAMES.join(', ')}), e.g. lab up --preset two-hosts`);
       if (opts.name !== undefined) checkLabName(opts.name);
@@ -56,8 +57,12 @@ export function labCommands(): Command {
         if (opts.ipv6 && !opts.etcd) throw usageError('--ipv6 goes with --etcd (without etcd, give the overlay an IPv6 --network and --subnet; in a topology file, add "ipv6": true to "etcd")');
         if (opts.ipv6Only && !opts.etcd) throw usageError('--ipv6-only goes with --etcd (without etcd, give the overlay only an IPv6 --network and --subnet; in a topology file, add "ipv6": true, "ipv4": false to "etcd")');
         if (opts.ipv6Only && opts.ipv6) throw usageError('give --ipv6 (dual-stack) or --ipv6-only, not both');
+        const backends = ['udp', 'wireguard', 'vxlan', 'host-gw'] as const;
+        if (opts.backend !== undefined && !(backends as readonly string[]).includes(opts.backend)) throw usageError(`--backend ${opts.backend}: use ${backends.join(', ')}`);
+        if (opts.backend !== undefined && opts.preset !== 'cluster') throw usageError('--backend goes with --preset cluster (in a topology file, add "backend": "vxlan")');
+        const backend = opts.backend as (typeof backends)[number] | undefined;
         if (opts.internet && opts.preset !== 'cluster') throw usageError('--internet goes with --preset cluster (in a topology file, add a router and a host on a segment of their own)');
-        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet, ipv6: opts.ipv6, ipv6Only: opts.ipv6Only });
+        topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet, ipv6: opts.ipv6, ipv6Only: opts.ipv6Only, backend });
       }
       const built = await Lab.up(topology);
       if (opts.json) printJson(built.state);
@@ -170,11 +175,16 @@ function watchCommand(): Command {
 
 /** For a lab with etcd: where it listens, and how to start a node against it. */
 function describeEtcd(lab: Lab): string {
-  if (!lab.state.topology.etcd) return '';
+  const backend = lab.state.topology.backend;
+  if (!lab.state.topology.etcd) {
+    const host = lab.state.topology.hosts.find((h) => h.pods);
+    if (!backend || !host) return '';
+    return `\nnode: tun-driver lab exec ${host.name} -- tun-driver overlay --backend ${backend} --network 10.244.0.0/16 --subnet ${host.pods!.subnet} --public-ip ${lab.address(host.name)} --leases LEASES.json --subnet-file ${labSubnetFile(lab, host.name)}${backend === 'wireguard' ? ' --private-key KEY' : ''}\n`;
+  }
   const endpoints = labEtcdEndpoints(lab).join(',');
   const host = lab.state.topology.etcd.members[0];
   const tls = labEtcdClientFlags(lab);
-  return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config${tls.length ? '; TLS, client certificates and RBAC' : ''})\n` +
+  return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config, backend ${backend ?? 'udp'}${tls.length ? '; TLS, client certificates and RBAC' : ''})\n` +
     `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints}${tls.length ? ` ${tls.join(' ')}` : ''} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n` +
     `pods: tun-driver lab pod add ${host}   (once the node's daemon has written its subnet.env)\n`;
 }

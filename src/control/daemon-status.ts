@@ -149,7 +149,7 @@ export interface KernelBackendStatus {
   port?: number;
   vtepMac?: string;
   peers: KernelPeerStatus[];
-  /** Leases left out since start, by reason. */
+  /** Leases left out now (another backend's record, no VtepMAC, off-link), counted by reason. */
   skipped: Record<string, number>;
   /** What start found and did with the kernel state of a previous run. */
   adopted: { kept: number; removed: number };

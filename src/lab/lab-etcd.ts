@@ -31,7 +31,10 @@ function labNetworkConfig(lab: Lab): string {
   const etcd = lab.state.topology.etcd;
   const ipv6 = etcd?.ipv6 ? { EnableIPv6: true, IPv6Network: formatCidr6(POD_NETWORK6, false) } : {};
   const ipv4 = etcd?.ipv4 === false ? { EnableIPv4: false } : { Network: formatCidr(POD_NETWORK, false), SubnetLen: subnetLen };
-  return JSON.stringify({ ...ipv4, ...ipv6, Backend: { Type: 'udp', Port: 8285 } });
+  const backend = lab.state.topology.backend ?? 'udp';
+  // Each backend's fields as flannel's docs give them; the kernel picks vxlan's port (8472) and VNI 1 by default.
+  const fields = backend === 'udp' ? { Type: 'udp', Port: 8285 } : backend === 'vxlan' ? { Type: 'vxlan', VNI: 1 } : { Type: backend };
+  return JSON.stringify({ ...ipv4, ...ipv6, Backend: fields });
 }
 
 function members(lab: Lab): string[] {

@@ -23,6 +23,8 @@ export interface PresetOptions {
   ipv6?: boolean;
   /** cluster with etcd: an IPv6-only network config (EnableIPv4 false, EnableIPv6, IPv6Network fd00:10:244::/48). */
   ipv6Only?: boolean;
+  /** cluster: the backend its nodes run (flannel's Backend.Type, written into etcd's network config). */
+  backend?: 'udp' | 'wireguard' | 'vxlan' | 'host-gw';
   /** cluster: the underlay is dual-stack too (2001:db8:100::/64, host-i at 2001:db8:100::i), for an IPv6 underlay. */
   underlay6?: boolean;
 }
@@ -76,6 +78,7 @@ const PRESETS: Record<string, (o: PresetOptions) => unknown> = {
     return {
       name: o.name ?? 'cluster',
       ...internet,
+      ...(o.backend ? { backend: o.backend } : {}),
       ...(o.etcd ? { etcd: { members: Array.from({ length: Math.min(hosts, 3) }, (_, i) => `host-${i + 1}`), ...(o.etcdTls ? { tls: true } : {}), ...(o.ipv6 || o.ipv6Only ? { ipv6: true } : {}), ...(o.ipv6Only ? { ipv4: false } : {}) } } : {}),
     };
   },

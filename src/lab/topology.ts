@@ -64,6 +64,8 @@ export const TopologySchema = z
     /** An etcd cluster inside the lab: one member on each host named here (the overlay's control plane). */
     /** ipv6: a dual-stack network config; with ipv4 false too, an IPv6-only one ("EnableIPv4": false). */
     etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional(), ipv6: z.boolean().optional(), ipv4: z.boolean().optional() }).strict().optional(),
+    /** How the lab's nodes carry pods across: flannel's Backend.Type, stored in the etcd network config (default udp). */
+    backend: z.enum(['udp', 'wireguard', 'vxlan', 'host-gw']).optional(),
   })
   .strict();
 

@@ -60,6 +60,8 @@ export class OverlayCluster {
   underlay6 = false;
   /** An IPv6-only pod network: daemons get only the IPv6 --network/--subnet, leases only subnetV6 (etcd: "EnableIPv4": false). */
   ipv6Only = false;
+  /** The backend the daemons run (etcd: the config's Backend.Type; leases file: --backend). */
+  backend: 'udp' | 'wireguard' | 'vxlan' | 'host-gw' = 'udp';
 
   private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean, private readonly podDelegate: JsonObject, readonly dualStack: boolean) {}
 
@@ -67,11 +69,12 @@ export class OverlayCluster {
    * `podDelegate` is merged over the plugin's delegate configuration, e.g.
    * {mtu: 1500} for pods whose MTU is above the overlay's path MTU.
    */
-  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[]; underlay6?: boolean; ipv6Only?: boolean } = {}): Promise<OverlayCluster> {
-    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet, ipv6: options.etcd && options.dualStack, ipv6Only: options.etcd && options.ipv6Only, underlay6: options.underlay6 }));
+  static async up(name: string, hosts: number, pods: number, options: { etcd?: boolean; etcdTls?: boolean; internet?: boolean; podDelegate?: JsonObject; dualStack?: boolean; ipv4Only?: number[]; underlay6?: boolean; ipv6Only?: boolean; backend?: OverlayCluster['backend'] } = {}): Promise<OverlayCluster> {
+    const lab = await Lab.up(presetTopology('cluster', { name, hosts, pods, etcd: options.etcd, etcdTls: options.etcdTls, internet: options.internet, ipv6: options.etcd && options.dualStack, ipv6Only: options.etcd && options.ipv6Only, underlay6: options.underlay6, backend: options.backend }));
     const dir = mkdtempSync(join(tmpdir(), 'tdlab-leases-'));
     const cluster = new OverlayCluster(lab, hosts, join(dir, 'leases.json'), options.etcd ?? false, options.podDelegate ?? {}, options.dualStack ?? false);
     cluster.underlay6 = options.underlay6 ?? false;
+    cluster.backend = options.backend ?? 'udp';
     if (options.ipv6Only) {
       // No IPv4 pod network: nothing for --ip-masq to masquerade.
       cluster.ipv6Only = true;
@@ -92,9 +95,14 @@ export class OverlayCluster {
     return r.stdout;
   }
 
+  /** The name host i's daemon goes by in `status --tun`: its TUN, or the kernel backend's device. */
+  get daemonName(): string {
+    return this.backend === 'vxlan' ? 'flannel.1' : this.backend === 'host-gw' ? 'host-gw' : 'flannel0';
+  }
+
   /** What host i's daemon says of itself (`tun-driver status --json`). */
   async status(host: number): Promise<OverlayStatus> {
-    const r = await this.lab.run(`host-${host}`, process.execPath, [CLI, 'status', '--tun', 'flannel0', '--json']);
+    const r = await this.lab.run(`host-${host}`, process.execPath, [CLI, 'status', '--tun', this.daemonName, '--json']);
     if (r.code !== 0) throw new Error(`status on host-${host}: ${r.stderr}`);
     return JSON.parse(r.stdout)[0] as OverlayStatus;
   }
@@ -153,7 +161,8 @@ export class OverlayCluster {
   }
 
   args(host: number, own: string[] = []): string[] {
-    const extra = [...(this.ipMasq ? ['--ip-masq'] : []), ...this.commonArgs, ...own];
+    const backend = !this.etcd && this.backend !== 'udp' && this.backend !== 'wireguard' ? ['--backend', this.backend] : [];
+    const extra = [...(this.ipMasq ? ['--ip-masq'] : []), ...backend, ...this.commonArgs, ...own];
     if (this.etcd) {
       return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), ...labEtcdClientFlags(this.lab), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }

@@ -14,7 +14,7 @@ import { formatIPv4, Prefix } from '../../packet/addr.js';
 import { formatIPv6, Prefix6 } from '../../packet/addr6.js';
 import type { Lease } from '../../overlay/leases.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
-import { applyPlans, Entry, KernelEntries, PeerPlan, peerStatus, removeEntry, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
+import { applyPlans, countSkips, Entry, KernelEntries, PeerPlan, peerStatus, removeEntry, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';
 
 export interface HostGwOptions {
@@ -28,7 +28,8 @@ export class HostGwBackend implements KernelBackend {
   readonly type = 'host-gw' as const;
   readonly name = 'host-gw';
   private readonly entries: KernelEntries;
-  private readonly skipped = new Map<string, number>();
+  /** The leases left out now, with why. */
+  private readonly skipped = new Map<string, string>();
   private adopted = { kept: 0, removed: 0 };
   private started = false;
 
@@ -86,7 +87,7 @@ export class HostGwBackend implements KernelBackend {
 
   status(): KernelBackendStatus {
     const link = linkGet(this.nl, this.o.underlay.link.name) ?? this.o.underlay.link;
-    return { type: 'host-gw', devices: [deviceStatus(link)], peers: this.entries.peers, skipped: Object.fromEntries(this.skipped), adopted: this.adopted };
+    return { type: 'host-gw', devices: [deviceStatus(link)], peers: this.entries.peers, skipped: countSkips(this.skipped), adopted: this.adopted };
   }
 
   close(): void {

@@ -23,7 +23,7 @@ import { formatMac, macFromIPv4, sameMac } from '../../packet/mac.js';
 import { TunDriverError } from '../../errors.js';
 import type { Lease } from '../../overlay/leases.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
-import { applyPlans, Entry, KernelEntries, PeerPlan, peerStatus, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
+import { applyPlans, countSkips, Entry, KernelEntries, PeerPlan, peerStatus, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';
 import { MAC_TAG_V4, MAC_TAG_V6, peerVtepMac, vxlanRecord } from './vxlan-data.js';
 
@@ -56,7 +56,8 @@ interface Vtep {
 export class VxlanBackend implements KernelBackend {
   readonly type = 'vxlan' as const;
   private readonly entries: KernelEntries;
-  private readonly skipped = new Map<string, number>();
+  /** The leases left out now, with why. */
+  private readonly skipped = new Map<string, string>();
   private adopted = { kept: 0, removed: 0 };
   private started = false;
 
@@ -179,7 +180,7 @@ export class VxlanBackend implements KernelBackend {
       type: 'vxlan', devices, vni: this.o.vni, port: this.o.port,
       vtepMac: formatMac((this.v4 ?? this.v6)!.mac),
       peers: this.entries.peers,
-      skipped: Object.fromEntries(this.skipped),
+      skipped: countSkips(this.skipped),
       adopted: this.adopted,
     };
   }
