@@ -11,6 +11,9 @@
 //   ours+wg         the same daemons with --private-key: WireGuard between them (docs/security.md)
 //   ours-to-wggo    WireGuard between our daemon (host-1, the client side) and wireguard-go (host-2)
 //   ours6           the same daemons, pod to pod over IPv6 (dual-stack pods, the IPv4 underlay)
+//   ours-vxlan      tun-driver overlay --backend vxlan: our agent programs the kernel's VXLAN (flannel.1, FDB, neighbours)
+//   ours-host-gw    tun-driver overlay --backend host-gw: our agent installs a route per node, no encapsulation
+//   routed          pods routed host to host by hand (ip route ... via the other host), no encapsulation: host-gw's ceiling
 // Figures: iperf3 TCP, one stream and four (BENCH_TCP_SECONDS each, default
 // 10 s), with the retransmits iperf3 counts; for the user-space tunnels the
 // CPU both daemons spent per gigabyte carried over the one-stream run
@@ -49,6 +52,24 @@ interface Running { down: () => Promise<void>; pids: () => number[]; tunTxDroppe
 interface Impl { name: string; up: (c: OverlayCluster) => Promise<Running>; client: string; server: string; target: string }
 
 const kernelOnly = (down: () => Promise<void>): Running => ({ down, pids: () => [] });
+
+/** Our agent with a kernel backend: it programs the kernel and the kernel carries (no data-plane CPU of ours to count). */
+function oursKernel(backend: 'vxlan' | 'host-gw'): Impl['up'] {
+  return async (c) => {
+    c.backend = backend;
+    c.commonArgs = ['--remove-on-exit'];
+    // IPv4 pods only, as the hand-made kernel rows: the lab's underlay is IPv4, and flannel's vxlan carries IPv6 pods only over an IPv6 one.
+    for (const h of [1, 2]) c.ipv4Only.add(h);
+    for (const h of [1, 2]) await c.start(h);
+    return kernelOnly(async () => {
+      await c.stop(1);
+      await c.stop(2);
+      c.backend = 'udp';
+      c.commonArgs = [];
+      c.ipv4Only.clear();
+    });
+  };
+}
 
 function oursWith(offload: string, sealed = false, ioWait = 'auto'): Impl['up'] {
   return async (c) => {
@@ -207,6 +228,18 @@ const IMPLS: Impl[] = [
       });
     },
   },
+  { name: 'ours-vxlan', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursKernel('vxlan') },
+  { name: 'ours-host-gw', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursKernel('host-gw') },
+  {
+    name: 'routed',
+    client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2',
+    up: async (c) => {
+      for (const h of [1, 2]) await sh(c.lab, `host-${h}`, 'ip', 'route', 'add', `10.244.${3 - h}.0/24`, 'via', `198.51.100.${3 - h}`, 'dev', 'eth0');
+      return kernelOnly(async () => {
+        for (const h of [1, 2]) await c.lab.run(`host-${h}`, 'ip', ['route', 'del', `10.244.${3 - h}.0/24`]);
+      });
+    },
+  },
   {
     name: 'veth',
     client: 'host-1', server: 'host-2', target: '198.51.100.2',
@@ -336,6 +369,10 @@ async function main(): Promise<void> {
   const libuv = results.get('ours-libuv');
   console.log(`bars, WireGuard overlay: ours+wg TCP >= 0.7x ours ${verdict(wgOurs && wgOurs.tcpGbps >= 0.7 * ours.tcpGbps)} (${ratio(wgOurs?.tcpGbps, ours.tcpGbps)}), >= 5x wireguard-go ${verdict(wgOurs && wg && wgOurs.tcpGbps >= 5 * wg.tcpGbps)} (${ratio(wgOurs?.tcpGbps, wg?.tcpGbps)}); ours-to-wggo ${ratio(results.get('ours-to-wggo')?.tcpGbps, wg?.tcpGbps)} wireguard-go's TCP`);
   console.log(`bars, the data plane's wait: TCP >= 0.95x ours-libuv ${verdict(libuv && ours.tcpGbps >= 0.95 * libuv.tcpGbps)} (${ratio(ours.tcpGbps, libuv?.tcpGbps)}), CPU/GB <= 1.05x ours-libuv ${verdict(libuv && ours.cpuSecPerGB !== undefined && libuv.cpuSecPerGB !== undefined && ours.cpuSecPerGB <= 1.05 * libuv.cpuSecPerGB)} (${ratio(ours.cpuSecPerGB, libuv?.cpuSecPerGB)}), warm RTT <= 1.2x socat ${verdict(socat && ours.warmRttMs <= 1.2 * socat.warmRttMs)} (${ratio(ours.warmRttMs, socat?.warmRttMs)}) and below ours-libuv ${verdict(libuv && ours.warmRttMs < libuv.warmRttMs)}, TCP >= 0.45x VXLAN ${verdict(vxlan && ours.tcpGbps >= 0.45 * vxlan.tcpGbps)} (${ratio(ours.tcpGbps, vxlan?.tcpGbps)})`);
+  const oursVxlan = results.get('ours-vxlan');
+  const routed = results.get('routed');
+  const oursHostGw = results.get('ours-host-gw');
+  console.log(`bars, kernel backends: ours-vxlan TCP >= 0.95x the hand-made vxlan ${verdict(oursVxlan && vxlan && oursVxlan.tcpGbps >= 0.95 * vxlan.tcpGbps)} (${ratio(oursVxlan?.tcpGbps, vxlan?.tcpGbps)}, x4 ${ratio(oursVxlan?.tcp4Gbps, vxlan?.tcp4Gbps)}), ours-host-gw TCP >= 0.95x routed ${verdict(oursHostGw && routed && oursHostGw.tcpGbps >= 0.95 * routed.tcpGbps)} (${ratio(oursHostGw?.tcpGbps, routed?.tcpGbps)}, x4 ${ratio(oursHostGw?.tcp4Gbps, routed?.tcp4Gbps)})`);
   const v6 = results.get('ours6');
   console.log(`bar, IPv6: ours6 TCP >= 0.8x ours ${verdict(v6 && v6.tcpGbps >= 0.8 * ours.tcpGbps)} (${ratio(v6?.tcpGbps, ours.tcpGbps)})`);
   console.log(`bars, offloads: TCP >= 0.3x VXLAN ${verdict(vxlan && ours.tcpGbps >= 0.3 * vxlan.tcpGbps)}, TCP >= 5x socat ${verdict(socat && ours.tcpGbps >= 5 * socat.tcpGbps)} (${ratio(ours.tcpGbps, socat?.tcpGbps)})`);

@@ -4,7 +4,9 @@
 // relay attached to it. A real `ping -I tun19 host-2` and `traceroute -I`
 // go through the TUN and the relay; the relay's --trace shows the path.
 // part 2 (the article's proposed next step): two nodes with a pod each,
-// an overlay daemon per node, and the pods talking across nodes over UDP.
+// an overlay daemon per node, and the pods talking across nodes over UDP;
+// then the same lab switched to the kernel's vxlan backend, with what each
+// puts on the wire.
 // part 3: the same on three nodes with etcd inside the lab as control
 // plane: nodes take their subnets and learn about each other as they join.
 // Everything is torn down at the end (also on Ctrl-C). Exit 0 only if the
@@ -15,6 +17,7 @@ import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
 import { startRelay, RelayRun } from '../test/support/daemon-harness.js';
 import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { startCapture } from '../test/support/capture.js';
 import { labEtcdEndpoints, labSubnetFile } from '../src/lab/lab-etcd.js';
 import { podsOf } from '../src/lab/lab-pods.js';
 
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
 
     step('summary');
     process.stdout.write(`  relay:   ping -I tun19 ${host2}: ${received}/3 replies; traceroute -I: ${reached ? 'reached' : 'did NOT reach'} ${host2}\n`);
-    process.stdout.write(`  overlay: pod on host-1 -> pod on host-2, both added through tun-driver-cni: ${overlay}/3 replies\n`);
+    process.stdout.write(`  overlay: pod on host-1 -> pod on host-2, both added through tun-driver-cni, over the udp backend and then the kernel's vxlan: ${overlay}/3 replies (the fewer of the two)\n`);
     process.stdout.write(`  etcd:    host-3 took a subnet and joined on its own; pod on host-1 -> its pod: ${joined}/3 replies\n`);
     if (received !== 3 || !reached || overlay !== 3 || joined !== 3) throw new Error('the replies did not all come back');
     process.stdout.write('\ndemo OK\n');
@@ -108,14 +111,35 @@ async function overlayPart(): Promise<number> {
     const r = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', cluster.podIp(2, 1)]);
     process.stdout.write(r.stdout.trimEnd().replace(/^/gm, '  ') + '\n');
     const host1 = cluster.daemons.get(1)!;
+    const udpWire = await wire(cluster, 'udp port 8285');
     await cluster.stop(1);
+    await cluster.stop(2);
     const exit = host1.stderr().trim().split('\n').map((l) => JSON.parse(l)).find((l) => /stopping/.test(l.msg));
     if (exit) process.stdout.write(`  host-1's daemon at exit: ${exit.msg.split('\n')[0]}\n`);
-    return Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
+    process.stdout.write(`  on host-2's eth0 (tcpdump -n udp port 8285): ${udpWire}\n`);
+    step('the same lab, switched to flannel\'s default backend: the kernel\'s VXLAN (tun-driver overlay --backend vxlan)');
+    cluster.backend = 'vxlan';
+    cluster.commonArgs = ['--remove-on-exit'];
+    for (const h of [1, 2]) await cluster.start(h);
+    const routes = await cluster.lab.run('host-1', 'ip', ['route', 'show', 'dev', 'flannel.1']);
+    process.stdout.write(`  host-1$ ip route show dev flannel.1\n${routes.stdout.trimEnd().replace(/^/gm, '    ')}\n`);
+    const v = await cluster.lab.run('host-1-pod1', 'ping', ['-c', '3', '-i', '0.3', cluster.podIp(2, 1)]);
+    process.stdout.write(`host-1-pod1$ ping -c 3 -i 0.3 ${cluster.podIp(2, 1)}\n${v.stdout.trimEnd().split('\n').slice(-2).join('\n').replace(/^/gm, '  ')}\n`);
+    process.stdout.write(`  on host-2's eth0 (tcpdump -n -T vxlan udp port 8472):\n      ${await wire(cluster, 'udp port 8472', 'vxlan')}\n`);
+    const vxlanReplies = Number(/(\d+) received/.exec(v.stdout)?.[1] ?? 0);
+    return Math.min(Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0), vxlanReplies);
   } finally {
     await cluster.down();
     process.stdout.write(`\n  lab ${OVERLAY_LAB} removed\n`);
   }
+}
+
+/** One ping from host-1's pod to host-2's, as tcpdump on host-2's eth0 shows it with `filter`: the first line. */
+async function wire(cluster: OverlayCluster, filter: string, decodeAs?: string): Promise<string> {
+  const cap = await startCapture(cluster.lab, 'host-2', 'eth0', filter, undefined, decodeAs);
+  await cluster.lab.run('host-1-pod1', 'ping', ['-c', '1', '-W', '2', cluster.podIp(2, 1)]);
+  const lines = await cap.stop();
+  return lines.slice(0, decodeAs ? 2 : 1).map((l) => l.replace(/^\S+ /, '')).join('\n      ') || '(nothing)';
 }
 
 /**

@@ -20,6 +20,7 @@ import { liveProbe } from './live-probe.js';
 import { ip6MasqRules, ipMasqRules, listIpMasq } from '../overlay/ip-masq.js';
 import { parseCidr6 } from '../packet/addr6.js';
 import { encapOverhead, overlayPathMtu } from '../overlay/mtu.js';
+import { checkKernelBackend } from './kernel-backend.js';
 
 export type Verdict = 'ok' | 'warning' | 'problem';
 
@@ -51,8 +52,9 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
     addrs = addrList(nl);
     routes = routeList(nl);
     v6 = readIPv6Facts(nl);
-  } finally {
+  } catch (err) {
     nl.close();
+    throw err;
   }
   const daemons = new Map<string, DaemonStatus>();
   const sockets = new Map<string, string>();
@@ -64,13 +66,25 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
       add(`daemon on ${s.device}`, 'warning', `a control socket exists for ${s.device} but nobody answers: the daemon was probably killed`, `remove it: rm ${s.path}`);
     }
   }
+  // Kernel backends (vxlan, host-gw) have no TUN: their daemon's status names the entries to check.
+  const ruleset = readRuleset();
+  try {
+    for (const [device, d] of daemons) {
+      if (d.mode !== 'overlay' || !d.kernel || (options.tun && options.tun !== device)) continue;
+      add(`${device} daemon`, 'ok', `overlay with the ${d.kernel.type} backend (pid ${d.pid}) is running, up ${d.uptimeSeconds} s`);
+      checkKernelBackend(nl, { ...d, kernel: d.kernel }, links, ruleset, add);
+      checkForwarding(d.kernel.type, add);
+      if (options.tun) return findings;
+    }
+  } finally {
+    nl.close();
+  }
   const tuns = links.filter((l) => l.kind === 'tun' && (!options.tun || l.name === options.tun));
   if (options.tun && tuns.length === 0) {
     add(`device ${options.tun}`, 'problem', `${options.tun} does not exist in this network namespace`, `start the daemon that makes it (tun-driver relay/overlay ... --tun ${options.tun}), or tun-driver tun add ${options.tun} --address CIDR`);
     return findings;
   }
-  if (tuns.length === 0) add('TUN devices', 'warning', 'no TUN device in this network namespace: nothing to diagnose', 'start tun-driver relay or overlay first');
-  const ruleset = readRuleset();
+  if (tuns.length === 0 && findings.length === 0) add('TUN devices', 'warning', 'no TUN device in this network namespace: nothing to diagnose', 'start tun-driver relay or overlay first');
   for (const link of tuns) {
     const globals6 = v6.addrs.filter((a) => a.index === link.index && a.scope === 0).map((a) => a.cidr);
     const subject: Subject = { link, addresses: [...addrs.filter((a) => a.index === link.index).map((a) => a.cidr), ...globals6], daemon: daemons.get(link.name) };
@@ -97,6 +111,12 @@ export async function runDoctor(options: { tun?: string; probe?: string } = {}):
 }
 
 type Add = (check: string, status: Verdict, evidence: string, fix?: string) => void;
+
+/** A kernel backend forwards between pods and other nodes in the kernel: ip_forward must be on. */
+function checkForwarding(backend: string, add: Add): void {
+  const on = sysctlRead('net.ipv4.ip_forward') === '1';
+  add('ip_forward', on ? 'ok' : 'problem', `net.ipv4.ip_forward is ${on ? 1 : 0}${on ? '' : `: the ${backend} backend cannot forward between pods and other nodes`}`, on ? undefined : 'sysctl -w net.ipv4.ip_forward=1');
+}
 
 function checkDevice(s: Subject, add: Add): void {
   const { link } = s;

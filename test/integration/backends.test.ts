@@ -116,11 +116,13 @@ describe('the vxlan backend against etcd, beside a node configured by hand as fl
   });
 
   test('the wire between nodes carries VXLAN in UDP 8472, the pods\' ICMP inside', async () => {
-    const cap = await startCapture(c.lab, 'host-2', 'eth0', 'udp port 8472');
+    const cap = await startCapture(c.lab, 'host-2', 'eth0', 'udp port 8472', undefined, 'vxlan');
     assert.equal(await pings(c, 'host-1-pod1', c.podIp(2, 1), 2), 2);
     const lines = await cap.stop();
-    const out = lines.filter((l) => /198\.51\.100\.1\.\d+ > 198\.51\.100\.2\.8472: /.test(l));
+    const out = lines.filter((l) => /198\.51\.100\.1\.\d+ > 198\.51\.100\.2\.8472: VXLAN, flags \[I\] \(0x08\), vni 1$/.test(l));
     assert.ok(out.length >= 2, `VXLAN datagrams from host-1 to host-2: ${lines.join('\n')}`);
+    // Inside: host-1's VTEP MAC to host-2's, and the pods' ICMP.
+    assert.ok(lines.some((l) => l.includes('0e:4c:c6:33:64:01 > 0e:4c:c6:33:64:02') || /IP 10\.244\.\d+\.2 > 10\.244\.\d+\.2: ICMP echo request/.test(l)), lines.join('\n'));
     // Nothing between nodes travels unencapsulated.
     const plain = await startCapture(c.lab, 'host-2', 'eth0', 'icmp and net 10.244.0.0/16');
     await pings(c, 'host-1-pod1', c.podIp(2, 1), 2);
@@ -165,7 +167,32 @@ describe('the vxlan backend against etcd, beside a node configured by hand as fl
     assert.match(r.stdout, /device flannel\.1 0e:4c:c6:33:64:01 mtu 1450: rx [1-9]\d* pkts/);
     assert.match(r.stdout, new RegExp(`bridge fdb 0e:4c:c6:33:64:02 dev flannel\\.1 dst 198\\.51\\.100\\.2 self permanent`));
   });
+
+  test("doctor names a lease's missing FDB entry and a stale neighbour, each with the command that fixes it", async () => {
+    const healthy = await doctor(c, 'host-1');
+    assert.deepEqual(healthy.filter((f) => f.status === 'problem'), []);
+    assert.ok(healthy.some((f) => f.check === 'flannel.1 entries' && f.status === 'ok'), JSON.stringify(healthy));
+    assert.ok(healthy.some((f) => f.check === 'flannel.1 firewall' && f.status === 'ok'));
+    await sh(c, 'host-1', 'bridge', 'fdb', 'del', '0e:4c:c6:33:64:02', 'dev', 'flannel.1', 'dst', '198.51.100.2', 'self');
+    await sh(c, 'host-1', 'ip', 'neigh', 'replace', '10.244.250.0', 'lladdr', '0e:00:00:00:00:fa', 'dev', 'flannel.1', 'nud', 'permanent');
+    assert.equal(await pings(c, 'host-1-pod1', c.podIp(2, 1), 1), 0, 'without its FDB entry, host-2 is unreachable');
+    const sick = await doctor(c, 'host-1');
+    const missing = sick.find((f) => f.status === 'problem' && /FDB entry/.test(f.evidence));
+    assert.equal(missing?.fix, 'bridge fdb replace 0e:4c:c6:33:64:02 dev flannel.1 dst 198.51.100.2 self permanent');
+    const stale = sick.find((f) => f.check === 'flannel.1 stale entry');
+    assert.equal(stale?.fix, 'ip neigh del 10.244.250.0 lladdr 0e:00:00:00:00:fa dev flannel.1');
+    // The fixes as doctor gave them.
+    for (const fix of [missing!.fix!, stale!.fix!]) await sh(c, 'host-1', 'sh', '-c', fix);
+    assert.equal(await pings(c, 'host-1-pod1', c.podIp(2, 1), 2), 2);
+    assert.deepEqual((await doctor(c, 'host-1')).filter((f) => f.status !== 'ok'), []);
+  });
 });
+
+/** doctor's findings in a node, as JSON. */
+async function doctor(c: OverlayCluster, node: string): Promise<Array<{ check: string; status: string; evidence: string; fix?: string }>> {
+  const r = await c.lab.run(node, process.execPath, [CLI, 'doctor', '--json']);
+  return JSON.parse(r.stdout);
+}
 
 describe('the host-gw backend against etcd', { skip: ROOT_SKIP }, () => {
   let c: OverlayCluster;

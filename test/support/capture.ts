@@ -11,9 +11,12 @@ export interface Capture {
   stop(): Promise<string[]>;
 }
 
-/** Starts tcpdump -n in `node` on `iface` with `filter`; with `write`, also into that pcap file. Resolves once it listens. */
-export async function startCapture(lab: Lab, node: string, iface: string, filter: string, write?: string): Promise<Capture> {
-  const child: ChildProcess = lab.spawn(node, 'tcpdump', ['-n', '-l', '-U', '--immediate-mode', '-i', iface, ...(write ? ['-w', write, '-Z', 'root'] : []), filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts tcpdump -n in `node` on `iface` with `filter`; with `write`, also into that pcap file;
+ * `decodeAs` makes tcpdump decode the filter's packets as that protocol (-T vxlan: port 8472 is OTV to tcpdump). Resolves once it listens.
+ */
+export async function startCapture(lab: Lab, node: string, iface: string, filter: string, write?: string, decodeAs?: string): Promise<Capture> {
+  const child: ChildProcess = lab.spawn(node, 'tcpdump', ['-n', '-l', '-U', '--immediate-mode', ...(decodeAs ? ['-T', decodeAs] : []), '-i', iface, ...(write ? ['-w', write, '-Z', 'root'] : []), filter], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
