@@ -26,8 +26,10 @@ export type { UdpSocketOptions } from './overlay/udp-socket.js';
 // rtnetlink: links, addresses, routes (each call names its `ip` twin).
 export { NetlinkSocket, NetlinkError } from './netlink/socket.js';
 export type { NetlinkOpenOptions } from './netlink/socket.js';
-export { linkList, linkGet, linkByName, linkSetUp, linkSetMtu, linkSetMaster, linkSetNetns, linkDelete, linkAddBridge, linkAddVeth } from './netlink/link.js';
-export type { Link, LinkStats } from './netlink/link.js';
+export { linkList, linkGet, linkByName, linkSetUp, linkSetMtu, linkSetMaster, linkSetNetns, linkDelete, linkAddBridge, linkAddVeth, linkAddVxlan, linkSetAddress } from './netlink/link.js';
+export type { Link, LinkStats, VxlanInfo, VxlanSpec } from './netlink/link.js';
+export { neighList, neighReplace, neighDelete, fdbList, fdbReplace, fdbDelete } from './netlink/neigh.js';
+export type { Neighbour, IpAddress } from './netlink/neigh.js';
 export { addrList, addr6List, addrAdd, addrDelete } from './netlink/addr.js';
 export type { Address, Address6 } from './netlink/addr.js';
 export { routeList, route6List, routeAdd, routeReplace, routeDelete, describeRoute } from './netlink/route.js';
@@ -116,7 +118,7 @@ export type { NativeTransportKey } from './native/addon.js';
 
 // What a daemon answers to `tun-driver status` (its control socket).
 export type { PeerSecurity, WireGuardPeerStatus, IoWaitStatus } from './control/daemon-status.js';
-export type { DaemonStatus, DaemonInfo, EngineStatus, RelayStatus, OverlayStatus, OffloadStatus, PeerStatus, LeaseSourceStatus, RelayCountersJson, OverlayCountersJson, PeerCountersJson, RelayFlowStatus } from './control/daemon-status.js';
+export type { DaemonStatus, DaemonInfo, EngineStatus, RelayStatus, OverlayStatus, OffloadStatus, PeerStatus, LeaseSourceStatus, RelayCountersJson, OverlayCountersJson, PeerCountersJson, RelayFlowStatus, KernelBackendStatus, KernelPeerStatus, EntryStatus } from './control/daemon-status.js';
 
 export { TunDriverError } from './errors.js';
 export type { TunErrorCode } from './errors.js';
