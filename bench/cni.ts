@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { delegateConf } from '../src/cni/delegate-conf.js';
 import { findPlugin, invokePlugin } from '../src/cni/invoke-plugin.js';
 import { parseNetConf } from '../src/cni/net-conf.js';
-import { readSubnetEnv } from '../src/etcd/subnet-env.js';
+import { readSubnetEnv } from '../src/subnet/etcd/subnet-env.js';
 import { Lab } from '../src/lab/lab.js';
 import { labSubnetFile } from '../src/lab/lab-etcd.js';
 import { addPod, deletePod, labCniConf, labCniPath, podsOf } from '../src/lab/lab-pods.js';

@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openEtcd } from '../src/etcd/etcd-connection.js';
-import { EtcdControlPlane } from '../src/etcd/etcd-control-plane.js';
-import { Lease } from '../src/overlay/leases.js';
-import { LeaseDelta, LeasePeers } from '../src/overlay/lease-peers.js';
+import { openEtcd } from '../src/subnet/etcd/etcd-connection.js';
+import { EtcdControlPlane } from '../src/subnet/etcd/etcd-control-plane.js';
+import { Lease } from '../src/subnet/leases.js';
+import { LeasePeers } from '../src/overlay/lease-peers.js';
+import type { LeaseDelta } from '../src/subnet/control-plane.js';
 import { parseCidr } from '../src/packet/addr.js';
 import { percentile, waitUntil } from './wait-until.js';
 

@@ -3,7 +3,7 @@
 // longest-prefix match over a Map per prefix length), and a leases file of
 // N entries reloaded as the daemon does on a change (parse + setLeases).
 import { Overlay, UdpNetwork } from '../src/overlay/overlay.js';
-import { parseLeases } from '../src/overlay/leases.js';
+import { parseLeases } from '../src/subnet/leases.js';
 import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
 import { parseCidr } from '../src/packet/addr.js';
 import { MemoryTun } from '../src/tun/memory-tun.js';

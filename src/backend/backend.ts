@@ -10,8 +10,8 @@
 //   rtnetlink (devices, neighbours, FDB entries, routes) and the kernel
 //   moves the packets. Their data plane outlives the agent: close() leaves
 //   it in place, a new agent adopts it, teardown() removes it.
-import type { PublishedBackend } from '../etcd/subnet-keys.js';
-import type { Lease } from '../overlay/leases.js';
+import type { PublishedBackend } from '../subnet/etcd/subnet-keys.js';
+import type { Lease } from '../subnet/leases.js';
 import type { EntryStatus, KernelBackendStatus, KernelPeerStatus } from '../control/daemon-status.js';
 
 export type { PublishedBackend, EntryStatus, KernelBackendStatus, KernelPeerStatus };

@@ -11,7 +11,7 @@ import { fdbDelete, fdbReplace, IpAddress, neighDelete, neighReplace } from '../
 import { Route6Spec, routeDelete, routeReplace, RouteSpec } from '../netlink/route.js';
 import { NetlinkError, NetlinkSocket } from '../netlink/socket.js';
 import type { AppliedLeases, EntryStatus, KernelPeerStatus } from './backend.js';
-import { subnetName, type Lease } from '../overlay/leases.js';
+import { subnetName, type Lease } from '../subnet/leases.js';
 
 /** rtm_protocol of every route a kernel backend installs, so a later run finds its own routes (`ip route show proto 75`). */
 export const RTPROT_TUN_DRIVER = 75;

@@ -4,12 +4,12 @@
 // subnet.env and serves status; the kernel carries the packets. On
 // SIGINT/SIGTERM the data plane stays (pods keep talking) unless
 // --remove-on-exit; `tun-driver overlay-teardown` removes it later.
-import { ControlPlane } from '../overlay/control-plane.js';
-import { describeSubnets, sameSubnets, type Lease } from '../overlay/leases.js';
+import { ControlPlane } from '../subnet/control-plane.js';
+import { describeSubnets, sameSubnets, type Lease } from '../subnet/leases.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
 import { formatCidr6, formatIPv6, Prefix6 } from '../packet/addr6.js';
-import { writeSubnetEnv } from '../etcd/subnet-env.js';
+import { writeSubnetEnv } from '../subnet/etcd/subnet-env.js';
 import { installIpMasq, ip6MasqScript, ipMasqScript, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
 import { sysctlRead } from '../netns/sysctl.js';
 import type { Logger } from '../log.js';
@@ -19,7 +19,7 @@ import { AppliedLeases, KernelBackend, KernelBackendType } from '../backend/back
 import { findUnderlay } from '../backend/underlay.js';
 import { VxlanBackend } from '../backend/vxlan/vxlan.js';
 import { HostGwBackend } from '../backend/host-gw/host-gw.js';
-import type { VxlanConfig } from '../etcd/network-config.js';
+import type { VxlanConfig } from '../subnet/etcd/network-config.js';
 import { DaemonHost } from './daemon-host.js';
 import { stopWithError } from './daemon.js';
 import { daemonMetrics } from './metrics-option.js';

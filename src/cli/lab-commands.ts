@@ -5,7 +5,7 @@ import { Lab } from '../lab/lab.js';
 import { labEtcdClientFlags, labEtcdEndpoints, labSubnetFile } from '../lab/lab-etcd.js';
 import { addPod, checkPod, deletePod, podsOf } from '../lab/lab-pods.js';
 import { CniError } from '../cni/cni-error.js';
-import { DEFAULT_ETCD_PREFIX } from '../etcd/subnet-keys.js';
+import { DEFAULT_ETCD_PREFIX } from '../subnet/etcd/subnet-keys.js';
 import { PRESET_NAMES, presetTopology } from '../lab/presets.js';
 import { LAB_NAME, loadTopologyFile } from '../lab/topology.js';
 import { TunDriverError } from '../errors.js';

@@ -6,7 +6,7 @@ import { linkDelete, linkGet } from '../netlink/link.js';
 import { route6List, routeDelete, routeList } from '../netlink/route.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { RTPROT_TUN_DRIVER } from '../backend/kernel-entries.js';
-import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../etcd/network-config.js';
+import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../subnet/etcd/network-config.js';
 import { intOption, usageError } from './output.js';
 
 export function teardownCommand(): Command {

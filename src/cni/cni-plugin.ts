@@ -3,7 +3,7 @@
 // host-local delegate configuration and runs that standard plugin, as
 // flannel's CNI plugin does. One call in, one answer out: the spec's
 // result or error JSON on stdout and an exit code.
-import { readSubnetEnv, SubnetEnv } from '../etcd/subnet-env.js';
+import { readSubnetEnv, SubnetEnv } from '../subnet/etcd/subnet-env.js';
 import { CNI_CODE, CniError } from './cni-error.js';
 import { delegateConf } from './delegate-conf.js';
 import { loadDelegate, removeDelegate, saveDelegate } from './delegate-store.js';

@@ -4,7 +4,7 @@
 // test/integration/cni.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSubnetEnv } from '../etcd/subnet-env.js';
+import { parseSubnetEnv } from '../subnet/etcd/subnet-env.js';
 import { CniError } from './cni-error.js';
 import { delegateConf, mergeJson } from './delegate-conf.js';
 import { parseNetConf, versionOf } from './net-conf.js';

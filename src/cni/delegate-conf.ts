@@ -1,7 +1,7 @@
 // The delegate's configuration, built as flannel's plugin builds it: the
 // standard bridge plugin with host-local IPAM over the node's subnet,
 // from what the daemon wrote to subnet.env. Pure, so it is unit-tested.
-import { firstAddress6, SubnetEnv } from '../etcd/subnet-env.js';
+import { firstAddress6, SubnetEnv } from '../subnet/etcd/subnet-env.js';
 import { formatCidr, formatIPv4 } from '../packet/addr.js';
 import { formatCidr6, formatIPv6 } from '../packet/addr6.js';
 import { isObject, JsonObject, NetConf } from './net-conf.js';

@@ -1,7 +1,7 @@
 // The network configuration a runtime gives tun-driver-cni on stdin, read
 // with the spec's error codes. Keys beyond the spec's are flannel's
 // plugin's: subnetFile, dataDir and delegate.
-import { DEFAULT_SUBNET_FILE } from '../etcd/subnet-env.js';
+import { DEFAULT_SUBNET_FILE } from '../subnet/etcd/subnet-env.js';
 import { CNI_CODE, CniError } from './cni-error.js';
 
 /** Spec versions whose configurations we accept (flannel's plugin accepts the same). */

@@ -22,14 +22,9 @@ import { parseCidr6 } from '../packet/addr6.js';
 import { encapOverhead, overlayPathMtu } from '../overlay/mtu.js';
 import { checkKernelBackend } from './kernel-backend.js';
 
-export type Verdict = 'ok' | 'warning' | 'problem';
+import type { Finding, Verdict } from './finding.js';
 
-export interface Finding {
-  check: string;
-  status: Verdict;
-  evidence: string;
-  fix?: string;
-}
+export type { Finding, Verdict };
 
 /** What doctor knows about a device: the daemon on it, if one answers on its control socket. */
 interface Subject {

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { controlRequest } from '../control/control-server.js';
 import { PROBE_STAGES, ProbeStage } from '../control/probe.js';
-import type { Finding } from './doctor.js';
+import type { Finding } from './finding.js';
 
 const STAGE_NAMES: Record<ProbeStage | 'delivered', string> = {
   'tun-in': 'read from the TUN by the daemon',

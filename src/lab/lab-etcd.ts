@@ -6,13 +6,24 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunDriverError } from '../errors.js';
 import { netnsPids, spawnInNetns } from '../netns/processes.js';
-import { DEFAULT_ETCD_PREFIX, configKey } from '../etcd/subnet-keys.js';
+import { DEFAULT_ETCD_PREFIX, configKey } from '../subnet/etcd/subnet-keys.js';
 import { formatCidr, parseCidr } from '../packet/addr.js';
 import { formatCidr6 } from '../packet/addr6.js';
-import type { Lab } from './lab.js';
+import type { LabState } from './state.js';
 import { labFilesDir } from './state.js';
 import { etcdctlTlsFlags, etcdTlsFlags, labEtcdTls, makeLabEtcdTls, rbacCommands } from './lab-etcd-tls.js';
 import { POD_NETWORK, POD_NETWORK6 } from './topology.js';
+
+/** What the etcd helpers need of a lab (the Lab class has it; lab.ts starts etcd through these, so they cannot import it). */
+export interface EtcdLab {
+  readonly name: string;
+  readonly state: LabState;
+  /** The named node's namespace. */
+  ns(node: string): string;
+  /** The named node's first IPv4 address. */
+  address(node: string): string;
+  run(node: string, command: string, args: string[], timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
 
 const ETCD_CLIENT_PORT = 2379;
 const ETCD_PEER_PORT = 2380;
@@ -24,7 +35,7 @@ const ETCD_PEER_PORT = 2380;
  * flannel's dual-stack fields (EnableIPv6, IPv6Network fd00:10:244::/48),
  * and with `"ipv4": false` as well, an IPv6-only network (EnableIPv4 false, no Network).
  */
-function labNetworkConfig(lab: Lab): string {
+function labNetworkConfig(lab: EtcdLab): string {
   const lengths = new Set(lab.state.topology.hosts.flatMap((h) => (h.pods ? [parseCidr(h.pods.subnet).length] : [])));
   if (lengths.size > 1) throw new TunDriverError('TUN_ERR_LAB', `lab ${lab.name}: with etcd, every host's pod subnet must have the same length (the network config has one SubnetLen)`);
   const subnetLen = lengths.size === 1 ? [...lengths][0] : 24;
@@ -37,34 +48,34 @@ function labNetworkConfig(lab: Lab): string {
   return JSON.stringify({ ...ipv4, ...ipv6, Backend: fields });
 }
 
-function members(lab: Lab): string[] {
+function members(lab: EtcdLab): string[] {
   const etcd = lab.state.topology.etcd;
   if (!etcd) throw new TunDriverError('TUN_ERR_LAB', `lab ${lab.name} has no etcd (build it with: tun-driver lab up --preset cluster --etcd)`);
   return etcd.members;
 }
 
-const usesTls = (lab: Lab): boolean => lab.state.topology.etcd?.tls === true;
-const scheme = (lab: Lab): string => (usesTls(lab) ? 'https' : 'http');
+const usesTls = (lab: EtcdLab): boolean => lab.state.topology.etcd?.tls === true;
+const scheme = (lab: EtcdLab): string => (usesTls(lab) ? 'https' : 'http');
 
 /** Client URLs of the lab's etcd members, for --etcd-endpoints. */
-export function labEtcdEndpoints(lab: Lab): string[] {
+export function labEtcdEndpoints(lab: EtcdLab): string[] {
   return members(lab).map((m) => `${scheme(lab)}://${lab.address(m)}:${ETCD_CLIENT_PORT}`);
 }
 
 /** What an overlay node needs besides --etcd-endpoints: with TLS, the CA and the "node" client certificate (flannel's flags). */
-export function labEtcdClientFlags(lab: Lab): string[] {
+export function labEtcdClientFlags(lab: EtcdLab): string[] {
   if (!usesTls(lab)) return [];
   const f = labEtcdTls(lab.name);
   return ['--etcd-cafile', f.ca, '--etcd-certfile', f.nodeCert, '--etcd-keyfile', f.nodeKey];
 }
 
 /** Where host `host` keeps its subnet.env in this lab (each node needs its own). */
-export function labSubnetFile(lab: Lab, host: string): string {
+export function labSubnetFile(lab: EtcdLab, host: string): string {
   return join(labFilesDir(lab.name), host, 'subnet.env');
 }
 
 /** Where member `member` logs. */
-export function labEtcdLog(lab: Lab, member: string): string {
+export function labEtcdLog(lab: EtcdLab, member: string): string {
   return join(labFilesDir(lab.name), `etcd-${member}.log`);
 }
 
@@ -73,7 +84,7 @@ export function labEtcdLog(lab: Lab, member: string): string {
  * is built, 'existing' to restart a member that was stopped (its data dir
  * remembers the cluster).
  */
-export function startEtcdMember(lab: Lab, member: string, state: 'new' | 'existing' = 'new'): number {
+export function startEtcdMember(lab: EtcdLab, member: string, state: 'new' | 'existing' = 'new'): number {
   const all = members(lab);
   if (!all.includes(member)) throw new TunDriverError('TUN_ERR_LAB', `${member} is not an etcd member of lab ${lab.name} (members: ${all.join(', ')})`);
   const peer = (m: string): string => `${scheme(lab)}://${lab.address(m)}:${ETCD_PEER_PORT}`;
@@ -111,7 +122,7 @@ export function startEtcdMember(lab: Lab, member: string, state: 'new' | 'existi
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Stops member `member` (SIGTERM, as a crash test or maintenance would) and waits until it is gone. */
-export async function stopEtcdMember(lab: Lab, member: string): Promise<void> {
+export async function stopEtcdMember(lab: EtcdLab, member: string): Promise<void> {
   const isEtcd = (pid: number): boolean => {
     try {
       return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'etcd';
@@ -129,12 +140,12 @@ export async function stopEtcdMember(lab: Lab, member: string): Promise<void> {
 }
 
 /** Runs etcdctl against the lab's etcd from member host `from`. */
-export function labEtcdctl(lab: Lab, args: string[], from = members(lab)[0], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function labEtcdctl(lab: EtcdLab, args: string[], from = members(lab)[0], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return lab.run(from, 'etcdctl', ['--endpoints', labEtcdEndpoints(lab).join(','), '--dial-timeout', '2s', ...(usesTls(lab) ? etcdctlTlsFlags(lab.name) : []), ...args], timeoutMs);
 }
 
 /** Waits until every member answers health checks (the cluster has a leader). */
-export async function waitForEtcd(lab: Lab, timeoutMs = 20_000): Promise<void> {
+export async function waitForEtcd(lab: EtcdLab, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -152,7 +163,7 @@ export async function waitForEtcd(lab: Lab, timeoutMs = 20_000): Promise<void> {
  * daemon takes whatever subnet etcd gives it, writes its subnet.env, and
  * only then are its pods added (lab-pods.ts), as on a real node.
  */
-export async function startLabEtcd(lab: Lab): Promise<void> {
+export async function startLabEtcd(lab: EtcdLab): Promise<void> {
   const config = labNetworkConfig(lab);
   if (usesTls(lab)) makeLabEtcdTls(lab.name, members(lab).map((m) => ({ name: m, address: lab.address(m) })));
   for (const m of members(lab)) startEtcdMember(lab, m);

@@ -1,6 +1,7 @@
 // What the overlay counts: packets each way, per peer (on the Peer
 // objects of the route table) and in total, and drops by reason.
-import { describeSubnets, formatEndpointIp, subnetName } from './leases.js';
+import { describeSubnets, subnetName } from '../subnet/leases.js';
+import { formatEndpointIp } from './route-table.js';
 import { formatCidr6 } from '../packet/addr6.js';
 import { Peer } from './route-table.js';
 import { OverlayCountersJson, PeerCountersJson } from '../control/daemon-status.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCidr, parseIPv4, prefixContains } from '../packet/addr.js';
 import { parseCidr6 } from '../packet/addr6.js';
-import type { Lease } from './leases.js';
+import type { Lease } from '../subnet/leases.js';
 import { describePeerChanges, LeasePeers } from './lease-peers.js';
 import { peerFromLease, RouteTable } from './route-table.js';
 

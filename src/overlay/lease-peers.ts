@@ -15,7 +15,9 @@
 // watch does), only those are looked at; without that, finding them is a
 // pass over the set (a Map probe per lease, no allocation per lease).
 import { endpointKey, Peer, peerFromLease, RouteTable } from './route-table.js';
-import { describeLease, subnetName, type Lease } from './leases.js';
+import { subnetName, type Lease } from '../subnet/leases.js';
+import type { LeaseDelta } from '../subnet/control-plane.js';
+import { describePeer } from './route-table.js';
 
 /** What a lease change did to the route table: the peers it added and removed (an unchanged lease keeps its peer). */
 export interface PeerChanges {
@@ -23,11 +25,6 @@ export interface PeerChanges {
   removed: Peer[];
 }
 
-/** Which lease objects a change put in and took out of the previous set. */
-export interface LeaseDelta {
-  added: readonly Lease[];
-  removed: readonly Lease[];
-}
 
 export class LeasePeers {
   readonly routes = new RouteTable();
@@ -122,7 +119,7 @@ function carryCounters(removed: readonly Peer[], added: readonly Peer[]): void {
  * naming 1,000 peers on every change anywhere would flood the log).
  */
 export function describePeerChanges(peers: readonly Peer[], added: readonly Peer[], removed: readonly Peer[], listAtMost = 8): string {
-  if (peers.length <= listAtMost) return `${peers.length} peer(s): ${peers.map((p) => describeLease(p)).join(', ') || 'none'}`;
-  const names = (ps: readonly Peer[]): string => ps.slice(0, listAtMost).map((p) => describeLease(p)).join(', ') + (ps.length > listAtMost ? `, and ${ps.length - listAtMost} more` : '');
+  if (peers.length <= listAtMost) return `${peers.length} peer(s): ${peers.map((p) => describePeer(p)).join(', ') || 'none'}`;
+  const names = (ps: readonly Peer[]): string => ps.slice(0, listAtMost).map((p) => describePeer(p)).join(', ') + (ps.length > listAtMost ? `, and ${ps.length - listAtMost} more` : '');
   return `${peers.length} peers${added.length ? `; added ${names(added)}` : ''}${removed.length ? `; removed ${names(removed)}` : ''}`;
 }

@@ -7,7 +7,7 @@ import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
 import { checksum } from '../packet/checksum.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
-import { parseLeases } from './leases.js';
+import { parseLeases } from '../subnet/leases.js';
 import { Overlay, UdpNetwork } from './overlay.js';
 import { peerFromLease, RouteTable } from './route-table.js';
 

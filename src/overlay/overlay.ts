@@ -19,6 +19,7 @@
 import { RxBatch, SpanList, Spans, TxQueue } from '../io/batch.js';
 import { GRO_MAX_SEGMENTS, GRO_SLOT_BYTES } from '../io/datagram-socket.js';
 import { PollLoop } from '../io/poll-loop.js';
+import type { UdpNetwork } from './udp-network.js';
 import { formatIPv4, Prefix, prefixContains, prefixMask, samePrefix } from '../packet/addr.js';
 import { describeIPv4, describeIPv6 } from '../packet/describe.js';
 import { get16 } from '../packet/bytes.js';
@@ -35,8 +36,9 @@ import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
 import { isProbePacket, isProbePacket6, Probe } from '../control/probe.js';
 import { ICMP6_TYPE } from '../packet/icmp6.js';
-import { Lease, sameSubnets } from './leases.js';
-import { LeaseDelta, LeasePeers, PeerChanges } from './lease-peers.js';
+import { Lease, sameSubnets } from '../subnet/leases.js';
+import { LeasePeers, PeerChanges } from './lease-peers.js';
+import type { LeaseDelta } from '../subnet/control-plane.js';
 import { Peer, RouteTable } from './route-table.js';
 import { CONSUMED, NOT_OPENED, paddedLength, WireGuard } from '../wireguard/device.js';
 import { Keypair } from '../wireguard/keypair.js';
@@ -45,21 +47,7 @@ import { WgPeer } from '../wireguard/peer.js';
 import { isWireGuardMessage, keyIdentity, wireguardPeers } from './wireguard-peers.js';
 import type { KeyObject } from 'node:crypto';
 
-/** What the overlay needs from its UDP socket: batch sends (GSO where the socket can) and batch reads (one entry per datagram). */
-export interface UdpNetwork {
-  /**
-   * Sends spans[first, first+count) to addrs[2i]:addrs[2i+1], one datagram
-   * each (the socket layer may use UDP GSO for runs; the wire sees the
-   * same datagrams). onRefused for each that did not leave.
-   */
-  send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number;
-  /** Fills `batch` with one entry per datagram (a UDP GRO buffer already split); readiness from `loop` when given. */
-  startReading(batch: RxBatch, onBatch: (batch: RxBatch) => void, onError: (err: Error) => void, loop?: PollLoop): void;
-  /** Stops delivering batches. Idempotent. */
-  stopReading(): void;
-  /** Stops reading and closes the socket. Idempotent. */
-  close(): void;
-}
+export type { UdpNetwork };
 
 /** How an {@link Overlay} is configured: the cluster network, this node's subnet and the MTUs. */
 export interface OverlayOptions {

@@ -9,7 +9,7 @@ import { formatIPv6, parseCidr6, parseIPv6 } from '../packet/addr6.js';
 import { Icmp6View, ICMP6_TYPE, writeEcho6Packet } from '../packet/icmp6.js';
 import { writeEchoPacket } from '../packet/icmp.js';
 import { IPv6View, NEXT_HEADER } from '../packet/ipv6.js';
-import { parseLeases } from './leases.js';
+import { parseLeases } from '../subnet/leases.js';
 import { Overlay, UdpNetwork } from './overlay.js';
 
 const NETWORK = parseCidr('10.244.0.0/16');

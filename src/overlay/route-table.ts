@@ -4,10 +4,10 @@
 // cluster's size: lease-peers.ts); lookups are a few Map probes, one per
 // distinct prefix length (two for IPv6: its first two 32-bit words, so no
 // key is allocated per packet; IPv6 node subnets are /64 or shorter).
-import { Prefix, prefixMask } from '../packet/addr.js';
-import { Prefix6 } from '../packet/addr6.js';
+import { formatIPv4, Prefix, prefixMask } from '../packet/addr.js';
+import { formatIPv6, Prefix6 } from '../packet/addr6.js';
 import { get32 } from '../packet/bytes.js';
-import type { Lease } from './leases.js';
+import { describeSubnets, type Lease } from '../subnet/leases.js';
 import type { WgPeer } from '../wireguard/peer.js';
 
 /** Another node: its subnet, where to send (public IP and port), and its traffic counters. */
@@ -194,3 +194,17 @@ export const STAND_IN_BASE = 0xf0000000;
 
 /** Whether an address is a stand-in for a peer reached over IPv6. */
 export const isStandIn = (addr: number): boolean => addr >= STAND_IN_BASE;
+
+/**
+ * A node's underlay address as logs and status show it: its IPv6 one in
+ * brackets when `publicIp` is a stand-in for it (240.0.0.0/4, underlay6.ts),
+ * else the IPv4 one.
+ */
+export function formatEndpointIp(l: { publicIp: number; publicIpv6?: Uint8Array }): string {
+  return l.publicIpv6 && isStandIn(l.publicIp) ? `[${formatIPv6(l.publicIpv6)}]` : formatIPv4(l.publicIp);
+}
+
+/** A peer as logs show it: its subnets and its endpoint (the IPv6 one behind a stand-in). */
+export function describePeer(p: { subnet?: Prefix; subnet6?: Prefix6; publicIp: number; publicIpv6?: Uint8Array; port: number }): string {
+  return `${describeSubnets(p)} at ${formatEndpointIp(p)}:${p.port}`;
+}

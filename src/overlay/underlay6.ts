@@ -14,7 +14,7 @@ import { TunDriverError } from '../errors.js';
 import { formatIPv6, sameIPv6 } from '../packet/addr6.js';
 import { isStandIn, STAND_IN_BASE } from './route-table.js';
 import { OVERLAY_SOCKET_BUFFER } from './udp-socket.js';
-import type { UdpNetwork } from './overlay.js';
+import type { UdpNetwork } from './udp-network.js';
 
 const STAND_IN_COUNT = 0x0fffffff;
 /** What a datagram from an IPv6 address that is no known node's is given: no peer has it. */

@@ -3,7 +3,7 @@
 import { decodeKey } from '../wireguard/keys.js';
 import { formatIPv4 } from '../packet/addr.js';
 import { messageType } from '../wireguard/messages.js';
-import { subnetName, type Lease } from './leases.js';
+import { subnetName, type Lease } from '../subnet/leases.js';
 
 /** A public key's bytes (the lease was checked when it was read). */
 export function keyIdentity(publicKey: string): Uint8Array {

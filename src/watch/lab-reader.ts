@@ -6,8 +6,8 @@
 import { queryStatus } from '../control/control-server.js';
 import type { DaemonStatus } from '../control/daemon-status.js';
 import { listControlSocketsIn } from '../control/paths.js';
-import { configKey, DEFAULT_ETCD_PREFIX, parseSubnetEntry, subnetsDir } from '../etcd/subnet-keys.js';
-import { parseNetworkConfig } from '../etcd/network-config.js';
+import { configKey, DEFAULT_ETCD_PREFIX, parseSubnetEntry, subnetsDir } from '../subnet/etcd/subnet-keys.js';
+import { parseNetworkConfig } from '../subnet/etcd/network-config.js';
 import { formatCidr, formatIPv4 } from '../packet/addr.js';
 import { formatCidr6 } from '../packet/addr6.js';
 import { Lab } from '../lab/lab.js';

@@ -4,12 +4,12 @@
 // engine emitted a packet that breaks its own rules). `npm run fuzz` runs
 // them long; test/fuzz/fuzz.test.ts runs them briefly in the suite.
 import { RxBatch, Spans } from '../../src/io/batch.js';
-import { parseNetworkConfig } from '../../src/etcd/network-config.js';
-import { parseSubnetEntry } from '../../src/etcd/subnet-keys.js';
-import { readRememberedSubnet } from '../../src/etcd/subnet-env.js';
+import { parseNetworkConfig } from '../../src/subnet/etcd/network-config.js';
+import { parseSubnetEntry } from '../../src/subnet/etcd/subnet-keys.js';
+import { readRememberedSubnet } from '../../src/subnet/etcd/subnet-env.js';
 import { decodeError, parseAttrs, parseMessages } from '../../src/netlink/nl/codec.js';
 import { NLMSG } from '../../src/netlink/nl/constants.js';
-import { parseLeases } from '../../src/overlay/leases.js';
+import { parseLeases } from '../../src/subnet/leases.js';
 import { Overlay, UdpNetwork } from '../../src/overlay/overlay.js';
 import { parseCidr, parseIPv4, prefixContains } from '../../src/packet/addr.js';
 import { fromHex, toHex } from '../../src/packet/bytes.js';

@@ -15,7 +15,7 @@ import { ping, startDaemon } from '../support/daemon-harness.js';
 import { startCapture } from '../support/capture.js';
 import { addPod } from '../../src/lab/lab-pods.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
-import { writeSubnetEnv } from '../../src/etcd/subnet-env.js';
+import { writeSubnetEnv } from '../../src/subnet/etcd/subnet-env.js';
 import { parseCidr } from '../../src/packet/addr.js';
 import { CLI, labName, ROOT_SKIP } from './helpers.js';
 

@@ -12,7 +12,7 @@ import { netnsList } from '../../src/netns/netns.js';
 import { removeLabState } from '../../src/lab/state.js';
 import { Lab } from '../../src/lab/lab.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
-import { writeSubnetEnv } from '../../src/etcd/subnet-env.js';
+import { writeSubnetEnv } from '../../src/subnet/etcd/subnet-env.js';
 import { parseCidr } from '../../src/packet/addr.js';
 
 const labNamespaces = (lab: string): string[] => netnsList().filter((n) => n.startsWith(`tdlab-${lab}-`));

@@ -13,7 +13,7 @@ import { labEtcdClientFlags, labEtcdctl, labEtcdEndpoints, labSubnetFile } from 
 import { DaemonRun, startDaemon } from './daemon-harness.js';
 import { addPod, podsOf } from '../../src/lab/lab-pods.js';
 import type { JsonObject } from '../../src/cni/net-conf.js';
-import { writeSubnetEnv } from '../../src/etcd/subnet-env.js';
+import { writeSubnetEnv } from '../../src/subnet/etcd/subnet-env.js';
 import { parseCidr } from '../../src/packet/addr.js';
 import { parseCidr6 } from '../../src/packet/addr6.js';
 import type { OverlayStatus } from '../../src/control/daemon-status.js';

@@ -6,7 +6,7 @@
 // and the tests of what the overlay does with decrypted packets.
 import { RxBatch, SpanList } from '../../src/io/batch.js';
 import { Overlay, UdpNetwork } from '../../src/overlay/overlay.js';
-import { parseLeases } from '../../src/overlay/leases.js';
+import { parseLeases } from '../../src/subnet/leases.js';
 import { parseCidr, parseIPv4 } from '../../src/packet/addr.js';
 import { parseCidr6 } from '../../src/packet/addr6.js';
 import { MemoryTun } from '../../src/tun/memory-tun.js';

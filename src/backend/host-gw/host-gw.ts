@@ -12,7 +12,7 @@ import { linkGet } from '../../netlink/link.js';
 import { NetlinkSocket } from '../../netlink/socket.js';
 import { formatIPv4, Prefix } from '../../packet/addr.js';
 import { formatIPv6, Prefix6 } from '../../packet/addr6.js';
-import type { Lease } from '../../overlay/leases.js';
+import type { Lease } from '../../subnet/leases.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
 import { applyPlans, countSkips, Entry, KernelEntries, PeerPlan, peerStatus, removeEntry, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';

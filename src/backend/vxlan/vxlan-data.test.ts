@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIPv4 } from '../../packet/addr.js';
 import { formatMac, parseMac } from '../../packet/mac.js';
-import { parseNetworkConfig } from '../../etcd/network-config.js';
-import { parseSubnetEntry, subnetRecord } from '../../etcd/subnet-keys.js';
+import { parseNetworkConfig } from '../../subnet/etcd/network-config.js';
+import { parseSubnetEntry, subnetRecord } from '../../subnet/etcd/subnet-keys.js';
 import { MAC_TAG_V4, peerVtepMac, vxlanRecord } from './vxlan-data.js';
 
 const ip = (t: string): number => parseIPv4(t)!;

@@ -21,7 +21,7 @@ import { formatIPv4, Prefix } from '../../packet/addr.js';
 import { formatIPv6, Prefix6, sameIPv6 } from '../../packet/addr6.js';
 import { formatMac, macFromIPv4, sameMac } from '../../packet/mac.js';
 import { TunDriverError } from '../../errors.js';
-import type { Lease } from '../../overlay/leases.js';
+import type { Lease } from '../../subnet/leases.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
 import { applyPlans, countSkips, Entry, KernelEntries, PeerPlan, peerStatus, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';

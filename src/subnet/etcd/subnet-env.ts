@@ -3,8 +3,8 @@
 // the same subnet again.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { formatCidr, formatIPv4, parseCidr, Prefix, prefixContains } from '../packet/addr.js';
-import { formatCidr6, formatIPv6, parseCidr6, Prefix6, prefix6Contains } from '../packet/addr6.js';
+import { formatCidr, formatIPv4, parseCidr, Prefix, prefixContains } from '../../packet/addr.js';
+import { formatCidr6, formatIPv6, parseCidr6, Prefix6, prefix6Contains } from '../../packet/addr6.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 

@@ -8,7 +8,7 @@
 // flag wins over the environment. Files are read once, up front: a missing
 // or unreadable one is a one-line usage error before anything changes.
 import { readFileSync } from 'node:fs';
-import { TunDriverError } from '../errors.js';
+import { TunDriverError } from '../../errors.js';
 
 /** What the etcd client is given: PEM bytes and credentials, and where each came from (for messages). */
 export interface EtcdSecurity {

@@ -9,10 +9,10 @@
 //   <prefix>/subnets/0.0.0.0-0&fd00:10:244:1::-64
 // Each subnet key is attached to an etcd lease of the node that holds it,
 // so it disappears when the node stops renewing.
-import { formatIPv4, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
-import { formatIPv6, networkOf, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
-import { isKeyText } from '../wireguard/keys.js';
-import { Lease } from '../overlay/leases.js';
+import { formatIPv4, parseIPv4, Prefix, prefixContains } from '../../packet/addr.js';
+import { formatIPv6, networkOf, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../../packet/addr6.js';
+import { isKeyText } from '../../wireguard/keys.js';
+import { Lease } from '../leases.js';
 import { NetworkConfig } from './network-config.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';

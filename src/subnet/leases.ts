@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { TunDriverError } from '../errors.js';
 import { isKeyText } from '../wireguard/keys.js';
 import { readJsonFile } from '../util/json-file.js';
-import { isStandIn } from './route-table.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains, samePrefix } from '../packet/addr.js';
 import { formatCidr6, formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
 
@@ -162,7 +161,7 @@ export function watchLeasesFile(path: string, network: Prefix | undefined, onCha
 }
 
 export function describeLease(l: Lease): string {
-  return `${describeSubnets(l)} at ${formatEndpointIp(l)}:${l.port}`;
+  return `${describeSubnets(l)} at ${formatIPv4(l.publicIp)}:${l.port}`;
 }
 
 /** A node's subnets as people read them: "10.244.1.0/24", "10.244.1.0/24 and fd00:10:244:1::/64", or the IPv6 one alone. */
@@ -183,13 +182,4 @@ export function sameSubnets(a: { subnet?: Prefix; subnet6?: Prefix6 }, b: { subn
  */
 export function subnetName(l: { subnet?: Prefix; subnet6?: Prefix6 }): string {
   return l.subnet ? formatCidr(l.subnet, false) : l.subnet6 ? formatCidr6(l.subnet6, false) : '(no subnet)';
-}
-
-/**
- * A node's underlay address as logs and status show it: its IPv6 one in
- * brackets when `publicIp` is a stand-in for it (240.0.0.0/4, underlay6.ts),
- * else the IPv4 one.
- */
-export function formatEndpointIp(l: { publicIp: number; publicIpv6?: Uint8Array }): string {
-  return l.publicIpv6 && isStandIn(l.publicIp) ? `[${formatIPv6(l.publicIpv6)}]` : formatIPv4(l.publicIp);
 }

@@ -5,18 +5,18 @@
 // fatal, as in flannel: the node's pods are numbered out of a subnet it no
 // longer holds.
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
-import { LeaseSourceStatus } from '../control/daemon-status.js';
-import { TunDriverError } from '../errors.js';
-import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
-import { formatCidr6, Prefix6 } from '../packet/addr6.js';
-import { describeSubnets, Lease, sameSubnets } from '../overlay/leases.js';
-import { ControlPlane, ControlPlaneEvents } from '../overlay/control-plane.js';
+import { LeaseSourceStatus } from '../../control/daemon-status.js';
+import { TunDriverError } from '../../errors.js';
+import { formatCidr, formatIPv4, Prefix } from '../../packet/addr.js';
+import { formatCidr6, Prefix6 } from '../../packet/addr6.js';
+import { describeSubnets, Lease, sameSubnets } from '../leases.js';
+import { ControlPlane, ControlPlaneEvents } from '../control-plane.js';
 import { describeEtcdError, openEtcd, retryUntil, settleWithin } from './etcd-connection.js';
 import { NetworkConfig, parseNetworkConfig } from './network-config.js';
 import { configKey, PublishedBackend, subnetKey, subnetRecord, subnetsDir } from './subnet-keys.js';
 import { AcquiredSubnet, acquireSubnet } from './subnet-lease.js';
 import { readRememberedSubnet, readRememberedSubnet6 } from './subnet-env.js';
-import type { LeaseDelta } from '../overlay/lease-peers.js';
+import type { LeaseDelta } from '../control-plane.js';
 import { SubnetWatch } from './subnet-watch.js';
 import { describeEtcdSecurity, EtcdSecurity } from './etcd-security.js';
 

@@ -3,7 +3,7 @@
 // say which endpoints were tried.
 import { ExponentialBackoff, IBackoff } from 'cockatiel';
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError } from 'etcd3';
-import { TunDriverError } from '../errors.js';
+import { TunDriverError } from '../../errors.js';
 import type { EtcdSecurity } from './etcd-security.js';
 
 /** How long one unary call (get, put, txn, grant) may take before it fails. */

@@ -1,7 +1,7 @@
 // Which subnet a node may take: pure arithmetic over the network config and
 // the subnets already leased, kept apart from etcd so it is unit-tested.
-import { Prefix } from '../packet/addr.js';
-import { Prefix6 } from '../packet/addr6.js';
+import { Prefix } from '../../packet/addr.js';
+import { Prefix6 } from '../../packet/addr6.js';
 import { bigIntToIPv6, ipv6ToBigInt, NetworkConfig4, NetworkConfig6 } from './network-config.js';
 
 /** Whether `subnet` is one the config allows to lease (right size, inside SubnetMin..SubnetMax). */

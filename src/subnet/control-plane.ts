@@ -3,12 +3,17 @@
 // only this interface, so both feed the data plane the same way.
 import { FSWatcher } from 'node:fs';
 import { LeaseSourceStatus } from '../control/daemon-status.js';
-import type { EtcdSecurity } from '../etcd/etcd-security.js';
+import type { EtcdSecurity } from './etcd/etcd-security.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
 import { formatCidr6, Prefix6, sameIPv6 } from '../packet/addr6.js';
-import type { LeaseDelta } from './lease-peers.js';
 import { describeLease, describeSubnets, Lease, loadLeasesFile, sameSubnets, watchLeasesFile } from './leases.js';
+
+/** Which lease objects a change put in and took out of the previous set. */
+export interface LeaseDelta {
+  added: readonly Lease[];
+  removed: readonly Lease[];
+}
 
 export interface ControlPlaneEvents {
   /**

@@ -6,9 +6,9 @@
 // makes the same key, so create-if-absent keeps both exclusive. On an
 // IPv6-only network the key names the IPv6 subnet alone (0.0.0.0-0&...).
 import { Etcd3, Lease as EtcdLease } from 'etcd3';
-import { TunDriverError } from '../errors.js';
-import { formatCidr, formatIPv4, Prefix, samePrefix } from '../packet/addr.js';
-import { formatIPv6, Prefix6, sameIPv6 } from '../packet/addr6.js';
+import { TunDriverError } from '../../errors.js';
+import { formatCidr, formatIPv4, Prefix, samePrefix } from '../../packet/addr.js';
+import { formatIPv6, Prefix6, sameIPv6 } from '../../packet/addr6.js';
 import { freeSubnets, freeSubnets6, isLeasable, isLeasable6, leasableCount } from './allocation.js';
 import { settleWithin } from './etcd-connection.js';
 import { bigIntToIPv6, ipv6ToBigInt, NetworkConfig, NetworkConfig4, NetworkConfig6 } from './network-config.js';

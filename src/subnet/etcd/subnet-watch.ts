@@ -11,9 +11,9 @@
 // A lease that did not change stays the same object, across renewals and
 // re-lists: that identity is what the delta and the data plane rely on.
 import { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import type { LeaseDelta } from '../overlay/lease-peers.js';
-import { Lease } from '../overlay/leases.js';
-import { sameIPv6 } from '../packet/addr6.js';
+import type { LeaseDelta } from '../control-plane.js';
+import { Lease } from '../leases.js';
+import { sameIPv6 } from '../../packet/addr6.js';
 import { describeEtcdError } from './etcd-connection.js';
 import { NetworkConfig } from './network-config.js';
 import { parseSubnetEntry, subnetsDir } from './subnet-keys.js';

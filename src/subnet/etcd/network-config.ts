@@ -10,11 +10,11 @@
 // IPv6SubnetMin and IPv6SubnetMax (the same defaults, in IPv6). IPv6-only:
 // "EnableIPv4": false with the IPv6 fields; Network is then not needed.
 import { z } from 'zod';
-import { TunDriverError } from '../errors.js';
-import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains, prefixMask } from '../packet/addr.js';
-import { DEFAULT_PORT } from '../overlay/leases.js';
-import { decodeKey } from '../wireguard/keys.js';
-import { formatCidr6, formatIPv6, networkOf, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
+import { TunDriverError } from '../../errors.js';
+import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains, prefixMask } from '../../packet/addr.js';
+import { DEFAULT_PORT } from '../leases.js';
+import { decodeKey } from '../../wireguard/keys.js';
+import { formatCidr6, formatIPv6, networkOf, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../../packet/addr6.js';
 
 /** flannel's default WireGuard port (Backend.ListenPort). */
 export const WIREGUARD_PORT = 51820;
