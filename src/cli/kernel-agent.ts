@@ -14,7 +14,8 @@ import { installIpMasq, ip6MasqScript, ipMasqScript, ipMasqTable, removeIpMasq }
 import { sysctlRead } from '../netns/sysctl.js';
 import type { Logger } from '../log.js';
 import type { Listen } from '../metrics/server.js';
-import type { OverlayStatus } from '../control/daemon-status.js';
+import type { KernelBackendStatus, OverlayStatus } from '../control/daemon-status.js';
+import { RateMeter } from '../control/rates.js';
 import { AppliedLeases, KernelBackend, KernelBackendType } from '../backend/backend.js';
 import { findUnderlay } from '../backend/underlay.js';
 import { VxlanBackend } from '../backend/vxlan/vxlan.js';
@@ -110,10 +111,23 @@ export async function runKernelAgent(o: KernelAgentOptions): Promise<void> {
       leaseEvents: () => leaseEvents,
     });
     const ownName = describeSubnets(own);
+    // The kernel counts per device: rates are its devices' (the VTEPs'; host-gw's underlay carries everything of the node).
+    const rates = new RateMeter();
+    const withRates = (): KernelBackendStatus => {
+      const k = backend.status();
+      for (const d of k.devices) {
+        const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(d.name) ?? [];
+        d.rates = { txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
+      }
+      return k;
+    };
     return {
+      sample: () => {
+        for (const d of backend.status().devices) rates.sample(d.name, [d.txPackets, d.txBytes, d.rxPackets, d.rxBytes]);
+      },
       probeTarget: {},
       metrics,
-      status: () => kernelStatus(backend, plane, { network, subnet, ipv6, publicIp: o.publicIp, publicIpv6: o.publicIpv6, ipMasq: o.ipMasq ? { table: ipMasqTable(tableName), subnetFile: o.subnetFile } : undefined }),
+      status: () => kernelStatus(withRates(), backend.type, plane, { network, subnet, ipv6, publicIp: o.publicIp, publicIpv6: o.publicIpv6, ipMasq: o.ipMasq ? { table: ipMasqTable(tableName), subnetFile: o.subnetFile } : undefined }),
       report: () => {
         const s = backend.status();
         const devices = s.devices.map((d) => `${d.name} rx ${d.rxPackets} tx ${d.txPackets} dropped ${d.rxDropped}/${d.txDropped}`).join('; ');
@@ -152,8 +166,7 @@ interface NodeFacts {
  * transmitted, delivered = received), each peer's are 0, and `kernel`
  * lists every entry that carries traffic to it.
  */
-function kernelStatus(backend: KernelBackend, plane: ControlPlane, n: NodeFacts): OverlayStatus {
-  const k = backend.status();
+function kernelStatus(k: KernelBackendStatus, type: KernelBackendType, plane: ControlPlane, n: NodeFacts): OverlayStatus {
   const port = k.port ?? 0;
   let sent = 0;
   let delivered = 0;
@@ -167,7 +180,7 @@ function kernelStatus(backend: KernelBackend, plane: ControlPlane, n: NodeFacts)
   }
   return {
     mode: 'overlay',
-    backend: backend.type,
+    backend: type,
     kernel: k,
     network: n.network ? formatCidr(n.network, false) : formatCidr6(n.ipv6!.network6, false),
     subnet: n.subnet ? formatCidr(n.subnet, false) : formatCidr6(n.ipv6!.subnet6, false),

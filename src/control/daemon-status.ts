@@ -144,7 +144,7 @@ export interface KernelPeerStatus {
 export interface KernelBackendStatus {
   type: 'vxlan' | 'host-gw';
   /** The devices it owns (flannel.1, flannel-v6.1), or the underlay it routes on (host-gw). */
-  devices: Array<{ name: string; index: number; mtu: number; mac?: string; up: boolean; rxPackets: number; txPackets: number; rxBytes: number; txBytes: number; rxDropped: number; txDropped: number }>;
+  devices: Array<{ name: string; index: number; mtu: number; mac?: string; up: boolean; rxPackets: number; txPackets: number; rxBytes: number; txBytes: number; rxDropped: number; txDropped: number; rates?: { txPacketsPerSecond: number; txBytesPerSecond: number; rxPacketsPerSecond: number; rxBytesPerSecond: number } }>;
   vni?: number;
   port?: number;
   vtepMac?: string;

@@ -38,6 +38,8 @@ export interface DaemonView {
   publicKey?: string;
   /** Relay: flows it tracks. */
   flows?: number;
+  /** Overlay: flannel's backend it runs (udp, wireguard, vxlan, host-gw); absent from daemons older than backends. */
+  backend?: string;
 }
 
 /** Whether a node's daemons answer: up, down (one answered before, or a stale socket, and none answers now), or none ever seen. */
@@ -115,11 +117,16 @@ function daemonView(status: DaemonStatus, dropsPerSecond: Record<string, number>
   const base = { device: status.device, pid: status.pid, uptimeSeconds: status.uptimeSeconds, dropped: status.counters.dropped, dropsPerSecond };
   if (status.mode === 'overlay') {
     const sum = (key: keyof PeerStatus): number => status.peers.reduce((n, p) => n + ((p[key] as number) || 0), 0);
+    // A kernel backend counts per device, not per peer: the node's rates are its VTEPs' (host-gw has no device of its own to count: 0).
+    const vteps = status.kernel?.type === 'vxlan' ? status.kernel.devices : [];
+    const dev = (key: 'txPacketsPerSecond' | 'txBytesPerSecond' | 'rxPacketsPerSecond' | 'rxBytesPerSecond'): number => vteps.reduce((n, d) => n + (d.rates?.[key] ?? 0), 0);
+    const kernel = status.kernel !== undefined;
     return {
       ...base,
       mode: 'overlay',
-      tx: { pps: sum('txPacketsPerSecond'), bps: sum('txBytesPerSecond') * 8 },
-      rx: { pps: sum('rxPacketsPerSecond'), bps: sum('rxBytesPerSecond') * 8 },
+      ...(status.backend ? { backend: status.backend } : {}),
+      tx: kernel ? { pps: dev('txPacketsPerSecond'), bps: dev('txBytesPerSecond') * 8 } : { pps: sum('txPacketsPerSecond'), bps: sum('txBytesPerSecond') * 8 },
+      rx: kernel ? { pps: dev('rxPacketsPerSecond'), bps: dev('rxBytesPerSecond') * 8 } : { pps: sum('rxPacketsPerSecond'), bps: sum('rxBytesPerSecond') * 8 },
       subnet: status.subnet,
       subnet6: status.subnet6,
       publicKey: status.publicKey,

@@ -106,7 +106,7 @@ function layout(nodes) {
 }
 function hostSvg(n, p) {
   const d = n.daemons[0];
-  const stateText = n.state === 'up' ? t('up') + (d ? ': ' + d.mode + ' pid ' + d.pid : '') : n.state === 'down' ? t('down') : t('none');
+  const stateText = n.state === 'up' ? t('up') + (d ? ': ' + d.mode + (d.backend ? ' (' + esc(d.backend) + ')' : '') + ' pid ' + d.pid : '') : n.state === 'down' ? t('down') : t('none');
   let s = '<g class="host' + (state.selected === 'node:' + n.name ? ' selected' : '') + '" data-node="' + esc(n.name) + '" data-state="' + n.state + '"><title>' + esc(n.problem || n.netns) + '</title>' +
     '<rect x="' + p.x + '" y="' + p.y + '" width="' + HW + '" height="' + HH + '" rx="8"/>' +
     '<text class="name" x="' + (p.x + 10) + '" y="' + (p.y + 20) + '">' + esc(n.name) + '</text>' +

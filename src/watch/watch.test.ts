@@ -155,3 +155,21 @@ test('--listen: loopback IPv4 and a port, or a one-line usage error', () => {
   assert.throws(() => parseWatchListen('127.0.0.1'), /expected IPV4:PORT/);
   assert.throws(() => parseWatchListen('127.0.0.1:70000'), /expected IPV4:PORT/);
 });
+
+test("a kernel backend's node: its backend on the map, its rates from its VTEPs (the kernel counts per device, not per peer)", () => {
+  const device = (rates: { txBytesPerSecond: number; rxBytesPerSecond: number }) => ({
+    name: 'flannel.1', index: 4, mtu: 1450, up: true, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, rxDropped: 0, txDropped: 0,
+    rates: { txPacketsPerSecond: rates.txBytesPerSecond / 100, rxPacketsPerSecond: rates.rxBytesPerSecond / 100, ...rates },
+  });
+  const vxlan = (i: number, txBytesPerSecond: number): DaemonStatus => {
+    const s = overlay(i, [peer(3 - i, 0)]) as OverlayStatus;
+    return { ...s, device: 'flannel.1', backend: 'vxlan', kernel: { type: 'vxlan', devices: [device({ txBytesPerSecond, rxBytesPerSecond: 500 })], vni: 1, port: 8472, peers: [], skipped: {}, adopted: { kept: 0, removed: 0 } } } as unknown as DaemonStatus;
+  };
+  const s = buildSnapshot(labState(2), new Map([['host-1', up(vxlan(1, 2000))], ['host-2', up(vxlan(2, 500))]]), undefined, 1);
+  const d = s.nodes[0].daemons[0];
+  assert.equal(d.backend, 'vxlan');
+  assert.deepEqual([d.tx, d.rx], [{ pps: 20, bps: 16000 }, { pps: 5, bps: 4000 }]);
+  const hostGw = { ...(overlay(1, [peer(2, 0)]) as OverlayStatus), backend: 'host-gw', kernel: { type: 'host-gw', devices: [device({ txBytesPerSecond: 9999, rxBytesPerSecond: 9999 })], peers: [], skipped: {}, adopted: { kept: 0, removed: 0 } } } as unknown as DaemonStatus;
+  // host-gw's device is the underlay, which carries everything of the node: not counted as the backend's traffic.
+  assert.deepEqual(buildSnapshot(labState(2), new Map([['host-1', up(hostGw)]]), undefined, 1).nodes[0].daemons[0].tx, { pps: 0, bps: 0 });
+});
