@@ -82,7 +82,8 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TransportKey", {InstanceMethod("sealBatch", &TransportKey::SealBatch), InstanceMethod("open", &TransportKey::Open),
-                                             InstanceMethod("openBatch", &TransportKey::OpenBatch), InstanceAccessor("path", &TransportKey::Path, nullptr)});
+                                             InstanceMethod("openBatch", &TransportKey::OpenBatch), InstanceMethod("destroy", &TransportKey::Destroy),
+                                             InstanceAccessor("path", &TransportKey::Path, nullptr)});
   }
 
   // new TransportKey(key: 32 bytes, way?: 'evp' | 'unjoined'): 'evp' takes
@@ -116,13 +117,33 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
       ThrowArg(env, "TransportKey: OpenSSL refused the cipher or key");
   }
 
-  ~TransportKey() override {
+  ~TransportKey() override { Wipe(); }
+
+ private:
+  // Cleanses the key (and the EVP contexts that hold its schedule) now,
+  // not when the garbage collector gets to the object: a session's keys
+  // live no longer than the session. Idempotent.
+  void Wipe() {
     OPENSSL_cleanse(key_, sizeof key_);
     EVP_CIPHER_CTX_free(enc_);
     EVP_CIPHER_CTX_free(dec_);
+    enc_ = dec_ = nullptr;
+    prim_ = nullptr;
+    destroyed_ = true;
   }
 
- private:
+  // destroy(): the key is wiped; every later seal or open throws.
+  Napi::Value Destroy(const Napi::CallbackInfo& info) {
+    Wipe();
+    return info.Env().Undefined();
+  }
+
+  // Whether the key was destroyed (then it throws: a use after destroy is a caller's bug, never a silent all-zero key).
+  bool Destroyed(Napi::Env env, const char* what) {
+    if (destroyed_) ThrowArg(env, what);
+    return destroyed_;
+  }
+
   Napi::Value Path(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), prim_ ? "primitives" : "evp"); }
 
   static void Nonce(const uint8_t* header, uint8_t* nonce) {
@@ -271,6 +292,7 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
   // partly overlapping. One call per run of messages to one peer.
   Napi::Value SealBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (Destroyed(env, "sealBatch: the key was destroyed")) return env.Undefined();
     uint8_t *buf, *src;
     size_t size, nOff, nLen, srcSize, nSrcOff, nSrcLen;
     uint32_t *offsets, *lengths, *srcOffsets, *srcLengths;
@@ -283,13 +305,24 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
       ThrowArg(env, "sealBatch: counter must be a number");
       return env.Undefined();
     }
-    uint64_t counter = static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue());
+    // The counter is a nonce: only an exact integer in [0, 2^53) names one
+    // (NaN, negatives, fractions and 2^64 would be cast, undefined behaviour),
+    // and the whole run must stay below 2^53 (the caller rekeys long before).
+    const double c = info[6].As<Napi::Number>().DoubleValue();
+    if (!(c >= 0) || c > 9007199254740992.0 - count || c != static_cast<double>(static_cast<uint64_t>(c))) {
+      ThrowArg(env, "sealBatch: counter must be an integer in [0, 2^53 - count]");
+      return env.Undefined();
+    }
+    const uint64_t counter0 = static_cast<uint64_t>(c);
     if (static_cast<uint64_t>(first) + count > nOff || static_cast<uint64_t>(first) + count > nLen ||
         static_cast<uint64_t>(srcFirst) + count > nSrcOff || static_cast<uint64_t>(srcFirst) + count > nSrcLen) {
       ThrowArg(env, "sealBatch: first + count exceeds the arrays");
       return env.Undefined();
     }
-    for (uint32_t i = first; i < first + count; i++, counter++) {
+    // Every message is checked before any is sealed: a refusal seals none,
+    // so no counter of the run is ever used for a message the caller did
+    // not get (the caller also reserves the run's counters before the call).
+    for (uint32_t i = first; i < first + count; i++) {
       const uint64_t off = offsets[i], total = lengths[i];
       const uint32_t j = srcFirst + (i - first);
       const uint64_t at = srcOffsets[j], len = srcLengths[j];
@@ -297,17 +330,25 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
         ThrowArg(env, "sealBatch: a message or packet does not fit its buffer");
         return env.Undefined();
       }
-      const uint64_t pad = total - kHeader - kTag - len;
-      if (pad >= sizeof kZeros) {
+      if (total - kHeader - kTag - len >= sizeof kZeros) {
         ThrowArg(env, "sealBatch: padding is less than 16 bytes");
         return env.Undefined();
       }
-      uint8_t* m = buf + off;
+      const uint8_t* m = buf + off;
       const uint8_t* from = src + at;
       if (len > 0 && from != m + kHeader && from < m + total && m < from + len) {
         ThrowArg(env, "sealBatch: a packet partly overlaps its message");
         return env.Undefined();
       }
+    }
+    uint64_t counter = counter0;
+    for (uint32_t i = first; i < first + count; i++, counter++) {
+      const uint64_t off = offsets[i], total = lengths[i];
+      const uint32_t j = srcFirst + (i - first);
+      const uint64_t at = srcOffsets[j], len = srcLengths[j];
+      const uint64_t pad = total - kHeader - kTag - len;
+      uint8_t* m = buf + off;
+      const uint8_t* from = src + at;
       m[0] = 4;
       m[1] = m[2] = m[3] = 0;
       for (int b = 0; b < 4; b++) m[4 + b] = static_cast<uint8_t>(receiver >> (8 * b));
@@ -327,6 +368,7 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
   // is garbage: either way it must be dropped).
   Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (Destroyed(env, "open: the key was destroyed")) return env.Undefined();
     uint8_t* buf;
     size_t size;
     uint32_t off, total;
@@ -355,6 +397,7 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
   // the addon per message showed in the receive profile.
   Napi::Value OpenBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (Destroyed(env, "openBatch: the key was destroyed")) return env.Undefined();
     uint8_t* buf;
     size_t size, nOff, nSizes, nResults;
     uint32_t *offsets, *sizes, *results;
@@ -433,6 +476,7 @@ class TransportKey : public Napi::ObjectWrap<TransportKey> {
   unsigned int key_[8] = {0};
   EVP_CIPHER_CTX* enc_ = nullptr;
   EVP_CIPHER_CTX* dec_ = nullptr;
+  bool destroyed_ = false;
 };
 
 }  // namespace

@@ -26,6 +26,9 @@ export interface NativeTransportKey {
    * Writes the transport header (type 4, `receiverIndex`, counter + i - first, little-endian) into messages i in
    * [first, first+count) at buf[offsets[i]], whose lengths[i] count header, padded packet and tag, and seals into each
    * the packet src[srcOffsets[j], +srcLengths[j]) (j = srcFirst + i - first), zero-padded to lengths[i] - 32.
+   * Every message is checked before any is sealed: on a throw none was written.
+   * @throws TypeError when `counter` is not an integer in [0, 2^53 - count], a message or packet does not fit its buffer,
+   * or the key was destroyed.
    */
   sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first: number, count: number, receiverIndex: number, counter: number, src: Uint8Array, srcOffsets: Uint32Array, srcLengths: Uint32Array, srcFirst: number): void;
   /** Decrypts the message buf[off, off+total) in place; returns the padded packet's length (at off+16), or -1 when it does not authenticate. */
@@ -35,6 +38,8 @@ export interface NativeTransportKey {
    * padded packet's length, or 0xffffffff when it does not authenticate. One call per run of messages to one session.
    */
   openBatch(buf: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, first: number, count: number, results: Uint32Array): void;
+  /** Wipes the key now (not when collected); every later seal or open throws. Idempotent. */
+  destroy(): void;
   /** How it runs the cipher: OpenSSL's ChaCha20 and Poly1305 primitives (Node's own OpenSSL exports them), or EVP. */
   readonly path: 'primitives' | 'evp';
 }

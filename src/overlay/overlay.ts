@@ -386,7 +386,7 @@ export class Overlay {
         this.opened = new Uint32Array(batch.capacity);
         this.openedWith = new Array(batch.capacity);
       }
-      wg.openAhead(batch.buf, batch.offsets, batch.sizes, batch.count, this.opened, this.openedWith);
+      wg.openAhead(batch.buf, batch.offsets, batch.sizes, batch.count, this.opened, this.openedWith, now);
     }
     for (let i = 0; i < batch.count; i++) {
       const addr = batch.addrs[2 * i];
@@ -483,6 +483,8 @@ export class Overlay {
       this.toTun.add(off, size);
     }
     this.flushToTun();
+    // No keypair outlives its batch here: a session that ends is not kept alive (its keys wiped but referenced) by this array.
+    if (ahead) this.openedWith.fill(undefined, 0, batch.count);
     if (probeDelivered) this.probe?.mark('tun-out');
     this.flushGenerated();
   }

@@ -1,9 +1,15 @@
 // WireGuard's protocol constants (the paper, section 6.1; wireguard-go
 // device/constants.go). Times are in milliseconds.
 
-export const REKEY_AFTER_MESSAGES = 2 ** 60;
-/** 2^64 - 2^13 - 1: counters stay far below 2^53 in practice (messages.ts readCounter), so this bound is never reached first. */
-export const REJECT_AFTER_MESSAGES = 2 ** 64 - 2 ** 13 - 1;
+/**
+ * The paper's 2^60 and 2^64 - 2^13 - 1 count messages in 64 bits. Here a
+ * counter is a JavaScript number, exact below 2^53, and a receiver refuses
+ * 2^53 or more (messages.ts readCounter): a session sends at most 2^53
+ * messages and rekeys at 2^52, both out of reach in practice (2^52 messages
+ * at 10 million a second take 14 years) but never passed by a wrap.
+ */
+export const REKEY_AFTER_MESSAGES = 2 ** 52;
+export const REJECT_AFTER_MESSAGES = 2 ** 53;
 export const REKEY_AFTER_TIME = 120_000;
 export const REJECT_AFTER_TIME = 180_000;
 export const REKEY_ATTEMPT_TIME = 90_000;

@@ -14,6 +14,7 @@ import { Spans, TxQueue } from '../io/batch.js';
 import { CookieChecker } from './cookie.js';
 import { REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, KEEPALIVE_TIMEOUT, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX, STAGED_PACKETS } from './constants.js';
 import { IndexTable } from './index-table.js';
+import { HandshakeRateLimiter } from './ratelimiter.js';
 import { Keypair } from './keypair.js';
 import { DATA, INIT, INITIATION_SIZE, messageType, MSG_COOKIE_REPLY, MSG_INITIATION, MSG_TRANSPORT, PADDING_MULTIPLE, readCounter, readU32, RESP, TRANSPORT_OVERHEAD } from './messages.js';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveSessionKeys, NO_PSK, StaticIdentity } from './noise.js';
@@ -71,9 +72,6 @@ export interface WireGuardOptions {
 const OWN_QUEUE = STAGED_PACKETS;
 /** How long a node stays under load after the rate that put it there (wireguard-go: UnderLoadAfterTime). */
 const UNDER_LOAD_HOLD_MS = 1_000;
-/** Under load, a source may send this many handshake messages per second (a burst of RATE_BURST). */
-const RATE_PER_SECOND = 20;
-const RATE_BURST = 5;
 
 /** IPv4:port as one exact number (< 2^48), for maps keyed by a sender's address. */
 function endpointId(addr: number, port: number): number {
@@ -103,6 +101,8 @@ export class WireGuard {
   private readonly byEndpoint = new Map<number, WgPeer>();
   /** Newest initiation timestamp accepted per peer key: outlives a peer removed and added back, so its old initiations stay replays. */
   private readonly latestTimestamps = new Map<string, Uint8Array>();
+  /** Newest initiation timestamp sent per peer key, kept the same way. */
+  private readonly lastSentTimestamps = new Map<string, Uint8Array>();
   /** The messages this transport makes itself, flushed through options.send. */
   private readonly own: TxQueue;
   private readonly now: () => number;
@@ -110,7 +110,7 @@ export class WireGuard {
   private handshakeWindowStart = -Infinity;
   private handshakesInWindow = 0;
   private underLoadUntil = -Infinity;
-  private readonly rateBuckets = new Map<number, { tokens: number; at: number }>();
+  private readonly rateLimiter = new HandshakeRateLimiter();
   /** The peer of the last transport message receive() accepted. */
   lastPeer?: WgPeer;
   /** The reason of the last DROPPED. */
@@ -169,6 +169,9 @@ export class WireGuard {
     const peer = new WgPeer(publicKey, remoteStatic, dh(this.identity.privateKey, remoteStatic), this.psk, addr, port);
     const seen = this.latestTimestamps.get(publicKey);
     if (seen) peer.handshake.latestTimestamp = seen;
+    // Ours only go up, also across a rebuild (a new endpoint) and a wall-clock step back: the peer refuses an initiation not newer than the last.
+    const sent = this.lastSentTimestamps.get(publicKey);
+    if (sent) peer.handshake.lastSentTimestamp = sent;
     this.byKey.set(publicKey, peer);
     this.byEndpoint.set(endpointId(addr, port), peer);
     return peer;
@@ -178,6 +181,7 @@ export class WireGuard {
   removePeer(peer: WgPeer): void {
     if (this.byKey.get(peer.publicKey) !== peer) return;
     this.latestTimestamps.set(peer.publicKey, peer.handshake.latestTimestamp);
+    this.lastSentTimestamps.set(peer.publicKey, peer.handshake.lastSentTimestamp);
     this.zeroKeys(peer);
     peer.staged = undefined;
     this.byKey.delete(peer.publicKey);
@@ -214,8 +218,10 @@ export class WireGuard {
    * `kp`, then moves the timers as a send of data does.
    */
   sealRun(peer: WgPeer, kp: Keypair, out: Spans, first: number, count: number, src: Spans, srcFirst: number): void {
-    kp.send.sealBatch(out.buf, out.offsets, out.lengths, first, count, kp.remoteIndex, kp.sendCounter, src.buf, src.offsets, src.lengths, srcFirst);
+    // The run's counters are taken before sealing (wireguard-go's nonce counter does the same): whatever the call does, none is used twice.
+    const counter = kp.sendCounter;
     kp.sendCounter += count;
+    kp.send.sealBatch(out.buf, out.offsets, out.lengths, first, count, kp.remoteIndex, counter, src.buf, src.offsets, src.lengths, srcFirst);
     for (let i = first; i < first + count; i++) peer.txWireBytes += out.lengths[i];
     const now = this.now();
     timers.authenticatedSent(peer);
@@ -245,19 +251,26 @@ export class WireGuard {
    * decides nothing: receive() still checks the session, the counter and
    * the replay window, in order, and drops what they refuse.
    */
-  openAhead(buf: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, count: number, opened: Uint32Array, openedWith: Array<Keypair | undefined>): void {
-    let runIndex = 0;
+  openAhead(buf: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, count: number, opened: Uint32Array, openedWith: Array<Keypair | undefined>, now = this.now()): void {
+    let runKp: Keypair | undefined;
     let runFirst = 0;
     for (let i = 0; i <= count; i++) {
-      const index = i < count && messageType(buf, offsets[i], sizes[i]) === MSG_TRANSPORT ? readU32(buf, offsets[i] + DATA.receiver) : 0;
-      if (i > runFirst && index === runIndex && index !== 0) continue;
-      // Datagrams [runFirst, i) are one run (to one index, or not transport at all).
-      const kp = runIndex !== 0 ? this.indices.lookup(runIndex)?.keypair : undefined;
-      if (kp) kp.receive.openBatch(buf, offsets, sizes, runFirst, i - runFirst, opened);
+      // Opened ahead only when the cheap checks pass (a keypair that may still receive, a counter the window takes); receive() refuses the rest unopened.
+      let kp: Keypair | undefined;
+      if (i < count && messageType(buf, offsets[i], sizes[i]) === MSG_TRANSPORT) {
+        const k = this.indices.lookup(readU32(buf, offsets[i] + DATA.receiver))?.keypair;
+        if (k && k.canReceive(now)) {
+          const counter = readCounter(buf, offsets[i] + DATA.counter);
+          if (counter >= 0 && k.replay.check(counter)) kp = k;
+        }
+      }
+      if (i > runFirst && kp === runKp && kp) continue;
+      // Datagrams [runFirst, i) are one run (under one keypair), or one datagram not opened ahead.
+      if (runKp) runKp.receive.openBatch(buf, offsets, sizes, runFirst, i - runFirst, opened);
       else opened.fill(NOT_OPENED, runFirst, i);
-      for (let k = runFirst; k < i; k++) openedWith[k] = kp;
+      for (let k = runFirst; k < i; k++) openedWith[k] = runKp;
       runFirst = i;
-      runIndex = index;
+      runKp = kp;
     }
   }
 
@@ -290,7 +303,7 @@ export class WireGuard {
         this.flush();
         return this.drop('cookie-sent');
       }
-      if (!this.rateAllows(addr, port, now)) return this.drop('handshake-rate-limited');
+      if (!this.rateLimiter.allow(addr, now)) return this.drop('handshake-rate-limited');
     }
     const result = type === MSG_INITIATION ? this.receiveInitiation(msg, now) : this.receiveResponse(msg, now);
     this.flush();
@@ -303,12 +316,14 @@ export class WireGuard {
     if (!kp) return this.drop('unknown-index');
     if (!kp.canReceive(now)) return this.drop('expired-keypair');
     const counter = readCounter(buf, off + DATA.counter);
-    if (counter < 0) return this.drop('replayed');
+    // The cheap checks first: a counter the window refuses costs no decryption.
+    if (counter < 0 || !kp.replay.check(counter)) return this.drop('replayed');
     let n: number;
     if (opened === NOT_OPENED) n = kp.receive.open(buf, off, size);
     else if (openedWith !== kp) return this.drop('unknown-index'); // opened ahead under a session the index no longer names
     else n = opened === UNAUTHENTIC ? -1 : opened;
     if (n < 0) return this.drop('unauthenticated');
+    // Checked again: the same counter may have been marked since it was opened ahead in this batch.
     if (!kp.replay.check(counter)) return this.drop('replayed');
     kp.replay.mark(counter);
     const peer = entry!.peer;
@@ -340,9 +355,15 @@ export class WireGuard {
   }
 
   private receiveInitiation(msg: Uint8Array, now: number): number {
-    const peer = consumeInitiation(this.identity, msg, (key) => this.byKey.get(Buffer.from(key).toString('base64')), now);
+    // The index of our own initiation in flight to that peer, if any: theirs supersedes it (wireguard-go does the same), and its index must go too.
+    let inFlight = 0;
+    const peer = consumeInitiation(this.identity, msg, (key) => {
+      const p = this.byKey.get(Buffer.from(key).toString('base64'));
+      inFlight = p?.handshake.localIndex ?? 0;
+      return p;
+    }, now);
     if (typeof peer === 'string') return this.drop(peer);
-    // Our own initiation in flight is superseded by theirs (wireguard-go does the same).
+    if (inFlight && !this.indices.lookup(inFlight)?.keypair) this.indices.delete(inFlight);
     const localIndex = this.indices.newIndex(peer);
     const response = createResponse(peer, localIndex);
     if (!response) {
@@ -413,8 +434,11 @@ export class WireGuard {
     this.sendStaged(peer);
   }
 
-  private forget(kp: { localIndex: number } | undefined): void {
-    if (kp) this.indices.delete(kp.localIndex);
+  /** A keypair leaves: its index goes and its keys are wiped at once (docs/security.md). */
+  private forget(kp: Keypair | undefined): void {
+    if (!kp) return;
+    this.indices.delete(kp.localIndex);
+    kp.destroy();
   }
 
   private zeroKeys(peer: WgPeer): void {
@@ -495,7 +519,7 @@ export class WireGuard {
     const now = this.now();
     for (const peer of this.byKey.values()) timers.expire(peer, now, this.actions);
     this.flush();
-    if (this.rateBuckets.size > 0 && now - this.handshakeWindowStart > 10_000) this.rateBuckets.clear();
+    if (this.rateLimiter.size > 0) this.rateLimiter.expire(now);
   }
 
   // ---- load ------------------------------------------------------------
@@ -508,22 +532,6 @@ export class WireGuard {
     }
     if (++this.handshakesInWindow > (this.options.underLoadPerSecond ?? 100)) this.underLoadUntil = now + UNDER_LOAD_HOLD_MS;
     return now < this.underLoadUntil;
-  }
-
-  /** Token bucket per source address under load (wireguard-go's ratelimiter: 20/s, burst 5). */
-  private rateAllows(addr: number, port: number, now: number): boolean {
-    const key = endpointId(addr, port);
-    let b = this.rateBuckets.get(key);
-    if (!b) {
-      if (this.rateBuckets.size >= 65_536) this.rateBuckets.clear();
-      b = { tokens: RATE_BURST, at: now };
-      this.rateBuckets.set(key, b);
-    }
-    b.tokens = Math.min(RATE_BURST, b.tokens + ((now - b.at) * RATE_PER_SECOND) / 1000);
-    b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
   }
 
   private jitter(): number {

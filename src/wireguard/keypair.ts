@@ -33,6 +33,12 @@ export class Keypair {
     return now - this.created < REJECT_AFTER_TIME && this.sendCounter + count <= REJECT_AFTER_MESSAGES;
   }
 
+  /** Wipes both session keys (the session ended or was replaced): nothing is sealed or opened under them again. */
+  destroy(): void {
+    this.send.destroy();
+    this.receive.destroy();
+  }
+
   /** Whether it may still open messages at `now`. */
   canReceive(now: number): boolean {
     return now - this.created < REJECT_AFTER_TIME;

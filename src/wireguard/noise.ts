@@ -49,15 +49,20 @@ export class Handshake {
   /** The newest timestamp this node has sent: ours only ever go up, even within the 16 ms whitening step. */
   lastSentTimestamp: Uint8Array = new Uint8Array(12);
 
-  /** The handshake moved on: its new state, hash and chaining key (the message that moved it was whole). */
+  /** The handshake moved on: its new state, hash and chaining key (the message that moved it was whole); the old ones are zeroed. */
   advance(state: HandshakeState, hash: Uint8Array, chainKey: Uint8Array): void {
+    if (this.chainKey !== chainKey && this.chainKey !== INITIAL_CHAIN_KEY) this.chainKey.fill(0);
+    if (this.hash !== hash && this.hash !== INITIAL_HASH) this.hash.fill(0);
     this.state = state;
     this.hash = hash;
     this.chainKey = chainKey;
   }
 
-  /** Forgets the handshake in progress (keeps the timestamps). */
+  /** Forgets the handshake in progress (keeps the timestamps), zeroing its secrets: the chaining key, the hash and the peer's ephemeral. */
   clear(): void {
+    if (this.chainKey !== INITIAL_CHAIN_KEY) this.chainKey.fill(0);
+    if (this.hash !== INITIAL_HASH) this.hash.fill(0);
+    this.remoteEphemeral?.fill(0);
     this.state = HandshakeState.Zeroed;
     this.hash = INITIAL_HASH;
     this.chainKey = INITIAL_CHAIN_KEY;

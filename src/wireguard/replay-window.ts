@@ -1,13 +1,13 @@
-// A sliding anti-replay window over 2,048 counters (RFC 6479, as WireGuard
-// keeps it): a ring of 64 32-bit words. A counter above the highest seen
+// A sliding anti-replay window over 8,192 counters (RFC 6479, as WireGuard
+// keeps it; wireguard-go's window is 8,128): a ring of 256 32-bit words. A counter above the highest seen
 // moves the window (clearing only the words it passes); one inside it is
 // looked up by its bit; one that fell out of it is refused. Checking and
 // marking are separate, so a forged datagram (checked, then failing
 // authentication) never moves the window.
 
 const WORD_BITS = 32;
-const WORDS = 64;
-const RING_BITS = WORD_BITS * WORDS; // 2048
+const WORDS = 256;
+const RING_BITS = WORD_BITS * WORDS; // 8192
 /** How far below the highest counter a datagram may still arrive: the ring less one word, which the slide clears. */
 export const REPLAY_WINDOW = RING_BITS - WORD_BITS;
 

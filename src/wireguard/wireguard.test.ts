@@ -9,9 +9,13 @@ import { Spans, SpanList } from '../io/batch.js';
 import { CONSUMED, DROPPED, NOT_OPENED, paddedLength, UNAUTHENTIC, WireGuard, WireGuardDropReason } from './device.js';
 import { publicBytesOf, tai64n, tai64nAfter } from './primitives.js';
 import { INITIATION_SIZE, MSG_COOKIE_REPLY, MSG_INITIATION, MSG_RESPONSE, MSG_TRANSPORT, RESPONSE_SIZE } from './messages.js';
-import { REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT, ZERO_KEYS_AFTER, KEEPALIVE_TIMEOUT } from './constants.js';
+import { REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, REKEY_TIMEOUT, ZERO_KEYS_AFTER, KEEPALIVE_TIMEOUT } from './constants.js';
 import { WgPeer } from './peer.js';
 import type { Keypair } from './keypair.js';
+import { HandshakeRateLimiter, RATE_BURST } from './ratelimiter.js';
+import { INIT } from './messages.js';
+
+const INIT_MAC1 = INIT.mac1;
 
 const A_ADDR = 0xc6336401;
 const B_ADDR = 0xc6336402;
@@ -370,7 +374,7 @@ test('the initiator rekeys after REKEY_AFTER_MESSAGES as after REKEY_AFTER_TIME'
   const { clock, a, b } = pair();
   handshake(a, b);
   clock.t += REKEY_TIMEOUT + 1; // past the handshake rate limit, far from REKEY_AFTER_TIME
-  a.peer!.keypairs.current!.sendCounter = 2 ** 60 - 1;
+  a.peer!.keypairs.current!.sendCounter = REKEY_AFTER_MESSAGES - 1;
   a.out.length = 0;
   send(a, [packet(60)]);
   assert.deepEqual(a.out.map((m) => m.data[0]), [MSG_INITIATION, MSG_TRANSPORT]);
@@ -445,4 +449,156 @@ test('a message opened ahead under a session its index no longer names is refuse
   // Another keypair stands where the one that opened it was.
   assert.equal(b.wg.receive(m, 0, m.length, A_ADDR, PORT, undefined, opened[0], { ...openedWith[0]! } as Keypair), DROPPED);
   assert.equal(b.wg.lastDrop, 'unknown-index');
+});
+
+// ---- the review of 2026-12-06: each test fails without its fix -------------
+
+test('under load the handshake rate limit is per source address: 200 ports of one host get one bucket, not 200', () => {
+  const { clock, a, b } = underLoad();
+  b.out.length = 0;
+  clock.t += REKEY_TIMEOUT + 400;
+  a.wg.tick();
+  const base = a.out.splice(0)[0].data; // an initiation with a valid mac1
+  b.drops.length = 0;
+  let passed = 0;
+  for (let port = 40000; port < 40200; port++) {
+    // Each port first earns its own cookie (mac2 names the source port), as an attacker can.
+    b.wg.receive(base.slice(), 0, base.length, A_ADDR, port);
+    const reply = b.out.splice(0).find((m) => m.data[0] === MSG_COOKIE_REPLY);
+    assert.ok(reply && a.peer!.cookies.consumeReply(reply.data.slice(), clock.t), `a cookie for port ${port}`);
+    const m = base.slice();
+    a.peer!.cookies.addMacs(m, INIT_MAC1, clock.t);
+    const before = b.drops.length;
+    b.wg.receive(m, 0, m.length, A_ADDR, port);
+    const reason = b.drops[before];
+    assert.notEqual(reason, 'cookie-sent', `mac2 valid from port ${port}`);
+    if (reason !== 'handshake-rate-limited') passed++;
+  }
+  // One bucket: its burst of 5, and nothing more (the clock did not move).
+  assert.equal(passed, 5, b.drops.join(' '));
+});
+
+test('the rate limiter never hands a source its burst back by forgetting: a full table refuses new sources instead', () => {
+  const limiter = new HandshakeRateLimiter(1000);
+  let t = 0;
+  for (let k = 0; k < RATE_BURST; k++) assert.ok(limiter.allow(1, t));
+  assert.equal(limiter.allow(1, t), false, 'source 1 has spent its burst');
+  for (let s = 2; s <= 1000; s++) limiter.allow(s, t);
+  assert.equal(limiter.allow(5000, t), false, 'a full table of fresh sources takes no new one');
+  assert.equal(limiter.allow(1, t), false, 'and source 1 is still out of tokens');
+  t += 50; // one token back at 20/s
+  assert.equal(limiter.allow(1, t), true);
+  t += 1000; // every bucket full again: they make room
+  assert.equal(limiter.allow(5000, t), true);
+  assert.ok(limiter.size <= 1000);
+});
+
+test('a batch that cannot be sealed seals none, and its counters are not used again; a counter that is not an integer below 2^53 is refused', () => {
+  const { a, b } = pair();
+  handshake(a, b);
+  const kp = a.peer!.keypairs.current!;
+  const src = SpanList.copyOf([packet(60, 1), packet(60, 2)]);
+  const outBuf = new Uint8Array(4096);
+  const out = new SpanList(2);
+  out.reset(outBuf);
+  out.add(0, paddedLength(60, MTU) + 32, B_ADDR, PORT);
+  out.add(4050, paddedLength(60, MTU) + 32, B_ADDR, PORT); // past the buffer's end: the second cannot be sealed
+  const counter = kp.sendCounter;
+  assert.throws(() => a.wg.sealRun(a.peer!, kp, out, 0, 2, src, 0), /does not fit its buffer/);
+  assert.deepEqual([...outBuf.subarray(0, 16)], new Array(16).fill(0), 'the first message was not sealed either');
+  assert.equal(kp.sendCounter, counter + 2, "the run's counters were taken before sealing");
+  send(a, [packet(60, 3)]);
+  const m = a.out.splice(0)[0].data;
+  assert.equal(Number(new DataView(m.buffer, m.byteOffset).getBigUint64(8, true)), counter + 2);
+  assert.deepEqual(deliver({ ...a, out: [{ data: m, addr: B_ADDR, port: PORT }] } as Node, b).map((p) => p[0]), [3]);
+  for (const bad of [NaN, -1, 1.5, 2 ** 64, 2 ** 53]) {
+    assert.throws(() => kp.send.sealBatch(outBuf, out.offsets, out.lengths, 0, 1, 1, bad, src.buf, src.offsets, src.lengths, 0), /counter must be an integer/, String(bad));
+  }
+});
+
+test('crossed initiations leave no index behind: each side holds its keypairs and at most one handshake', () => {
+  const { clock, a, b } = pair();
+  handshake(a, b);
+  const initiate = (n: Node): void => (n.wg as unknown as { sendInitiation(p: WgPeer, retry: boolean): void }).sendInitiation(n.peer!, false);
+  const counts: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    clock.t += REKEY_TIMEOUT + 1;
+    // Both initiate at once: each gets the other's initiation while its own is in flight.
+    initiate(a);
+    initiate(b);
+    deliver(a, b);
+    deliver(b, a);
+    deliver(a, b);
+    deliver(b, a);
+    counts.push(a.wg.indexCount, b.wg.indexCount);
+  }
+  // previous, current and next keypairs, and one handshake: never more than 4 indices.
+  assert.ok(Math.max(...counts) <= 4, `indices per round: ${counts.join(', ')}`);
+});
+
+test('a peer rebuilt for a new endpoint keeps the last timestamp it sent: after the wall clock stepped back, its initiation is still newer', () => {
+  const clock = { t: 1000 };
+  let wall = 1_800_000_000_000;
+  const a = node(clock, A_ADDR, { wallNow: () => wall });
+  const b = node(clock, B_ADDR);
+  link(a, b);
+  handshake(a, b);
+  wall -= 10_000; // an NTP step back on a's machine
+  clock.t += 25; // past the 20 ms initiation-flood guard
+  a.peer = a.wg.peer(b.wg.publicKey, publicBytesOf(b.wg.identity.privateKey), B_ADDR, PORT + 1); // the endpoint changed: a new peer
+  send(a, [packet(60)]);
+  b.drops.length = 0;
+  deliver(a, b);
+  assert.deepEqual(b.drops, [], 'the initiation was taken');
+  assert.equal(b.out[0]?.data[0], MSG_RESPONSE);
+});
+
+test("keys do not outlive their session: a replaced keypair's keys are wiped at once, and a finished handshake's chaining key is zeroed", () => {
+  const { clock, a, b } = pair();
+  send(a, [packet(60)]);
+  const chainKey = a.peer!.handshake.chainKey;
+  deliver(a, b);
+  deliver(b, a);
+  deliver(a, b);
+  assert.deepEqual([...chainKey], new Array(32).fill(0), "the initiator's chaining key, once the session is derived");
+  const first = a.peer!.keypairs.current!;
+  // Two rekeys: the first keypair goes from current to previous to gone.
+  for (let k = 0; k < 2; k++) {
+    clock.t += REKEY_AFTER_TIME + 1;
+    send(a, [packet(60)]);
+    deliver(a, b);
+    deliver(b, a);
+    deliver(a, b);
+  }
+  assert.notEqual(a.peer!.keypairs.previous, first);
+  assert.notEqual(a.peer!.keypairs.current, first);
+  const buf = new Uint8Array(256);
+  assert.throws(() => first.send.sealBatch(buf, Uint32Array.of(0), Uint32Array.of(128), 0, 1, 1, 0, buf, Uint32Array.of(16), Uint32Array.of(80), 0), /destroyed/);
+  assert.throws(() => first.receive.open(buf, 0, 128), /destroyed/);
+});
+
+test("a transport message the replay window refuses is not decrypted; the window holds 8,128 counters or more, as wireguard-go's", () => {
+  const { a, b } = pair();
+  handshake(a, b);
+  send(a, [packet(60, 9)]);
+  const m = a.out.splice(0)[0].data;
+  assert.equal(b.wg.receive(m.slice(), 0, m.length, A_ADDR, PORT), 64);
+  // The same message again, as a batch would bring it: refused before any decryption.
+  const replay = m.slice();
+  const opened = new Uint32Array(1);
+  const openedWith: Array<Keypair | undefined> = [];
+  b.wg.openAhead(replay, Uint32Array.of(0), Uint32Array.of(replay.length), 1, opened, openedWith);
+  assert.equal(opened[0], NOT_OPENED, 'not opened ahead');
+  assert.equal(b.wg.receive(replay, 0, replay.length, A_ADDR, PORT), DROPPED);
+  assert.equal(b.wg.lastDrop, 'replayed');
+  assert.deepEqual(replay, m, 'still the ciphertext: nothing was decrypted');
+  // Reordering: a message sent 8,128 messages before the newest one received is still taken.
+  const kp = a.peer!.keypairs.current!;
+  send(a, [packet(60, 1)]);
+  const old = a.out.splice(0)[0].data;
+  kp.sendCounter += 8126;
+  send(a, [packet(60, 2)]);
+  const newest = a.out.splice(0)[0].data;
+  assert.equal(b.wg.receive(newest.slice(), 0, newest.length, A_ADDR, PORT), 64);
+  assert.equal(b.wg.receive(old.slice(), 0, old.length, A_ADDR, PORT), 64, 'within the window');
 });
