@@ -26,6 +26,8 @@ import { readPresharedKeyFile, readPrivateKeyFile } from './key-commands.js';
 import { NodeKeyPair } from '../wireguard/keys.js';
 import { WgPeer } from '../wireguard/peer.js';
 import { Overlay, UdpNetwork } from '../overlay/overlay.js';
+import type { TransportContext } from '../overlay/peer-transport.js';
+import { WireGuardTransport } from '../backend/wireguard/transport.js';
 import { BackendType, isKernelBackend, PublishedBackend } from '../backend/backend.js';
 import { vxlanRecord } from '../backend/vxlan/vxlan-data.js';
 import { BACKEND_TYPES, NetworkConfig, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT, VxlanConfig } from '../subnet/etcd/network-config.js';
@@ -315,9 +317,13 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       leaseEvents: () => leaseEvents,
       ioWait: () => ioWaitStatus(loop),
     });
-    const wireguard = keys ? { privateKey: keys.privateKey, psk: pskFlag ?? plane.psk } : undefined;
+    // The wireguard backend: WireGuard messages to every node with a key (the udp backend's transport is the overlay's default).
+    let sealed: WireGuardTransport | undefined;
+    const transport = keys
+      ? (ctx: TransportContext) => (sealed = new WireGuardTransport(ctx, { privateKey: keys!.privateKey, psk: pskFlag ?? plane.psk, allowPlaintextPeers: flags.allowPlaintextPeers }))
+      : undefined;
     const engine = new Overlay(withCapture(tun, flags, pcapBytes, log, undo), udp, {
-      network, subnet, ipv6, underlay6, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, wireguard, allowPlaintextPeers: flags.allowPlaintextPeers, log: (line) => log.info(line),
+      network, subnet, ipv6, underlay6, tunMtu, pathMtu, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch, transport, log: (line) => log.info(line),
     });
     overlay = engine;
     engine.setLeases(plane.leases());
@@ -346,7 +352,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         return log.warn(`SIGHUP: keeping the current key: ${(err as Error).message}`);
       }
       if (next.publicKey === keys.publicKey) return log.info(`SIGHUP: ${flags.privateKey} holds the key in use (${next.publicKey}); nothing changed`);
-      engine.rotateKey(next.privateKey);
+      sealed?.rotateKey(next.privateKey);
       keys = next;
       plane.publishKey(next.publicKey).then(
         (what) => log.info(`SIGHUP: new key ${next.publicKey}, ${what}`, { publicKey: next.publicKey }),
@@ -376,7 +382,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     return {
       probeTarget: engine,
       metrics,
-      status: () => ({ ...overlayStatus(engine, { network, subnet, ipv6, publicIp, publicIpv6, port, ipMasq, ip6Masq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
+      status: () => ({ ...overlayStatus(engine, sealed?.allowsPlaintext ?? false, { network, subnet, ipv6, publicIp, publicIpv6, port, ipMasq, ip6Masq, publicKey: keys?.publicKey }, plane, rates, offloadStatus(tun, socket)), ioWait: ioWaitStatus(loop) }),
       sample: () => {
         for (const p of engine.peers) rates.sample(subnetName(p), [p.txPackets, p.txBytes, p.rxPackets, p.rxBytes]);
       },
@@ -547,7 +553,7 @@ interface NodeFacts {
   publicKey?: string;
 }
 
-function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, rates: RateMeter, offloads: OffloadStatus): OverlayStatus {
+function overlayStatus(overlay: Overlay, allowsPlaintext: boolean, node: NodeFacts, plane: ControlPlane, rates: RateMeter, offloads: OffloadStatus): OverlayStatus {
   const { network, subnet, publicIp, port } = node;
   const { peers, ...counters } = overlay.counters.toJSON(overlay.peers);
   return {
@@ -569,7 +575,7 @@ function overlayStatus(overlay: Overlay, node: NodeFacts, plane: ControlPlane, r
     peers: peers.map((p, i) => {
       const [txPps = 0, txBps = 0, rxPps = 0, rxBps = 0] = rates.rates.get(p.subnet) ?? [];
       const wg = overlay.peers[i].wg;
-      return { ...p, ...(node.publicKey ? { security: peerSecurity(overlay.peers[i], overlay.allowsPlaintext) } : {}), ...(wg ? { wireguard: wireguardStatus(wg) } : {}), txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
+      return { ...p, ...(node.publicKey ? { security: peerSecurity(overlay.peers[i], allowsPlaintext) } : {}), ...(wg ? { wireguard: wireguardStatus(wg) } : {}), txPacketsPerSecond: txPps, txBytesPerSecond: txBps, rxPacketsPerSecond: rxPps, rxBytesPerSecond: rxBps };
     }),
   };
 }

@@ -12,7 +12,7 @@ import { mayAnswerWithError6, writeIcmp6Error } from '../packet/icmp6-errors.js'
 import { IPv6Problem, IPv6View, IPV6, NEXT_HEADER } from '../packet/ipv6.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { OverlayCounters } from './counters.js';
-import { Peer, RouteTable } from './route-table.js';
+import { foreignSourceDrop, Peer, RouteTable } from './route-table.js';
 
 /** The cluster's and this node's IPv6 prefixes. */
 export interface OverlayIPv6Options {
@@ -92,7 +92,7 @@ export class OverlayIPv6 {
     }
     if (!peer.subnet6 || !prefix6Contains(peer.subnet6, buf, ip.srcOffset)) {
       // Cryptokey routing: a peer's allowed IPs are its lease's subnets.
-      this.counters.drop(peer.wg ? 'outside-allowed-ips' : 'spoofed-source');
+      this.counters.drop(foreignSourceDrop(peer));
       return false;
     }
     if (!prefix6Contains(this.options.subnet6, buf, ip.dstOffset)) {

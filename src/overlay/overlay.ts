@@ -1,7 +1,10 @@
-// The overlay's data plane (flannel's UDP backend): every IP packet the
-// kernel routes into the TUN is sent, as the whole UDP payload, to the node
-// that owns its destination subnet; every datagram from a node is checked
-// and written into the TUN. Pure logic over a PacketDevice and a UdpNetwork,
+// The data plane of the user-space backends (udp, wireguard): every IP
+// packet the kernel routes into the TUN goes to the node that owns its
+// destination subnet, and every packet from a node is checked and written
+// into the TUN. How a packet crosses to a node is the transport's
+// (peer-transport.ts): the whole payload of a UDP datagram (the udp backend,
+// plain-transport.ts, the default) or a WireGuard message
+// (src/backend/wireguard/). Pure logic over a PacketDevice and a UdpNetwork,
 // so it runs on the in-memory TUN in unit tests as on the real one.
 //
 // Hot path: one TUN readiness event -> one batch -> one sendmmsg straight
@@ -16,13 +19,12 @@
 // dropped as a martian). Errors the sending daemon gives itself (Net
 // Unreachable, Fragmentation Needed) carry the unreachable destination as
 // source for the same reason.
-import { RxBatch, SpanList, Spans, TxQueue } from '../io/batch.js';
+import { RxBatch, SpanList, TxQueue } from '../io/batch.js';
 import { GRO_MAX_SEGMENTS, GRO_SLOT_BYTES } from '../io/datagram-socket.js';
 import { PollLoop } from '../io/poll-loop.js';
 import type { UdpNetwork } from './udp-network.js';
 import { formatIPv4, Prefix, prefixContains, prefixMask, samePrefix } from '../packet/addr.js';
 import { describeIPv4, describeIPv6 } from '../packet/describe.js';
-import { get16 } from '../packet/bytes.js';
 import { fragmentIPv4 } from '../packet/fragment.js';
 import { mayAnswerWithError, writeIcmpError } from '../packet/icmp-errors.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
@@ -39,13 +41,9 @@ import { ICMP6_TYPE } from '../packet/icmp6.js';
 import { Lease, sameSubnets } from '../subnet/leases.js';
 import { LeasePeers, PeerChanges } from './lease-peers.js';
 import type { LeaseDelta } from '../subnet/control-plane.js';
-import { Peer, RouteTable } from './route-table.js';
-import { CONSUMED, NOT_OPENED, paddedLength, WireGuard } from '../wireguard/device.js';
-import { Keypair } from '../wireguard/keypair.js';
-import { TRANSPORT_HEADER, TRANSPORT_OVERHEAD } from '../wireguard/messages.js';
-import { WgPeer } from '../wireguard/peer.js';
-import { isWireGuardMessage, keyIdentity, wireguardPeers } from './wireguard-peers.js';
-import type { KeyObject } from 'node:crypto';
+import { foreignSourceDrop, Peer, RouteTable } from './route-table.js';
+import type { PeerTransport, TransportFactory } from './peer-transport.js';
+import { plainTransport } from './plain-transport.js';
 
 export type { UdpNetwork };
 
@@ -69,14 +67,11 @@ export interface OverlayOptions {
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
   /**
-   * This node's WireGuard key (and the cluster's preshared key): every
-   * datagram to and from a node with a key is a WireGuard message
-   * (docs/security.md). `pathMtu` must then leave room for the 32 bytes of
-   * TRANSPORT_OVERHEAD.
+   * What carries packets between nodes: plain UDP datagrams (the default,
+   * the udp backend) or WireGuard (src/backend/wireguard/transport.ts, whose
+   * `pathMtu` must leave room for its 32 bytes of overhead).
    */
-  wireguard?: { privateKey: KeyObject; psk?: Uint8Array };
-  /** With `wireguard`: still talk plaintext to nodes that have no key (default: drop their traffic). */
-  allowPlaintextPeers?: boolean;
+  transport?: TransportFactory;
   /** Called with a line for the log when a lease is refused (a duplicate key) or a handshake completes. */
   log?: (line: string) => void;
   /**
@@ -117,17 +112,10 @@ export class Overlay {
   /** Packets the daemon builds: errors into the TUN, and fragments / errors to peers. */
   private readonly genTun: TxQueue;
   private readonly genNet: TxQueue;
-  /** With WireGuard: the datagrams actually sent, sealed copies of the packets queued for peers. */
-  private readonly sealedTx?: TxQueue;
   /** Fragments are built here. Big enough for any datagram. */
   private readonly scratch = new Uint8Array(GRO_SLOT_BYTES);
-  /** This node's WireGuard (with --private-key); replaced by rotateKey(). */
-  private wg?: WireGuard;
-  /** After rotateKey(): the WireGuard under the old key, still carrying each peer until the new key has a session with it. */
-  private retiring?: { wg: WireGuard; until: number };
-  /** The route-table peer of each WireGuard peer (a received message names the latter). */
-  private byWgPeer = new Map<WgPeer, Peer>();
-  private timer?: NodeJS.Timeout;
+  /** What carries the packets to and from other nodes. */
+  readonly transport: PeerTransport;
   private readonly ip = new IPv4View();
   /** The IPv6 half, on a dual-stack node. */
   private readonly v6?: OverlayIPv6;
@@ -153,33 +141,7 @@ export class Overlay {
       if (options.pathMtu < IPV6.MIN_MTU) throw new RangeError(`IPv6 needs a path MTU of ${IPV6.MIN_MTU} or more inside the tunnel (${options.pathMtu} here)`);
       this.v6 = new OverlayIPv6({ ...options.ipv6, pathMtu: options.pathMtu }, this.counters, this.errorBudget, (packet, via) => this.emitGenerated(packet, via));
     }
-    if (options.wireguard) {
-      this.wg = this.newWireGuard(options.wireguard.privateKey);
-      this.sealedTx = new TxQueue(batch, options.pathMtu + TRANSPORT_OVERHEAD + 16);
-    }
-  }
-
-  private newWireGuard(privateKey: KeyObject): WireGuard {
-    return new WireGuard({
-      privateKey,
-      psk: this.options.wireguard?.psk,
-      pathMtu: this.options.pathMtu,
-      send: (messages) => {
-        this.counters.sent += this.net.send(messages, 0, messages.count, this.onSendRefused);
-      },
-      onDrop: (reason) => this.counters.drop(reason),
-      onHandshake: (p) => this.options.log?.(`handshake with ${p.publicKey} complete`),
-    });
-  }
-
-  /** This node's WireGuard, with a key. */
-  get wireguard(): WireGuard | undefined {
-    return this.wg;
-  }
-
-  /** With a key: whether keyless peers still get plaintext. */
-  get allowsPlaintext(): boolean {
-    return this.options.allowPlaintextPeers ?? false;
+    this.transport = (options.transport ?? plainTransport)({ net, counters: this.counters, pathMtu: options.pathMtu, routes: () => this.routes, log: options.log });
   }
 
   get peers(): readonly Peer[] {
@@ -202,57 +164,11 @@ export class Overlay {
     // This node's own lease: by its IPv4 subnet, or on an IPv6-only node by its IPv6 one.
     const own = this.options.subnet ? { subnet: this.options.subnet } : { subnet6: this.options.ipv6!.subnet6 };
     const isOwn = (l: Lease): boolean => (own.subnet ? !!l.subnet && samePrefix(l.subnet, own.subnet) : sameSubnets({ subnet6: l.subnet6 }, own));
-    let candidates = leases;
-    if (this.wg) {
-      // Which keys may be peers depends on every lease (a key named twice is
-      // refused), so this looks at all of them, and the delta does not apply.
-      const { keep, refused } = wireguardPeers(leases.filter((l) => !isOwn(l)), this.wg.identity.publicKey);
-      for (const r of refused) this.options.log?.(r);
-      candidates = keep;
-      delta = undefined;
-    }
-    const changes = this.leasePeers.update(candidates, (l) => (isOwn(l) ? undefined : underlay6 && l.publicIpv6 ? { ...l, publicIp: underlay6.standIn(l.publicIpv6) } : l), delta);
-    this.attachWireGuard(changes);
+    const { keep, refused, deltaHolds } = this.transport.admit(leases, isOwn);
+    for (const r of refused) this.options.log?.(r);
+    const changes = this.leasePeers.update(keep, (l) => (isOwn(l) ? undefined : underlay6 && l.publicIpv6 ? { ...l, publicIp: underlay6.standIn(l.publicIpv6) } : l), deltaHolds ? delta : undefined);
+    this.transport.peersChanged(changes);
     return changes;
-  }
-
-  /** Gives each new keyed peer its WireGuard peer (kept while key and endpoint stay), and forgets those of peers that left. */
-  private attachWireGuard({ added, removed }: PeerChanges): void {
-    const wg = this.wg;
-    if (!wg) return;
-    for (const p of removed) if (p.wg && this.byWgPeer.get(p.wg) === p) this.byWgPeer.delete(p.wg);
-    for (const p of added) {
-      if (!p.publicKey) continue;
-      p.wg = wg.peer(p.publicKey, keyIdentity(p.publicKey), p.publicIp, p.port);
-      this.byWgPeer.set(p.wg, p);
-    }
-    for (const p of removed) if (p.wg && !this.byWgPeer.has(p.wg)) wg.removePeer(p.wg);
-  }
-
-  /**
-   * This node's key changed (SIGHUP with a new --private-key): a new
-   * WireGuard under it handshakes with every peer. Until it has a session
-   * with a peer (the peer must first learn the new key from the control
-   * plane), the old one goes on carrying that peer's traffic, for at most
-   * REKEY_ATTEMPT_TIME.
-   */
-  rotateKey(privateKey: KeyObject, now = performance.now()): void {
-    const old = this.wg;
-    if (!old) return;
-    this.retiring = { wg: old, until: now + 90_000 };
-    this.wg = this.newWireGuard(privateKey);
-    this.byWgPeer = new Map();
-    this.attachWireGuard({ added: [...this.peers], removed: [] });
-    for (const p of this.routes.peers) if (p.wg) this.wg.handshakeWith(p.wg);
-  }
-
-  /** The old key's keypair for `peer` while a rotation is under way, if it still has one. */
-  private retiringKeypair(peer: Peer): { wg: WireGuard; peer: WgPeer; kp: Keypair } | undefined {
-    const r = this.retiring;
-    if (!r || !peer.publicKey) return undefined;
-    const old = r.wg.peerByKey(peer.publicKey);
-    const kp = old?.keypairs.current;
-    return old && kp && kp.canSend(performance.now()) ? { wg: r.wg, peer: old, kp } : undefined;
   }
 
   /**
@@ -262,29 +178,19 @@ export class Overlay {
   start(onError: (err: Error) => void, loop?: PollLoop): void {
     this.tun.startReading(this.tunRx, (b) => this.fromTun(b), onError, loop);
     this.net.startReading(this.netRx, (b) => this.fromNetwork(b), onError, loop);
-    if (this.wg) {
-      this.timer = setInterval(() => this.tick(), 100);
-      this.timer.unref();
-      // Handshake with every peer now: after a restart, the peers' sessions with us are gone.
-      for (const p of this.routes.peers) if (p.wg) this.wg.handshakeWith(p.wg);
-    }
+    this.transport.start();
   }
 
-  /** Fires WireGuard's timers (start() calls it every 100 ms; tests call it on their own clock). */
+  /** Fires the transport's timers (WireGuard's: start() runs them every 100 ms; tests call this on their own clock). */
   tick(): void {
-    this.wg?.tick();
-    const r = this.retiring;
-    if (r) {
-      if (performance.now() >= r.until) this.retiring = undefined;
-      else r.wg.tick();
-    }
+    this.transport.tick();
   }
 
   /** Stops reading both sides; the device and socket stay open (their owner closes them). */
   stop(): void {
     this.tun.stopReading();
     this.net.stopReading();
-    clearInterval(this.timer);
+    this.transport.stop();
   }
 
   /** A batch from the TUN: each packet to the node that owns its destination. */
@@ -367,74 +273,16 @@ export class Overlay {
   fromNetwork(batch: RxBatch): void {
     this.options.batchObserver?.('net', batch.count);
     this.toTun.reset(batch.buf);
-    const wg = this.wg;
-    const now = wg ? wg.time() : 0; // one clock read per batch
     let probeDelivered = false;
-    const routes = this.routes;
     const own = this.options.subnet;
-    // A batch nearly always comes from one node: look the sender up once
-    // per change (the endpoint key is not a small integer, so a Map lookup
-    // per packet would box it).
-    let lastAddr = -1;
-    let lastPort = -1;
-    let lastPeer: Peer | undefined;
-    let lastWg: WgPeer | undefined;
-    // WireGuard: each run of messages to one session opened in one call (not during a key rotation, when an index may be the old key's).
-    const ahead = wg && !this.retiring;
-    if (ahead) {
-      if (this.opened.length < batch.count) {
-        this.opened = new Uint32Array(batch.capacity);
-        this.openedWith = new Array(batch.capacity);
-      }
-      wg.openAhead(batch.buf, batch.offsets, batch.sizes, batch.count, this.opened, this.openedWith, now);
-    }
+    const transport = this.transport;
+    transport.beginBatch(batch);
     for (let i = 0; i < batch.count; i++) {
-      const addr = batch.addrs[2 * i];
-      const port = batch.addrs[2 * i + 1];
-      let off = batch.offset(i);
-      let size = batch.sizes[i];
-      let peer: Peer | undefined;
-      if (wg && isWireGuardMessage(batch.buf, off, size)) {
-        // WireGuard: the message names its session (receiver index); where it came from does not matter.
-        const n = this.openWireGuard(wg, batch.buf, off, size, addr, port, now, ahead ? this.opened[i] : NOT_OPENED, ahead ? this.openedWith[i] : undefined);
-        if (n < 0) {
-          if (n === CONSUMED) this.counters.wireguardConsumed++;
-          continue;
-        }
-        const from = this.lastOpenedBy!;
-        if (from !== lastWg) {
-          lastWg = from;
-          lastPeer = this.byWgPeer.get(from);
-          lastAddr = -1;
-        }
-        peer = lastPeer;
-        if (!peer) continue; // its lease went away while the message was in flight
-        off += TRANSPORT_HEADER;
-        // Padding: the packet is as long as its IP header says, within the 15 bytes of padding.
-        const version = n > 0 ? batch.buf[off] >>> 4 : 0;
-        const total = version === 4 && n >= 20 ? get16(batch.buf, off + 2) : version === 6 && n >= IPV6.HEADER ? IPV6.HEADER + get16(batch.buf, off + IPV6.PAYLOAD_LENGTH) : n;
-        if (total > n || n - total >= 16) {
-          this.counters.drop('malformed');
-          continue;
-        }
-        size = total;
-      } else {
-        if (addr !== lastAddr || port !== lastPort) {
-          lastAddr = addr;
-          lastPort = port;
-          lastPeer = routes.fromEndpoint(addr, port);
-          lastWg = undefined;
-        }
-        peer = lastPeer;
-        if (!peer) {
-          this.counters.drop('unknown-peer');
-          continue;
-        }
-        if (wg && (peer.publicKey || !this.options.allowPlaintextPeers)) {
-          this.counters.drop('unauthenticated');
-          continue;
-        }
-      }
+      // The transport says which peer a datagram is from (opening it when it is sealed), or consumed or refused it.
+      const peer = transport.receive(batch, i);
+      if (!peer) continue;
+      const off = transport.rxOff;
+      const size = transport.rxSize;
       const ip = this.ip.attach(batch.buf, off, size);
       if (this.v6 ? size > 0 && ip.version === 6 : isIPv6Packet(batch.buf, off, size)) {
         if (!this.v6) this.counters.drop('ipv6');
@@ -459,7 +307,7 @@ export class Overlay {
       }
       if (!prefixContains(peer.subnet, ip.src)) {
         // Cryptokey routing: a peer's allowed IPs are its lease's subnet.
-        this.counters.drop(peer.wg ? 'outside-allowed-ips' : 'spoofed-source');
+        this.counters.drop(foreignSourceDrop(peer));
         continue;
       }
       if (!prefixContains(own, ip.dst)) {
@@ -483,41 +331,9 @@ export class Overlay {
       this.toTun.add(off, size);
     }
     this.flushToTun();
-    // No keypair outlives its batch here: a session that ends is not kept alive (its keys wiped but referenced) by this array.
-    if (ahead) this.openedWith.fill(undefined, 0, batch.count);
+    transport.endBatch(batch);
     if (probeDelivered) this.probe?.mark('tun-out');
     this.flushGenerated();
-  }
-
-  /** openAhead()'s results for the batch in hand (see WireGuard.openAhead). */
-  private opened = new Uint32Array(0);
-  private openedWith: Array<Keypair | undefined> = [];
-
-  /** The WireGuard peer of the last message openWireGuard() opened. */
-  private lastOpenedBy?: WgPeer;
-
-  /**
-   * Opens a WireGuard message in place: the padded packet's length (at
-   * off+16), or < 0 when it was a handshake, keepalive or refusal (counted
-   * by the WireGuard). During a key rotation, a transport message the new
-   * key does not know is tried under the old one. `opened`/`openedWith`:
-   * what WireGuard.openAhead() found for it (only outside a rotation).
-   */
-  private openWireGuard(wg: WireGuard, buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number, opened = NOT_OPENED, openedWith?: Keypair): number {
-    const r = this.retiring;
-    let n: number;
-    if (r && buf[off] === 4 && r.wg.knowsIndex(buf, off)) {
-      n = r.wg.receive(buf, off, size, addr, port, now);
-      if (n >= 0) {
-        const byKey = wg.peerByKey(r.wg.lastPeer!.publicKey);
-        if (!byKey) return CONSUMED;
-        this.lastOpenedBy = byKey;
-      }
-      return n;
-    }
-    n = wg.receive(buf, off, size, addr, port, now, opened, openedWith);
-    if (n >= 0) this.lastOpenedBy = wg.lastPeer;
-    return n;
   }
 
   private unroutable(ip: IPv4View): void {
@@ -560,97 +376,12 @@ export class Overlay {
     this.trace?.(`${via ? 'hop>net' : 'hop>tun'} ICMP type ${type} code ${code} about ${describeIPv4(offending)}`);
   }
 
-  /** Sends every queued span, in order (WireGuard for peers with keys, when this node has one), and empties the list. */
-  private flushToNet(spans: SpanList): void {
+  /** Sends every queued span, in order, through the transport, and empties the list. */
+  private flushToNet(spans: SpanList | TxQueue): void {
     if (spans.count === 0) return;
-    if (this.sealedTx) this.sealAndSend(spans, this.sealedTx);
-    else this.counters.sent += this.net.send(spans, 0, spans.count, this.onSendRefused);
+    this.transport.send(spans);
     spans.clear();
   }
-
-  /**
-   * Seals each span into `out` as a WireGuard transport message, encrypted
-   * straight from where it lies (no copy); a run to one peer is one native
-   * call, and equal-size packets stay equal-size messages the socket can
-   * send with GSO. A peer without a session holds its packets until the
-   * handshake completes. Spans for a keyless peer go plain (copied) only
-   * with allowPlaintextPeers.
-   */
-  private sealAndSend(spans: Spans, out: TxQueue): void {
-    out.clear();
-    const wg = this.wg!;
-    let lastAddr = -1;
-    let lastPort = -1;
-    let peer: Peer | undefined;
-    // The keypair that seals for the current endpoint, and the WireGuard and peer it belongs to
-    // (the retiring WireGuard's during a key rotation).
-    let kp: Keypair | undefined;
-    let kpWg: WireGuard = wg;
-    let kpPeer: WgPeer | undefined;
-    // Messages [runStart, out.count) go under one keypair and hold spans [runSpan, ...) in the same order.
-    let runStart = 0;
-    let runSpan = 0;
-    let runKp: Keypair | undefined;
-    let runWg: WireGuard = wg;
-    let runPeer: WgPeer | undefined;
-    const sealRun = (nextSpan: number): void => {
-      if (runKp && out.count > runStart) runWg.sealRun(runPeer!, runKp, out, runStart, out.count - runStart, spans, runSpan);
-      runStart = out.count;
-      runSpan = nextSpan;
-    };
-    for (let i = 0; i < spans.count; i++) {
-      const addr = spans.addrs[2 * i];
-      const port = spans.addrs[2 * i + 1];
-      if (addr !== lastAddr || port !== lastPort) {
-        lastAddr = addr;
-        lastPort = port;
-        peer = this.routes.fromEndpoint(addr, port);
-        kp = undefined;
-        kpWg = wg;
-        kpPeer = peer?.wg;
-        if (kpPeer) {
-          kp = wg.sendingKeypair(kpPeer, 1);
-          const old = kp ? undefined : this.retiringKeypair(peer!);
-          if (old) {
-            kp = old.kp;
-            kpWg = old.wg;
-            kpPeer = old.peer;
-          }
-        }
-      }
-      if (kp !== runKp) {
-        sealRun(i);
-        runKp = kp;
-        runWg = kpWg;
-        runPeer = kpPeer;
-      }
-      if (out.full) {
-        sealRun(i);
-        this.sendSealed(out);
-        runStart = 0;
-      }
-      const len = spans.lengths[i];
-      if (kp) {
-        out.commit(paddedLength(len, this.options.pathMtu) + TRANSPORT_OVERHEAD, addr, port);
-      } else if (peer?.wg) {
-        wg.stage(peer.wg, spans.buf, spans.offsets[i], len);
-      } else if (peer && !peer.publicKey && this.options.allowPlaintextPeers) {
-        out.buf.set(spans.buf.subarray(spans.offsets[i], spans.offsets[i] + len), out.nextOffset);
-        out.commit(len, addr, port);
-      } else {
-        this.counters.drop('plaintext-peer');
-      }
-    }
-    sealRun(spans.count);
-    this.sendSealed(out);
-  }
-
-  private sendSealed(out: TxQueue): void {
-    if (out.count > 0) this.counters.sent += this.net.send(out, 0, out.count, this.onSendRefused);
-    out.clear();
-  }
-
-  private readonly onSendRefused = (): void => this.counters.drop('send-failed');
 
   private flushToTun(): void {
     if (this.toTun.count === 0) return;

@@ -208,3 +208,12 @@ export function formatEndpointIp(l: { publicIp: number; publicIpv6?: Uint8Array 
 export function describePeer(p: { subnet?: Prefix; subnet6?: Prefix6; publicIp: number; publicIpv6?: Uint8Array; port: number }): string {
   return `${describeSubnets(p)} at ${formatEndpointIp(p)}:${p.port}`;
 }
+
+/**
+ * Why a packet whose source is outside its peer's subnets is dropped: for a
+ * peer with a WireGuard session that is cryptokey routing (its allowed IPs),
+ * for a plain one a spoofed source.
+ */
+export function foreignSourceDrop(peer: Peer): 'outside-allowed-ips' | 'spoofed-source' {
+  return peer.wg ? 'outside-allowed-ips' : 'spoofed-source';
+}

@@ -10,6 +10,7 @@ import { parseLeases } from '../../src/subnet/leases.js';
 import { parseCidr, parseIPv4 } from '../../src/packet/addr.js';
 import { parseCidr6 } from '../../src/packet/addr6.js';
 import { MemoryTun } from '../../src/tun/memory-tun.js';
+import { wireguardTransport } from '../../src/backend/wireguard/transport.js';
 import { paddedLength, WireGuard } from '../../src/wireguard/device.js';
 import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
 import { TRANSPORT_OVERHEAD } from '../../src/wireguard/messages.js';
@@ -49,7 +50,7 @@ export function wireguardOverlayPair(): WireGuardOverlayPair {
     close() {},
   };
   const ipv6 = { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') };
-  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), ipv6, tunMtu: 1440, pathMtu: 1440, now: () => 0, wireguard: { privateKey: keyPairOf(mine).privateKey } });
+  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), ipv6, tunMtu: 1440, pathMtu: 1440, now: () => 0, transport: wireguardTransport({ privateKey: keyPairOf(mine).privateKey }) });
   overlay.setLeases(parseLeases(leases, NETWORK, 'test', NETWORK6));
   const fromPeer: Uint8Array[] = [];
   const peerWg = new WireGuard({ privateKey: keyPairOf(theirs).privateKey, pathMtu: 1440, send: (m) => {

@@ -1,9 +1,9 @@
-// Where the overlay meets WireGuard: which leases may be WireGuard peers,
+// Where the overlay's leases meet WireGuard: which leases may be WireGuard peers,
 // and how to tell a WireGuard message from a plaintext packet on the wire.
-import { decodeKey } from '../wireguard/keys.js';
-import { formatIPv4 } from '../packet/addr.js';
-import { messageType } from '../wireguard/messages.js';
-import { subnetName, type Lease } from '../subnet/leases.js';
+import { decodeKey } from '../../wireguard/keys.js';
+import { formatIPv4 } from '../../packet/addr.js';
+import { messageType } from '../../wireguard/messages.js';
+import { subnetName, type Lease } from '../../subnet/leases.js';
 
 /** A public key's bytes (the lease was checked when it was read). */
 export function keyIdentity(publicKey: string): Uint8Array {
@@ -22,22 +22,25 @@ function pointOf(key: Uint8Array): bigint {
   return u % P;
 }
 
-/**
- * Points of the keys seen, by their text: every lease change looks at every
- * lease's key, and a point costs 32 BigInt steps (bounded: cleared when
- * full, as on a cluster that churned through that many keys).
- */
-const pointsByKey = new Map<string, bigint>();
 const POINTS_KEPT = 65_536;
 
-function pointOfKey(publicKey: string): bigint {
-  let p = pointsByKey.get(publicKey);
-  if (p === undefined) {
-    if (pointsByKey.size >= POINTS_KEPT) pointsByKey.clear();
-    p = pointOf(keyIdentity(publicKey));
-    pointsByKey.set(publicKey, p);
+/**
+ * Points of the keys seen, by their text: every lease change looks at every
+ * lease's key, and a point costs 32 BigInt steps. Owned by one transport
+ * (bounded: cleared when full, as on a cluster that churned through that many keys).
+ */
+export class KeyPoints {
+  private readonly byKey = new Map<string, bigint>();
+
+  of(publicKey: string): bigint {
+    let p = this.byKey.get(publicKey);
+    if (p === undefined) {
+      if (this.byKey.size >= POINTS_KEPT) this.byKey.clear();
+      p = pointOf(keyIdentity(publicKey));
+      this.byKey.set(publicKey, p);
+    }
+    return p;
   }
-  return p;
 }
 
 /**
@@ -45,15 +48,15 @@ function pointOfKey(publicKey: string): bigint {
  * key another lease names too (compared as points), is refused with a line
  * for the log; keyless leases pass (plaintext peers).
  */
-export function wireguardPeers(leases: readonly Lease[], ownKey: Uint8Array): { keep: Lease[]; refused: string[] } {
+export function wireguardPeers(leases: readonly Lease[], ownKey: Uint8Array, points: KeyPoints = new KeyPoints()): { keep: Lease[]; refused: string[] } {
   const own = pointOf(ownKey);
   const count = new Map<bigint, number>();
-  const points = leases.map((l) => (l.publicKey ? pointOfKey(l.publicKey) : undefined));
-  for (const p of points) if (p !== undefined) count.set(p, (count.get(p) ?? 0) + 1);
+  const pointsOf = leases.map((l) => (l.publicKey ? points.of(l.publicKey) : undefined));
+  for (const p of pointsOf) if (p !== undefined) count.set(p, (count.get(p) ?? 0) + 1);
   const keep: Lease[] = [];
   const refused: string[] = [];
   leases.forEach((l, i) => {
-    const p = points[i];
+    const p = pointsOf[i];
     const who = `lease ${subnetName(l)} at ${formatIPv4(l.publicIp)}`;
     if (p === own) refused.push(`${who} names this node's own public key: refused`);
     else if (p !== undefined && count.get(p)! > 1) refused.push(`${who} names public key ${l.publicKey}, which another lease names too: refused (a key is one node)`);
