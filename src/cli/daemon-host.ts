@@ -7,7 +7,7 @@ import { Logger } from '../log.js';
 import { EngineStatus } from '../control/daemon-status.js';
 import { DaemonMetrics } from '../metrics/metrics.js';
 import { Listen } from '../metrics/server.js';
-import { daemonStatus, Probeable, runUntilSignal, serveStatus, UndoStack } from './daemon.js';
+import { daemonStatus, Probeable, runUntilSignal, serveStatus, Shutdown, UndoStack } from './daemon.js';
 import { serveMetrics } from './metrics-option.js';
 
 /** A log line with its JSON fields. */
@@ -37,6 +37,8 @@ export interface HostedEngine {
 export class DaemonHost {
   /** Set-up steps push how to undo themselves here; they run newest first on the way out. */
   readonly undo: UndoStack;
+  /** How the daemon stops itself after an error (the same path as SIGTERM). */
+  readonly shutdown = new Shutdown();
 
   constructor(readonly device: string, readonly log: Logger, private readonly metricsAt?: Listen) {
     this.undo = new UndoStack(log);
@@ -64,7 +66,7 @@ export class DaemonHost {
     const stopped = runUntilSignal(this.undo, (when) => {
       const line = engine.report();
       this.log.info(`${when}: ${line.text}`, line.fields);
-    }, engine.reload && (() => engine.reload!()));
+    }, engine.reload && (() => engine.reload!()), this.shutdown);
     const ready = engine.ready();
     this.log.info(ready.text, ready.fields);
     await stopped;

@@ -35,21 +35,21 @@ export class UndoStack {
  * *before* announcing readiness: Node 20 opens its debugger on a SIGUSR1
  * that finds no handler, so there must be no window where one is missing.
  */
-export function runUntilSignal(undo: UndoStack, report: (when: string) => void, reload?: () => void): Promise<void> {
+export function runUntilSignal(undo: UndoStack, report: (when: string) => void, reload?: () => void, shutdown?: Shutdown): Promise<void> {
   return new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    const stop = (why: string): void => {
       // The handlers stay installed to the end: a second SIGINT/SIGTERM
       // (Ctrl-C twice, a supervisor repeating itself) must not kill the
       // process half-way through undoing its set-up.
       if (stopping) return;
       stopping = true;
-      // A daemon that stops itself after an error signals itself: say why, not which signal.
-      report(errorStop ?? `stopping on ${signal}`);
+      report(why);
       undo.undoAll();
       resolve();
     };
-    process.on('SIGINT', () => stop('SIGINT')).on('SIGTERM', () => stop('SIGTERM')).on('SIGUSR1', () => {
+    shutdown?.attach(stop);
+    process.on('SIGINT', () => stop('stopping on SIGINT')).on('SIGTERM', () => stop('stopping on SIGTERM')).on('SIGUSR1', () => {
       if (!stopping) report('counters');
     });
     if (reload) process.on('SIGHUP', () => {
@@ -67,19 +67,37 @@ export function traceWriter(enabled: boolean | undefined): ((line: string) => vo
  * What a daemon does when its TUN or socket fails for good: say so, then
  * stop through the same path as SIGTERM (counters, undo), exiting 1.
  */
-export function stopOnIoError(log: Logger, what: string): (err: Error) => void {
-  return (err) => stopWithError(log, `${what} failed: ${err.message}; stopping`);
+export function stopOnIoError(shutdown: Shutdown, log: Logger, what: string): (err: Error) => void {
+  return (err) => shutdown.fail(log, `${what} failed: ${err.message}; stopping`);
 }
 
-/** Why the daemon is stopping itself, once stopWithError ran. */
-let errorStop: string | undefined;
+/**
+ * A daemon's way to stop itself: the same path as SIGTERM (report, undo),
+ * taken directly, not by signalling its own process. One per daemon
+ * (DaemonHost owns it); a request before the path exists waits for it.
+ */
+export class Shutdown {
+  private stop?: (why: string) => void;
+  private pending?: string;
 
-/** Logs `message`, then stops through the same path as SIGTERM, exiting 1. */
-export function stopWithError(log: Logger, message: string): void {
-  log.error(message);
-  process.exitCode = 1;
-  errorStop ??= `stopping after an error (${message})`;
-  process.kill(process.pid, 'SIGTERM');
+  /** The daemon's stop path (runUntilSignal gives it). */
+  attach(stop: (why: string) => void): void {
+    this.stop = stop;
+    if (this.pending !== undefined) stop(this.pending);
+  }
+
+  /** Stops, saying why. */
+  request(why: string): void {
+    if (this.stop) this.stop(why);
+    else this.pending ??= why;
+  }
+
+  /** Logs `message`, then stops, exiting 1. */
+  fail(log: Logger, message: string): void {
+    log.error(message);
+    process.exitCode = 1;
+    this.request(`stopping after an error (${message})`);
+  }
 }
 
 /** A daemon's status with who and since when it runs: what `status` and the live page show. */

@@ -22,7 +22,6 @@ import { VxlanBackend } from '../backend/vxlan/vxlan.js';
 import { HostGwBackend } from '../backend/host-gw/host-gw.js';
 import type { VxlanConfig } from '../subnet/etcd/network-config.js';
 import { DaemonHost } from './daemon-host.js';
-import { stopWithError } from './daemon.js';
 import { daemonMetrics } from './metrics-option.js';
 
 export interface KernelAgentOptions {
@@ -95,7 +94,7 @@ export async function runKernelAgent(o: KernelAgentOptions): Promise<void> {
     plane.start({
       onChange: (next, why) => apply(next, why),
       onWarning: (message) => log.warn(message),
-      onFatal: (err) => stopWithError(log, `${err.message}; stopping`),
+      onFatal: (err) => host.shutdown.fail(log, `${err.message}; stopping`),
     });
     undo.push(() => plane.close());
     writeSubnetEnv(o.subnetFile, { network, subnet, mtu: backend.podMtu, ipMasq: o.ipMasq, ...(ipv6 ? { network6: ipv6.network6, subnet6: ipv6.subnet6 } : {}) });

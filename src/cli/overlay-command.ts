@@ -38,7 +38,7 @@ import { OffloadMode } from '../tun/offload.js';
 import { DatagramSocket } from '../io/datagram-socket.js';
 import { addIoWaitOption, ioWaitLoop, ioWaitStatus, parseIoWait } from './io-wait-option.js';
 import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
-import { stopOnIoError, stopWithError, traceWriter } from './daemon.js';
+import { stopOnIoError, traceWriter } from './daemon.js';
 import { DaemonHost } from './daemon-host.js';
 import { intOption, usageError } from './output.js';
 import { RateMeter } from '../control/rates.js';
@@ -328,7 +328,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     overlay = engine;
     engine.setLeases(plane.leases());
     const loop = ioWaitLoop(ioWait);
-    engine.start(stopOnIoError(log, `carrying packets between ${flags.tun} and UDP`), loop);
+    engine.start(stopOnIoError(host.shutdown, log, `carrying packets between ${flags.tun} and UDP`), loop);
     undo.push(() => engine.stop());
     plane.start({
       onChange: (next, why, delta) => {
@@ -337,7 +337,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
         log.info(`leases changed (${why}): ${describePeerChanges(engine.peers, added, removed)}`, { peers: engine.peers.length, added: added.length, removed: removed.length, why });
       },
       onWarning: (message) => log.warn(message),
-      onFatal: (err) => stopWithError(log, `${err.message}; stopping`),
+      onFatal: (err) => host.shutdown.fail(log, `${err.message}; stopping`),
     });
     undo.push(() => plane.close());
     // Last: the CNI plugin gives pods addresses as soon as this file is there.

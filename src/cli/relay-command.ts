@@ -191,7 +191,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     // The engine that reports at the top level of status and rates: IPv4's when there is one.
     const main = (engine ?? engine6)!;
     const loop = ioWaitLoop(ioWait);
-    const onError = stopOnIoError(log, `relaying between ${flags.tun} and the network`);
+    const onError = stopOnIoError(host.shutdown, log, `relaying between ${flags.tun} and the network`);
     engine6?.start(onError, loop, engine === undefined);
     undo.push(() => engine6?.stop());
     engine?.start(onError, loop);

@@ -7,7 +7,10 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { netnsPath } from '../netns/netns.js';
 
-export const CONTROL_DIR = process.env.TUN_DRIVER_CONTROL_DIR ?? '/run/tun-driver';
+/** Where control sockets live: TUN_DRIVER_CONTROL_DIR when set (read when asked, not at import), else /run/tun-driver. */
+export function controlDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TUN_DRIVER_CONTROL_DIR ?? '/run/tun-driver';
+}
 
 function netnsInode(): number {
   return statSync('/proc/self/ns/net').ino;
@@ -19,22 +22,24 @@ export function namedNetnsInode(name: string): number {
 }
 
 export function controlSocketPath(device: string): string {
-  mkdirSync(CONTROL_DIR, { recursive: true, mode: 0o700 });
-  return join(CONTROL_DIR, `ctl-${netnsInode()}-${device}.sock`);
+  const dir = controlDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return join(dir, `ctl-${netnsInode()}-${device}.sock`);
 }
 
 /** Control sockets of daemons in this process's network namespace (or the one with inode `inode`), by device. */
 export function listControlSockets(inode = netnsInode()): Array<{ device: string; path: string }> {
   const prefix = `ctl-${inode}-`;
+  const dir = controlDir();
   let names: string[];
   try {
-    names = readdirSync(CONTROL_DIR);
+    names = readdirSync(dir);
   } catch {
     return [];
   }
   return names
     .filter((n) => n.startsWith(prefix) && n.endsWith('.sock'))
-    .map((n) => ({ device: n.slice(prefix.length, -'.sock'.length), path: join(CONTROL_DIR, n) }));
+    .map((n) => ({ device: n.slice(prefix.length, -'.sock'.length), path: join(dir, n) }));
 }
 
 /** Control sockets of the daemons in the named network namespace (a lab node's), or none when it is gone. */

@@ -4,7 +4,10 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { Topology } from './topology.js';
 
-export const LAB_STATE_DIR = process.env.TUN_DRIVER_STATE_DIR ?? '/run/tun-driver/labs';
+/** Where labs' state files live: TUN_DRIVER_STATE_DIR when set (read when asked, not at import), else /run/tun-driver/labs. */
+export function labStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TUN_DRIVER_STATE_DIR ?? '/run/tun-driver/labs';
+}
 
 /** What a lab node is. */
 export type NodeKind = 'switch' | 'host' | 'router' | 'pod';
@@ -32,10 +35,10 @@ export interface LabState {
   nodes: LabNode[];
 }
 
-const statePath = (lab: string): string => join(LAB_STATE_DIR, `${lab}.json`);
+const statePath = (lab: string): string => join(labStateDir(), `${lab}.json`);
 
 export function writeLabState(state: LabState): void {
-  mkdirSync(LAB_STATE_DIR, { recursive: true, mode: 0o700 });
+  mkdirSync(labStateDir(), { recursive: true, mode: 0o700 });
   writeFileSync(statePath(state.name), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
 }
 
@@ -49,7 +52,7 @@ export function readLabState(lab: string): LabState | undefined {
 
 /** A directory for the lab's files (etcd data and logs, subnet.env), removed with the lab. */
 export function labFilesDir(lab: string): string {
-  return join(LAB_STATE_DIR, lab);
+  return join(labStateDir(), lab);
 }
 
 export function removeLabState(lab: string): void {
@@ -60,7 +63,7 @@ export function removeLabState(lab: string): void {
 export function listLabStates(): LabState[] {
   let files: string[];
   try {
-    files = readdirSync(LAB_STATE_DIR);
+    files = readdirSync(labStateDir());
   } catch {
     return [];
   }

@@ -309,7 +309,7 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
   test('4. bad or missing config, a full network, wrong endpoints: one line, exit 2, nothing left behind', async () => {
     const endpoints = labEtcdEndpoints(cluster.lab).join(',');
     await cluster.etcdctl('put', '/bad-json/config', '{"Network": 10.244');
-    await cluster.etcdctl('put', '/vxlan/config', '{"Network":"10.251.0.0/16","Backend":{"Type":"vxlan"}}');
+    await cluster.etcdctl('put', '/ipip/config', '{"Network":"10.251.0.0/16","Backend":{"Type":"ipip"}}');
     await cluster.etcdctl('put', '/tiny/config', '{"Network":"10.251.0.0/16","SubnetLen":24,"SubnetMin":"10.251.1.0","SubnetMax":"10.251.2.0"}');
     await cluster.etcdctl('put', '/tiny/subnets/10.251.1.0-24', '{"PublicIP":"198.51.100.21","BackendType":"udp","BackendData":null}');
     await cluster.etcdctl('put', '/tiny/subnets/10.251.2.0-24', '{"PublicIP":"198.51.100.22","BackendType":"udp","BackendData":null}');
@@ -318,7 +318,7 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
     const cases: Array<[string[], RegExp]> = [
       [['--etcd-prefix', '/nothing'], /no network config at \/nothing\/config in etcd: put one, e\.g\. etcdctl put/],
       [['--etcd-prefix', '/bad-json'], /\/bad-json\/config: not valid JSON/],
-      [['--etcd-prefix', '/vxlan'], /Backend\.Type "vxlan" is not supported/],
+      [['--etcd-prefix', '/ipip'], /Backend\.Type "ipip" is not supported: tun-driver carries "udp", "wireguard", "vxlan", "host-gw"/],
       [['--etcd-prefix', '/tiny'], /no free subnet: all 2 \/24 subnets from 10\.251\.1\.0 to 10\.251\.2\.0 are leased/],
     ];
     for (const [extra, message] of cases) {
@@ -344,7 +344,8 @@ describe('tun-driver overlay with etcd', { skip: ROOT_SKIP }, () => {
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, message);
     }
-    assert.deepEqual(await leaseList(), leasesBefore, 'no lease was left granted');
+    // Leases of earlier tests' killed nodes may expire meanwhile; a lease granted by these failed starts would be new.
+    assert.deepEqual((await leaseList()).filter((l) => !leasesBefore.includes(l)), [], 'no lease was left granted');
     assert.deepEqual([...(await subnetKeys('/tiny')).keys()].sort(), ['10.251.1.0-24', '10.251.2.0-24']);
     assert.equal(existsSync(join(scratch, 'bad.env')), false);
     const links = await cluster.lab.run('host-1', 'ip', ['-o', 'link', 'show']);

@@ -9,6 +9,9 @@ import { netnsCreate, netnsDelete, netnsExists } from '../../src/netns/netns.js'
 export const IS_ROOT = process.getuid?.() === 0;
 export const ROOT_SKIP = IS_ROOT ? false : 'needs root (namespaces, TUN devices): run as root, as CI does';
 
+// Said once per file, loudly: a suite of skips must not read as a suite that passed.
+if (!IS_ROOT) process.stderr.write(`\n*** ${process.argv[1]?.split('/').pop() ?? 'integration tests'}: NOT RUN — these tests need root (network namespaces, TUN devices); run them as root, as CI does ***\n\n`);
+
 /** Browser tests need root (they run in a lab namespace) and Debian's Chromium. */
 export const CHROMIUM_SKIP = ROOT_SKIP || (existsSync(CHROMIUM) ? false : `needs ${CHROMIUM} (bash scripts/setup-debian.sh installs it)`);
 
