@@ -178,6 +178,21 @@ Napi::Value BindInet(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sockPort(fd) -> the local port of an IPv4 socket (getsockname): the one the
+// kernel picked after a bind to port 0.
+Napi::Value SockPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
+    ThrowErrno(env, errno, "getsockname");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, ntohs(sa.sin_port));
+}
+
 // bindNetlink(fd, groups) -> the port id the kernel assigned.
 Napi::Value BindNetlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -554,6 +569,7 @@ void InitFdOps(Napi::Env env, Napi::Object exports) {
   exports.Set("schedYield", Napi::Function::New(env, SchedYield));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("bindInet", Napi::Function::New(env, BindInet));
+  exports.Set("sockPort", Napi::Function::New(env, SockPort));
   exports.Set("bindNetlink", Napi::Function::New(env, BindNetlink));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt));
   exports.Set("setsockoptBytes", Napi::Function::New(env, SetsockoptBytes));

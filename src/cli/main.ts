@@ -9,6 +9,7 @@ import { relayCommand } from './relay-command.js';
 import { overlayCommand } from './overlay-command.js';
 import { teardownCommand } from './teardown-command.js';
 import { cniCommand } from './cni-command.js';
+import { wireguardCommand } from './wg-interface-command.js';
 import { statusCommand } from './status-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { keygenCommand, pubkeyCommand } from './key-commands.js';
@@ -36,6 +37,7 @@ Exit codes: 0 ok, 1 run-time failure, 2 bad input or missing privilege (nothing 
   program.addCommand(overlayCommand());
   program.addCommand(teardownCommand());
   program.addCommand(cniCommand());
+  program.addCommand(wireguardCommand());
   program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   program.addCommand(keygenCommand());

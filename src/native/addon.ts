@@ -60,6 +60,8 @@ export interface NativeAddon {
   close(fd: number): void;
   /** addr: IPv4 address as a host-order u32. */
   bindInet(fd: number, addr: number, port: number): void;
+  /** The local port of an IPv4 socket (getsockname): the one the kernel picked after a bind to port 0. */
+  sockPort(fd: number): number;
   /** Binds an AF_NETLINK socket; returns its port id. */
   bindNetlink(fd: number, groups: number): number;
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
@@ -152,6 +154,7 @@ export const C = {
   UDP_GRO: 104,
   NETLINK_ROUTE: 0,
   SOL_SOCKET: 1,
+  SO_MARK: 36,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
   SO_RCVTIMEO: 20,

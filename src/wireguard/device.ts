@@ -66,6 +66,12 @@ export interface WireGuardOptions {
   onDrop?: (reason: WireGuardDropReason) => void;
   /** Called when a peer's handshake completes (logs). */
   onHandshake?: (peer: WgPeer) => void;
+  /**
+   * Endpoint roaming, as the paper has it: an authenticated message from a
+   * new address moves the peer's endpoint there. Off for the overlay, whose
+   * endpoints are the leases'.
+   */
+  roaming?: boolean;
 }
 
 /** The most messages the transport sends in one go (a full staged queue). */
@@ -113,6 +119,8 @@ export class WireGuard {
   private readonly rateLimiter = new HandshakeRateLimiter();
   /** The peer of the last transport message receive() accepted. */
   lastPeer?: WgPeer;
+  /** The peer of the last authenticated transport message, keepalives included (for roaming). */
+  private lastTransportPeer?: WgPeer;
   /** The reason of the last DROPPED. */
   lastDrop: WireGuardDropReason = 'unauthenticated';
   private readonly actions: timers.TimerActions;
@@ -162,11 +170,11 @@ export class WireGuard {
    * next packet starts a handshake) or the one made before when nothing
    * changed. Call removePeer for every peer a lease change dropped.
    */
-  peer(publicKey: string, remoteStatic: Uint8Array, addr: number, port: number): WgPeer {
+  peer(publicKey: string, remoteStatic: Uint8Array, addr: number, port: number, psk: Uint8Array = this.psk): WgPeer {
     const old = this.byKey.get(publicKey);
-    if (old && old.endpointAddr === addr && old.endpointPort === port) return old;
+    if (old && old.endpointAddr === addr && old.endpointPort === port && old.psk === psk) return old;
     if (old) this.removePeer(old);
-    const peer = new WgPeer(publicKey, remoteStatic, dh(this.identity.privateKey, remoteStatic), this.psk, addr, port);
+    const peer = new WgPeer(publicKey, remoteStatic, dh(this.identity.privateKey, remoteStatic), psk, addr, port);
     const seen = this.latestTimestamps.get(publicKey);
     if (seen) peer.handshake.latestTimestamp = seen;
     // Ours only go up, also across a rebuild (a new endpoint) and a wall-clock step back: the peer refuses an initiation not newer than the last.
@@ -175,6 +183,22 @@ export class WireGuard {
     this.byKey.set(publicKey, peer);
     this.byEndpoint.set(endpointId(addr, port), peer);
     return peer;
+  }
+
+  /** Moves a peer's endpoint (a configured change, or roaming): its sessions stay. */
+  setEndpoint(peer: WgPeer, addr: number, port: number): void {
+    if (peer.endpointAddr === addr && peer.endpointPort === port) return;
+    const at = endpointId(peer.endpointAddr, peer.endpointPort);
+    if (this.byEndpoint.get(at) === peer) this.byEndpoint.delete(at);
+    peer.endpointAddr = addr;
+    peer.endpointPort = port;
+    if (this.byKey.get(peer.publicKey) === peer) this.byEndpoint.set(endpointId(addr, port), peer);
+  }
+
+  /** A keepalive to `peer` now (a handshake first when it has no session). */
+  keepalive(peer: WgPeer): void {
+    if (!this.sendingKeypair(peer, 1)) return;
+    this.sendKeepalive(peer);
   }
 
   /** Forgets a peer: its keys are dropped, its indices freed; nothing is ever sent under them again. */
@@ -224,6 +248,7 @@ export class WireGuard {
     kp.send.sealBatch(out.buf, out.offsets, out.lengths, first, count, kp.remoteIndex, counter, src.buf, src.offsets, src.lengths, srcFirst);
     for (let i = first; i < first + count; i++) peer.txWireBytes += out.lengths[i];
     const now = this.now();
+    peer.lastSentAt = now;
     timers.authenticatedSent(peer);
     timers.dataSent(peer, now, this.jitter());
     // The initiator keeps the session fresh: a new handshake after REKEY_AFTER_TIME or _MESSAGES.
@@ -285,6 +310,7 @@ export class WireGuard {
     if (type === MSG_TRANSPORT) {
       const n = this.receiveTransport(buf, off, size, now, opened, openedWith);
       if (n === DROPPED && this.lastDrop === 'unknown-index') this.resumeWith(addr, port);
+      else if (n !== DROPPED && this.options.roaming && this.lastTransportPeer) this.setEndpoint(this.lastTransportPeer, addr, port);
       return n;
     }
     if (type === 0) return this.drop('not-wireguard');
@@ -305,7 +331,7 @@ export class WireGuard {
       }
       if (!this.rateLimiter.allow(addr, now)) return this.drop('handshake-rate-limited');
     }
-    const result = type === MSG_INITIATION ? this.receiveInitiation(msg, now) : this.receiveResponse(msg, now);
+    const result = type === MSG_INITIATION ? this.receiveInitiation(msg, now, addr, port) : this.receiveResponse(msg, now, addr, port);
     this.flush();
     return result;
   }
@@ -327,6 +353,7 @@ export class WireGuard {
     if (!kp.replay.check(counter)) return this.drop('replayed');
     kp.replay.mark(counter);
     const peer = entry!.peer;
+    this.lastTransportPeer = peer;
     peer.rxWireBytes += size;
     if (kp === peer.keypairs.next) this.confirm(peer, kp, now);
     timers.authenticatedReceived(peer);
@@ -354,7 +381,7 @@ export class WireGuard {
     if (peer && !peer.keypairs.current) this.sendInitiation(peer, false);
   }
 
-  private receiveInitiation(msg: Uint8Array, now: number): number {
+  private receiveInitiation(msg: Uint8Array, now: number, addr: number, port: number): number {
     // The index of our own initiation in flight to that peer, if any: theirs supersedes it (wireguard-go does the same), and its index must go too.
     let inFlight = 0;
     const peer = consumeInitiation(this.identity, msg, (key) => {
@@ -364,6 +391,7 @@ export class WireGuard {
     }, now);
     if (typeof peer === 'string') return this.drop(peer);
     if (inFlight && !this.indices.lookup(inFlight)?.keypair) this.indices.delete(inFlight);
+    if (this.options.roaming) this.setEndpoint(peer, addr, port); // the response goes where the initiation came from
     const localIndex = this.indices.newIndex(peer);
     const response = createResponse(peer, localIndex);
     if (!response) {
@@ -380,12 +408,13 @@ export class WireGuard {
     return CONSUMED;
   }
 
-  private receiveResponse(msg: Uint8Array, now: number): number {
+  private receiveResponse(msg: Uint8Array, now: number, addr: number, port: number): number {
     const entry = this.indices.lookup(readU32(msg, RESP.receiver));
     if (!entry || entry.keypair) return this.drop('unknown-index');
     const peer = entry.peer;
     if (peer.handshake.localIndex !== readU32(msg, RESP.receiver) || !consumeResponse(this.identity, peer, msg)) return this.drop('unauthenticated');
     peer.rxWireBytes += msg.length;
+    if (this.options.roaming) this.setEndpoint(peer, addr, port);
     timers.authenticatedReceived(peer);
     this.beginSession(peer, now);
     timers.handshakeComplete(peer, now, this.wallNow());
@@ -457,6 +486,7 @@ export class WireGuard {
     const now = this.now();
     if (now - peer.lastSentHandshake < REKEY_TIMEOUT) return;
     if (this.byKey.get(peer.publicKey) !== peer) return; // removed
+    if (peer.endpointAddr === 0 && peer.endpointPort === 0) return; // no endpoint known yet: it must reach us first
     peer.lastSentHandshake = now;
     if (peer.handshake.localIndex) this.indices.delete(peer.handshake.localIndex);
     const localIndex = this.indices.newIndex(peer);
@@ -517,7 +547,11 @@ export class WireGuard {
   /** Fires every peer's due timers (call every ~100 ms). */
   tick(): void {
     const now = this.now();
-    for (const peer of this.byKey.values()) timers.expire(peer, now, this.actions);
+    for (const peer of this.byKey.values()) {
+      timers.expire(peer, now, this.actions);
+      // Persistent keepalive: something goes out at least this often (through NAT and firewall state).
+      if (peer.persistentKeepaliveMs > 0 && now - peer.lastSentAt >= peer.persistentKeepaliveMs) this.keepalive(peer);
+    }
     this.flush();
     if (this.rateLimiter.size > 0) this.rateLimiter.expire(now);
   }

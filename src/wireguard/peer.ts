@@ -40,12 +40,16 @@ export class WgPeer implements NoisePeer {
   initiationsSent = 0;
   /** Transport-clock ms of the first initiation of the attempt under way, NEVER when none is unanswered. */
   attemptStartedAt = NEVER;
+  /** Persistent keepalive (wg's persistent_keepalive_interval), ms; 0 when off. */
+  persistentKeepaliveMs = 0;
+  /** Transport-clock ms of the last authenticated message sent to it (for the persistent keepalive). */
+  lastSentAt = -Infinity;
 
   /**
    * A peer with no session yet.
    * @param remoteStatic the peer's public key
    * @param staticStatic DH(our static, its static); undefined for a low-order key, with which no handshake is possible
-   * @param endpointAddr where its messages go: IPv4, host order
+   * @param endpointAddr where its messages go: IPv4, host order (0 with port 0: none known yet, until it roams in)
    * @param endpointPort and UDP port
    */
   constructor(
@@ -53,8 +57,8 @@ export class WgPeer implements NoisePeer {
     readonly remoteStatic: Uint8Array,
     readonly staticStatic: Uint8Array | undefined,
     readonly psk: Uint8Array,
-    readonly endpointAddr: number,
-    readonly endpointPort: number,
+    public endpointAddr: number,
+    public endpointPort: number,
   ) {
     this.cookies = new CookieGenerator(remoteStatic);
   }
