@@ -14,6 +14,8 @@ import { arm64Missing, prepareArm64, qemuNode } from '../support/arm64.js';
 import { ROOT_SKIP, scratchNetns } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+// The arm64 processes report in TAP: not in the serialized form node --test asks of its own children.
+const CHILD_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT'));
 const CACHE = join(ROOT, '.cache', 'arm64');
 
 function testFiles(dir: string): string[] {
@@ -33,7 +35,7 @@ test('the linux-arm64 build under qemu: the addon loads and agrees with independ
   const ns = scratchNetns('arm64');
   const [qemu, args] = qemuNode(setup, [join(setup.pkg, 'dist', 'test', 'arm64', 'checks.js')]);
   const t1 = Date.now();
-  const checks = spawnSync('ip', ['netns', 'exec', ns, 'env', 'TD_ARM64_TUN=1', qemu, ...args], { encoding: 'utf8', timeout: 600_000 });
+  const checks = spawnSync('ip', ['netns', 'exec', ns, 'env', 'TD_ARM64_TUN=1', qemu, ...args], { encoding: 'utf8', timeout: 600_000, env: CHILD_ENV });
   const c = counts(checks.stdout);
   lines.push(`checks: ${c.pass} passed, ${c.fail} failed in ${Date.now() - t1} ms`);
   assert.equal(checks.status, 0, checks.stdout + checks.stderr);
@@ -53,7 +55,7 @@ test('the linux-arm64 build under qemu: the addon loads and agrees with independ
       continue;
     }
     const [q, a] = qemuNode(setup, [file]);
-    const r = spawnSync(q, a, { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(q, a, { encoding: 'utf8', timeout: 300_000, env: CHILD_ENV });
     const n = counts(r.stdout);
     pass += n.pass || 0;
     if (r.status !== 0 || !(n.fail === 0 && n.pass > 0)) failed.push(`${name}: ${(r.stdout + r.stderr).split('\n').filter((l) => /^not ok|Error/.test(l)).slice(0, 3).join(' | ')}`);

@@ -91,6 +91,8 @@ export function prepareArm64(root: string, cache: string): Arm64Setup {
     mkdirSync(join(pkg, 'prebuilds', 'linux-arm64'), { recursive: true });
     cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
     cpSync(join(root, 'dist'), join(pkg, 'dist'), { recursive: true });
+    // What else the package ships (package.json "files") and its tests read.
+    for (const d of ['presets', 'examples']) cpSync(join(root, d), join(pkg, d), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'));
     cpSync(addon, join(pkg, 'prebuilds', 'linux-arm64', 'node.napi.node'));
   });
