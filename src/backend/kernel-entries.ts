@@ -200,3 +200,33 @@ export function countSkips(skips: ReadonlyMap<string, string>): Record<string, n
   for (const why of skips.values()) out[why] = (out[why] ?? 0) + 1;
   return out;
 }
+
+/**
+ * A kernel backend's peers: the entries it keeps, the leases it left out
+ * now, and what its first apply found of a previous run's state. The first
+ * follow() reads what is there before it installs anything, then removes
+ * what no lease needs (adoption); every later one changes only the
+ * difference.
+ */
+export class KernelPeers {
+  readonly entries: KernelEntries;
+  /** The leases left out now, with why. */
+  readonly skipped = new Map<string, string>();
+  adopted = { kept: 0, removed: 0 };
+  private started = false;
+
+  constructor(nl: NetlinkSocket) {
+    this.entries = new KernelEntries(nl);
+  }
+
+  follow(leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, found: () => Entry[], log?: (line: string) => void): AppliedLeases {
+    const left = this.started ? [] : found();
+    const result = applyPlans(this.entries, leases, plan, this.skipped);
+    if (!this.started) {
+      this.started = true;
+      this.adopted = this.entries.removeStale(left);
+      if (this.adopted.kept || this.adopted.removed) log?.(`adopted the kernel state of a previous run: ${this.adopted.kept} entries kept, ${this.adopted.removed} stale ones removed`);
+    }
+    return result;
+  }
+}

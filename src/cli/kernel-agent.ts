@@ -22,6 +22,7 @@ import { VxlanBackend } from '../backend/vxlan/vxlan.js';
 import { HostGwBackend } from '../backend/host-gw/host-gw.js';
 import type { VxlanConfig } from '../subnet/etcd/network-config.js';
 import { DaemonHost } from './daemon-host.js';
+import type { NodeFacts } from './node-facts.js';
 import { daemonMetrics } from './metrics-option.js';
 
 export interface KernelAgentOptions {
@@ -150,22 +151,13 @@ export async function runKernelAgent(o: KernelAgentOptions): Promise<void> {
   });
 }
 
-interface NodeFacts {
-  network?: Prefix;
-  subnet?: Prefix;
-  ipv6?: { network6: Prefix6; subnet6: Prefix6 };
-  publicIp: number;
-  publicIpv6?: Uint8Array;
-  ipMasq?: { table: string; subnetFile: string };
-}
-
 /**
  * The overlay status of a kernel backend. The kernel keeps counters per
  * device, not per peer: the node's counters are its devices' (sent =
  * transmitted, delivered = received), each peer's are 0, and `kernel`
  * lists every entry that carries traffic to it.
  */
-function kernelStatus(k: KernelBackendStatus, type: KernelBackendType, plane: ControlPlane, n: NodeFacts): OverlayStatus {
+function kernelStatus(k: KernelBackendStatus, type: KernelBackendType, plane: ControlPlane, n: Omit<NodeFacts, 'port'>): OverlayStatus {
   const port = k.port ?? 0;
   let sent = 0;
   let delivered = 0;

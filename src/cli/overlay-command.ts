@@ -32,6 +32,7 @@ import { BackendType, isKernelBackend, PublishedBackend } from '../backend/backe
 import { vxlanRecord } from '../backend/vxlan/vxlan-data.js';
 import { BACKEND_TYPES, NetworkConfig, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT, VxlanConfig } from '../subnet/etcd/network-config.js';
 import { runKernelAgent } from './kernel-agent.js';
+import type { NodeFacts } from './node-facts.js';
 import { openOverlaySocket } from '../overlay/udp-socket.js';
 import { checkInterfaceName, LinuxTun, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { OffloadMode } from '../tun/offload.js';
@@ -538,20 +539,6 @@ function offloadStatus(tun: LinuxTun, socket: DatagramSocket): OffloadStatus {
   return { tun: tun.offload.summary, udpGso: socket.gsoEnabled, udpGro: socket.groEnabled, ...tun.offloadCounters(), tunTxDropped: tunTxDropped(tun) };
 }
 
-/** What `tun-driver status` shows for an overlay node: counters, and each peer with its rates. */
-interface NodeFacts {
-  /** Undefined on an IPv6-only node. */
-  network?: Prefix;
-  subnet?: Prefix;
-  ipv6?: { network6: Prefix6; subnet6: Prefix6 };
-  publicIp: number;
-  publicIpv6?: Uint8Array;
-  port: number;
-  ipMasq?: { table: string; subnetFile: string };
-  ip6Masq?: { table: string };
-  /** With --private-key: this node's public key. */
-  publicKey?: string;
-}
 
 function overlayStatus(overlay: Overlay, allowsPlaintext: boolean, node: NodeFacts, plane: ControlPlane, rates: RateMeter, offloads: OffloadStatus): OverlayStatus {
   const { network, subnet, publicIp, port } = node;

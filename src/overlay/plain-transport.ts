@@ -9,12 +9,7 @@ import type { Peer } from './route-table.js';
 export class PlainTransport implements PeerTransport {
   rxOff = 0;
   rxSize = 0;
-  // A batch nearly always comes from one node: the sender is looked up once
-  // per change (the endpoint key is not a small integer, so a Map lookup per
-  // packet would box it).
-  private lastAddr = -1;
-  private lastPort = -1;
-  private lastPeer?: Peer;
+  private readonly senders = new SenderCache();
 
   constructor(private readonly ctx: TransportContext) {}
 
@@ -37,22 +32,12 @@ export class PlainTransport implements PeerTransport {
   private readonly onRefused = (): void => this.ctx.counters.drop('send-failed');
 
   beginBatch(): void {
-    this.lastAddr = -1;
+    this.senders.clear();
   }
 
   receive(batch: RxBatch, i: number): Peer | undefined {
-    const addr = batch.addrs[2 * i];
-    const port = batch.addrs[2 * i + 1];
-    if (addr !== this.lastAddr || port !== this.lastPort) {
-      this.lastAddr = addr;
-      this.lastPort = port;
-      this.lastPeer = this.ctx.routes().fromEndpoint(addr, port);
-    }
-    const peer = this.lastPeer;
-    if (!peer) {
-      this.ctx.counters.drop('unknown-peer');
-      return undefined;
-    }
+    const peer = this.senders.sender(this.ctx, batch, i);
+    if (!peer) return undefined;
     this.rxOff = batch.offset(i);
     this.rxSize = batch.sizes[i];
     return peer;
@@ -60,8 +45,36 @@ export class PlainTransport implements PeerTransport {
 
   endBatch(): void {
     // A peer that leaves between batches is not kept alive by the cache.
-    this.lastPeer = undefined;
+    this.senders.clear();
+  }
+}
+
+/**
+ * Which peer sent datagram i, by its endpoint (counted `unknown-peer` when
+ * none). A batch nearly always comes from one node: the sender is looked up
+ * once per change (the endpoint key is not a small integer, so a Map lookup
+ * per packet would box it).
+ */
+export class SenderCache {
+  private lastAddr = -1;
+  private lastPort = -1;
+  private lastPeer?: Peer;
+
+  sender(ctx: TransportContext, batch: RxBatch, i: number): Peer | undefined {
+    const addr = batch.addrs[2 * i];
+    const port = batch.addrs[2 * i + 1];
+    if (addr !== this.lastAddr || port !== this.lastPort) {
+      this.lastAddr = addr;
+      this.lastPort = port;
+      this.lastPeer = ctx.routes().fromEndpoint(addr, port);
+    }
+    if (!this.lastPeer) ctx.counters.drop('unknown-peer');
+    return this.lastPeer;
+  }
+
+  clear(): void {
     this.lastAddr = -1;
+    this.lastPeer = undefined;
   }
 }
 

@@ -14,7 +14,7 @@ import { formatIPv4, Prefix } from '../../packet/addr.js';
 import { formatIPv6, Prefix6 } from '../../packet/addr6.js';
 import type { Lease } from '../../subnet/leases.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
-import { applyPlans, countSkips, Entry, KernelEntries, PeerPlan, peerStatus, removeEntry, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
+import { countSkips, Entry, KernelPeers, PeerPlan, peerStatus, removeEntry, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';
 
 export interface HostGwOptions {
@@ -27,14 +27,10 @@ export interface HostGwOptions {
 export class HostGwBackend implements KernelBackend {
   readonly type = 'host-gw' as const;
   readonly name = 'host-gw';
-  private readonly entries: KernelEntries;
-  /** The leases left out now, with why. */
-  private readonly skipped = new Map<string, string>();
-  private adopted = { kept: 0, removed: 0 };
-  private started = false;
+  private readonly kernel: KernelPeers;
 
   constructor(private readonly nl: NetlinkSocket, private readonly o: HostGwOptions) {
-    this.entries = new KernelEntries(nl);
+    this.kernel = new KernelPeers(nl);
   }
 
   get podMtu(): number {
@@ -47,15 +43,7 @@ export class HostGwBackend implements KernelBackend {
   }
 
   setLeases(leases: readonly Lease[]): AppliedLeases {
-    // First call: what a previous run left is read before anything is installed, and what no lease needs any more goes after.
-    const left = this.started ? [] : this.found();
-    const result = applyPlans(this.entries, leases, (l) => this.plan(l), this.skipped);
-    if (!this.started) {
-      this.started = true;
-      this.adopted = this.entries.removeStale(left);
-      if (this.adopted.kept || this.adopted.removed) this.o.log?.(`adopted the routes of a previous run: ${this.adopted.kept} kept, ${this.adopted.removed} stale ones removed`);
-    }
-    return result;
+    return this.kernel.follow(leases, (l) => this.plan(l), () => this.found(), this.o.log);
   }
 
   private plan(l: Lease): PeerPlan | { problem: string } {
@@ -87,7 +75,7 @@ export class HostGwBackend implements KernelBackend {
 
   status(): KernelBackendStatus {
     const link = linkGet(this.nl, this.o.underlay.link.name) ?? this.o.underlay.link;
-    return { type: 'host-gw', devices: [deviceStatus(link)], peers: this.entries.peers, skipped: countSkips(this.skipped), adopted: this.adopted };
+    return { type: 'host-gw', devices: [deviceStatus(link)], peers: this.kernel.entries.peers, skipped: countSkips(this.kernel.skipped), adopted: this.kernel.adopted };
   }
 
   close(): void {
@@ -96,7 +84,7 @@ export class HostGwBackend implements KernelBackend {
 
   /** Removes every route of ours on the underlay, this run's and any a previous run left. */
   teardown(): void {
-    this.entries.removeAll();
+    this.kernel.entries.removeAll();
     for (const e of this.found()) removeEntry(this.nl, e);
   }
 }

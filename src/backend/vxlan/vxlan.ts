@@ -23,7 +23,7 @@ import { formatMac, macFromIPv4, sameMac } from '../../packet/mac.js';
 import { TunDriverError } from '../../errors.js';
 import type { Lease } from '../../subnet/leases.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
-import { applyPlans, countSkips, Entry, KernelEntries, PeerPlan, peerStatus, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
+import { countSkips, Entry, KernelPeers, PeerPlan, peerStatus, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';
 import { MAC_TAG_V4, MAC_TAG_V6, peerVtepMac, vxlanRecord } from './vxlan-data.js';
 
@@ -55,14 +55,10 @@ interface Vtep {
 
 export class VxlanBackend implements KernelBackend {
   readonly type = 'vxlan' as const;
-  private readonly entries: KernelEntries;
-  /** The leases left out now, with why. */
-  private readonly skipped = new Map<string, string>();
-  private adopted = { kept: 0, removed: 0 };
-  private started = false;
+  private readonly kernel: KernelPeers;
 
   private constructor(private readonly nl: NetlinkSocket, private readonly o: VxlanOptions, private readonly v4: Vtep | undefined, private readonly v6: Vtep | undefined) {
-    this.entries = new KernelEntries(nl);
+    this.kernel = new KernelPeers(nl);
   }
 
   /**
@@ -105,15 +101,7 @@ export class VxlanBackend implements KernelBackend {
   }
 
   setLeases(leases: readonly Lease[]): AppliedLeases {
-    // First call: what a previous run left is read before anything is installed, and what no lease needs any more goes after.
-    const left = this.started ? [] : this.found();
-    const result = applyPlans(this.entries, leases, (l) => this.plan(l), this.skipped);
-    if (!this.started) {
-      this.started = true;
-      this.adopted = this.entries.removeStale(left);
-      if (this.adopted.kept || this.adopted.removed) this.o.log?.(`adopted the kernel state of a previous run: ${this.adopted.kept} entries kept, ${this.adopted.removed} stale ones removed`);
-    }
-    return result;
+    return this.kernel.follow(leases, (l) => this.plan(l), () => this.found(), this.o.log);
   }
 
   /** The entries for one remote lease, or why it is left out. */
@@ -179,9 +167,9 @@ export class VxlanBackend implements KernelBackend {
     return {
       type: 'vxlan', devices, vni: this.o.vni, port: this.o.port,
       vtepMac: formatMac((this.v4 ?? this.v6)!.mac),
-      peers: this.entries.peers,
-      skipped: countSkips(this.skipped),
-      adopted: this.adopted,
+      peers: this.kernel.entries.peers,
+      skipped: countSkips(this.kernel.skipped),
+      adopted: this.kernel.adopted,
     };
   }
 
@@ -191,7 +179,7 @@ export class VxlanBackend implements KernelBackend {
 
   /** Deletes the VTEPs (their neighbours, FDB entries and routes go with them) and DirectRouting routes. */
   teardown(): void {
-    this.entries.removeAll();
+    this.kernel.entries.removeAll();
     for (const d of [this.v4, this.v6]) {
       const link = d && linkGet(this.nl, d.link.name);
       if (link) linkDelete(this.nl, link.index);

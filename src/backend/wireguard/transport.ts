@@ -15,6 +15,7 @@ import { IPV6 } from '../../packet/ipv6.js';
 import type { Lease } from '../../subnet/leases.js';
 import type { PeerChanges } from '../../overlay/lease-peers.js';
 import type { PeerTransport, TransportContext, TransportFactory } from '../../overlay/peer-transport.js';
+import { SenderCache } from '../../overlay/plain-transport.js';
 import type { Peer } from '../../overlay/route-table.js';
 import { CONSUMED, NOT_OPENED, paddedLength, WireGuard } from '../../wireguard/device.js';
 import { Keypair } from '../../wireguard/keypair.js';
@@ -56,9 +57,7 @@ export class WireGuardTransport implements PeerTransport {
   // The sender of the batch in hand, looked up once per change.
   private lastWg?: WgPeer;
   private lastWgPeer?: Peer;
-  private lastAddr = -1;
-  private lastPort = -1;
-  private lastPeer?: Peer;
+  private readonly senders = new SenderCache();
 
   constructor(private readonly ctx: TransportContext, private readonly options: WireGuardTransportOptions, batchSize = 128) {
     this.wg = this.newWireGuard(options.privateKey);
@@ -249,7 +248,7 @@ export class WireGuardTransport implements PeerTransport {
     const wg = this.wg;
     this.now = wg.time(); // one clock read per batch
     this.lastWg = undefined;
-    this.lastAddr = -1;
+    this.senders.clear();
     this.ahead = !this.retiring;
     if (!this.ahead) return;
     if (this.opened.length < batch.count) {
@@ -291,16 +290,8 @@ export class WireGuardTransport implements PeerTransport {
       this.rxSize = total;
       return peer;
     }
-    if (addr !== this.lastAddr || port !== this.lastPort) {
-      this.lastAddr = addr;
-      this.lastPort = port;
-      this.lastPeer = this.ctx.routes().fromEndpoint(addr, port);
-    }
-    const peer = this.lastPeer;
-    if (!peer) {
-      counters.drop('unknown-peer');
-      return undefined;
-    }
+    const peer = this.senders.sender(this.ctx, batch, i);
+    if (!peer) return undefined;
     if (peer.publicKey || !this.allowsPlaintext) {
       counters.drop('unauthenticated');
       return undefined;
@@ -313,7 +304,8 @@ export class WireGuardTransport implements PeerTransport {
   endBatch(batch: RxBatch): void {
     // No keypair or peer outlives its batch here: a session that ends is not kept alive (its keys wiped but referenced).
     if (this.ahead) this.openedWith.fill(undefined, 0, batch.count);
-    this.lastWg = this.lastWgPeer = this.lastPeer = this.lastOpenedBy = undefined;
+    this.lastWg = this.lastWgPeer = this.lastOpenedBy = undefined;
+    this.senders.clear();
   }
 
   /**
