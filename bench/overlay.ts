@@ -10,6 +10,8 @@
 //   ours-off        the same daemons with --offload off (one packet per syscall)
 //   ours+wg         the same daemons with --private-key: WireGuard between them (docs/security.md)
 //   ours-to-wggo    WireGuard between our daemon (host-1, the client side) and wireguard-go (host-2)
+//   tdwg-to-wggo    tun-driver-wg (host-1, sending) to wireguard-go (host-2), both configured with wg set
+//   wggo-to-tdwg    wireguard-go (host-1, sending) to tun-driver-wg (host-2)
 //   ours6           the same daemons, pod to pod over IPv6 (dual-stack pods, the IPv4 underlay)
 //   ours-vxlan      tun-driver overlay --backend vxlan: our agent programs the kernel's VXLAN (flannel.1, FDB, neighbours)
 //   ours-host-gw    tun-driver overlay --backend host-gw: our agent installs a route per node, no encapsulation
@@ -115,6 +117,40 @@ async function sh(lab: Lab, node: string, cmd: string, ...args: string[]): Promi
   return r.stdout;
 }
 
+const WG_MAIN = new URL('../src/cli/wg-main.js', import.meta.url).pathname;
+
+/**
+ * Two WireGuard interfaces configured with `wg set`, host-1 running `impl1`
+ * and host-2 `impl2`: wireguard-go, or tun-driver-wg (our userspace-API
+ * interface). Pod traffic is routed into them as for the other TUN peers.
+ */
+function wireguardPair(impl1: 'wireguard-go' | 'tun-driver-wg', impl2: 'wireguard-go' | 'tun-driver-wg'): Impl['up'] {
+  return async (c) => {
+    const keys = await Promise.all([1, 2].map(async () => {
+      const priv = (await sh(c.lab, 'host-1', 'wg', 'genkey')).trim();
+      const pub = (await c.lab.run('host-1', 'sh', ['-c', `echo ${priv} | wg pubkey`])).stdout.trim();
+      return { priv, pub };
+    }));
+    for (const h of [1, 2]) {
+      const dev = `wg-h${h}`; // one name per instance: the UAPI socket dir is shared across namespaces
+      if ((h === 1 ? impl1 : impl2) === 'wireguard-go') {
+        const child = c.lab.spawn(`host-${h}`, 'wireguard-go', [dev], { stdio: 'ignore', env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' } });
+        await new Promise((r) => child.on('exit', r)); // it daemonizes
+      } else {
+        await sh(c.lab, `host-${h}`, process.execPath, WG_MAIN, dev); // it detaches once up
+      }
+      await waitForLink(c.lab, `host-${h}`, dev);
+      const other = 3 - h;
+      await c.lab.run(`host-${h}`, 'sh', ['-c', `echo ${keys[h - 1].priv} > /tmp/wg-${LAB}-${h}.key && wg set ${dev} listen-port 51820 private-key /tmp/wg-${LAB}-${h}.key peer ${keys[other - 1].pub} endpoint 198.51.100.${other}:51820 allowed-ips 10.244.${other}.0/24 && rm /tmp/wg-${LAB}-${h}.key`]);
+      await addressDevice(c.lab, h, dev, 1420);
+    }
+    return kernelOnly(async () => {
+      for (const h of [1, 2]) await c.lab.run(`host-${h}`, 'ip', ['link', 'del', `wg-h${h}`]);
+      await sleep(300);
+    });
+  };
+}
+
 /** A TUN-based peer: address h.0/16 on `dev` so the cluster network routes into it (like flannel0). */
 async function addressDevice(lab: Lab, host: number, dev: string, mtu: number): Promise<void> {
   await sh(lab, `host-${host}`, 'ip', 'addr', 'add', `10.244.${host}.0/16`, 'dev', dev);
@@ -189,30 +225,10 @@ const IMPLS: Impl[] = [
       };
     },
   },
-  {
-    name: 'wireguard-go',
-    client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2',
-    up: async (c) => {
-      const keys = await Promise.all([1, 2].map(async () => {
-        const priv = (await sh(c.lab, 'host-1', 'wg', 'genkey')).trim();
-        const pub = (await c.lab.run('host-1', 'sh', ['-c', `echo ${priv} | wg pubkey`])).stdout.trim();
-        return { priv, pub };
-      }));
-      for (const h of [1, 2]) {
-        const dev = `wg-h${h}`; // one name per instance: the UAPI socket dir is shared across namespaces
-        const child = c.lab.spawn(`host-${h}`, 'wireguard-go', [dev], { stdio: 'ignore', env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' } });
-        await new Promise((r) => child.on('exit', r)); // it daemonizes
-        await waitForLink(c.lab, `host-${h}`, dev);
-        const other = 3 - h;
-        await c.lab.run(`host-${h}`, 'sh', ['-c', `echo ${keys[h - 1].priv} > /tmp/wg-${LAB}-${h}.key && wg set ${dev} listen-port 51820 private-key /tmp/wg-${LAB}-${h}.key peer ${keys[other - 1].pub} endpoint 198.51.100.${other}:51820 allowed-ips 10.244.${other}.0/24 && rm /tmp/wg-${LAB}-${h}.key`]);
-        await addressDevice(c.lab, h, dev, 1420);
-      }
-      return kernelOnly(async () => {
-        for (const h of [1, 2]) await c.lab.run(`host-${h}`, 'ip', ['link', 'del', `wg-h${h}`]);
-        await sleep(300);
-      });
-    },
-  },
+  { name: 'wireguard-go', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: wireguardPair('wireguard-go', 'wireguard-go') },
+  // tun-driver-wg (the userspace-API interface wg-quick drives) against wireguard-go, each way.
+  { name: 'tdwg-to-wggo', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: wireguardPair('tun-driver-wg', 'wireguard-go') },
+  { name: 'wggo-to-tdwg', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: wireguardPair('wireguard-go', 'tun-driver-wg') },
   {
     name: 'vxlan',
     client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2',
@@ -373,6 +389,9 @@ async function main(): Promise<void> {
   const routed = results.get('routed');
   const oursHostGw = results.get('ours-host-gw');
   console.log(`bars, kernel backends: ours-vxlan TCP >= 0.95x the hand-made vxlan ${verdict(oursVxlan && vxlan && oursVxlan.tcpGbps >= 0.95 * vxlan.tcpGbps)} (${ratio(oursVxlan?.tcpGbps, vxlan?.tcpGbps)}, x4 ${ratio(oursVxlan?.tcp4Gbps, vxlan?.tcp4Gbps)}), ours-host-gw TCP >= 0.95x routed ${verdict(oursHostGw && routed && oursHostGw.tcpGbps >= 0.95 * routed.tcpGbps)} (${ratio(oursHostGw?.tcpGbps, routed?.tcpGbps)}, x4 ${ratio(oursHostGw?.tcp4Gbps, routed?.tcp4Gbps)})`);
+  const tdwgOut = results.get('tdwg-to-wggo');
+  const tdwgIn = results.get('wggo-to-tdwg');
+  if (wg && (tdwgOut || tdwgIn)) console.log(`tun-driver-wg beside wireguard-go to wireguard-go: sending ${ratio(tdwgOut?.tcpGbps, wg.tcpGbps)}, receiving ${ratio(tdwgIn?.tcpGbps, wg.tcpGbps)} of its TCP`);
   const v6 = results.get('ours6');
   console.log(`bar, IPv6: ours6 TCP >= 0.8x ours ${verdict(v6 && v6.tcpGbps >= 0.8 * ours.tcpGbps)} (${ratio(v6?.tcpGbps, ours.tcpGbps)})`);
   console.log(`bars, offloads: TCP >= 0.3x VXLAN ${verdict(vxlan && ours.tcpGbps >= 0.3 * vxlan.tcpGbps)}, TCP >= 5x socat ${verdict(socat && ours.tcpGbps >= 5 * socat.tcpGbps)} (${ratio(ours.tcpGbps, socat?.tcpGbps)})`);

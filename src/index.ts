@@ -67,6 +67,7 @@ export { Overlay } from './overlay/overlay.js';
 export type { PeerChanges } from './overlay/lease-peers.js';
 export type { LeaseDelta } from './subnet/control-plane.js';
 export type { OverlayOptions, UdpNetwork } from './overlay/overlay.js';
+export type { PeerTransport, TransportFactory, TransportContext, PeerDirectory } from './overlay/peer-transport.js';
 export { Underlay6Endpoints, DualUnderlay } from './overlay/underlay6.js';
 export type { Underlay6Options } from './overlay/underlay6.js';
 

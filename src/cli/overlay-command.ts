@@ -15,7 +15,7 @@ import { describePeerChanges } from '../overlay/lease-peers.js';
 import { ControlPlane, FileControlPlane } from '../subnet/control-plane.js';
 import { parseEndpoints } from '../subnet/etcd/etcd-connection.js';
 import { EtcdSecurity, etcdSecurityFrom } from '../subnet/etcd/etcd-security.js';
-import { X509Certificate } from 'node:crypto';
+import { KeyObject, X509Certificate } from 'node:crypto';
 import { EtcdControlPlane } from '../subnet/etcd/etcd-control-plane.js';
 import { DEFAULT_ETCD_PREFIX } from '../subnet/etcd/subnet-keys.js';
 import { DEFAULT_SUBNET_FILE, writeSubnetEnv } from '../subnet/etcd/subnet-env.js';
@@ -28,6 +28,10 @@ import { WgPeer } from '../wireguard/peer.js';
 import { Overlay, UdpNetwork } from '../overlay/overlay.js';
 import type { TransportContext } from '../overlay/peer-transport.js';
 import { WireGuardTransport } from '../backend/wireguard/transport.js';
+import { serveUapi } from '../wg-interface/uapi-server.js';
+import { formatUapiGet, UAPI_ERRNO, UapiError } from '../wireguard/uapi.js';
+import type { Logger } from '../log.js';
+import type { UndoStack } from './daemon.js';
 import { BackendType, isKernelBackend, PublishedBackend } from '../backend/backend.js';
 import { vxlanRecord } from '../backend/vxlan/vxlan-data.js';
 import { BACKEND_TYPES, NetworkConfig, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT, VxlanConfig } from '../subnet/etcd/network-config.js';
@@ -328,6 +332,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
     });
     overlay = engine;
     engine.setLeases(plane.leases());
+    if (sealed && keys) await serveReadOnlyUapi(flags.tun, () => keys!, sealed, port, log, undo);
     const loop = ioWaitLoop(ioWait);
     engine.start(stopOnIoError(host.shutdown, log, `carrying packets between ${flags.tun} and UDP`), loop);
     undo.push(() => engine.stop());
@@ -499,6 +504,31 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
   const port = kernel ? backendFlags.vxlan.port : flags.port === undefined ? DEFAULT_PORT : intOption('--port', flags.port, 1, 65535);
   const plane = new FileControlPlane(network, subnet, publicIp, port, flags.leases!, publicKey, ipv6, kernel);
   return async () => plane;
+}
+
+/**
+ * The overlay's WireGuard as `wg show <tun>` sees it (the userspace API,
+ * read-only: its peers come from the leases, and a set answers EPERM). The
+ * socket path is the same in every namespace: a second node of a lab on one
+ * machine finds it taken and goes on without it, saying so.
+ */
+async function serveReadOnlyUapi(tun: string, keys: () => NodeKeyPair, sealed: WireGuardTransport, port: number, log: Logger, undo: UndoStack): Promise<void> {
+  try {
+    const server = await serveUapi(tun, {
+      get: () => formatUapiGet(sealed.uapiState(privateKeyBytes(keys().privateKey), port)),
+      set: () => {
+        throw new UapiError(UAPI_ERRNO.EPERM, `${tun} is read-only: the overlay's peers come from its leases`);
+      },
+    });
+    undo.push(() => server.close());
+  } catch (err) {
+    log.warn(`wg show ${tun} will not see this node: ${(err as Error).message}`);
+  }
+}
+
+/** The 32 bytes of an X25519 private key (as wg shows it to root). */
+function privateKeyBytes(key: KeyObject): Uint8Array {
+  return Uint8Array.from(Buffer.from(key.export({ format: 'jwk' }).d as string, 'base64url'));
 }
 
 /** How this node talks to a peer when it has a key itself. */

@@ -8,7 +8,7 @@ import type { RxBatch, Spans } from '../io/batch.js';
 import type { Lease } from '../subnet/leases.js';
 import type { OverlayCounters } from './counters.js';
 import type { PeerChanges } from './lease-peers.js';
-import type { RouteTable, Peer } from './route-table.js';
+import type { Peer } from './route-table.js';
 import type { UdpNetwork } from './udp-network.js';
 
 /** What a transport gets from the overlay that owns it. */
@@ -18,14 +18,26 @@ export interface TransportContext {
   /** The largest inner packet one datagram carries. */
   readonly pathMtu: number;
   /** The route table now: peers by endpoint. */
-  routes(): RouteTable;
+  routes(): PeerDirectory;
   /** A line for the log (a refused lease, a completed handshake). */
   log?: (line: string) => void;
+}
+
+/** What a transport reads of the overlay's route table: its peers, and the one at an endpoint. */
+export interface PeerDirectory {
+  readonly peers: readonly Peer[];
+  /** The peer whose endpoint is addr:port (IPv4 or an IPv6 endpoint's stand-in). */
+  fromEndpoint(addr: number, port: number): Peer | undefined;
 }
 
 /** Builds a transport for one overlay. */
 export type TransportFactory = (ctx: TransportContext) => PeerTransport;
 
+/**
+ * What carries the overlay's packets between nodes (one per overlay): which
+ * leases may be peers, how runs of packets leave, and which peer each
+ * datagram comes from. Bad or foreign datagrams are counted, never thrown.
+ */
 export interface PeerTransport {
   /**
    * Which of `leases` may become peers (`isOwn` names this node's own);

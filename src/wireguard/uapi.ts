@@ -11,7 +11,7 @@ import { formatIPv4, parseIPv4 } from '../packet/addr.js';
 import { formatIPv6, parseIPv6 } from '../packet/addr6.js';
 
 /** The errnos the protocol answers with (as negative numbers on the wire after a set, like wireguard-go). */
-export const UAPI_ERRNO = { EIO: 5, EINVAL: 22, EPROTO: 71, EADDRINUSE: 98 } as const;
+export const UAPI_ERRNO = { EPERM: 1, EIO: 5, EINVAL: 22, EPROTO: 71, EADDRINUSE: 98 } as const;
 
 export class UapiError extends Error {
   constructor(readonly errno: number, message: string) {

@@ -178,6 +178,23 @@ describe('tun-driver overlay --private-key: WireGuard', { skip: ROOT_SKIP }, () 
     assert.equal(s.publicKey, keys.get(1)!.publicKey);
     assert.deepEqual(s.peers.map((p) => p.security), ['wireguard', 'wireguard']);
     assert.ok(s.peers[0].wireguard!.latestHandshake, JSON.stringify(s.peers[0]));
+    // wg show reads the overlay's WireGuard through the userspace API (host-1's daemon started first and holds the
+    // machine-wide socket name flannel0; the others go on without it), read-only.
+    const show = await cluster.lab.run('host-1', 'wg', ['show', 'flannel0', 'dump']);
+    assert.equal(show.code, 0, show.stderr);
+    const [device, ...peerLines] = show.stdout.trim().split('\n').map((l) => l.split('\t'));
+    assert.deepEqual([device[1], device[2]], [keys.get(1)!.publicKey, String(PORT)]);
+    const byKey = new Map(peerLines.map((f) => [f[0], f]));
+    for (const h of [2, 3]) {
+      const f = byKey.get(keys.get(h)!.publicKey)!;
+      assert.ok(f, `peer host-${h} listed: ${show.stdout}`);
+      assert.equal(f[2], `198.51.100.${h}:${PORT}`);
+      assert.equal(f[3], leaseFor(h).subnet);
+      assert.ok(Number(f[4]) > 0 && Number(f[5]) > 0 && Number(f[6]) > 0, f.join(' '));
+    }
+    const set = await cluster.lab.run('host-1', 'wg', ['set', 'flannel0', 'listen-port', '1']);
+    assert.notEqual(set.code, 0, 'read-only');
+    assert.match(cluster.daemons.get(2)!.stderr(), /wg show flannel0 will not see this node: .*answers: another daemon serves flannel0/);
   });
 
   test('tun-driver and wireguard-go: pods ping each other whichever side starts, TCP both ways, and wg show agrees with our status', async () => {

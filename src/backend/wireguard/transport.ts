@@ -22,6 +22,7 @@ import { Keypair } from '../../wireguard/keypair.js';
 import { TRANSPORT_HEADER, TRANSPORT_OVERHEAD } from '../../wireguard/messages.js';
 import { WgPeer } from '../../wireguard/peer.js';
 import { isWireGuardMessage, KeyPoints, keyIdentity, wireguardPeers } from './peers.js';
+import type { UapiDeviceState } from '../../wireguard/uapi.js';
 
 /** This node's key, the cluster's preshared key, and whether keyless nodes still get plaintext. */
 export interface WireGuardTransportOptions {
@@ -80,6 +81,25 @@ export class WireGuardTransport implements PeerTransport {
   /** This node's WireGuard (under its current key). */
   get wireguard(): WireGuard {
     return this.wg;
+  }
+
+  /**
+   * What `wg show` reads of the overlay through the userspace API: this
+   * node's key and port, and per peer its endpoint, last handshake, bytes
+   * and allowed IPs (its lease's subnets). Read-only: peers come from leases.
+   */
+  uapiState(privateKey: Uint8Array, listenPort: number): UapiDeviceState {
+    const peers: UapiDeviceState['peers'] = [];
+    for (const p of this.ctx.routes().peers) {
+      const w = p.wg;
+      if (!w || !p.publicKey) continue;
+      peers.push({
+        publicKey: keyIdentity(p.publicKey), presharedKey: this.options.psk, endpoint: { addr: w.endpointAddr, port: w.endpointPort },
+        lastHandshakeMs: w.lastHandshakeWallMs, txBytes: w.txWireBytes, rxBytes: w.rxWireBytes, persistentKeepalive: 0,
+        allowedIps: [...(p.subnet ? [{ family: 4 as const, prefix: p.subnet }] : []), ...(p.subnet6 ? [{ family: 6 as const, prefix: p.subnet6 }] : [])],
+      });
+    }
+    return { privateKey, listenPort, fwmark: 0, peers };
   }
 
   /** Whether keyless peers still get plaintext. */
