@@ -7,8 +7,8 @@
 import { ControlPlane } from '../subnet/control-plane.js';
 import { describeSubnets, sameSubnets, type Lease } from '../subnet/leases.js';
 import { NetlinkSocket } from '../netlink/socket.js';
-import { formatCidr, formatIPv4, Prefix } from '../packet/addr.js';
-import { formatCidr6, formatIPv6, Prefix6 } from '../packet/addr6.js';
+import { formatCidr, formatIPv4 } from '../packet/addr.js';
+import { formatCidr6, formatIPv6 } from '../packet/addr6.js';
 import { writeSubnetEnv } from '../subnet/etcd/subnet-env.js';
 import { installIpMasq, ip6MasqScript, ipMasqScript, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
 import { sysctlRead } from '../netns/sysctl.js';

@@ -8,7 +8,7 @@ import { TunDriverError } from '../errors.js';
 import { isKeyText } from '../wireguard/keys.js';
 import { readJsonFile } from '../util/json-file.js';
 import { formatCidr, formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains, samePrefix } from '../packet/addr.js';
-import { formatCidr6, formatIPv6, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
+import { formatCidr6, parseCidr6, parseIPv6, Prefix6, prefix6Contains, sameIPv6 } from '../packet/addr6.js';
 
 export const DEFAULT_PORT = 8285;
 

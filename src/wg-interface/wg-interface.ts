@@ -21,7 +21,6 @@ import { NOT_OPENED, paddedLength, WireGuard } from '../wireguard/device.js';
 import { Keypair } from '../wireguard/keypair.js';
 import { TRANSPORT_HEADER, TRANSPORT_OVERHEAD } from '../wireguard/messages.js';
 import { WgPeer } from '../wireguard/peer.js';
-import { publicBytesOf } from '../wireguard/primitives.js';
 import { keyPairOf } from '../wireguard/keys.js';
 import { formatUapiGet, UAPI_ERRNO, UapiDeviceState, UapiEndpoint, UapiError, UapiSet } from '../wireguard/uapi.js';
 
@@ -219,11 +218,6 @@ export class WgInterface {
       p.wg = undefined;
       this.attach(p);
     }
-  }
-
-  /** This interface's public key (base64), once it has a private key. */
-  get publicKey(): string | undefined {
-    return this.privateKey ? b64(publicBytesOf(keyPairOf(b64(this.privateKey)).privateKey)) : undefined;
   }
 
   // ---- the data path --------------------------------------------------------
