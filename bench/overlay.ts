@@ -35,6 +35,7 @@ import { generatePrivateKey, publicKeyOf } from '../src/wireguard/keys.js';
 import { parsePing } from '../test/support/daemon-harness.js';
 import { WireguardGoNode } from '../test/support/wireguard-go.js';
 import { cpuSeconds } from './proc-cpu.js';
+import { uapiDir } from '../src/wg-interface/uapi-server.js';
 
 const TCP_SECONDS = Number(process.env.BENCH_TCP_SECONDS ?? 10);
 const UDP_SECONDS = Number(process.env.BENCH_UDP_SECONDS ?? 5);
@@ -147,6 +148,7 @@ function wireguardPair(impl1: 'wireguard-go' | 'tun-driver-wg', impl2: 'wireguar
     return kernelOnly(async () => {
       for (const h of [1, 2]) await c.lab.run(`host-${h}`, 'ip', ['link', 'del', `wg-h${h}`]);
       await sleep(300);
+      for (const h of [1, 2]) rmSync(join(uapiDir(), `wg-h${h}.log`), { force: true }); // tun-driver-wg's detached log
     });
   };
 }

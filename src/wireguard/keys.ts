@@ -1,9 +1,9 @@
 // Node keys, WireGuard's way: an X25519 private key is 32 random bytes
 // written in base64, its public key likewise (what `wg genkey` and
 // `wg pubkey` print, and what a lease carries).
-import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { TunDriverError } from '../errors.js';
-import { privateKeyObject, publicBytesOf } from './primitives.js';
+import { privateKeyObject, publicBytesOf, newPrivateKey } from './primitives.js';
 
 export const KEY_BYTES = 32;
 
@@ -18,9 +18,7 @@ export interface NodeKeyPair {
 
 /** A new X25519 private key, base64 (what `tun-driver keygen` prints). */
 export function generatePrivateKey(): string {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return der.subarray(der.length - KEY_BYTES).toString('base64');
+  return Buffer.from(newPrivateKey().raw).toString('base64');
 }
 
 /**

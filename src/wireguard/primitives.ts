@@ -4,7 +4,7 @@
 // XChaCha20-Poly1305 (cookie replies) from @noble, since node:crypto has
 // neither. Nothing here is per packet: the transport's AEAD is the addon's
 // batch kernel (keypair.ts). Inputs and outputs are Uint8Arrays.
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 
@@ -109,10 +109,32 @@ export function publicBytesOf(privateKey: KeyObject): Uint8Array {
   return rawPublic(createPublicKey(privateKey));
 }
 
-/** A fresh ephemeral key pair (DH-Generate). */
+/**
+ * A new X25519 private key: 32 random bytes, clamped as `wg genkey` clamps
+ * them, made a KeyObject from its PKCS#8 form. Not a KeyObject from
+ * generateKeyPairSync: on Node 20.20, exporting such a key to JWK while a
+ * garbage collection finalizes its key generation job deadlocks the
+ * process (a unit-test run hung in ~KeyGenJob under
+ * KeyObjectHandle::ExportJWK). For keys that are kept (not the per-handshake
+ * ephemerals: importing costs ~0.5 ms).
+ */
+export function newPrivateKey(): { privateKey: KeyObject; raw: Uint8Array } {
+  const raw = new Uint8Array(randomBytes(32));
+  raw[0] &= 248;
+  raw[31] = (raw[31] & 127) | 64;
+  return { privateKey: privateKeyObject(raw), raw };
+}
+
+/**
+ * A fresh ephemeral key pair (DH-Generate). The public key comes encoded
+ * from the generation job itself (SPKI DER, its last 32 bytes), so no
+ * generated key is ever exported afterwards (the deadlock above); the
+ * private key is only ever used for DH.
+ */
 export function generateEphemeral(): { privateKey: KeyObject; publicKey: Uint8Array } {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  return { privateKey, publicKey: rawPublic(publicKey) };
+  // node's typings have no overload for an encoded public key beside a KeyObject private key.
+  const pair = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } } as object) as unknown as { privateKey: KeyObject; publicKey: Buffer };
+  return { privateKey: pair.privateKey, publicKey: new Uint8Array(pair.publicKey.subarray(pair.publicKey.length - 32)) };
 }
 
 /**

@@ -4,10 +4,10 @@
 // side accepts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { Spans, SpanList } from '../io/batch.js';
 import { CONSUMED, DROPPED, NOT_OPENED, paddedLength, UNAUTHENTIC, WireGuard, WireGuardDropReason } from './device.js';
-import { publicBytesOf, tai64n, tai64nAfter } from './primitives.js';
+import { newPrivateKey, publicBytesOf, tai64n, tai64nAfter } from './primitives.js';
 import { INITIATION_SIZE, MSG_COOKIE_REPLY, MSG_INITIATION, MSG_RESPONSE, MSG_TRANSPORT, RESPONSE_SIZE } from './messages.js';
 import { REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, REKEY_TIMEOUT, ZERO_KEYS_AFTER, KEEPALIVE_TIMEOUT } from './constants.js';
 import { WgPeer } from './peer.js';
@@ -31,8 +31,8 @@ interface Node {
   addr: number;
 }
 
-function node(clock: { t: number }, addr: number, opts: { psk?: Uint8Array; privateKey?: ReturnType<typeof generateKeyPairSync>['privateKey']; underLoadPerSecond?: number; wallNow?: () => number } = {}): Node {
-  const privateKey = opts.privateKey ?? generateKeyPairSync('x25519').privateKey;
+function node(clock: { t: number }, addr: number, opts: { psk?: Uint8Array; privateKey?: KeyObject; underLoadPerSecond?: number; wallNow?: () => number } = {}): Node {
+  const privateKey = opts.privateKey ?? newPrivateKey().privateKey;
   const n: Node = { out: [], drops: [], addr } as unknown as Node;
   n.wg = new WireGuard({
     privateKey, psk: opts.psk, pathMtu: MTU, now: () => clock.t, wallNow: opts.wallNow ?? (() => 1_800_000_000_000 + clock.t), underLoadPerSecond: opts.underLoadPerSecond,

@@ -138,6 +138,41 @@ describe('tun-driver-wg driven by wg and wg-quick, beside wireguard-go', { skip:
     assert.equal(second.stderr.trim().split('\n').length, 1, second.stderr);
   });
 
+  test('listen-port 0, fwmark, update_only, a preshared key and a persistent keepalive, as wg sets them', async () => {
+    // A port the kernel picks.
+    await sh('host-3', 'wg', 'set', IF3, 'listen-port', '0');
+    const port = Number((await sh('host-3', 'wg', 'show', IF3, 'listen-port')).trim());
+    assert.ok(port > 0 && port !== 51823, `listen-port ${port}`);
+    await sh('host-3', 'wg', 'set', IF3, 'fwmark', '0x1234');
+    assert.equal((await sh('host-3', 'wg', 'show', IF3, 'fwmark')).trim(), '0x1234');
+    // update_only (the API's, wg never sends it): a peer that does not exist is not made.
+    const stranger = Buffer.from(publicKeyOf(generatePrivateKey()), 'base64').toString('hex');
+    const script = `const c=require('net').createConnection(${JSON.stringify(uapiSocketPath(IF3))});let o='';c.on('data',d=>{o+=d;if(o.endsWith('\\n\\n')){process.stdout.write(o);c.end();}});c.write('set=1\\npublic_key=${stranger}\\nupdate_only=true\\nallowed_ip=10.9.9.9/32\\n\\n');`;
+    assert.equal((await lab.run('host-3', process.execPath, ['-e', script])).stdout, 'errno=0\n\n');
+    assert.doesNotMatch(await sh('host-3', 'wg', 'show', IF3, 'peers'), new RegExp(Buffer.from(stranger, 'hex').toString('base64').replace(/[+/]/g, '\\$&')));
+    // host-3 and host-2 (wireguard-go) with a preshared key; host-3 keeps the tunnel alive every second with no traffic.
+    const psk = (await sh('host-1', 'wg', 'genpsk')).trim();
+    const pskFile = join(dir, 'psk');
+    writeFileSync(pskFile, psk, { mode: 0o600 });
+    await sh('host-2', 'wg', 'set', IF2, 'peer', pub[2], 'preshared-key', pskFile, 'endpoint', `198.51.100.3:${port}`, 'allowed-ips', '10.99.0.3/32');
+    await sh('host-3', 'wg', 'set', IF3, 'peer', pub[1], 'preshared-key', pskFile, 'persistent-keepalive', '1', 'endpoint', '198.51.100.2:51832', 'allowed-ips', '10.99.0.2/32');
+    let handshake = 0;
+    for (let i = 0; i < 40 && !handshake; i++) {
+      await sleep(250);
+      handshake = (await dump('host-2', IF2)).get(pub[2])?.handshake ?? 0;
+    }
+    assert.ok(handshake > 0, 'the keepalive alone made the session (no packet was sent)');
+    const before = (await dump('host-3', IF3)).get(pub[1])!.tx;
+    await sleep(2500);
+    assert.ok((await dump('host-3', IF3)).get(pub[1])!.tx >= before + 2 * 32, 'a 32-byte keepalive every second');
+    assert.equal((await ping(lab, 'host-3', ['-c', '2', '-i', '0.2', '-W', '2', '10.99.0.2'])).received, 2);
+    // Another preshared key on one side: no session.
+    const other = join(dir, 'psk2');
+    writeFileSync(other, (await sh('host-1', 'wg', 'genpsk')).trim(), { mode: 0o600 });
+    await sh('host-3', 'wg', 'set', IF3, 'peer', pub[1], 'preshared-key', other);
+    assert.equal((await ping(lab, 'host-3', ['-c', '1', '-W', '2', '10.99.0.2'])).received, 0);
+  });
+
   test('wg-quick down: the interface goes, the daemon exits and removes its socket', async () => {
     await sh('host-1', 'wg-quick', 'down', conf1());
     for (let i = 0; i < 40 && existsSync(uapiSocketPath(IF1)); i++) await sleep(100);

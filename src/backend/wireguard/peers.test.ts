@@ -1,15 +1,14 @@
 // Which leases may be WireGuard peers (peers.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { parseCidr } from '../../packet/addr.js';
-import { publicBytesOf } from '../../wireguard/primitives.js';
+import { newPrivateKey, publicBytesOf } from '../../wireguard/primitives.js';
 import { wireguardPeers } from './peers.js';
 
 test('leases: one naming our own key, or a key another lease names (as the same point, whatever its encoding), are refused by name', () => {
-  const own = generateKeyPairSync('x25519').privateKey;
+  const own = newPrivateKey().privateKey;
   const ownBytes = publicBytesOf(own);
-  const other = publicBytesOf(generateKeyPairSync('x25519').privateKey);
+  const other = publicBytesOf(newPrivateKey().privateKey);
   const otherHighBit = other.slice();
   otherHighBit[31] |= 0x80; // X25519 ignores the top bit: the same point
   const lease = (n: number, key: Uint8Array) => ({ subnet: parseCidr(`10.244.${n}.0/24`), publicIp: 0xc6336400 + n, port: 8285, publicKey: Buffer.from(key).toString('base64') });
