@@ -11,13 +11,14 @@
 //   moves the packets. Their data plane outlives the agent: close() leaves
 //   it in place, a new agent adopts it, teardown() removes it.
 import type { PublishedBackend } from '../subnet/etcd/subnet-keys.js';
+import type { BackendName } from '../subnet/etcd/network-config.js';
 import type { Lease } from '../subnet/leases.js';
 import type { EntryStatus, KernelBackendStatus, KernelPeerStatus } from '../control/daemon-status.js';
 
 export type { PublishedBackend, EntryStatus, KernelBackendStatus, KernelPeerStatus };
 
 /** The backends tun-driver carries, by flannel's Backend.Type names. */
-export type BackendType = 'udp' | 'wireguard' | 'vxlan' | 'host-gw';
+export type BackendType = BackendName;
 export type KernelBackendType = Extract<BackendType, 'vxlan' | 'host-gw'>;
 
 export const isKernelBackend = (t: string): t is KernelBackendType => t === 'vxlan' || t === 'host-gw';

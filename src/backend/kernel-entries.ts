@@ -117,13 +117,6 @@ export class KernelEntries {
     return { added, removed, failed };
   }
 
-  /** Whether `e` is one of the installed entries (by its text). */
-  has(e: Entry): boolean {
-    const text = describeEntry(e);
-    for (const i of this.installed.values()) if (i.texts.includes(text)) return true;
-    return false;
-  }
-
   get peers(): KernelPeerStatus[] {
     return [...this.installed.values()].map((i) => i.status);
   }
@@ -140,13 +133,15 @@ export class KernelEntries {
   removeStale(found: readonly Entry[]): { kept: number; removed: number } {
     let kept = 0;
     let removed = 0;
+    const installed = new Set<string>();
+    for (const i of this.installed.values()) for (const t of i.texts) installed.add(t);
     const seen = new Set<string>();
     for (const e of found) {
       // A dump may list one entry twice (the neighbour table during a change): count and remove it once.
       const text = describeEntry(e);
       if (seen.has(text)) continue;
       seen.add(text);
-      if (this.has(e)) kept++;
+      if (installed.has(text)) kept++;
       else {
         removeEntry(this.nl, e);
         removed++;

@@ -6,6 +6,7 @@ import { labEtcdClientFlags, labEtcdEndpoints, labSubnetFile } from '../lab/lab-
 import { addPod, checkPod, deletePod, podsOf } from '../lab/lab-pods.js';
 import { CniError } from '../cni/cni-error.js';
 import { DEFAULT_ETCD_PREFIX } from '../subnet/etcd/subnet-keys.js';
+import { BACKEND_TYPES, BackendName } from '../subnet/etcd/network-config.js';
 import { PRESET_NAMES, presetTopology } from '../lab/presets.js';
 import { LAB_NAME, loadTopologyFile } from '../lab/topology.js';
 import { TunDriverError } from '../errors.js';
@@ -57,10 +58,9 @@ export function labCommands(): Command {
         if (opts.ipv6 && !opts.etcd) throw usageError('--ipv6 goes with --etcd (without etcd, give the overlay an IPv6 --network and --subnet; in a topology file, add "ipv6": true to "etcd")');
         if (opts.ipv6Only && !opts.etcd) throw usageError('--ipv6-only goes with --etcd (without etcd, give the overlay only an IPv6 --network and --subnet; in a topology file, add "ipv6": true, "ipv4": false to "etcd")');
         if (opts.ipv6Only && opts.ipv6) throw usageError('give --ipv6 (dual-stack) or --ipv6-only, not both');
-        const backends = ['udp', 'wireguard', 'vxlan', 'host-gw'] as const;
-        if (opts.backend !== undefined && !(backends as readonly string[]).includes(opts.backend)) throw usageError(`--backend ${opts.backend}: use ${backends.join(', ')}`);
+        if (opts.backend !== undefined && !(BACKEND_TYPES as readonly string[]).includes(opts.backend)) throw usageError(`--backend ${opts.backend}: use ${BACKEND_TYPES.join(', ')}`);
         if (opts.backend !== undefined && opts.preset !== 'cluster') throw usageError('--backend goes with --preset cluster (in a topology file, add "backend": "vxlan")');
-        const backend = opts.backend as (typeof backends)[number] | undefined;
+        const backend = opts.backend as BackendName | undefined;
         if (opts.internet && opts.preset !== 'cluster') throw usageError('--internet goes with --preset cluster (in a topology file, add a router and a host on a segment of their own)');
         topology = presetTopology(opts.preset ?? 'two-hosts', { hosts, pods, name: opts.name, etcd: opts.etcd, etcdTls: opts.etcdTls, internet: opts.internet, ipv6: opts.ipv6, ipv6Only: opts.ipv6Only, backend });
       }

@@ -17,7 +17,7 @@ import { NetlinkSocket } from '../netlink/socket.js';
 import { checkInterfaceName } from '../tun/linux-tun.js';
 import { TunDriverError } from '../errors.js';
 import { WgInterface } from '../wg-interface/wg-interface.js';
-import { answers, serveUapi, uapiDir, uapiSocketPath } from '../wg-interface/uapi-server.js';
+import { answers, refuseIfServed, serveUapi, uapiDir, uapiSocketPath } from '../wg-interface/uapi-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -25,7 +25,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function runWgInterface(ifname: string, log: Logger): Promise<void> {
   checkInterfaceName(ifname);
   const path = uapiSocketPath(ifname);
-  if (existsSync(path) && (await answers(path))) throw new TunDriverError('TUN_ERR_EXISTS', `${path} answers: another daemon serves ${ifname} (stop it, or pick another interface name)`);
+  await refuseIfServed(ifname); // before the TUN is made
   let stop: (why: string, code: number) => void = () => undefined;
   const stopped = new Promise<{ why: string; code: number }>((resolve) => {
     stop = (why, code) => resolve({ why, code });
@@ -64,7 +64,7 @@ export async function runWgInterface(ifname: string, log: Logger): Promise<void>
 async function detach(ifname: string): Promise<void> {
   checkInterfaceName(ifname);
   const path = uapiSocketPath(ifname);
-  if (existsSync(path) && (await answers(path))) throw new TunDriverError('TUN_ERR_EXISTS', `${path} answers: another daemon serves ${ifname} (stop it, or pick another interface name)`);
+  await refuseIfServed(ifname); // else the other daemon's socket would look like ours coming up
   mkdirSync(uapiDir(), { recursive: true, mode: 0o755 });
   const logPath = join(uapiDir(), `${ifname}.log`);
   const fd = openSync(logPath, 'a', 0o600);

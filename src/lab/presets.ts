@@ -4,6 +4,7 @@
 // optionally with an "internet" host behind a router.
 import { TunDriverError } from '../errors.js';
 import { Topology, validateTopology } from './topology.js';
+import type { BackendName } from '../subnet/etcd/network-config.js';
 
 /** Options of {@link presetTopology}. */
 export interface PresetOptions {
@@ -24,7 +25,7 @@ export interface PresetOptions {
   /** cluster with etcd: an IPv6-only network config (EnableIPv4 false, EnableIPv6, IPv6Network fd00:10:244::/48). */
   ipv6Only?: boolean;
   /** cluster: the backend its nodes run (flannel's Backend.Type, written into etcd's network config). */
-  backend?: 'udp' | 'wireguard' | 'vxlan' | 'host-gw';
+  backend?: BackendName;
   /** cluster: the underlay is dual-stack too (2001:db8:100::/64, host-i at 2001:db8:100::i), for an IPv6 underlay. */
   underlay6?: boolean;
 }

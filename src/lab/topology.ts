@@ -1,6 +1,7 @@
 // The lab's topology file: what a lab is made of, validated with messages
 // that say what to fix. JSON; see presets.ts for examples.
 import { z } from 'zod';
+import { BACKEND_TYPES } from '../subnet/etcd/network-config.js';
 import { TunDriverError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { formatIPv4, parseCidr, parseIPv4, Prefix, prefixContains } from '../packet/addr.js';
@@ -65,7 +66,7 @@ export const TopologySchema = z
     /** ipv6: a dual-stack network config; with ipv4 false too, an IPv6-only one ("EnableIPv4": false). */
     etcd: z.object({ members: z.array(nodeName).min(1).max(5), tls: z.boolean().optional(), ipv6: z.boolean().optional(), ipv4: z.boolean().optional() }).strict().optional(),
     /** How the lab's nodes carry pods across: flannel's Backend.Type, stored in the etcd network config (default udp). */
-    backend: z.enum(['udp', 'wireguard', 'vxlan', 'host-gw']).optional(),
+    backend: z.enum(BACKEND_TYPES).optional(),
   })
   .strict();
 

@@ -37,6 +37,16 @@ export function answers(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * Refuses an interface name whose socket a running daemon answers on (the
+ * path is then never unlinked).
+ * @throws TunDriverError `TUN_ERR_EXISTS`
+ */
+export async function refuseIfServed(ifname: string): Promise<void> {
+  const path = uapiSocketPath(ifname);
+  if (existsSync(path) && (await answers(path))) throw new TunDriverError('TUN_ERR_EXISTS', `${path} answers: another daemon serves ${ifname} (stop it, or pick another interface name)`);
+}
+
 /** Runs one connection's operations in order: "get=1\n\n" and "set=1\n...\n\n", each answered with its errno. */
 function serve(conn: Socket, target: UapiTarget): void {
   let buf = '';
@@ -81,10 +91,8 @@ export async function serveUapi(ifname: string, target: UapiTarget): Promise<{ p
   const dir = uapiDir();
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const path = uapiSocketPath(ifname);
-  if (existsSync(path)) {
-    if (await answers(path)) throw new TunDriverError('TUN_ERR_EXISTS', `${path} answers: another daemon serves ${ifname} (stop it, or pick another interface name)`);
-    unlinkSync(path);
-  }
+  await refuseIfServed(ifname);
+  if (existsSync(path)) unlinkSync(path); // a dead daemon's
   const server: Server = createServer((c) => serve(c, target));
   const umask = process.umask(0o077);
   try {

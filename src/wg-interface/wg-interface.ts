@@ -241,6 +241,9 @@ export class WgInterface {
     let runPeer: WgPeer | undefined;
     let runKp: Keypair | undefined;
     let runStart = 0;
+    // The keypair is looked up once per change of peer, not per packet.
+    let lastPeer: WgPeer | undefined;
+    let lastKp: Keypair | undefined;
     const sealRun = (): void => {
       if (runKp && out.count > runStart) wg.sealRun(runPeer!, runKp, out, runStart, out.count - runStart, src, runStart);
       runStart = out.count;
@@ -255,7 +258,11 @@ export class WgInterface {
         this.counters.noRoute++;
         continue;
       }
-      const kp = wg.sendingKeypair(peer, 1);
+      if (peer !== lastPeer) {
+        lastPeer = peer;
+        lastKp = wg.sendingKeypair(peer, 1);
+      }
+      const kp = lastKp;
       if (!kp) {
         wg.stage(peer, batch.buf, off, len);
         continue;

@@ -119,8 +119,6 @@ export class WireGuard {
   private readonly rateLimiter = new HandshakeRateLimiter();
   /** The peer of the last transport message receive() accepted. */
   lastPeer?: WgPeer;
-  /** The peer of the last authenticated transport message, keepalives included (for roaming). */
-  private lastTransportPeer?: WgPeer;
   /** The reason of the last DROPPED. */
   lastDrop: WireGuardDropReason = 'unauthenticated';
   private readonly actions: timers.TimerActions;
@@ -308,9 +306,8 @@ export class WireGuard {
   receive(buf: Uint8Array, off: number, size: number, addr: number, port: number, now = this.now(), opened = NOT_OPENED, openedWith?: Keypair): number {
     const type = messageType(buf, off, size);
     if (type === MSG_TRANSPORT) {
-      const n = this.receiveTransport(buf, off, size, now, opened, openedWith);
+      const n = this.receiveTransport(buf, off, size, addr, port, now, opened, openedWith);
       if (n === DROPPED && this.lastDrop === 'unknown-index') this.resumeWith(addr, port);
-      else if (n !== DROPPED && this.options.roaming && this.lastTransportPeer) this.setEndpoint(this.lastTransportPeer, addr, port);
       return n;
     }
     if (type === 0) return this.drop('not-wireguard');
@@ -336,7 +333,7 @@ export class WireGuard {
     return result;
   }
 
-  private receiveTransport(buf: Uint8Array, off: number, size: number, now: number, opened: number, openedWith: Keypair | undefined): number {
+  private receiveTransport(buf: Uint8Array, off: number, size: number, addr: number, port: number, now: number, opened: number, openedWith: Keypair | undefined): number {
     const entry = this.indices.lookup(readU32(buf, off + DATA.receiver));
     const kp = entry?.keypair;
     if (!kp) return this.drop('unknown-index');
@@ -353,7 +350,7 @@ export class WireGuard {
     if (!kp.replay.check(counter)) return this.drop('replayed');
     kp.replay.mark(counter);
     const peer = entry!.peer;
-    this.lastTransportPeer = peer;
+    if (this.options.roaming) this.setEndpoint(peer, addr, port); // authenticated: it may roam
     peer.rxWireBytes += size;
     if (kp === peer.keypairs.next) this.confirm(peer, kp, now);
     timers.authenticatedReceived(peer);

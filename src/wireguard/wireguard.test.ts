@@ -586,3 +586,42 @@ test("a transport message the replay window refuses is not decrypted; the window
   assert.equal(b.wg.receive(newest.slice(), 0, newest.length, A_ADDR, PORT), 64);
   assert.equal(b.wg.receive(old.slice(), 0, old.length, A_ADDR, PORT), 64, 'within the window');
 });
+
+test("a session's keys are wiped when it expires and when its peer goes; every hash, chaining key and peer ephemeral a handshake held is zeroed", () => {
+  const { clock, a, b } = pair();
+  // Record every array the responder's handshake holds in turn (it takes and drops them within one receive()).
+  const held: Uint8Array[] = [];
+  const hs = b.peer!.handshake as unknown as Record<string, Uint8Array | undefined>;
+  for (const field of ['hash', 'chainKey', 'remoteEphemeral']) {
+    let value = hs[field];
+    Object.defineProperty(hs, field, { configurable: true, get: () => value, set: (v: Uint8Array | undefined) => {
+      if (v && v.some((x) => x !== 0)) held.push(v);
+      value = v;
+    } });
+  }
+  handshake(a, b);
+  const initial = new Set([b.peer!.handshake.hash, b.peer!.handshake.chainKey]); // the protocol's constants, shared
+  const secrets = held.filter((v) => !initial.has(v));
+  assert.ok(secrets.length >= 5, `${secrets.length} arrays recorded`);
+  assert.deepEqual(secrets.filter((v) => v.some((x) => x !== 0)).length, 0, 'every one zeroed once the session is derived');
+  const buf = new Uint8Array(256);
+  const wiped = (kp: Keypair): boolean => {
+    try {
+      kp.receive.open(buf, 0, 128);
+      return false;
+    } catch (err) {
+      return /destroyed/.test((err as Error).message);
+    }
+  };
+  // Expiry: ZERO_KEYS_AFTER without a new handshake.
+  const expiring = a.peer!.keypairs.current!;
+  clock.t += ZERO_KEYS_AFTER + 1;
+  a.wg.tick();
+  assert.equal(wiped(expiring), true, 'wiped at expiry, not when collected');
+  // The peer goes: its keypairs go with it.
+  const p = pair();
+  handshake(p.a, p.b);
+  const leaving = p.a.peer!.keypairs.current!;
+  p.a.wg.removePeer(p.a.peer!);
+  assert.equal(wiped(leaving), true, 'wiped when its peer is removed');
+});

@@ -136,6 +136,8 @@ describe('tun-driver-wg driven by wg and wg-quick, beside wireguard-go', { skip:
     assert.notEqual(second.code, 0);
     assert.match(second.stderr, /answers: another daemon serves/);
     assert.equal(second.stderr.trim().split('\n').length, 1, second.stderr);
+    // The running daemon's socket was left alone: it still answers.
+    assert.equal(await sh('host-1', 'wg', 'showconf', IF1), before);
   });
 
   test('listen-port 0, fwmark, update_only, a preshared key and a persistent keepalive, as wg sets them', async () => {

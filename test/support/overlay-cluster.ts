@@ -17,6 +17,7 @@ import { writeSubnetEnv } from '../../src/subnet/etcd/subnet-env.js';
 import { parseCidr } from '../../src/packet/addr.js';
 import { parseCidr6 } from '../../src/packet/addr6.js';
 import type { OverlayStatus } from '../../src/control/daemon-status.js';
+import type { BackendName } from '../../src/subnet/etcd/network-config.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -61,7 +62,7 @@ export class OverlayCluster {
   /** An IPv6-only pod network: daemons get only the IPv6 --network/--subnet, leases only subnetV6 (etcd: "EnableIPv4": false). */
   ipv6Only = false;
   /** The backend the daemons run (etcd: the config's Backend.Type; leases file: --backend). */
-  backend: 'udp' | 'wireguard' | 'vxlan' | 'host-gw' = 'udp';
+  backend: BackendName = 'udp';
 
   private constructor(readonly lab: Lab, readonly hosts: number, readonly leasesFile: string, readonly etcd: boolean, private readonly podDelegate: JsonObject, readonly dualStack: boolean) {}
 

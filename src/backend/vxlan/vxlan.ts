@@ -185,11 +185,6 @@ export class VxlanBackend implements KernelBackend {
       if (link) linkDelete(this.nl, link.index);
     }
   }
-
-  /** Undoes a start that failed before the node was up: devices this run created go, adopted ones stay. */
-  abandon(): void {
-    for (const d of [this.v4, this.v6]) if (d?.created) linkDelete(this.nl, d.link.index);
-  }
 }
 
 /** A device named `name` that exists must be a VXLAN with this network's VNI, port and local address: ours to adopt. */

@@ -25,7 +25,7 @@ export interface NetworkConfig {
   /** The UDP port every node listens on (Backend.Port, or Backend.ListenPort for wireguard). */
   port: number;
   /** Backend.Type: plain UDP or WireGuard in user space, or the kernel's VXLAN or plain routes (src/backend/). */
-  backend: 'udp' | 'wireguard' | 'vxlan' | 'host-gw';
+  backend: BackendName;
   /** Backend's fields of a vxlan network. */
   vxlan?: VxlanConfig;
   /** Backend.PSK of a wireguard backend: the preshared key every handshake mixes in. */
@@ -50,6 +50,8 @@ export const VXLAN_MAX_VNI = 16777215;
 
 /** The backends tun-driver carries, as flannel names them in Backend.Type. */
 export const BACKEND_TYPES = ['udp', 'wireguard', 'vxlan', 'host-gw'] as const;
+/** One of {@link BACKEND_TYPES}. */
+export type BackendName = (typeof BACKEND_TYPES)[number];
 
 /** The IPv4 half of a config. */
 export interface NetworkConfig4 {
