@@ -18,7 +18,7 @@ import { Lab } from '../src/lab/lab.js';
 import { labSubnetFile } from '../src/lab/lab-etcd.js';
 import { addPod, deletePod, labCniConf, labCniPath, podsOf } from '../src/lab/lab-pods.js';
 import { netnsPath, withNetns } from '../src/netns/netns.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { OverlayCluster } from '../harness/overlay-cluster.js';
 
 const LAB = 'bench-cni';
 const PODS = 50;

@@ -22,7 +22,7 @@ import { labEtcdctl, labEtcdEndpoints, startEtcdMember, stopEtcdMember, waitForE
 import { labEtcdTls } from '../src/lab/lab-etcd-tls.js';
 import { Lab } from '../src/lab/lab.js';
 import { netnsPids } from '../src/netns/processes.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { OverlayCluster } from '../harness/overlay-cluster.js';
 import { cpuSeconds } from './proc-cpu.js';
 import { dataPlaneAtScale } from './route-scale.js';
 import { percentile } from './wait-until.js';

@@ -17,8 +17,8 @@ import { scaleBench } from './etcd-scale.js';
 import { fileURLToPath } from 'node:url';
 import { labEtcdEndpoints } from '../src/lab/lab-etcd.js';
 import { Lab } from '../src/lab/lab.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
-import { DaemonRun } from '../test/support/daemon-harness.js';
+import { OverlayCluster } from '../harness/overlay-cluster.js';
+import { DaemonRun } from '../harness/daemon-harness.js';
 
 const RUNS = Math.min(Number(process.env.BENCH_ETCD_RUNS ?? 5), 20);
 const CHANGES = 10;

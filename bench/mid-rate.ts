@@ -8,7 +8,7 @@
 // (caught / made, ms spent). Bounded in count and time; everything stays
 // in the lab.
 import { Lab } from '../src/lab/lab.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { OverlayCluster } from '../harness/overlay-cluster.js';
 import { cpuSeconds } from './proc-cpu.js';
 
 const LAB = 'bench-mid';

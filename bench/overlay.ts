@@ -30,10 +30,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../src/lab/lab.js';
 import { sysctlWrite } from '../src/netns/sysctl.js';
-import { leaseFor, OverlayCluster } from '../test/support/overlay-cluster.js';
+import { leaseFor, OverlayCluster } from '../harness/overlay-cluster.js';
 import { generatePrivateKey, publicKeyOf } from '../src/wireguard/keys.js';
-import { parsePing } from '../test/support/daemon-harness.js';
-import { WireguardGoNode } from '../test/support/wireguard-go.js';
+import { parsePing } from '../harness/daemon-harness.js';
+import { WireguardGoNode } from '../harness/wireguard-go.js';
 import { cpuSeconds } from './proc-cpu.js';
 import { uapiDir } from '../src/wg-interface/uapi-server.js';
 

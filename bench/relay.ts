@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
 import { validateTopology } from '../src/lab/topology.js';
-import { parsePing, startRelay } from '../test/support/daemon-harness.js';
+import { parsePing, startRelay } from '../harness/daemon-harness.js';
 
 const LAB = `bench-relay`;
 const FLOOD_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

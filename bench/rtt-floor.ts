@@ -20,8 +20,8 @@ import { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/lab.js';
 import { sysctlWrite } from '../src/netns/sysctl.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
-import { parsePing } from '../test/support/daemon-harness.js';
+import { OverlayCluster } from '../harness/overlay-cluster.js';
+import { parsePing } from '../harness/daemon-harness.js';
 import { cpuSeconds } from './proc-cpu.js';
 
 const LAB = 'bench-rtt';

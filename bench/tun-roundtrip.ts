@@ -5,7 +5,7 @@
 import { LinuxTun } from '../src/tun/linux-tun.js';
 import { parseIPv4 } from '../src/packet/addr.js';
 import { netnsCreate, netnsDelete, netnsExists } from '../src/netns/netns.js';
-import { echoRoundTrip } from '../test/support/echo-roundtrip.js';
+import { echoRoundTrip } from '../harness/echo-roundtrip.js';
 
 const NETNS = `tdlab-bench-tun-${process.pid}`;
 const COUNT = Number(process.env.BENCH_COUNT ?? 200_000);

@@ -6,7 +6,7 @@
 // and the IPv6-underlay / IPv4-underlay ratios. Bounded: BENCH_TCP_SECONDS
 // (default 8) per run, six runs.
 import { Lab } from '../src/lab/lab.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
+import { OverlayCluster } from '../harness/overlay-cluster.js';
 
 const LAB = 'bench-u6';
 const SECONDS = Number(process.env.BENCH_TCP_SECONDS ?? 8);

@@ -15,9 +15,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
-import { startRelay, RelayRun } from '../test/support/daemon-harness.js';
-import { OverlayCluster } from '../test/support/overlay-cluster.js';
-import { startCapture } from '../test/support/capture.js';
+import { startRelay, RelayRun } from '../harness/daemon-harness.js';
+import { OverlayCluster } from '../harness/overlay-cluster.js';
+import { startCapture } from '../harness/capture.js';
 import { labEtcdEndpoints, labSubnetFile } from '../src/lab/lab-etcd.js';
 import { podsOf } from '../src/lab/lab-pods.js';
 

@@ -1,9 +1,9 @@
 // npm run fuzz [-- --inputs N] [--seconds S] [--seed X] — mutated inputs
-// through every parser and both engines (test/fuzz/targets.ts), bounded
+// through every parser and both engines (harness/fuzz/targets.ts), bounded
 // by count and time. Prints inputs/s per target; exits 1 on the first
 // broken rule, with the seed and input number that reproduce it.
 import { parseArgs } from 'node:util';
-import { runFuzz } from '../test/fuzz/targets.js';
+import { runFuzz } from '../harness/fuzz/targets.js';
 
 const { values } = parseArgs({ options: { inputs: { type: 'string', default: '1250000' }, seconds: { type: 'string', default: '600' }, seed: { type: 'string', default: String(Date.now() % 1e9) } } });
 const inputs = Number(values.inputs);

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generatePrivateKey, publicKeyOf } from '../src/wireguard/keys.js';
 import { parseArgs } from 'node:util';
-import { leaseFor, OverlayCluster } from '../test/support/overlay-cluster.js';
-import { DaemonRun, parsePing, startRelay } from '../test/support/daemon-harness.js';
+import { leaseFor, OverlayCluster } from '../harness/overlay-cluster.js';
+import { DaemonRun, parsePing, startRelay } from '../harness/daemon-harness.js';
 
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 const LAB = 'soak';

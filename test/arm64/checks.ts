@@ -10,7 +10,7 @@ import { native } from '../../src/native/addon.js';
 import { foldPartial, sumWords } from '../../src/packet/checksum.js';
 import { LinuxTun } from '../../src/tun/linux-tun.js';
 import { parseIPv4 } from '../../src/packet/addr.js';
-import { echoRoundTrip } from '../support/echo-roundtrip.js';
+import { echoRoundTrip } from '../../harness/echo-roundtrip.js';
 
 test('this is arm64, and the addon is the linux-arm64 prebuilt one', () => {
   assert.equal(process.arch, 'arm64');

@@ -2,7 +2,7 @@
 // target, a few thousand mutated inputs each, no broken rule.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allTargets, runFuzz } from './targets.js';
+import { allTargets, runFuzz } from '../../harness/fuzz/targets.js';
 
 test('fuzz: mutated inputs through every parser and every engine (plain and sealed) break no rule', () => {
   const counts: string[] = [];

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arm64Missing, prepareArm64, qemuNode } from '../support/arm64.js';
+import { arm64Missing, prepareArm64, qemuNode } from '../../harness/arm64.js';
 import { ROOT_SKIP, scratchNetns } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));

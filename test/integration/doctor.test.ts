@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/lab.js';
 import { presetTopology } from '../../src/lab/presets.js';
-import { ping, startRelay } from '../support/daemon-harness.js';
-import { OverlayCluster } from '../support/overlay-cluster.js';
+import { ping, startRelay } from '../../harness/daemon-harness.js';
+import { OverlayCluster } from '../../harness/overlay-cluster.js';
 import { CLI, labName, ROOT_SKIP } from './helpers.js';
 
 interface Finding { check: string; status: string; evidence: string; fix?: string }

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labEtcdEndpoints } from '../../src/lab/lab-etcd.js';
 import { labEtcdTls } from '../../src/lab/lab-etcd-tls.js';
-import { OverlayCluster } from '../support/overlay-cluster.js';
-import { ping } from '../support/daemon-harness.js';
+import { OverlayCluster } from '../../harness/overlay-cluster.js';
+import { ping } from '../../harness/daemon-harness.js';
 import { CLI, labName, ROOT_SKIP } from './helpers.js';
 
 let cluster: OverlayCluster;

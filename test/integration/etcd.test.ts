@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labEtcdEndpoints, labSubnetFile, startEtcdMember, stopEtcdMember, waitForEtcd } from '../../src/lab/lab-etcd.js';
-import { OverlayCluster } from '../support/overlay-cluster.js';
-import { DaemonRun, ping, startDaemon } from '../support/daemon-harness.js';
-import { startCapture } from '../support/capture.js';
+import { OverlayCluster } from '../../harness/overlay-cluster.js';
+import { DaemonRun, ping, startDaemon } from '../../harness/daemon-harness.js';
+import { startCapture } from '../../harness/capture.js';
 import { CLI, labName, ROOT_SKIP } from './helpers.js';
 
 let cluster: OverlayCluster;

@@ -5,8 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { OverlayCluster, leaseFor } from '../support/overlay-cluster.js';
-import { parsePing } from '../support/daemon-harness.js';
+import { OverlayCluster, leaseFor } from '../../harness/overlay-cluster.js';
+import { parsePing } from '../../harness/daemon-harness.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@
 import { after, TestContext } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { CHROMIUM } from '../support/chromium.js';
+import { CHROMIUM } from '../../harness/chromium.js';
 import { netnsCreate, netnsDelete, netnsExists } from '../../src/netns/netns.js';
 
 export const IS_ROOT = process.getuid?.() === 0;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/lab.js';
 import { presetTopology } from '../../src/lab/presets.js';
 import { probePath } from '../../src/watch/path-probe.js';
-import { RelayRun, startRelay } from '../support/daemon-harness.js';
+import { RelayRun, startRelay } from '../../harness/daemon-harness.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
 let lab: Lab;

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawnInNetns } from '../../src/netns/processes.js';
-import { WatchDriver } from '../support/watch-driver-client.js';
+import { WatchDriver } from '../../harness/watch-driver-client.js';
 import { CHROMIUM_SKIP, run, scratchNetns } from './helpers.js';
 
 const SERVER = new URL('../support/synthetic-watch.js', import.meta.url).pathname;

@@ -11,8 +11,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { leaseFor, OverlayCluster } from '../support/overlay-cluster.js';
-import { WatchDriver } from '../support/watch-driver-client.js';
+import { leaseFor, OverlayCluster } from '../../harness/overlay-cluster.js';
+import { WatchDriver } from '../../harness/watch-driver-client.js';
 import { labName, CHROMIUM_SKIP } from './helpers.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;

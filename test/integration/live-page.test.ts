@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OverlayCluster } from '../support/overlay-cluster.js';
+import { OverlayCluster } from '../../harness/overlay-cluster.js';
 import { labName, CHROMIUM_SKIP } from './helpers.js';
 
 const PROBE = new URL('../support/page-probe.js', import.meta.url).pathname;

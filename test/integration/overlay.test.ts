@@ -3,8 +3,8 @@
 // and iperf3 between pods.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leaseFor, lastCounters, OverlayCluster } from '../support/overlay-cluster.js';
-import { ping, startDaemon } from '../support/daemon-harness.js';
+import { leaseFor, lastCounters, OverlayCluster } from '../../harness/overlay-cluster.js';
+import { ping, startDaemon } from '../../harness/daemon-harness.js';
 import { fetchInNode, labName, metricValue, ROOT_SKIP } from './helpers.js';
 
 let cluster: OverlayCluster;

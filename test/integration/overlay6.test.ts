@@ -5,8 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { leaseFor, OverlayCluster, publicIpv6For } from '../support/overlay-cluster.js';
-import { ping, startDaemon } from '../support/daemon-harness.js';
+import { leaseFor, OverlayCluster, publicIpv6For } from '../../harness/overlay-cluster.js';
+import { ping, startDaemon } from '../../harness/daemon-harness.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { probePath } from '../../src/watch/path-probe.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/lab.js';
 import { validateTopology } from '../../src/lab/topology.js';
 import { sysctlRead, sysctlWrite } from '../../src/netns/sysctl.js';
-import { ping, startRelay, RelayRun } from '../support/daemon-harness.js';
+import { ping, startRelay, RelayRun } from '../../harness/daemon-harness.js';
 import { fetchInNode, labName, metricValue, ROOT_SKIP } from './helpers.js';
 
 const HOST2 = '198.51.100.130';

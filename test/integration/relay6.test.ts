@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Lab } from '../../src/lab/lab.js';
 import { probePath } from '../../src/watch/path-probe.js';
 import { validateTopology } from '../../src/lab/topology.js';
-import { ping, startRelay, RelayRun } from '../support/daemon-harness.js';
+import { ping, startRelay, RelayRun } from '../../harness/daemon-harness.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
 const HOST2 = '2001:db8:b::2';

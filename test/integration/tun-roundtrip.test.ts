@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinuxTun } from '../../src/tun/linux-tun.js';
 import { parseIPv4 } from '../../src/packet/addr.js';
-import { echoRoundTrip, payloadFor } from '../support/echo-roundtrip.js';
+import { echoRoundTrip, payloadFor } from '../../harness/echo-roundtrip.js';
 import { ROOT_SKIP, scratchNetns } from './helpers.js';
 
 const tunAddress = parseIPv4('10.244.9.1')!;

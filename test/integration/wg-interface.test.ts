@@ -14,8 +14,8 @@ import { Lab } from '../../src/lab/lab.js';
 import { presetTopology } from '../../src/lab/presets.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/wireguard/keys.js';
 import { uapiDir, uapiSocketPath } from '../../src/wg-interface/uapi-server.js';
-import { ping } from '../support/daemon-harness.js';
-import { WireguardGoNode } from '../support/wireguard-go.js';
+import { ping } from '../../harness/daemon-harness.js';
+import { WireguardGoNode } from '../../harness/wireguard-go.js';
 import { labName, ROOT_SKIP } from './helpers.js';
 
 const WG_MAIN = new URL('../../src/cli/wg-main.js', import.meta.url).pathname;

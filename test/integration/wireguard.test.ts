@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastCounters, LeaseEntry, leaseFor, OverlayCluster } from '../support/overlay-cluster.js';
-import { ping } from '../support/daemon-harness.js';
-import { Capture, startCapture } from '../support/capture.js';
-import { WireguardGoNode } from '../support/wireguard-go.js';
+import { lastCounters, LeaseEntry, leaseFor, OverlayCluster } from '../../harness/overlay-cluster.js';
+import { ping } from '../../harness/daemon-harness.js';
+import { Capture, startCapture } from '../../harness/capture.js';
+import { WireguardGoNode } from '../../harness/wireguard-go.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { CLI, labName, ROOT_SKIP } from './helpers.js';
 

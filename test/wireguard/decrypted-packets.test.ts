@@ -2,12 +2,12 @@
 // is trimmed to its IP length (the sender padded it to 16 bytes), more than
 // 15 bytes of padding is malformed, and a packet whose source is outside
 // the sending peer's subnet is refused (cryptokey routing). In memory: an
-// Overlay and a WireGuard peer of its own (test/support/wireguard-overlay-pair.ts).
+// Overlay and a WireGuard peer of its own (harness/wireguard-overlay-pair.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIPv4 } from '../../src/packet/addr.js';
 import { ICMP_TYPE, writeEchoPacket } from '../../src/packet/icmp.js';
-import { wireguardOverlayPair } from '../support/wireguard-overlay-pair.js';
+import { wireguardOverlayPair } from '../../harness/wireguard-overlay-pair.js';
 import { parseIPv6 } from '../../src/packet/addr6.js';
 import { ICMP6_TYPE, writeEcho6Packet } from '../../src/packet/icmp6.js';
 

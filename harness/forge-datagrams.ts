@@ -12,13 +12,13 @@
 // 5 ms, so no receive buffer overflows; prints {"sent": N} and exits.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { native } from '../../src/native/addon.js';
-import { decodeKey } from '../../src/wireguard/keys.js';
-import { CookieGenerator } from '../../src/wireguard/cookie.js';
-import { INIT, INITIATION_SIZE, MSG_INITIATION, MSG_TRANSPORT } from '../../src/wireguard/messages.js';
-import { parseIPv4 } from '../../src/packet/addr.js';
-import { ICMP_TYPE, writeEchoPacket } from '../../src/packet/icmp.js';
-import { IPPROTO, writeIPv4Header } from '../../src/packet/ipv4.js';
+import { native } from '../src/native/addon.js';
+import { decodeKey } from '../src/wireguard/keys.js';
+import { CookieGenerator } from '../src/wireguard/cookie.js';
+import { INIT, INITIATION_SIZE, MSG_INITIATION, MSG_TRANSPORT } from '../src/wireguard/messages.js';
+import { parseIPv4 } from '../src/packet/addr.js';
+import { ICMP_TYPE, writeEchoPacket } from '../src/packet/icmp.js';
+import { IPPROTO, writeIPv4Header } from '../src/packet/ipv4.js';
 
 interface Spec {
   src: string;

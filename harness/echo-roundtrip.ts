@@ -2,10 +2,10 @@
 // replies: shared by the vertical-slice test and the TUN benchmark.
 // At most `window` requests are outstanding, because the TUN's transmit
 // ring (txqueuelen 500) is shared with the kernel's own IPv6 chatter.
-import { RxBatch, TxQueue } from '../../src/io/batch.js';
-import { IPv4View, IPPROTO } from '../../src/packet/ipv4.js';
-import { IcmpView, ICMP_TYPE, writeEchoPacket } from '../../src/packet/icmp.js';
-import { PacketDevice } from '../../src/tun/device.js';
+import { RxBatch, TxQueue } from '../src/io/batch.js';
+import { IPv4View, IPPROTO } from '../src/packet/ipv4.js';
+import { IcmpView, ICMP_TYPE, writeEchoPacket } from '../src/packet/icmp.js';
+import { PacketDevice } from '../src/tun/device.js';
 
 export interface RoundTripOptions {
   /** Requests to send (the loop's count bound). */

@@ -3,10 +3,10 @@
 // measuring how the page renders at a size no lab here can reach.
 //   node synthetic-watch.js PORT HOSTS
 // Prints "listening" once it serves; run it inside a namespace.
-import type { DaemonStatus, OverlayStatus, PeerStatus } from '../../src/control/daemon-status.js';
-import type { LabState } from '../../src/lab/state.js';
-import { buildSnapshot, HostReading } from '../../src/watch/cluster-snapshot.js';
-import { WatchServer } from '../../src/watch/watch-server.js';
+import type { DaemonStatus, OverlayStatus, PeerStatus } from '../src/control/daemon-status.js';
+import type { LabState } from '../src/lab/state.js';
+import { buildSnapshot, HostReading } from '../src/watch/cluster-snapshot.js';
+import { WatchServer } from '../src/watch/watch-server.js';
 
 /** host i (1-based): underlay 198.51.100.i... past 254 the lab would run out; the feed stays below that. */
 const hostIp = (i: number): string => `198.51.${100 + Math.floor(i / 250)}.${i % 250 || 250}`;

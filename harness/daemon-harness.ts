@@ -1,9 +1,9 @@
 // Starts and stops tun-driver daemons (relay, overlay) inside lab nodes
 // for integration tests, benchmarks and the demo, and parses ping's output.
 import { ChildProcess } from 'node:child_process';
-import { Lab } from '../../src/lab/lab.js';
+import { Lab } from '../src/lab/lab.js';
 
-const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
 export interface DaemonRun {
   child: ChildProcess;

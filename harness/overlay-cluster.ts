@@ -7,19 +7,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Lab } from '../../src/lab/lab.js';
-import { presetTopology } from '../../src/lab/presets.js';
-import { labEtcdClientFlags, labEtcdctl, labEtcdEndpoints, labSubnetFile } from '../../src/lab/lab-etcd.js';
+import { Lab } from '../src/lab/lab.js';
+import { presetTopology } from '../src/lab/presets.js';
+import { labEtcdClientFlags, labEtcdctl, labEtcdEndpoints, labSubnetFile } from '../src/lab/lab-etcd.js';
 import { DaemonRun, startDaemon } from './daemon-harness.js';
-import { addPod, podsOf } from '../../src/lab/lab-pods.js';
-import type { JsonObject } from '../../src/cni/net-conf.js';
-import { writeSubnetEnv } from '../../src/subnet/etcd/subnet-env.js';
-import { parseCidr } from '../../src/packet/addr.js';
-import { parseCidr6 } from '../../src/packet/addr6.js';
-import type { OverlayStatus } from '../../src/control/daemon-status.js';
-import type { BackendName } from '../../src/subnet/etcd/network-config.js';
+import { addPod, podsOf } from '../src/lab/lab-pods.js';
+import type { JsonObject } from '../src/cni/net-conf.js';
+import { writeSubnetEnv } from '../src/subnet/etcd/subnet-env.js';
+import { parseCidr } from '../src/packet/addr.js';
+import { parseCidr6 } from '../src/packet/addr6.js';
+import type { OverlayStatus } from '../src/control/daemon-status.js';
+import type { BackendName } from '../src/subnet/etcd/network-config.js';
 
-const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
 export const NETWORK = '10.244.0.0/16';
 /** The IPv6 pod network of a dual-stack cluster: host i owns fd00:10:244:i::/64. */

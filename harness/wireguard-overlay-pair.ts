@@ -4,16 +4,16 @@
 // memory with the handshake done: the peer seals packets as a real node
 // would and feeds them to the overlay's network side. For the fuzz target
 // and the tests of what the overlay does with decrypted packets.
-import { RxBatch, SpanList } from '../../src/io/batch.js';
-import { Overlay, UdpNetwork } from '../../src/overlay/overlay.js';
-import { parseLeases } from '../../src/subnet/leases.js';
-import { parseCidr, parseIPv4 } from '../../src/packet/addr.js';
-import { parseCidr6 } from '../../src/packet/addr6.js';
-import { MemoryTun } from '../../src/tun/memory-tun.js';
-import { wireguardTransport } from '../../src/backend/wireguard/transport.js';
-import { paddedLength, WireGuard } from '../../src/wireguard/device.js';
-import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
-import { TRANSPORT_OVERHEAD } from '../../src/wireguard/messages.js';
+import { RxBatch, SpanList } from '../src/io/batch.js';
+import { Overlay, UdpNetwork } from '../src/overlay/overlay.js';
+import { parseLeases } from '../src/subnet/leases.js';
+import { parseCidr, parseIPv4 } from '../src/packet/addr.js';
+import { parseCidr6 } from '../src/packet/addr6.js';
+import { MemoryTun } from '../src/tun/memory-tun.js';
+import { wireguardTransport } from '../src/backend/wireguard/transport.js';
+import { paddedLength, WireGuard } from '../src/wireguard/device.js';
+import { generatePrivateKey, keyPairOf, publicKeyOf } from '../src/wireguard/keys.js';
+import { TRANSPORT_OVERHEAD } from '../src/wireguard/messages.js';
 
 const A = (s: string): number => parseIPv4(s)!;
 const NETWORK = parseCidr('10.244.0.0/16');

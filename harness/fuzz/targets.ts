@@ -30,7 +30,7 @@ import { SpanList } from '../../src/io/batch.js';
 import { parseNetConf } from '../../src/cni/net-conf.js';
 import { CniError } from '../../src/cni/cni-error.js';
 import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
-import { wireguardOverlayPair } from '../support/wireguard-overlay-pair.js';
+import { wireguardOverlayPair } from '../wireguard-overlay-pair.js';
 import { ipv6Targets } from './targets6.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

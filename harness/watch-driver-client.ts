@@ -2,7 +2,7 @@
 // it one command at a time.
 import type { ChildProcess } from 'node:child_process';
 import { createInterface, Interface } from 'node:readline';
-import { spawnInNetns } from '../../src/netns/processes.js';
+import { spawnInNetns } from '../src/netns/processes.js';
 
 const DRIVER = new URL('./watch-driver.js', import.meta.url).pathname;
 

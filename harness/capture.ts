@@ -2,7 +2,7 @@
 // interface (or that nothing did). Immediate mode: packets are handed over
 // as they come, not in blocks that a stop could cut off.
 import { ChildProcess } from 'node:child_process';
-import { Lab } from '../../src/lab/lab.js';
+import { Lab } from '../src/lab/lab.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
