@@ -5,15 +5,19 @@
 #   --bench  also the benchmarks' other peer: socat (wireguard-go and wg are the
 #            WireGuard interop tests' peer, always installed)
 #            (bench:relay builds the seed's Go program itself on first use)
+# podman, runc and busybox-static: podman calling the CNI plugin on lab nodes
+# (test/integration/podman.test.ts).
 # qemu-user-static runs the linux-arm64 build (test/integration/arm64.test.ts) with an arm64
 # Node.js fetched from the npm registry.
 set -euo pipefail
-tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ aarch64-linux-gnu-g++:g++-aarch64-linux-gnu make:make python3:python3 wireguard-go:wireguard-go wg:wireguard-tools wg-quick:wireguard-tools openssl:openssl qemu-aarch64-static:qemu-user-static"
+tools="/usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 ping:iputils-ping traceroute:traceroute iperf3:iperf3 tcpdump:tcpdump setpriv:util-linux nft:nftables iptables:iptables chromium:chromium etcd:etcd-server etcdctl:etcd-client g++:g++ aarch64-linux-gnu-g++:g++-aarch64-linux-gnu make:make python3:python3 wireguard-go:wireguard-go wg:wireguard-tools wg-quick:wireguard-tools openssl:openssl qemu-aarch64-static:qemu-user-static podman:podman runc:runc"
 [ "${1:-}" = "--bench" ] && tools="$tools socat:socat"
 need=()
 for pair in $tools; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
+# The podman test's image is a static busybox (Debian's plain busybox is dynamic).
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-debian: installing ${need[*]}"
   apt-get update -qq

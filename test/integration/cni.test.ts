@@ -12,9 +12,9 @@ import { startCapture } from '../../harness/capture.js';
 import { addPod, checkPod, deletePod, labCniConf, labCniPath, podsOf } from '../../src/lab/lab-pods.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { labFilesDir } from '../../src/lab/state.js';
-import { netnsPath } from '../../src/netns/netns.js';
+import { netnsDelete, netnsPath } from '../../src/netns/netns.js';
 import { CniError } from '../../src/cni/cni-error.js';
-import { CLI, labName, ROOT_SKIP } from './helpers.js';
+import { CLI, labName, ROOT_SKIP, scratchNetns } from './helpers.js';
 
 let cluster: OverlayCluster;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -129,6 +129,43 @@ describe('tun-driver-cni with the standard plugins', { skip: ROOT_SKIP }, () => 
     // A CHECK that finds the pod broken fails with the delegate's message.
     await cluster.lab.run('host-1-pod4', 'ip', ['addr', 'flush', 'dev', 'eth0']);
     await assert.rejects(checkPod(cluster.lab, 'host-1-pod4'), (err: unknown) => err instanceof CniError && /bridge CHECK/.test(err.message));
+  });
+
+  test("a runtime's odd but legal input: cniVersion 0.4.0, CNI_ARGS with IgnoreUnknown or none, DEL after the namespace is gone, DEL twice", async () => {
+    const good = labCniConf(cluster.lab, 'host-1');
+    const ipamDir = join(labFilesDir(cluster.lab.name), 'host-1', 'ipam', `tdlab-${cluster.lab.name}`);
+    const reserved = (): string[] => readdirSync(ipamDir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    const before = reserved();
+    // An older runtime: a 0.4.0 configuration gets a 0.4.0 result; Kubernetes-style CNI_ARGS with IgnoreUnknown pass.
+    const old = { ...good, cniVersion: '0.4.0' };
+    const k8sArgs = { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;K8S_POD_INFRA_CONTAINER_ID=raw', CNI_NETNS: netnsPath(scratchNetns('old')) };
+    const added = await rawPlugin('ADD', JSON.stringify(old), k8sArgs);
+    assert.equal(added.code, 0, added.stdout);
+    const result = JSON.parse(added.stdout);
+    assert.equal(result.cniVersion, '0.4.0');
+    assert.equal(result.ips[0].version, '4', 'the 0.4.0 result format (ips carry a version)');
+    assert.match(result.ips[0].address, /^10\.244\.1\.\d+\/24$/);
+    assert.equal((await rawPlugin('CHECK', JSON.stringify({ ...old, prevResult: result }), k8sArgs)).code, 0);
+    assert.equal((await rawPlugin('DEL', JSON.stringify({ ...old, prevResult: result }), k8sArgs)).code, 0);
+    const again = await rawPlugin('DEL', JSON.stringify(old), k8sArgs);
+    assert.deepEqual(again, { code: 0, stdout: '' }, 'DEL twice');
+    assert.deepEqual(reserved(), before);
+    // The same key without IgnoreUnknown: host-local refuses it, and the refused ADD leaves nothing.
+    const strict = await rawPlugin('ADD', JSON.stringify(good), { CNI_ARGS: 'K8S_POD_NAME=web', CNI_NETNS: k8sArgs.CNI_NETNS });
+    assert.equal(strict.code, 1);
+    assert.match(JSON.parse(strict.stdout).msg, /unknown args/i);
+    assert.deepEqual(reserved(), before);
+    // No CNI_ARGS at all, into a namespace that the runtime then deletes before DEL: DEL succeeds and frees the address.
+    const gone = scratchNetns('gone');
+    const inGone = await rawPlugin('ADD', JSON.stringify(good), { CNI_NETNS: netnsPath(gone), CNI_CONTAINERID: 'gone' });
+    assert.equal(inGone.code, 0, inGone.stdout);
+    assert.equal(reserved().length, before.length + 1);
+    netnsDelete(gone);
+    const afterGone = await rawPlugin('DEL', JSON.stringify(good), { CNI_NETNS: netnsPath(gone), CNI_CONTAINERID: 'gone' });
+    assert.deepEqual(afterGone, { code: 0, stdout: '' });
+    assert.deepEqual(reserved(), before, 'host-local freed the address of the vanished pod');
+    const neverSeen = await rawPlugin('DEL', JSON.stringify(good), { CNI_NETNS: '', CNI_CONTAINERID: 'never-seen' });
+    assert.deepEqual(neverSeen, { code: 0, stdout: '' }, 'DEL of a container never added');
   });
 
   test('--ip-masq: outside the cluster the pod is the node; inside it keeps its address', async () => {
