@@ -165,7 +165,8 @@ export class OverlayCluster {
     const backend = !this.etcd && this.backend !== 'udp' && this.backend !== 'wireguard' ? ['--backend', this.backend] : [];
     const extra = [...(this.ipMasq ? ['--ip-masq'] : []), ...backend, ...this.commonArgs, ...own];
     if (this.etcd) {
-      return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), ...labEtcdClientFlags(this.lab), '--public-ip', `198.51.100.${host}`, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
+      const public6 = this.underlay6 && !this.ipv4Only.has(host) ? ['--public-ipv6', publicIpv6For(host)] : [];
+      return ['overlay', '--etcd-endpoints', labEtcdEndpoints(this.lab).join(','), ...labEtcdClientFlags(this.lab), '--public-ip', `198.51.100.${host}`, ...public6, '--subnet-file', labSubnetFile(this.lab, `host-${host}`), '--subnet-lease-ttl', String(this.leaseTtl), '--json-log', ...extra];
     }
     const v6 = (this.dualStack && !this.ipv4Only.has(host)) || this.ipv6Only ? ['--network', NETWORK6, '--subnet', subnet6For(host), ...(this.underlay6 ? ['--public-ipv6', publicIpv6For(host)] : [])] : [];
     const v4 = this.ipv6Only ? [] : ['--network', NETWORK, '--subnet', `10.244.${host}.0/24`];

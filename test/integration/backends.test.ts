@@ -328,3 +328,35 @@ describe('kernel backends from a leases file: IPv6 pods over vxlan, DirectRoutin
     await sh(c, 'host-1', 'ip', 'link', 'del', 'flannel.1');
   });
 });
+
+describe('dual-stack over etcd: vxlan and host-gw on three nodes, IPv4 and IPv6 pods', { skip: ROOT_SKIP }, () => {
+  for (const backend of ['vxlan', 'host-gw'] as const) {
+    test(`${backend}: each node's record carries its IPv6 data, every pod pings every other over both families`, async () => {
+      const c = await OverlayCluster.up(labName(`bd${backend === 'vxlan' ? 'v' : 'h'}`), 3, 1, { etcd: true, dualStack: true, underlay6: true, backend });
+      try {
+        await c.startAll();
+        const records = (await c.etcdctl('get', '--prefix', `${PREFIX}/subnets/`)).trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+        assert.equal(records.length, 3);
+        for (const r of records) {
+          assert.equal(r.BackendType, backend);
+          assert.match(r.PublicIPv6, /^2001:db8:100::[123]$/);
+          if (backend === 'vxlan') assert.match(r.BackendV6Data?.VtepMAC ?? '', /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, JSON.stringify(r));
+        }
+        for (const h of [1, 2, 3]) {
+          const routes6 = await until(async () => (await sh(c, `host-${h}`, 'ip', '-6', 'route', 'show', 'proto', '75')).trim().split('\n').filter(Boolean), (r) => r.length === 2);
+          assert.equal(routes6.length, 2, routes6.join('\n'));
+          for (const r of routes6) assert.match(r, backend === 'vxlan' ? / dev flannel-v6\.1 .*onlink/ : / via 2001:db8:100::[123] dev eth0 /);
+        }
+        for (const a of [1, 2, 3]) {
+          for (const b of [1, 2, 3]) {
+            if (a === b) continue;
+            assert.equal(await pings(c, `host-${a}-pod1`, c.podIp(b, 1), 2), 2, `IPv4 pod on host-${a} -> host-${b}`);
+            assert.equal((await ping(c.lab, `host-${a}-pod1`, ['-6', '-c', '2', '-i', '0.1', '-W', '2', c.podIp6(b, 1)])).received, 2, `IPv6 pod on host-${a} -> host-${b}`);
+          }
+        }
+      } finally {
+        await c.down();
+      }
+    });
+  }
+});
