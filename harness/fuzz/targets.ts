@@ -35,6 +35,7 @@ import { ipv6Targets } from './targets6.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { plainTransport } from '../../src/backend/udp/transport.js';
 
 /** A small, fast, seedable generator (the same seed gives the same run). */
 export class Rng {
@@ -251,7 +252,7 @@ function engineTarget(kind: 'relay' | 'overlay'): Target {
   const net = new FuzzNet(kind === 'overlay');
   const batch = new RxBatch(4, 65536);
   const relay = kind === 'relay' ? new IcmpRelay(tun, net, { subnet: parseCidr('10.244.1.3/24'), tunMtu: 1500, localAddresses: new Set([A('198.51.100.1')]), now: () => 1000 }) : undefined;
-  const overlay = kind === 'overlay' ? new Overlay(tun, net, { network: NETWORK, subnet: SUBNET, tunMtu: 1472, pathMtu: 1472, now: () => 0 }) : undefined;
+  const overlay = kind === 'overlay' ? new Overlay(tun, net, { transport: plainTransport, network: NETWORK, subnet: SUBNET, tunMtu: 1472, pathMtu: 1472, now: () => 0 }) : undefined;
   overlay?.setLeases(parseLeases(JSON.parse(LEASES_TEXT), NETWORK, 'fuzz'));
   const feed = (p: Uint8Array, fromNet: boolean): void => {
     batch.clear();

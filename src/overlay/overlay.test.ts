@@ -10,6 +10,7 @@ import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
 import { parseLeases } from '../subnet/leases.js';
 import { Overlay, UdpNetwork } from './overlay.js';
 import { peerFromLease, RouteTable } from './route-table.js';
+import { plainTransport } from '../backend/udp/transport.js';
 
 const A = (s: string): number => parseIPv4(s)!;
 const NETWORK = parseCidr('10.244.0.0/16');
@@ -46,7 +47,7 @@ function udpPacket(src: string, dst: string, payload: number, ttl = 64, df = tru
 function setup(pathMtu = 1472) {
   const tun = new MemoryTun();
   const net = new FakeUdp();
-  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), tunMtu: pathMtu, pathMtu, now: () => 0 });
+  const overlay = new Overlay(tun, net, { transport: plainTransport, network: NETWORK, subnet: parseCidr('10.244.1.0/24'), tunMtu: pathMtu, pathMtu, now: () => 0 });
   overlay.setLeases(parseLeases({ nodes: [
     { subnet: '10.244.1.0/24', publicIp: '198.51.100.1' },
     { subnet: '10.244.2.0/24', publicIp: '198.51.100.2' },

@@ -2,8 +2,8 @@
 // packet the kernel routes into the TUN goes to the node that owns its
 // destination subnet, and every packet from a node is checked and written
 // into the TUN. How a packet crosses to a node is the transport's
-// (peer-transport.ts): the whole payload of a UDP datagram (the udp backend,
-// plain-transport.ts, the default) or a WireGuard message
+// (peer-transport.ts), which the backend hands in: the whole payload of a
+// UDP datagram (src/backend/udp/) or a WireGuard message
 // (src/backend/wireguard/). Pure logic over a PacketDevice and a UdpNetwork,
 // so it runs on the in-memory TUN in unit tests as on the real one.
 //
@@ -43,7 +43,6 @@ import { LeasePeers, PeerChanges } from './lease-peers.js';
 import type { LeaseDelta } from '../subnet/control-plane.js';
 import { foreignSourceDrop, Peer, RouteTable } from './route-table.js';
 import type { PeerTransport, TransportFactory } from './peer-transport.js';
-import { plainTransport } from './plain-transport.js';
 
 export type { UdpNetwork };
 
@@ -67,11 +66,12 @@ export interface OverlayOptions {
   /** Called once per batch read, with its size (for metrics). */
   batchObserver?: (side: 'tun' | 'net', size: number) => void;
   /**
-   * What carries packets between nodes: plain UDP datagrams (the default,
-   * the udp backend) or WireGuard (src/backend/wireguard/transport.ts, whose
-   * `pathMtu` must leave room for its 32 bytes of overhead).
+   * What carries packets between nodes: plain UDP datagrams (the udp
+   * backend's plainTransport, src/backend/udp/transport.ts) or WireGuard
+   * (src/backend/wireguard/transport.ts, whose `pathMtu` must leave room
+   * for its 32 bytes of overhead).
    */
-  transport?: TransportFactory;
+  transport: TransportFactory;
   /** Called with a line for the log when a lease is refused (a duplicate key) or a handshake completes. */
   log?: (line: string) => void;
   /**
@@ -141,7 +141,7 @@ export class Overlay {
       if (options.pathMtu < IPV6.MIN_MTU) throw new RangeError(`IPv6 needs a path MTU of ${IPV6.MIN_MTU} or more inside the tunnel (${options.pathMtu} here)`);
       this.v6 = new OverlayIPv6({ ...options.ipv6, pathMtu: options.pathMtu }, this.counters, this.errorBudget, (packet, via) => this.emitGenerated(packet, via));
     }
-    this.transport = (options.transport ?? plainTransport)({ net, counters: this.counters, pathMtu: options.pathMtu, routes: () => this.routes, log: options.log });
+    this.transport = options.transport({ net, counters: this.counters, pathMtu: options.pathMtu, routes: () => this.routes, log: options.log });
   }
 
   get peers(): readonly Peer[] {

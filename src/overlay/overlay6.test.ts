@@ -11,6 +11,7 @@ import { writeEchoPacket } from '../packet/icmp.js';
 import { IPv6View, NEXT_HEADER } from '../packet/ipv6.js';
 import { parseLeases } from '../subnet/leases.js';
 import { Overlay, UdpNetwork } from './overlay.js';
+import { plainTransport } from '../backend/udp/transport.js';
 
 const NETWORK = parseCidr('10.244.0.0/16');
 const NETWORK6 = parseCidr6('fd00:10:244::/48');
@@ -37,7 +38,7 @@ function setup(pathMtu = 1472, dualStack = true) {
   const tun = new MemoryTun();
   const net = new FakeUdp();
   const ipv6 = dualStack ? { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') } : undefined;
-  const overlay = new Overlay(tun, net, { network: NETWORK, subnet: parseCidr('10.244.1.0/24'), ipv6, tunMtu: pathMtu, pathMtu, now: () => 0 });
+  const overlay = new Overlay(tun, net, { transport: plainTransport, network: NETWORK, subnet: parseCidr('10.244.1.0/24'), ipv6, tunMtu: pathMtu, pathMtu, now: () => 0 });
   overlay.setLeases(parseLeases({ nodes: [
     { subnet: '10.244.1.0/24', subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' },
     { subnet: '10.244.2.0/24', subnetV6: 'fd00:10:244:2::/64', publicIp: '198.51.100.2' },
@@ -132,7 +133,7 @@ test('leases: subnetV6 must lie in the IPv6 network, not overlap, be /64 or shor
 test('an IPv6-only node: IPv6 to the peer that owns its /64; IPv4 dropped as "ipv4" either way; its own lease found by its IPv6 subnet', () => {
   const tun = new MemoryTun();
   const net = new FakeUdp();
-  const overlay = new Overlay(tun, net, { ipv6: { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') }, tunMtu: 1472, pathMtu: 1472, now: () => 0 });
+  const overlay = new Overlay(tun, net, { transport: plainTransport, ipv6: { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') }, tunMtu: 1472, pathMtu: 1472, now: () => 0 });
   overlay.setLeases(parseLeases({ nodes: [
     { subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' },
     { subnetV6: 'fd00:10:244:2::/64', publicIp: '198.51.100.2' },
@@ -153,7 +154,7 @@ test('an IPv6-only node: IPv6 to the peer that owns its /64; IPv4 dropped as "ip
   assert.equal(tun.written.length, 1);
   assert.equal(new IPv6View(tun.written[0]).version, 6);
   assert.deepEqual(overlay.counters.drops.toJSON(), { ipv4: 2 });
-  assert.throws(() => new Overlay(tun, net, { tunMtu: 1472, pathMtu: 1472 }), /IPv4 subnet, an IPv6 one, or both/);
+  assert.throws(() => new Overlay(tun, net, { transport: plainTransport, tunMtu: 1472, pathMtu: 1472 }), /IPv4 subnet, an IPv6 one, or both/);
 });
 
 test('leases of an IPv6-only node: every entry needs subnetV6; IPv4 subnets in the file are left alone', () => {

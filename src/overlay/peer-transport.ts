@@ -1,5 +1,5 @@
 // The seam between the overlay's data plane and what carries its packets
-// between nodes: plain UDP datagrams (the udp backend, plain-transport.ts)
+// between nodes: plain UDP datagrams (the udp backend, src/backend/udp/)
 // or WireGuard messages (src/backend/wireguard/). The overlay routes packets
 // to peers and checks what comes back; the transport decides which leases may
 // be peers, how a run of packets leaves for them, and which peer a datagram

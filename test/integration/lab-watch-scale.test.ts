@@ -9,7 +9,7 @@ import { spawnInNetns } from '../../src/netns/processes.js';
 import { WatchDriver } from '../../harness/watch-driver-client.js';
 import { CHROMIUM_SKIP, run, scratchNetns } from './helpers.js';
 
-const SERVER = new URL('../support/synthetic-watch.js', import.meta.url).pathname;
+const SERVER = new URL('../../harness/synthetic-watch.js', import.meta.url).pathname;
 const skip = CHROMIUM_SKIP;
 
 // Made at the file's top level, so scratchNetns removes it when the file ends (made inside before(), its removal would run when that hook ends).

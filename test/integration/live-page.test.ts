@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { OverlayCluster } from '../../harness/overlay-cluster.js';
 import { labName, CHROMIUM_SKIP } from './helpers.js';
 
-const PROBE = new URL('../support/page-probe.js', import.meta.url).pathname;
+const PROBE = new URL('../../harness/page-probe.js', import.meta.url).pathname;
 const skip = CHROMIUM_SKIP;
 
 let cluster: OverlayCluster;

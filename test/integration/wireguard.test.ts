@@ -23,7 +23,7 @@ let dir: string;
 const PORT = 8285;
 const keys = new Map<number, { file: string; publicKey: string; privateKey: string }>();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const FORGE = new URL('../support/forge-datagrams.js', import.meta.url).pathname;
+const FORGE = new URL('../../harness/forge-datagrams.js', import.meta.url).pathname;
 
 async function cliIn(node: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (input === undefined) return cluster.lab.run(node, process.execPath, [CLI, ...args]);

@@ -15,7 +15,7 @@ import { IPV6 } from '../../packet/ipv6.js';
 import type { Lease } from '../../subnet/leases.js';
 import type { PeerChanges } from '../../overlay/lease-peers.js';
 import type { PeerTransport, TransportContext, TransportFactory } from '../../overlay/peer-transport.js';
-import { SenderCache } from '../../overlay/plain-transport.js';
+import { SenderCache } from '../../overlay/sender-cache.js';
 import type { Peer } from '../../overlay/route-table.js';
 import { CONSUMED, NOT_OPENED, paddedLength, WireGuard } from '../../wireguard/device.js';
 import { Keypair } from '../../wireguard/keypair.js';

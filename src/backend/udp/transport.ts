@@ -1,10 +1,12 @@
 // The udp backend's transport (flannel's wire format): a packet travels as
 // the whole payload of one UDP datagram, and a datagram is from the peer
-// whose endpoint sent it.
-import type { RxBatch, Spans } from '../io/batch.js';
-import type { Lease } from '../subnet/leases.js';
-import type { PeerTransport, TransportContext } from './peer-transport.js';
-import type { Peer } from './route-table.js';
+// whose endpoint sent it. The overlay's engine (src/overlay/overlay.ts)
+// runs with this transport or WireGuard's (../wireguard/transport.ts).
+import type { RxBatch, Spans } from '../../io/batch.js';
+import type { Lease } from '../../subnet/leases.js';
+import type { PeerTransport, TransportContext } from '../../overlay/peer-transport.js';
+import type { Peer } from '../../overlay/route-table.js';
+import { SenderCache } from '../../overlay/sender-cache.js';
 
 export class PlainTransport implements PeerTransport {
   rxOff = 0;
@@ -46,35 +48,6 @@ export class PlainTransport implements PeerTransport {
   endBatch(): void {
     // A peer that leaves between batches is not kept alive by the cache.
     this.senders.clear();
-  }
-}
-
-/**
- * Which peer sent datagram i, by its endpoint (counted `unknown-peer` when
- * none). A batch nearly always comes from one node: the sender is looked up
- * once per change (the endpoint key is not a small integer, so a Map lookup
- * per packet would box it).
- */
-export class SenderCache {
-  private lastAddr = -1;
-  private lastPort = -1;
-  private lastPeer?: Peer;
-
-  sender(ctx: TransportContext, batch: RxBatch, i: number): Peer | undefined {
-    const addr = batch.addrs[2 * i];
-    const port = batch.addrs[2 * i + 1];
-    if (addr !== this.lastAddr || port !== this.lastPort) {
-      this.lastAddr = addr;
-      this.lastPort = port;
-      this.lastPeer = ctx.routes().fromEndpoint(addr, port);
-    }
-    if (!this.lastPeer) ctx.counters.drop('unknown-peer');
-    return this.lastPeer;
-  }
-
-  clear(): void {
-    this.lastAddr = -1;
-    this.lastPeer = undefined;
   }
 }
 
