@@ -181,7 +181,7 @@ async function runRelay(flags: RelayFlags): Promise<void> {
     if (subnets.v6) {
       const net6 = RawIcmp6Socket.open({ bind: bind6, via: flags.via });
       undo.push(() => net6.close());
-      engine6 = new Icmp6Relay(tunDevice, net6, { subnet: subnets.v6, tunMtu: device.mtu, localAddresses: localAddresses6, maxFlows, trace: traceWriter(flags.trace) });
+      engine6 = new Icmp6Relay(tunDevice, net6, { subnet: subnets.v6, tunMtu: device.mtu, localAddresses: localAddresses6, maxFlows, trace: traceWriter(flags.trace), batchObserver: metrics?.observeBatch });
     }
     if (subnets.v4) {
       const net = RawIcmpSocket.open({ bind, via: flags.via });
