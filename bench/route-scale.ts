@@ -2,12 +2,13 @@
 // route lookup per packet with N peers against 2 (the route table is
 // longest-prefix match over a Map per prefix length), and a leases file of
 // N entries reloaded as the daemon does on a change (parse + setLeases).
-import { Overlay, UdpNetwork } from '../src/overlay/overlay.js';
+import { Overlay } from '../src/overlay/overlay.js';
 import { parseLeases } from '../src/subnet/leases.js';
 import { peerFromLease, RouteTable } from '../src/overlay/route-table.js';
 import { parseCidr } from '../src/packet/addr.js';
 import { MemoryTun } from '../src/tun/memory-tun.js';
 import { plainTransport } from '../src/backend/udp/transport.js';
+import { MemoryUdp } from '../src/overlay/memory-udp.js';
 
 const LOOKUPS = 2_000_000;
 
@@ -30,7 +31,7 @@ function lookupNs(peers: number): number {
 export function dataPlaneAtScale(nodes: number): { lookupNsFew: number; lookupNsMany: number; reloadMs: number } {
   const network = parseCidr(nodes > 1000 ? '10.200.0.0/13' : '10.200.0.0/14');
   const file = { network: `10.200.0.0/${network.length}`, nodes: Array.from({ length: nodes }, (_, i) => ({ subnet: nodeSubnet(i + 1), publicIp: `198.51.${100 + (i >> 8)}.${i & 0xff}` })) };
-  const net: UdpNetwork = { send: (_s, _f, count) => count, startReading() {}, stopReading() {}, close() {} };
+  const net = new MemoryUdp(false);
   const overlay = new Overlay(new MemoryTun(), net, { transport: plainTransport, network, subnet: parseCidr(nodeSubnet(1)), tunMtu: 1472, pathMtu: 1472 });
   const reload = (): number => {
     const t0 = performance.now();

@@ -3,14 +3,14 @@
 // exception escaped, an input was not accounted for exactly once, or an
 // engine emitted a packet that breaks its own rules). `npm run fuzz` runs
 // them long; test/fuzz/fuzz.test.ts runs them briefly in the suite.
-import { RxBatch, Spans } from '../../src/io/batch.js';
+import { RxBatch } from '../../src/io/batch.js';
 import { parseNetworkConfig } from '../../src/subnet/etcd/network-config.js';
 import { parseSubnetEntry } from '../../src/subnet/etcd/subnet-keys.js';
 import { readRememberedSubnet } from '../../src/subnet/etcd/subnet-env.js';
 import { decodeError, parseAttrs, parseMessages } from '../../src/netlink/nl/codec.js';
 import { NLMSG } from '../../src/netlink/nl/constants.js';
 import { parseLeases } from '../../src/subnet/leases.js';
-import { Overlay, UdpNetwork } from '../../src/overlay/overlay.js';
+import { Overlay } from '../../src/overlay/overlay.js';
 import { parseCidr, parseIPv4, prefixContains } from '../../src/packet/addr.js';
 import { fromHex, toHex } from '../../src/packet/bytes.js';
 import { Reassembler } from '../../src/packet/fragment.js';
@@ -19,7 +19,6 @@ import { writeEchoPacket } from '../../src/packet/icmp.js';
 import { IPv4View, IPPROTO, writeIPv4Header } from '../../src/packet/ipv4.js';
 import { payloadSum } from '../../src/packet/payload-sum.js';
 import { UdpView } from '../../src/packet/udp.js';
-import { IcmpNetwork } from '../../src/relay/network.js';
 import { IcmpRelay } from '../../src/relay/relay.js';
 import { TunDriverError } from '../../src/errors.js';
 import { GroCoalescer } from '../../src/tun/gro-coalesce.js';
@@ -29,13 +28,14 @@ import { CAPTURED_TCP_SUPER, CAPTURED_UDP_NEEDS_CSUM, CAPTURED_UDP_SUPER } from 
 import { SpanList } from '../../src/io/batch.js';
 import { parseNetConf } from '../../src/cni/net-conf.js';
 import { CniError } from '../../src/cni/cni-error.js';
-import { generatePrivateKey, keyPairOf, publicKeyOf } from '../../src/wireguard/keys.js';
 import { wireguardOverlayPair } from '../wireguard-overlay-pair.js';
 import { ipv6Targets } from './targets6.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { plainTransport } from '../../src/backend/udp/transport.js';
+import { MemoryUdp } from '../../src/overlay/memory-udp.js';
+import { MemoryIcmp } from '../../src/relay/memory-icmp.js';
 
 /** A small, fast, seedable generator (the same seed gives the same run). */
 export class Rng {
@@ -208,24 +208,6 @@ const configs: Target = {
   },
 };
 
-/** A network side that records, and (refusing = true) refuses some sends as the kernel may. */
-class FuzzNet implements UdpNetwork, IcmpNetwork {
-  sent = 0;
-  constructor(private readonly refusing: boolean) {}
-  send(spans: Spans, first: number, count: number, ...rest: unknown[]): number {
-    const onRefused = rest[rest.length - 1] as (i: number, errno: string) => void;
-    let n = 0;
-    for (let i = first; i < first + count; i++) {
-      if (this.refusing && (spans.lengths[i] & 7) === 7) onRefused(i, 'EHOSTUNREACH');
-      else n++;
-    }
-    this.sent += n;
-    return n;
-  }
-  startReading(): void {}
-  stopReading(): void {}
-  close(): void {}
-}
 
 function checkWritten(tun: MemoryTun, rule: (p: IPv4View) => string | undefined): void {
   for (const p of tun.written) {
@@ -249,10 +231,14 @@ function engineTarget(kind: 'relay' | 'overlay'): Target {
   const tun = new MemoryTun();
   // The relay's refusal path answers with an error as well as counting a
   // drop, which one-outcome accounting cannot tell apart: relay.test.ts covers it.
-  const net = new FuzzNet(kind === 'overlay');
+  // The overlay's socket refuses some sends as the kernel may (by length, so a mutation decides).
+  const udp = new MemoryUdp(false);
+  udp.refuseWhen = (spans, i) => ((spans.lengths[i] & 7) === 7 ? 'EHOSTUNREACH' : undefined);
+  const icmp = new MemoryIcmp(false);
+  const sentCount = (): number => (kind === 'overlay' ? udp.sentCount : icmp.sentCount);
   const batch = new RxBatch(4, 65536);
-  const relay = kind === 'relay' ? new IcmpRelay(tun, net, { subnet: parseCidr('10.244.1.3/24'), tunMtu: 1500, localAddresses: new Set([A('198.51.100.1')]), now: () => 1000 }) : undefined;
-  const overlay = kind === 'overlay' ? new Overlay(tun, net, { transport: plainTransport, network: NETWORK, subnet: SUBNET, tunMtu: 1472, pathMtu: 1472, now: () => 0 }) : undefined;
+  const relay = kind === 'relay' ? new IcmpRelay(tun, icmp, { subnet: parseCidr('10.244.1.3/24'), tunMtu: 1500, localAddresses: new Set([A('198.51.100.1')]), now: () => 1000 }) : undefined;
+  const overlay = kind === 'overlay' ? new Overlay(tun, udp, { transport: plainTransport, network: NETWORK, subnet: SUBNET, tunMtu: 1472, pathMtu: 1472, now: () => 0 }) : undefined;
   overlay?.setLeases(parseLeases(JSON.parse(LEASES_TEXT), NETWORK, 'fuzz'));
   const feed = (p: Uint8Array, fromNet: boolean): void => {
     batch.clear();
@@ -285,9 +271,9 @@ function engineTarget(kind: 'relay' | 'overlay'): Target {
           // Either dropped once for a reason, or sent (as one datagram or
           // as fragments, each of which may be refused and counted).
           const refused = (): number => c.drops.get('send-failed') ?? 0;
-          const [drops0, sent0, refused0] = [inputDrops(c.drops), net.sent, refused()];
+          const [drops0, sent0, refused0] = [inputDrops(c.drops), sentCount(), refused()];
           feed(p, false);
-          const attempts = net.sent - sent0 + refused() - refused0;
+          const attempts = sentCount() - sent0 + refused() - refused0;
           const otherDrops = inputDrops(c.drops) - drops0 - (refused() - refused0);
           if (!((otherDrops === 1 && attempts === 0) || (otherDrops === 0 && attempts >= 1))) {
             throw new Error(`overlay: a TUN packet ended as ${otherDrops} drops and ${attempts} sends`);

@@ -10,8 +10,6 @@ import { Reassembler6 } from '../../src/packet/fragment6.js';
 import { Icmp6View, ICMP6_TYPE, writeEcho6Packet } from '../../src/packet/icmp6.js';
 import { writeIcmp6Error } from '../../src/packet/icmp6-errors.js';
 import { IPv6View, NEXT_HEADER, writeIPv6Header } from '../../src/packet/ipv6.js';
-import { Icmp6Network } from '../../src/relay/network6.js';
-import { Span6List } from '../../src/io/batch.js';
 import { Icmp6Relay } from '../../src/relay/relay6.js';
 import { MemoryTun } from '../../src/tun/memory-tun.js';
 import { UdpView } from '../../src/packet/udp.js';
@@ -22,6 +20,7 @@ import { GroCoalescer } from '../../src/tun/gro-coalesce.js';
 import { GsoSplitter } from '../../src/tun/gso-split.js';
 import { GSO_NONE } from '../../src/tun/virtio-net-hdr.js';
 import type { Rng, Target } from './targets.js';
+import { MemoryIcmp6 } from '../../src/relay/memory-icmp.js';
 
 type Mutate = (rng: Rng, seed: Uint8Array) => Uint8Array;
 
@@ -96,24 +95,12 @@ function viewsTarget(mutate: Mutate): Target {
   };
 }
 
-/** A network side that records, refusing some sends as the kernel may. */
-class FuzzNet6 implements Icmp6Network {
-  send(spans: Span6List, first: number, count: number, onRefused: (i: number, errno: string) => void): number {
-    let n = 0;
-    for (let i = first; i < first + count; i++) {
-      if ((spans.lengths[i] & 7) === 7) onRefused(i, 'ENETUNREACH');
-      else n++;
-    }
-    return n;
-  }
-  startReading(): void {}
-  stopReading(): void {}
-  close(): void {}
-}
 
 function relay6Target(mutate: Mutate): Target {
   const tun = new MemoryTun();
-  const relay = new Icmp6Relay(tun, new FuzzNet6(), { subnet: SUBNET6, tunMtu: 1500, localAddresses: new Set([formatIPv6(HOST)]), now: () => 1000 });
+  const net = new MemoryIcmp6(false);
+  net.refuseWhen = (length) => ((length & 7) === 7 ? 'ENETUNREACH' : undefined);
+  const relay = new Icmp6Relay(tun, net, { subnet: SUBNET6, tunMtu: 1500, localAddresses: new Set([formatIPv6(HOST)]), now: () => 1000 });
   const batch = new RxBatch(4, 65536);
   const c = relay.counters;
   const tunOutcomes = (): number => c.requests + c.errorsGenerated + c.fragmentsIn + c.linkChatter + c.drops.total;

@@ -1,41 +1,21 @@
 // The overlay's packet logic on the in-memory TUN and a fake network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RxBatch, Spans } from '../io/batch.js';
+import { RxBatch } from '../io/batch.js';
 import { MemoryTun } from '../tun/memory-tun.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
 import { checksum } from '../packet/checksum.js';
 import { IcmpView, ICMP_TYPE, ICMP_UNREACH } from '../packet/icmp.js';
 import { parseLeases } from '../subnet/leases.js';
-import { Overlay, UdpNetwork } from './overlay.js';
+import { Overlay } from './overlay.js';
 import { peerFromLease, RouteTable } from './route-table.js';
 import { plainTransport } from '../backend/udp/transport.js';
+import { MemoryUdp } from './memory-udp.js';
 
 const A = (s: string): number => parseIPv4(s)!;
 const NETWORK = parseCidr('10.244.0.0/16');
 
-/** Records what the overlay sends; refuses (as the kernel would) datagrams to addresses in `refuse`. */
-class FakeUdp implements UdpNetwork {
-  sent: Array<{ addr: number; port: number; packet: Uint8Array }> = [];
-  refuse = new Map<number, string>();
-  send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
-    let sent = 0;
-    for (let i = first; i < first + count; i++) {
-      const errno = this.refuse.get(spans.addrs[2 * i]);
-      if (errno) {
-        onRefused(i, errno);
-        continue;
-      }
-      this.sent.push({ addr: spans.addrs[2 * i], port: spans.addrs[2 * i + 1], packet: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]) });
-      sent++;
-    }
-    return sent;
-  }
-  startReading(): void {}
-  stopReading(): void {}
-  close(): void {}
-}
 
 function udpPacket(src: string, dst: string, payload: number, ttl = 64, df = true): Uint8Array {
   const b = new Uint8Array(28 + payload);
@@ -46,7 +26,7 @@ function udpPacket(src: string, dst: string, payload: number, ttl = 64, df = tru
 
 function setup(pathMtu = 1472) {
   const tun = new MemoryTun();
-  const net = new FakeUdp();
+  const net = new MemoryUdp();
   const overlay = new Overlay(tun, net, { transport: plainTransport, network: NETWORK, subnet: parseCidr('10.244.1.0/24'), tunMtu: pathMtu, pathMtu, now: () => 0 });
   overlay.setLeases(parseLeases({ nodes: [
     { subnet: '10.244.1.0/24', publicIp: '198.51.100.1' },

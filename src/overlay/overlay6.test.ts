@@ -2,7 +2,7 @@
 // dual-stack node (10.244.1.0/24 and fd00:10:244:1::/64) among three.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RxBatch, Spans } from '../io/batch.js';
+import { RxBatch } from '../io/batch.js';
 import { MemoryTun } from '../tun/memory-tun.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { formatIPv6, parseCidr6, parseIPv6 } from '../packet/addr6.js';
@@ -10,23 +10,14 @@ import { Icmp6View, ICMP6_TYPE, writeEcho6Packet } from '../packet/icmp6.js';
 import { writeEchoPacket } from '../packet/icmp.js';
 import { IPv6View, NEXT_HEADER } from '../packet/ipv6.js';
 import { parseLeases } from '../subnet/leases.js';
-import { Overlay, UdpNetwork } from './overlay.js';
+import { Overlay } from './overlay.js';
 import { plainTransport } from '../backend/udp/transport.js';
+import { MemoryUdp } from './memory-udp.js';
 
 const NETWORK = parseCidr('10.244.0.0/16');
 const NETWORK6 = parseCidr6('fd00:10:244::/48');
 const A6 = (s: string): Uint8Array => parseIPv6(s)!;
 
-class FakeUdp implements UdpNetwork {
-  sent: Array<{ addr: number; port: number; packet: Uint8Array }> = [];
-  send(spans: Spans, first: number, count: number): number {
-    for (let i = first; i < first + count; i++) this.sent.push({ addr: spans.addrs[2 * i], port: spans.addrs[2 * i + 1], packet: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]) });
-    return count;
-  }
-  startReading(): void {}
-  stopReading(): void {}
-  close(): void {}
-}
 
 function echo6(src: string, dst: string, size = 56, hopLimit = 64): Uint8Array {
   const b = new Uint8Array(48 + size);
@@ -36,7 +27,7 @@ function echo6(src: string, dst: string, size = 56, hopLimit = 64): Uint8Array {
 
 function setup(pathMtu = 1472, dualStack = true) {
   const tun = new MemoryTun();
-  const net = new FakeUdp();
+  const net = new MemoryUdp();
   const ipv6 = dualStack ? { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') } : undefined;
   const overlay = new Overlay(tun, net, { transport: plainTransport, network: NETWORK, subnet: parseCidr('10.244.1.0/24'), ipv6, tunMtu: pathMtu, pathMtu, now: () => 0 });
   overlay.setLeases(parseLeases({ nodes: [
@@ -132,7 +123,7 @@ test('leases: subnetV6 must lie in the IPv6 network, not overlap, be /64 or shor
 
 test('an IPv6-only node: IPv6 to the peer that owns its /64; IPv4 dropped as "ipv4" either way; its own lease found by its IPv6 subnet', () => {
   const tun = new MemoryTun();
-  const net = new FakeUdp();
+  const net = new MemoryUdp();
   const overlay = new Overlay(tun, net, { transport: plainTransport, ipv6: { network6: NETWORK6, subnet6: parseCidr6('fd00:10:244:1::/64') }, tunMtu: 1472, pathMtu: 1472, now: () => 0 });
   overlay.setLeases(parseLeases({ nodes: [
     { subnetV6: 'fd00:10:244:1::/64', publicIp: '198.51.100.1' },

@@ -1,7 +1,7 @@
 // The relay's packet logic on the in-memory TUN and a fake network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RxBatch, Spans } from '../io/batch.js';
+import { RxBatch } from '../io/batch.js';
 import { MemoryTun } from '../tun/memory-tun.js';
 import { parseCidr, parseIPv4 } from '../packet/addr.js';
 import { IPv4View, IPPROTO, writeIPv4Header } from '../packet/ipv4.js';
@@ -9,8 +9,8 @@ import { IcmpView, ICMP_TYPE, ICMP_UNREACH, writeEchoPacket } from '../packet/ic
 import { fragmentIPv4 } from '../packet/fragment.js';
 import { checksum } from '../packet/checksum.js';
 import { writeIcmpError } from '../packet/icmp-errors.js';
-import { IcmpNetwork } from './network.js';
 import { IcmpRelay } from './relay.js';
+import { MemoryIcmp } from './memory-icmp.js';
 
 const A = (s: string): number => parseIPv4(s)!;
 const PINGER = A('10.244.1.3');
@@ -19,27 +19,6 @@ const REMOTE = A('198.51.100.2');
 const HOST = A('198.51.100.1');
 const ROUTER = A('198.51.100.126');
 
-/** Records what the relay sends; refuses destinations listed in `refuse`. */
-class FakeNetwork implements IcmpNetwork {
-  sent: Array<{ dst: number; ttl: number; icmp: Uint8Array }> = [];
-  refuse = new Map<number, string>();
-  send(spans: Spans, first: number, count: number, ttl: number, onRefused: (i: number, errno: string) => void): number {
-    let n = 0;
-    for (let i = first; i < first + count; i++) {
-      const dst = spans.addrs[2 * i];
-      const errno = this.refuse.get(dst);
-      if (errno) onRefused(i, errno);
-      else {
-        this.sent.push({ dst, ttl, icmp: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]) });
-        n++;
-      }
-    }
-    return n;
-  }
-  startReading(): void {}
-  stopReading(): void {}
-  close(): void {}
-}
 
 function echo(type: number, src: number, dst: number, id: number, seq: number, size = 56, ttl = 64): Uint8Array {
   const b = new Uint8Array(28 + size);
@@ -49,7 +28,7 @@ function echo(type: number, src: number, dst: number, id: number, seq: number, s
 
 function setup(mtu = 1500) {
   const tun = new MemoryTun();
-  const net = new FakeNetwork();
+  const net = new MemoryIcmp();
   const relay = new IcmpRelay(tun, net, { subnet: parseCidr('10.244.1.3/24'), tunMtu: mtu, localAddresses: new Set([HOST]), now: () => 1000 });
   const tunBatch = new RxBatch(64, 65536);
   const netBatch = new RxBatch(64, 65536);

@@ -9,9 +9,8 @@ import { ROUTER_SOLICIT } from '../packet/captured6.testdata.js';
 import { Icmp6View, ICMP6_TYPE, writeEcho6Packet } from '../packet/icmp6.js';
 import { writeIcmp6Error } from '../packet/icmp6-errors.js';
 import { IPv6View, NEXT_HEADER, writeIPv6Header } from '../packet/ipv6.js';
-import { Icmp6Network } from './network6.js';
-import { Span6List } from '../io/batch.js';
 import { Icmp6Relay } from './relay6.js';
+import { MemoryIcmp6 } from './memory-icmp.js';
 
 const A = (s: string): Uint8Array => parseIPv6(s)!;
 const PINGER = A('fd00:1::3');
@@ -20,27 +19,6 @@ const REMOTE = A('2001:db8:b::2');
 const HOST = A('2001:db8:a::1');
 const ROUTER = A('2001:db8:a::fe');
 
-/** Records what the relay sends (the ICMPv6 message, its destination and hop limit); refuses destinations in `refuse`. */
-class FakeNetwork6 implements Icmp6Network {
-  sent: Array<{ dst: string; hops: number; icmp: Uint8Array }> = [];
-  refuse = new Map<string, string>();
-  send(spans: Span6List, first: number, count: number, onRefused: (i: number, errno: string) => void): number {
-    let n = 0;
-    for (let i = first; i < first + count; i++) {
-      const dst = formatIPv6(spans.dsts, 16 * i);
-      const errno = this.refuse.get(dst);
-      if (errno) onRefused(i, errno);
-      else {
-        this.sent.push({ dst, hops: spans.hops[i], icmp: spans.buf.slice(spans.offsets[i], spans.offsets[i] + spans.lengths[i]) });
-        n++;
-      }
-    }
-    return n;
-  }
-  startReading(): void {}
-  stopReading(): void {}
-  close(): void {}
-}
 
 function echo6(type: number, src: Uint8Array, dst: Uint8Array, id: number, seq: number, size = 56, hopLimit = 64): Uint8Array {
   const b = new Uint8Array(48 + size);
@@ -50,7 +28,7 @@ function echo6(type: number, src: Uint8Array, dst: Uint8Array, id: number, seq: 
 
 function setup(mtu = 1500) {
   const tun = new MemoryTun();
-  const net = new FakeNetwork6();
+  const net = new MemoryIcmp6();
   const relay = new Icmp6Relay(tun, net, { subnet: parseCidr6('fd00:1::3/64'), tunMtu: mtu, localAddresses: new Set([formatIPv6(HOST)]), now: () => 1000 });
   const tunBatch = new RxBatch(64, 65536);
   const netBatch = new RxBatch(64, 65536);
