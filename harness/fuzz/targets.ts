@@ -233,7 +233,7 @@ function engineTarget(kind: 'relay' | 'overlay'): Target {
   // drop, which one-outcome accounting cannot tell apart: relay.test.ts covers it.
   // The overlay's socket refuses some sends as the kernel may (by length, so a mutation decides).
   const udp = new MemoryUdp(false);
-  udp.refuseWhen = (spans, i) => ((spans.lengths[i] & 7) === 7 ? 'EHOSTUNREACH' : undefined);
+  udp.refuseWhen = (length) => ((length & 7) === 7 ? 'EHOSTUNREACH' : undefined);
   const icmp = new MemoryIcmp(false);
   const sentCount = (): number => (kind === 'overlay' ? udp.sentCount : icmp.sentCount);
   const batch = new RxBatch(4, 65536);
