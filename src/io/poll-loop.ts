@@ -3,23 +3,21 @@
 //
 // Why: on this project's VM (2 vCPUs whose idle is a real halt:
 // haltpoll with guest_halt_poll_ns=0), a daemon that sleeps until each
-// packet wakes late: ping through the overlay took 2.0x socat's RTT with
-// libuv waking it. A data plane that, while packets flow, waits in poll()
-// slices of 1 ms and goes back to libuv between them measured 1.56-1.59x
-// in the same runs (npm run bench:rtt-floor, docs/benchmarks.md). A
-// blocking poll() with no slices measured no better than libuv: the gain
-// is in staying awake while traffic flows. It costs up to ~1,000 short
-// wake-ups a second (about 2-3 % of a core per daemon at 100 packets a
-// second) until traffic stops, and nothing after.
+// packet wakes late, and ping through the overlay paid for it against
+// socat. A data plane that, while packets flow, waits in poll() slices of
+// 1 ms and goes back to libuv between them wakes in time; a blocking poll()
+// with no slices measured no better than libuv: the gain is in staying
+// awake while traffic flows. It costs up to ~1,000 short wake-ups a second
+// until traffic stops, and nothing after. (The figures: docs/benchmarks.md,
+// `bench:rtt-floor` and `bench:mid-rate`.)
 //
 // Staying awake pays only while packets are few. Under load the slices
-// cost throughput: at 2 Gbit/s of TCP the loop woke for nearly every
-// packet (small batches, one poll(2) per wake and empty polls between),
-// where libuv, woken less often, read bigger batches: 0.47-0.70x the
-// TCP and 1.19-1.39x the CPU per GB of plain libuv (2026-12-01,
-// docs/benchmarks.md). So an adaptive loop (the default) measures its own
-// wake rate and, above BUSY_WAKES_PER_S, waits in libuv like the plain
-// mode until the rate falls below CALM_WAKES_PER_S.
+// cost throughput: the loop woke for nearly every packet (small batches,
+// one poll(2) per wake and empty polls between), where libuv, woken less
+// often, read bigger batches, for less TCP and more CPU per GB. So an
+// adaptive loop (the default) measures its own wake rate and, above
+// BUSY_WAKES_PER_S, waits in libuv like the plain mode until the rate falls
+// below CALM_WAKES_PER_S (wait-policy.ts).
 //
 // The answer spin (hot only). A thread asleep in poll() wakes late on
 // this VM (its vCPU halted; waking it takes an IPI through the host), and
@@ -47,6 +45,9 @@
 // - busy (adaptive only, a wake rate above BUSY_WAKES_PER_S): back on the
 //   libuv handles while the traffic is heavy.
 import { C, isSystemError, native, NativePoller } from '../native/addon.js';
+import { freshOdds, learnSpin, SpinOdds, WakeRate, wantsSpin } from './wait-policy.js';
+
+export { BUSY_WAKES_PER_S, CALM_WAKES_PER_S, SPIN_BUDGET } from './wait-policy.js';
 
 /** Back to sleeping in libuv after this long without a packet. */
 export const LINGER_MS = 1000;
@@ -54,24 +55,10 @@ export const LINGER_MS = 1000;
 const SLICE_MS = 1;
 /** How long the answer spin polls without sleeping after a wake, at most. */
 export const SPIN_MS = 0.5;
-/** A spin follows a wake on an fd whose spins caught a packet at least this often (recent average). */
-const SPIN_ODDS = 0.5;
-/** Weight of one spin's outcome in an fd's odds. */
-const SPIN_LEARN = 0.125;
-/** An fd whose odds are low still spins once in this many ms (after a wake), to see whether they changed. */
-const EXPLORE_MS = 250;
-/** Spinning takes at most this share of a rate window. */
-export const SPIN_BUDGET = 0.1;
 /** Longest run of back-to-back waits before libuv gets an iteration. */
 const BURST_MS = 5;
 /** waitReadable takes at most this many fds. */
 const MAX_WATCHED = 31;
-/** The wake rate is measured over windows of this length. */
-const RATE_WINDOW_MS = 100;
-/** Above this many wakes a second, an adaptive loop waits in libuv (busy). */
-export const BUSY_WAKES_PER_S = 3000;
-/** Below this many, it goes back to its own slices. */
-export const CALM_WAKES_PER_S = 1000;
 
 /** How a loop is waiting now, and what it has done (for `status`). */
 export interface PollLoopStats {
@@ -96,15 +83,11 @@ export interface PollLoopStats {
 /** Called when a watched fd is readable (status 0) or when waiting on it failed (status -errno), like a libuv poll callback. */
 export type ReadableCallback = (status: number) => void;
 
-interface Watched {
+interface Watched extends SpinOdds {
   fd: number;
   onReadable: ReadableCallback;
   /** The libuv handle that wakes the loop while it is cold. */
   poller: NativePoller;
-  /** Recent share of spins after this fd's wakes that caught a packet (0..1). */
-  spinOdds: number;
-  /** When a wake on this fd last asked for a spin (performance.now()), for the exploring spin. */
-  lastSpinAt: number;
 }
 
 /**
@@ -116,24 +99,23 @@ export class PollLoop {
   private watched: Watched[] = [];
   private fds: Int32Array = new Int32Array(0);
   private hot = false;
-  private busy = false;
   private turn?: NodeJS.Immediate;
   private lastPacketAt = 0;
-  private windowStart = 0;
-  private windowWakes = 0;
-  private windowSpinMs = 0;
-  private readonly counts = { wakes: 0, spins: 0, spinHits: 0, spinMs: 0, slices: 0, emptyPolls: 0, heated: 0, busied: 0, wakesPerSecond: 0 };
+  private readonly rate: WakeRate;
+  private readonly counts = { wakes: 0, spins: 0, spinHits: 0, spinMs: 0, slices: 0, emptyPolls: 0, heated: 0, busied: 0 };
 
   /**
    * `adaptive` (the default): wait in libuv while the wake rate is above
    * BUSY_WAKES_PER_S. Without it the loop stays hot for as long as packets flow.
    */
-  constructor(readonly adaptive = true) {}
+  constructor(readonly adaptive = true) {
+    this.rate = new WakeRate(adaptive);
+  }
 
   /** How the loop waits now, and its counters. */
   stats(): PollLoopStats {
     const { spinMs, ...counts } = this.counts;
-    return { mode: this.busy ? 'busy' : this.hot ? 'hot' : 'idle', adaptive: this.adaptive, ...counts, spinMs: Math.round(spinMs * 10) / 10 };
+    return { mode: this.rate.busy ? 'busy' : this.hot ? 'hot' : 'idle', adaptive: this.adaptive, ...counts, wakesPerSecond: this.rate.wakesPerSecond, spinMs: Math.round(spinMs * 10) / 10 };
   }
 
   /** Fds being watched now. */
@@ -157,9 +139,9 @@ export class PollLoop {
     const poller = new native.Poller(fd, (status) => {
       onReadable(status);
       this.woke(1);
-      if (!this.busy) this.heat();
+      if (!this.rate.busy) this.heat();
     });
-    const w: Watched = { fd, onReadable, poller, spinOdds: 1, lastSpinAt: 0 };
+    const w: Watched = { fd, onReadable, poller, ...freshOdds() };
     if (!this.hot) poller.start(C.POLL_READABLE);
     this.update([...this.watched, w]);
     return () => {
@@ -177,25 +159,12 @@ export class PollLoop {
     if (watched.length === 0) this.cool();
   }
 
-  /** Counts `n` wakes; at the end of a window, decides whether the load makes the loop busy (adaptive). */
+  /** Counts `n` wakes; at the end of a window, the load may make the loop busy (adaptive). */
   private woke(n: number): void {
     this.counts.wakes += n;
-    this.windowWakes += n;
-    const now = performance.now();
-    const elapsed = now - this.windowStart;
-    if (elapsed < RATE_WINDOW_MS) return;
-    const rate = (this.windowWakes * 1000) / elapsed;
-    this.windowStart = now;
-    this.windowWakes = 0;
-    this.windowSpinMs = 0;
-    this.counts.wakesPerSecond = Math.round(rate);
-    if (!this.adaptive) return;
-    if (!this.busy && rate > BUSY_WAKES_PER_S) {
-      this.busy = true;
+    if (this.rate.woke(n, performance.now()) === 'busy') {
       this.counts.busied++;
       this.cool();
-    } else if (this.busy && rate < CALM_WAKES_PER_S) {
-      this.busy = false;
     }
   }
 
@@ -257,7 +226,7 @@ export class PollLoop {
       spinFor = 0;
       spinOver = watched;
       for (let i = 0; handled !== 0 && i < watched.length; i++) {
-        if (handled & (1 << i) && this.wantsSpin(watched[i], this.lastPacketAt)) spinFor |= 1 << i;
+        if (handled & (1 << i) && wantsSpin(watched[i], this.lastPacketAt, this.rate)) spinFor |= 1 << i;
       }
       this.woke(n);
       if (!this.hot || this.lastPacketAt > until) break;
@@ -266,16 +235,6 @@ export class PollLoop {
     if (performance.now() - this.lastPacketAt > LINGER_MS) this.cool();
     else this.turn = setImmediate(this.runTurn);
   };
-
-  /** Whether a wake on `w` should be followed by an answer spin (its odds, an exploring spin, the budget). */
-  private wantsSpin(w: Watched, now: number): boolean {
-    if (this.windowSpinMs >= SPIN_BUDGET * RATE_WINDOW_MS) return false;
-    if (w.spinOdds >= SPIN_ODDS || now - w.lastSpinAt >= EXPLORE_MS) {
-      w.lastSpinAt = now;
-      return true;
-    }
-    return false;
-  }
 
   /**
    * The answer spin: polls `fds` without sleeping for up to SPIN_MS,
@@ -296,11 +255,10 @@ export class PollLoop {
     const spent = (ready === 0 ? now : performance.now()) - start;
     this.counts.spins++;
     this.counts.spinMs += spent;
-    this.windowSpinMs += spent;
-    const caught = ready === 0 ? 0 : 1;
-    this.counts.spinHits += caught;
+    this.rate.spinMs += spent;
+    if (ready !== 0) this.counts.spinHits++;
     for (let i = 0; i < watched.length; i++) {
-      if (spinFor & (1 << i)) watched[i].spinOdds += SPIN_LEARN * (caught - watched[i].spinOdds);
+      if (spinFor & (1 << i)) learnSpin(watched[i], ready !== 0);
     }
     return ready;
   }

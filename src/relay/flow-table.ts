@@ -140,9 +140,8 @@ export class FlowTable extends FlowTableOf<number> {
  * The IPv6 relay's flows. outbound() and inbound() take addresses as
  * `ipv6Key` strings (packet/addr6.ts), made from a packet's bytes without
  * formatting (keyed by RFC 5952 text, formatted twice and parsed once per
- * request, the IPv6 relay answered 0.72-0.78x the IPv4 one's replies per
- * second in bench/relay.ts; 0.81-0.84x keyed so); list() gives them as
- * text, as status shows them.
+ * request, the IPv6 relay answered measurably fewer replies per second:
+ * docs/benchmarks.md, IPv6); list() gives them as text, as status shows them.
  */
 export class Flow6Table extends FlowTableOf<string> {
   constructor(subnet: Prefix6, options: FlowTableOptions = {}) {
