@@ -1,4 +1,4 @@
-// npm run bench:relay — our relay against the seed article's Go program,
+// npm run bench:relay — our relay against the tutorial's Go program,
 // in the same two-hosts lab, in one run:
 //   (a) RTT under load: ping -c 2000 -i 0 -I tun19 host-2 (median, p99);
 //   (b) throughput: 4 concurrent ping -f -I tun19 host-2 for a fixed time

@@ -1,4 +1,4 @@
-// npm run demo — the seed article's system, in namespaces on this machine:
+// npm run demo — the tutorial's system, in namespaces on this machine:
 // part 1: host-1 and host-2 on an underlay switch; on host-1 a TUN device
 // tun19 (10.244.1.3/24) made with `tun-driver tun add` ("plan one"), and the
 // relay attached to it. A real `ping -I tun19 host-2` and `traceroute -I`

@@ -54,6 +54,8 @@ export { Icmp6View, ICMP6_TYPE, ICMP6_UNREACH, writeEcho6Packet } from './packet
 export type { Echo6PacketFields } from './packet/icmp6.js';
 
 // The engines, behind the PacketDevice and network interfaces.
+export { RelayCore } from './relay/relay-core.js';
+export type { RelayCoreOptions, RelayPartner, RelayCoreReason } from './relay/relay-core.js';
 export { IcmpRelay } from './relay/relay.js';
 export type { RelayOptions } from './relay/relay.js';
 export type { IcmpNetwork } from './relay/network.js';
@@ -68,6 +70,12 @@ export type { PeerChanges } from './overlay/lease-peers.js';
 export type { LeaseDelta } from './subnet/control-plane.js';
 export type { OverlayOptions, UdpNetwork } from './overlay/overlay.js';
 export type { PeerTransport, TransportFactory, TransportContext, PeerDirectory } from './overlay/peer-transport.js';
+export { plainTransport, PlainTransport } from './backend/udp/transport.js';
+export { MemoryUdp } from './overlay/memory-udp.js';
+export type { SentDatagram } from './overlay/memory-udp.js';
+export { MemoryIcmp, MemoryIcmp6 } from './relay/memory-icmp.js';
+export type { SentIcmp, SentIcmp6 } from './relay/memory-icmp.js';
+export { MemorySocket } from './io/memory-socket.js';
 export { Underlay6Endpoints, DualUnderlay } from './overlay/underlay6.js';
 export type { Underlay6Options } from './overlay/underlay6.js';
 

@@ -1,4 +1,4 @@
-// `tun-driver relay`: the seed article's tun-driver, done right.
+// `tun-driver relay`: the tutorial's tun-driver, done right.
 import { Command, Option } from 'commander';
 import { RelayStatus } from '../control/daemon-status.js';
 import { TunDriverError } from '../errors.js';

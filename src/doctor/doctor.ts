@@ -1,4 +1,4 @@
-// `tun-driver doctor`: what the seed article found by hand in a day
+// `tun-driver doctor`: what the tutorial found by hand in a day
 // (section 3.5), found in seconds. Each check reports ok / warning /
 // problem with its evidence and, for anything wrong, the exact command
 // that fixes it. Reads only; changes nothing.

@@ -37,8 +37,11 @@ export abstract class MemorySocket<D, S> {
     return n;
   }
 
+  /** Delivers nothing: the test hands received batches to the code itself. */
   startReading(): void {}
+  /** Nothing to stop. */
   stopReading(): void {}
+  /** Nothing to close. */
   close(): void {}
 }
 

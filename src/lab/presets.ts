@@ -1,4 +1,4 @@
-// Built-in topologies. `two-hosts` is the seed article's host-1/host-2;
+// Built-in topologies. `two-hosts` is the tutorial's host-1/host-2;
 // `routed` puts a router between them (for traceroute); `cluster` is N
 // hosts with M pods each (flannel's layout: host i owns 10.244.i.0/24),
 // optionally with an "internet" host behind a router.

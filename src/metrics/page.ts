@@ -1,5 +1,5 @@
 // The live page served at / by --metrics: the packet path of the relay
-// (the seed article's diagram: pinger -> TUN -> relay -> socket -> network
+// (the tutorial's diagram: pinger -> TUN -> relay -> socket -> network
 // and back) or the overlay's node and peers, with counters and rates that
 // refresh every second from /status.json, and charts of the rates since the
 // page was opened (up to 10 minutes; uPlot, served by the daemon itself).

@@ -14,6 +14,7 @@ export interface SentDatagram {
 
 /** Destinations are IPv4 numbers (the `refuse` map's keys). */
 export class MemoryUdp extends MemorySocket<number, SentDatagram> implements UdpNetwork {
+  /** Records each message (or refuses it, as configured); returns how many left. */
   send(spans: Spans, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
     return this.sendEach(first, count, spans.lengths, onRefused, (i) => spans.addrs[2 * i], (i, addr) => ({ addr, port: spans.addrs[2 * i + 1], packet: spanCopy(spans, i) }));
   }

@@ -12,6 +12,7 @@ export interface SentIcmp { dst: number; ttl: number; icmp: Uint8Array }
 
 /** Destinations are IPv4 numbers. */
 export class MemoryIcmp extends MemorySocket<number, SentIcmp> implements IcmpNetwork {
+  /** Records each message (or refuses it, as configured); returns how many left. */
   send(spans: Spans, first: number, count: number, ttl: number, onRefused: (index: number, errnoName: string) => void): number {
     return this.sendEach(first, count, spans.lengths, onRefused, (i) => spans.addrs[2 * i], (i, dst) => ({ dst, ttl, icmp: spanCopy(spans, i) }));
   }
@@ -22,6 +23,7 @@ export interface SentIcmp6 { dst: string; hops: number; icmp: Uint8Array }
 
 /** Destinations are IPv6 addresses as text. */
 export class MemoryIcmp6 extends MemorySocket<string, SentIcmp6> implements Icmp6Network {
+  /** Records each message (or refuses it, as configured); returns how many left. */
   send(spans: Span6List, first: number, count: number, onRefused: (index: number, errnoName: string) => void): number {
     return this.sendEach(first, count, spans.lengths, onRefused, (i) => formatIPv6(spans.dsts, 16 * i), (i, dst) => ({ dst, hops: spans.hops[i], icmp: spanCopy(spans, i) }));
   }

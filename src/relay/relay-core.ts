@@ -44,7 +44,7 @@ export interface RelayCoreOptions {
 }
 
 /** The drop reasons both families count under the same names. */
-type CoreReason = 'malformed' | 'not-echo-request' | 'bad-source' | 'flow-table-full' | 'send-failed' | 'tun-write-failed' | 'fragment-failed' | 'net-malformed' | 'error-rate-limited' | 'internal-error' | 'not-icmp';
+export type RelayCoreReason = 'malformed' | 'not-echo-request' | 'bad-source' | 'flow-table-full' | 'send-failed' | 'tun-write-failed' | 'fragment-failed' | 'net-malformed' | 'error-rate-limited' | 'internal-error' | 'not-icmp';
 
 /** What the shared machine reads of an IP view (IPv4View, IPv6View). */
 interface IpLike {
@@ -82,7 +82,9 @@ interface NetworkReader {
 
 /** The other family's relay on the same TUN, as the one that reads the TUN sees it. */
 export interface RelayPartner {
+  /** Takes one packet of its family read from the TUN (buf[off, off+len)); what it queues leaves on flush(). */
   fromTunPacket(buf: Uint8Array, off: number, len: number, now: number): void;
+  /** Sends what the packets handed over queued, and writes what they generated. */
   flush(): void;
 }
 
@@ -91,7 +93,7 @@ export interface RelayPartner {
  * `A` is how the family keys addresses in its flow table, `R` its drop reasons.
  * Bad input is counted and dropped, never thrown.
  */
-export abstract class RelayCore<A extends number | string, R extends string, C extends RelayCounters<R | CoreReason> = RelayCounters<R | CoreReason>> implements RelayPartner {
+export abstract class RelayCore<A extends number | string, R extends string, C extends RelayCounters<R | RelayCoreReason> = RelayCounters<R | RelayCoreReason>> implements RelayPartner {
   /** Armed by doctor's live probe (see control/probe.ts); on a dual-stack TUN both relays share it. */
   probe?: Probe;
   readonly counters: C;
@@ -157,7 +159,7 @@ export abstract class RelayCore<A extends number | string, R extends string, C e
   // ---- The family's part: the TUN side. Each works on the packet the last attachFromTun() (or a reassembly) attached.
 
   /** Attaches the views to a packet read from the TUN; a drop reason when it is not a valid packet of this family. */
-  protected abstract attachFromTun(buf: Uint8Array, off: number, len: number): R | CoreReason | undefined;
+  protected abstract attachFromTun(buf: Uint8Array, off: number, len: number): R | RelayCoreReason | undefined;
   /** A fragment whose payload cannot be an echo request (IPv4 knows from the first fragment's protocol): refused, not reassembled. */
   protected abstract fragmentIsRefused(): boolean;
   /** Adds the fragment; the whole packet when complete, a drop reason, or undefined while waiting. */
@@ -307,7 +309,7 @@ export abstract class RelayCore<A extends number | string, R extends string, C e
     if (probing) this.probeSpan = k;
   }
 
-  private dropProbe(probing: boolean, reason: R | CoreReason): void {
+  private dropProbe(probing: boolean, reason: R | RelayCoreReason): void {
     if (probing) this.probe!.stoppedBecause = `the relay dropped it: ${reason}`;
     this.counters.drop(reason);
   }
@@ -446,20 +448,19 @@ export abstract class RelayCore<A extends number | string, R extends string, C e
   }
 
   private flushToTun(): void {
-    const q = this.toTun;
+    this.writeToTun(this.toTun);
+  }
+
+  private flushGenerated(): void {
+    this.writeToTun(this.generated);
+  }
+
+  /** Writes a queue into the TUN (replies, or what the relay built) and empties it. */
+  private writeToTun(q: SpanList | TxQueue): void {
     if (q.count === 0) return;
     const { failed } = this.tun.writeBatch(q);
     if (failed) this.counters.drop('tun-write-failed', failed);
     else if (this.probe?.reached.has('from-network')) this.probe.mark('tun-out');
-    q.reset(q.buf);
-  }
-
-  private flushGenerated(): void {
-    const g = this.generated;
-    if (g.count === 0) return;
-    const { failed } = this.tun.writeBatch(g);
-    if (failed) this.counters.drop('tun-write-failed', failed);
-    else if (this.probe?.reached.has('from-network')) this.probe.mark('tun-out');
-    g.clear();
+    q.clear();
   }
 }

@@ -96,7 +96,7 @@ export function overlayPlan(src: { pod: string; host: string; device: string }, 
   ];
 }
 
-/** The relay's round trip (the seed article's diagram): ping -> TUN -> relay -> network, and back. */
+/** The relay's round trip (the tutorial's diagram): ping -> TUN -> relay -> network, and back. */
 export function relayPlan(host: string, device: string, target: string): HopPlan[] {
   const near = (stage: ProbeStage): Stage => ({ side: 'near', stage });
   return [
