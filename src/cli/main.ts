@@ -14,6 +14,7 @@ import { statusCommand } from './status-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { keygenCommand, pubkeyCommand } from './key-commands.js';
 import { EXIT, reportError } from './output.js';
+import { dropIpServernameWarning } from './warnings.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -67,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+dropIpServernameWarning();
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // A failed command has said why and undone its set-up; nothing it opened

@@ -1,7 +1,6 @@
 // The IPv6 relay's packet logic on the in-memory TUN and a fake network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RxBatch } from '../io/batch.js';
 import { MemoryTun } from '../tun/memory-tun.js';
 import { formatIPv6, parseCidr6, parseIPv6 } from '../packet/addr6.js';
 import { fromHex } from '../packet/bytes.js';
@@ -11,6 +10,7 @@ import { writeIcmp6Error } from '../packet/icmp6-errors.js';
 import { IPv6View, NEXT_HEADER, writeIPv6Header } from '../packet/ipv6.js';
 import { Icmp6Relay } from './relay6.js';
 import { MemoryIcmp6 } from './memory-icmp.js';
+import { feedRelay } from '../../harness/relay-rig.js';
 
 const A = (s: string): Uint8Array => parseIPv6(s)!;
 const PINGER = A('fd00:1::3');
@@ -30,20 +30,7 @@ function setup(mtu = 1500) {
   const tun = new MemoryTun();
   const net = new MemoryIcmp6();
   const relay = new Icmp6Relay(tun, net, { subnet: parseCidr6('fd00:1::3/64'), tunMtu: mtu, localAddresses: new Set([formatIPv6(HOST)]), now: () => 1000 });
-  const tunBatch = new RxBatch(64, 65536);
-  const netBatch = new RxBatch(64, 65536);
-  const fromTun = (...packets: Uint8Array[]): void => {
-    tunBatch.clear();
-    for (const p of packets) tunBatch.append(p);
-    relay.fromTun(tunBatch);
-  };
-  /** Delivers packets as RawIcmp6Socket does: whole IPv6 packets, the header rebuilt. */
-  const fromNet = (...packets: Uint8Array[]): void => {
-    netBatch.clear();
-    for (const p of packets) netBatch.append(p);
-    relay.fromNetwork(netBatch);
-  };
-  return { tun, net, relay, fromTun, fromNet };
+  return { tun, net, relay, ...feedRelay(relay) };
 }
 
 /** What the remote answers to a message the relay sent: an echo reply to the host, with the id the relay used. */

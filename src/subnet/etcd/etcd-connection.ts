@@ -33,30 +33,14 @@ export function parseEndpoints(text: string): string[] {
   });
 }
 
-let quietIpServername = false;
-
 /**
- * grpc gives Node's TLS the endpoint's host as the server name; for an IP
- * address Node then prints a deprecation warning (DEP0123) on stderr,
- * which would break a daemon's one-line errors. Only that warning is
- * dropped; the certificate is still checked against the IP address.
+ * An etcd client for `endpoints`; with https:// ones, TLS with `security`'s CA and client certificate, and password authentication when it has a user.
+ * Over TLS to an IP address, grpc gives Node's TLS the address as the server name, and Node warns once (DEP0123); the
+ * certificate is still checked against the address. The `tun-driver` command filters that one warning (cli/warnings.ts);
+ * a library user's process is left as it is.
  */
-function silenceIpServernameWarning(): void {
-  if (quietIpServername) return;
-  quietIpServername = true;
-  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = ((...args: unknown[]) => {
-    const options = args[1];
-    const code = typeof options === 'object' && options !== null ? (options as { code?: string }).code : args[2];
-    if (code === 'DEP0123') return;
-    emit(...args);
-  }) as typeof process.emitWarning;
-}
-
-/** An etcd client for `endpoints`; with https:// ones, TLS with `security`'s CA and client certificate, and password authentication when it has a user. */
 export function openEtcd(endpoints: string[], security?: EtcdSecurity): Etcd3 {
   const tls = endpoints[0]?.startsWith('https://');
-  if (tls) silenceIpServernameWarning();
   return new Etcd3({
     hosts: endpoints,
     // grpc takes a null root certificate as "the system's CAs".
