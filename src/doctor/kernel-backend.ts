@@ -3,19 +3,22 @@
 // and reports each entry that is missing (with the command that puts it
 // back), each entry of ours no peer needs (with the command that removes
 // it), pods whose MTU is larger than the backend leaves, leases left out
-// (another backend's record, host-gw peers off the link), and a firewall
-// that drops VXLAN's UDP port. Reads only.
+// (another backend's record, host-gw peers off the link), strict
+// reverse-path filtering where a peer's pods' packets arrive on one device
+// and the route back to them leaves by another, and a firewall that drops
+// VXLAN's UDP port. Reads only.
 import type { KernelBackendStatus, OverlayStatus } from '../control/daemon-status.js';
 import { Link } from '../netlink/link.js';
 import { fdbList, neighList } from '../netlink/neigh.js';
 import { AF_INET, AF_INET6, NUD } from '../netlink/nl/constants.js';
 import { route6List, routeList } from '../netlink/route.js';
 import { NetlinkSocket } from '../netlink/socket.js';
-import { formatCidr, formatIPv4 } from '../packet/addr.js';
+import { formatCidr, formatIPv4, parseCidr, prefixContains } from '../packet/addr.js';
 import { formatCidr6, formatIPv6 } from '../packet/addr6.js';
 import { formatMac } from '../packet/mac.js';
 import { blockingRules } from './firewall.js';
 import { RTPROT_TUN_DRIVER } from '../backend/kernel-entries.js';
+import { readRpFilter } from '../relay/rp-filter.js';
 
 type Add = (check: string, status: 'ok' | 'warning' | 'problem', evidence: string, fix?: string) => void;
 
@@ -94,6 +97,7 @@ export function checkKernelBackend(nl: NetlinkSocket, daemon: OverlayStatus & { 
     }
   }
   if (missing === 0 && stale === 0) add(`${name} entries`, 'ok', `every peer's ${k.type === 'vxlan' ? 'neighbour, FDB entry and route' : 'route'} is in place (${k.peers.length} peer(s)), none stale`);
+  checkReversePath(nl, k, links, add);
   // Leases the backend left out.
   for (const [why, n] of Object.entries(k.skipped)) {
     add(`${name} leases left out`, 'warning', `${n} lease(s): ${why}`, why.includes('layer-2 adjacency') ? 'run the network with "Backend": {"Type": "vxlan", "DirectRouting": true}: it routes directly where it can and encapsulates elsewhere' : undefined);
@@ -112,4 +116,37 @@ export function checkKernelBackend(nl: NetlinkSocket, daemon: OverlayStatus & { 
     for (const b of blocking) add(`${name} firewall`, 'problem', `${b.evidence}: drops VXLAN's UDP port ${k.port}`, b.fix);
     if (blocking.length === 0) add(`${name} firewall`, 'ok', `no rule drops VXLAN's UDP port ${k.port}`);
   }
+}
+
+/**
+ * Strict reverse-path filtering (rp_filter 1) drops a packet that arrives
+ * on a device other than the one the route back to its source leaves by.
+ * A peer's pods' packets arrive on flannel.<VNI> (vxlan) or on the underlay
+ * (host-gw, DirectRouting); the backend's own route to the peer's subnet
+ * leaves by the same device, so strict mode is fine until another route
+ * wins for that subnet (a more specific one, or ours gone).
+ */
+function checkReversePath(nl: NetlinkSocket, k: KernelBackendStatus, links: Link[], add: Add): void {
+  const routes = routeList(nl);
+  const devOf = (index: number | undefined): string => links.find((l) => l.index === index)?.name ?? `ifindex ${index}`;
+  const checked = new Map<string, string>();
+  const dropping = new Set<string>();
+  for (const p of k.peers) {
+    let subnet;
+    try {
+      subnet = parseCidr(p.subnet);
+    } catch {
+      continue; // an IPv6-only peer: rp_filter is IPv4's
+    }
+    const arrival = p.via === 'vxlan' ? k.devices[0]?.name : /\bdev (\S+)/.exec(p.entries.find((e) => e.kind === 'route')?.text ?? '')?.[1];
+    if (!arrival) continue;
+    const reading = checked.get(arrival) ?? (() => { const r = readRpFilter(arrival); const text = `net.ipv4.conf.{all,${arrival}}.rp_filter = ${r.all}, ${r.device}: effective ${r.effective}`; checked.set(arrival, text); return text; })();
+    if (!reading.endsWith('effective 1')) continue;
+    const back = routes.filter((r) => prefixContains(r.dst, subnet.network)).sort((a, b) => b.dst.length - a.dst.length)[0];
+    const leaves = back ? devOf(back.oif) : undefined;
+    if (leaves === arrival) continue;
+    dropping.add(arrival);
+    add(`${arrival} reverse-path filter`, 'problem', `${reading} (strict): packets from ${p.subnet}'s pods arrive on ${arrival}, but the route back to ${p.subnet} ${leaves ? `leaves by ${leaves} (${formatCidr(back!.dst, false)})` : 'is missing'}, so the kernel drops them`, `sysctl -w net/ipv4/conf/${arrival}/rp_filter=2   # or remove the route that wins over the backend's`);
+  }
+  for (const [dev, reading] of checked) if (!dropping.has(dev)) add(`${dev} reverse-path filter`, 'ok', `${reading}${reading.endsWith('effective 1') ? ' (strict: each peer\'s route leaves by the device its packets arrive on)' : ''}`);
 }

@@ -4,7 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { withNetns } from './netns.js';
 
-const sysctlPath = (key: string): string => `/proc/sys/${key.replace(/\./g, '/')}`;
+/** As sysctl(8): `net.ipv4.ip_forward`, or with slashes where a part has dots of its own (`net/ipv4/conf/flannel.1/rp_filter`). */
+const sysctlPath = (key: string): string => `/proc/sys/${key.includes('/') ? key : key.replace(/\./g, '/')}`;
 
 export function sysctlRead(key: string, netns?: string): string {
   const read = (): string => readFileSync(sysctlPath(key), 'utf8').trim();

@@ -25,7 +25,7 @@ export function effectiveRpFilter(all: number, device: number): number {
 
 export function readRpFilter(device: string): RpFilterReading {
   const all = Number(sysctlRead('net.ipv4.conf.all.rp_filter'));
-  const dev = Number(sysctlRead(`net.ipv4.conf.${device}.rp_filter`));
+  const dev = Number(sysctlRead(`net/ipv4/conf/${device}/rp_filter`)); // a device name may have dots (flannel.1)
   return { all, device: dev, effective: effectiveRpFilter(all, dev) };
 }
 
@@ -44,11 +44,11 @@ export function applyRpFilter(device: string, mode: RpFilterMode, log: Logger): 
     return () => {};
   }
   // max(all=1, device=2) = 2: loosening the device alone is enough, and touches nothing else.
-  sysctlWrite(`net.ipv4.conf.${device}.rp_filter`, 2);
+  sysctlWrite(`net/ipv4/conf/${device}/rp_filter`, 2);
   log.info(`${why}: set net.ipv4.conf.${device}.rp_filter=2 (loose) until exit`, { rpFilter: r });
   return () => {
     try {
-      sysctlWrite(`net.ipv4.conf.${device}.rp_filter`, r.device);
+      sysctlWrite(`net/ipv4/conf/${device}/rp_filter`, r.device);
     } catch {
       // the device is gone (we deleted it): nothing left to restore
     }

@@ -223,6 +223,30 @@ describe('the host-gw backend against etcd', { skip: ROOT_SKIP }, () => {
     assert.equal((await c.status(1)).kernel!.devices[0].mtu, 1500);
   });
 
+  test("doctor: strict reverse-path filtering passes while each peer's route leaves by the device its pods' packets arrive on, and is named when another route wins", async () => {
+    const before = (await sh(c, 'host-1', 'sysctl', '-n', 'net.ipv4.conf.eth0.rp_filter')).trim();
+    await sh(c, 'host-1', 'sysctl', '-w', 'net.ipv4.conf.eth0.rp_filter=1');
+    const finding = async (): Promise<{ check: string; status: string; evidence: string; fix?: string } | undefined> => (await doctor(c, 'host-1')).find((f) => f.check === 'eth0 reverse-path filter');
+    try {
+      const ok = await finding();
+      assert.equal(ok?.status, 'ok', JSON.stringify(ok));
+      assert.match(ok!.evidence, /effective 1 \(strict: each peer's route leaves by the device its packets arrive on\)/);
+      // A more specific route for half of host-2's subnet, into the pods' bridge: replies to those pods would leave by cni0.
+      const half = subnetOf(c, 2).replace(/\.0\/24$/, '.0/25');
+      await sh(c, 'host-1', 'ip', 'route', 'add', half, 'dev', 'cni0');
+      try {
+        const sick = await finding();
+        assert.equal(sick?.status, 'problem', JSON.stringify(sick));
+        assert.ok(sick!.evidence.includes(`packets from ${subnetOf(c, 2)}'s pods arrive on eth0, but the route back to ${subnetOf(c, 2)} leaves by cni0 (${half})`), sick!.evidence);
+        assert.match(sick!.fix!, /^sysctl -w net\/ipv4\/conf\/eth0\/rp_filter=2/);
+      } finally {
+        await sh(c, 'host-1', 'ip', 'route', 'del', half, 'dev', 'cni0');
+      }
+    } finally {
+      await sh(c, 'host-1', 'sysctl', '-w', `net.ipv4.conf.eth0.rp_filter=${before}`);
+    }
+  });
+
   test('a lease that goes takes its route; the agent\'s stop keeps the routes and a restart adopts them', async () => {
     await c.stop(3);
     await c.etcdctl('del', `${PREFIX}/subnets/${subnetOf(c, 3).replace('/', '-')}`);
