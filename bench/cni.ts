@@ -19,11 +19,11 @@ import { labSubnetFile } from '../src/lab/lab-etcd.js';
 import { addPod, deletePod, labCniConf, labCniPath, podsOf } from '../src/lab/lab-pods.js';
 import { netnsPath, withNetns } from '../src/netns/netns.js';
 import { OverlayCluster } from '../harness/overlay-cluster.js';
+import { quantile } from '../harness/quantile.js';
 
 const LAB = 'bench-cni';
 const PODS = 50;
 
-const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const row = (name: string, xs: number[]): string => `${name.padEnd(16)} median ${quantile(xs, 0.5).toFixed(1).padStart(6)} ms   p99 ${quantile(xs, 0.99).toFixed(1).padStart(6)} ms   (n=${xs.length})`;
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {

@@ -19,6 +19,7 @@ import { labEtcdEndpoints } from '../src/lab/lab-etcd.js';
 import { Lab } from '../src/lab/lab.js';
 import { OverlayCluster } from '../harness/overlay-cluster.js';
 import { DaemonRun } from '../harness/daemon-harness.js';
+import { median } from '../harness/quantile.js';
 
 const RUNS = Math.min(Number(process.env.BENCH_ETCD_RUNS ?? 5), 20);
 const CHANGES = 10;
@@ -27,7 +28,6 @@ const LAB = 'bench-etcd';
 const SIM = fileURLToPath(new URL('./etcd-sim.js', import.meta.url));
 const PAIRS: Array<[number, number]> = [[1, 2], [1, 3], [2, 1], [2, 3], [3, 1], [3, 2]];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x: number): string => `${Math.round(x)} ms`;
 
 /** One join: start all three daemons at once; ms from the last start to full pod-to-pod reachability. */

@@ -14,11 +14,11 @@ import { Lab } from '../src/lab/lab.js';
 import { labSubnetFile } from '../src/lab/lab-etcd.js';
 import { OverlayCluster } from '../harness/overlay-cluster.js';
 import { BUSYBOX_IMAGE, PODMAN_RUN, PodmanLab, PodmanNode, podmanMissing } from '../harness/podman-lab.js';
+import { quantile } from '../harness/quantile.js';
 
 const LAB = 'bench-podman';
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
-const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 /** bridge + host-local by hand, in the same shape as the installed conflist. */
 function plainConflist(mtu: number): string {

@@ -15,6 +15,7 @@ import { Lab } from '../src/lab/lab.js';
 import { presetTopology } from '../src/lab/presets.js';
 import { validateTopology } from '../src/lab/topology.js';
 import { parsePing, startRelay } from '../harness/daemon-harness.js';
+import { quantile } from '../harness/quantile.js';
 
 const LAB = `bench-relay`;
 const FLOOD_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -27,10 +28,6 @@ const SEED_BUILD = `${ROOT}../shared/anchors/seed-go/build.sh`;
 interface Figures { medianMs: number; p99Ms: number; rttLoss: number; repliesPerSecond: number; floodLoss: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
 
 const HOST2_V6 = '2001:db8:1::2';
 

@@ -6,6 +6,7 @@ import { LinuxTun } from '../src/tun/linux-tun.js';
 import { parseIPv4 } from '../src/packet/addr.js';
 import { netnsCreate, netnsDelete, netnsExists } from '../src/netns/netns.js';
 import { echoRoundTrip } from '../harness/echo-roundtrip.js';
+import { median } from '../harness/quantile.js';
 
 const NETNS = `tdlab-bench-tun-${process.pid}`;
 const COUNT = Number(process.env.BENCH_COUNT ?? 200_000);
@@ -33,7 +34,6 @@ async function main(): Promise<void> {
         console.log(`round ${round} ${mode.name.padEnd(14)} ${r.received} replies in ${r.elapsedMs.toFixed(0)} ms = ${Math.round(pps)} round trips/s`);
       }
     }
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const base = median(results.get('one-at-a-time')!);
     console.log(`\nTUN echo round trips per second (median of ${ROUNDS}; window 256, 56-byte payload; node ${process.version})`);
     console.log('mode            round-trips/s   vs one-at-a-time');

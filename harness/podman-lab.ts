@@ -17,11 +17,10 @@
 // Entering a node's net namespace is done by Lab.spawn (setns), not
 // `ip netns exec`, whose fresh mount namespace per call would hide podman's
 // netns bind mounts from the next command.
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, symlinkSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { Lab } from '../src/lab/lab.js';
 
 /** Where podman, runc and the CNI plugins keep state: a tmpfs each inside a node's sandbox. */

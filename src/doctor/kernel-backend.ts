@@ -18,7 +18,7 @@ import { formatCidr6, formatIPv6 } from '../packet/addr6.js';
 import { formatMac } from '../packet/mac.js';
 import { blockingRules } from './firewall.js';
 import { RTPROT_TUN_DRIVER } from '../backend/kernel-entries.js';
-import { readRpFilter } from '../relay/rp-filter.js';
+import { readRpFilter, RpFilterReading } from '../relay/rp-filter.js';
 
 type Add = (check: string, status: 'ok' | 'warning' | 'problem', evidence: string, fix?: string) => void;
 
@@ -129,7 +129,8 @@ export function checkKernelBackend(nl: NetlinkSocket, daemon: OverlayStatus & { 
 function checkReversePath(nl: NetlinkSocket, k: KernelBackendStatus, links: Link[], add: Add): void {
   const routes = routeList(nl);
   const devOf = (index: number | undefined): string => links.find((l) => l.index === index)?.name ?? `ifindex ${index}`;
-  const checked = new Map<string, string>();
+  const readings = new Map<string, RpFilterReading>();
+  const text = (dev: string, r: RpFilterReading): string => `net.ipv4.conf.{all,${dev}}.rp_filter = ${r.all}, ${r.device}: effective ${r.effective}`;
   const dropping = new Set<string>();
   for (const p of k.peers) {
     let subnet;
@@ -140,13 +141,16 @@ function checkReversePath(nl: NetlinkSocket, k: KernelBackendStatus, links: Link
     }
     const arrival = p.via === 'vxlan' ? k.devices[0]?.name : /\bdev (\S+)/.exec(p.entries.find((e) => e.kind === 'route')?.text ?? '')?.[1];
     if (!arrival) continue;
-    const reading = checked.get(arrival) ?? (() => { const r = readRpFilter(arrival); const text = `net.ipv4.conf.{all,${arrival}}.rp_filter = ${r.all}, ${r.device}: effective ${r.effective}`; checked.set(arrival, text); return text; })();
-    if (!reading.endsWith('effective 1')) continue;
+    if (!readings.has(arrival)) readings.set(arrival, readRpFilter(arrival));
+    const reading = readings.get(arrival)!;
+    if (reading.effective !== 1) continue;
     const back = routes.filter((r) => prefixContains(r.dst, subnet.network)).sort((a, b) => b.dst.length - a.dst.length)[0];
     const leaves = back ? devOf(back.oif) : undefined;
     if (leaves === arrival) continue;
     dropping.add(arrival);
-    add(`${arrival} reverse-path filter`, 'problem', `${reading} (strict): packets from ${p.subnet}'s pods arrive on ${arrival}, but the route back to ${p.subnet} ${leaves ? `leaves by ${leaves} (${formatCidr(back!.dst, false)})` : 'is missing'}, so the kernel drops them`, `sysctl -w net/ipv4/conf/${arrival}/rp_filter=2   # or remove the route that wins over the backend's`);
+    add(`${arrival} reverse-path filter`, 'problem', `${text(arrival, reading)} (strict): packets from ${p.subnet}'s pods arrive on ${arrival}, but the route back to ${p.subnet} ${leaves ? `leaves by ${leaves} (${formatCidr(back!.dst, false)})` : 'is missing'}, so the kernel drops them`, `sysctl -w net/ipv4/conf/${arrival}/rp_filter=2   # or remove the route that wins over the backend's`);
   }
-  for (const [dev, reading] of checked) if (!dropping.has(dev)) add(`${dev} reverse-path filter`, 'ok', `${reading}${reading.endsWith('effective 1') ? ' (strict: each peer\'s route leaves by the device its packets arrive on)' : ''}`);
+  for (const [dev, r] of readings) {
+    if (!dropping.has(dev)) add(`${dev} reverse-path filter`, 'ok', `${text(dev, r)}${r.effective === 1 ? ' (strict: each peer\'s route leaves by the device its packets arrive on)' : ''}`);
+  }
 }

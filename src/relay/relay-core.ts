@@ -235,7 +235,8 @@ export abstract class RelayCore<A extends number | string, R extends string, C e
     for (let i = 0; i < batch.count; i++) {
       const off = batch.offset(i);
       const len = batch.sizes[i];
-      if (len > 0 && batch.buf[off] >> 4 !== this.family.version && (batch.buf[off] >> 4 === 4 || batch.buf[off] >> 4 === 6)) {
+      const version = len > 0 ? batch.buf[off] >> 4 : 0;
+      if (version !== this.family.version && (version === 4 || version === 6)) {
         if (this.partner) this.partner.fromTunPacket(batch.buf, off, len, now);
         else this.counters.drop(this.family.otherFamily);
         continue;
@@ -323,8 +324,8 @@ export abstract class RelayCore<A extends number | string, R extends string, C e
     this.refusedCount = 0;
     if (this.probeSpan >= 0) this.probe?.mark('sent'); // not refused (sendRefused clears it)
     this.probeSpan = -1;
+    this.toNetFlow.fill(undefined, 0, this.queued);
     this.queued = 0;
-    this.toNetFlow.fill(undefined);
   }
 
   /** Queues a refused send (index in the queue, errno name); flushToNetwork answers them after its sends. */
