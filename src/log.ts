@@ -4,6 +4,12 @@
 
 export type Level = 'info' | 'warn' | 'error';
 
+/** A log line with its JSON fields. */
+export interface LogLine {
+  text: string;
+  fields?: Record<string, unknown>;
+}
+
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;

@@ -3,18 +3,13 @@
 // function that builds and starts its engine; the host does the rest the
 // same way for both: undo on a failed start, the control socket (status,
 // doctor's probe), --metrics, SIGUSR1 and exit counters, SIGINT/SIGTERM.
-import { Logger } from '../log.js';
+import { Logger, LogLine } from '../log.js';
+import type { Probeable } from '../control/probe.js';
 import { EngineStatus } from '../control/daemon-status.js';
 import { DaemonMetrics } from '../metrics/metrics.js';
 import { Listen } from '../metrics/server.js';
-import { daemonStatus, Probeable, runUntilSignal, serveStatus, Shutdown, UndoStack } from './daemon.js';
+import { daemonStatus, runUntilSignal, serveStatus, Shutdown, UndoStack } from './daemon.js';
 import { serveMetrics } from './metrics-option.js';
-
-/** A log line with its JSON fields. */
-export interface LogLine {
-  text: string;
-  fields?: Record<string, unknown>;
-}
 
 /** What a started engine offers its host. */
 export interface HostedEngine {

@@ -5,7 +5,7 @@ import { Logger } from '../log.js';
 import { DaemonInfo, DaemonStatus, EngineStatus } from '../control/daemon-status.js';
 import { ControlServer } from '../control/control-server.js';
 import { controlSocketPath } from '../control/paths.js';
-import { Probe } from '../control/probe.js';
+import { Probe, Probeable } from '../control/probe.js';
 
 /** Set-up steps register how to undo themselves; undoAll() runs them newest first, once. */
 export class UndoStack {
@@ -110,11 +110,6 @@ export function daemonStatus<T extends EngineStatus>(device: string, status: () 
     uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     ...status(),
   });
-}
-
-/** What an engine offers doctor's live probe: a slot for the armed probe. */
-export interface Probeable {
-  probe?: Probe;
 }
 
 /**

@@ -1,9 +1,9 @@
 // `tun-driver overlay`: flannel's agent. Flags -> the subnet manager (a
-// leases file or etcd, src/subnet/) -> the backend it names -> the agent
-// that runs it: tun-agent.ts for the user-space backends (udp, wireguard),
-// kernel-agent.ts for the kernel's (vxlan, host-gw). Everything a user can
-// get wrong is refused here, as one line and exit 2, before anything on
-// the system changes (with etcd, a taken subnet is given back).
+// leases file or etcd, src/subnet/) -> the backend it names, opened by
+// open-backend.ts -> the agent that runs any backend (agent.ts).
+// Everything a user can get wrong is refused here, as one line and exit
+// 2, before anything on the system changes (with etcd, a taken subnet is
+// given back).
 import { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { addr6List, addrList } from '../netlink/addr.js';
@@ -25,18 +25,19 @@ import { readPresharedKeyFile, readPrivateKeyFile } from './key-commands.js';
 import { NodeKeyPair } from '../wireguard/keys.js';
 import type { Logger } from '../log.js';
 import { BackendType, isKernelBackend, PublishedBackend } from '../backend/backend.js';
-import { vxlanRecord } from '../backend/vxlan/vxlan-data.js';
+import { publishedBackend } from '../backend/publication.js';
 import { BACKEND_TYPES, NetworkConfig, VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT, VxlanConfig } from '../subnet/etcd/network-config.js';
-import { runKernelAgent } from './kernel-agent.js';
-import { runTunAgent, TunAgentFlags } from './tun-agent.js';
+import { runAgent } from './agent.js';
+import { kernelOpener, userSpaceOpener } from './open-backend.js';
+import { traceWriter } from './daemon.js';
 import { checkInterfaceName, MAX_MTU, MIN_MTU } from '../tun/linux-tun.js';
 import { OffloadMode } from '../tun/offload.js';
-import { addIoWaitOption, parseIoWait } from './io-wait-option.js';
-import { addCaptureOptions, captureLimit } from './capture.js';
+import { addIoWaitOption, ioWaitLoop, parseIoWait } from './io-wait-option.js';
+import { addCaptureOptions, captureLimit, CaptureFlags, withCapture } from './capture.js';
 import { intOption, usageError } from './output.js';
 import { addMetricsOption, metricsListen } from './metrics-option.js';
 
-interface OverlayFlags extends TunAgentFlags {
+interface OverlayFlags extends CaptureFlags {
   metrics?: string;
   network?: string[];
   subnet?: string[];
@@ -244,22 +245,33 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       await plane.abandon();
       throw usageError(`the ${backend} backend has the kernel carry the packets: --private-key, --allow-plaintext-peers, --mtu, --pcap and --trace are for the udp and wireguard backends`);
     }
-    return runKernelAgent({
-      type: backend, plane, publicIp, publicIpv6, vxlan: plane instanceof EtcdControlPlane && plane.vxlan ? plane.vxlan : kernelFlags.vxlan,
-      subnetFile: flags.subnetFile, ipMasq: flags.ipMasq ?? false, ip6Masq: flags.ip6Masq ?? false, removeOnExit: flags.removeOnExit ?? false, log, metricsAt,
-    });
-  }
-  if (flags.removeOnExit) {
+  } else if (flags.removeOnExit) {
     await plane.abandon();
     throw usageError(`--remove-on-exit is for the kernel backends (vxlan, host-gw): the ${backend} backend's TUN always goes with the daemon`);
-  }
-  if (ipv6 && pathMtu < IPV6.MIN_MTU) {
+  } else if (ipv6 && pathMtu < IPV6.MIN_MTU) {
     await plane.abandon();
     throw usageError(`the underlay's MTU ${underlayMtu} leaves ${pathMtu} bytes inside the tunnel: IPv6 needs ${IPV6.MIN_MTU} (raise the underlay MTU, or drop the IPv6 --network)`);
   }
 
-  return runTunAgent({
-    flags, plane, publicIp, publicIpv6, keys, psk: pskFlag, tunMtu, pathMtu, offload: offloadMode, ioWait, pcapBytes, metricsAt, log,
+  const opener = isKernelBackend(backend)
+    ? kernelOpener({
+      type: backend, plane, publicIp, publicIpv6, vxlan: plane instanceof EtcdControlPlane && plane.vxlan ? plane.vxlan : kernelFlags.vxlan,
+      removeOnExit: flags.removeOnExit ?? false, log,
+    })
+    : userSpaceOpener(
+      {
+        tun: flags.tun, via: flags.via, network, subnet, ipv6, publicIp, publicIpv6, port, tunMtu, pathMtu, offload: offloadMode,
+        loop: ioWaitLoop(ioWait), ioWaitMode: ioWait, trace: traceWriter(flags.trace), log,
+      },
+      ({ undo }) => (tun) => withCapture(tun, flags, pcapBytes, log, undo),
+      keys && {
+        keys, psk: pskFlag ?? plane.psk, allowPlaintextPeers: flags.allowPlaintextPeers,
+        keyFile: { path: flags.privateKey!, read: () => readPrivateKeyFile(flags.privateKey!, log) },
+        publishKey: (publicKey) => plane.publishKey(publicKey),
+      },
+    );
+  return runAgent({
+    plane, ...opener, publicIp, publicIpv6, subnetFile: flags.subnetFile, ipMasq: flags.ipMasq ?? false, ip6Masq: flags.ip6Masq ?? false, log, metricsAt,
     reloadControlPlane: () => reloadEtcdCredentials(flags, plane, log),
   });
 }
@@ -338,11 +350,7 @@ function controlPlaneFromFlags(flags: OverlayFlags, publicIp: number, publicKey:
     if (!/^\/[^\s]*[^/\s]$/.test(flags.etcdPrefix)) throw usageError(`--etcd-prefix ${flags.etcdPrefix}: use a key path like /coreos.com/network (leading /, no trailing /)`);
     const leaseTtlSeconds = intOption('--subnet-lease-ttl', flags.subnetLeaseTtl, 2, 7 * 86400);
     const connectTimeoutMs = intOption('--etcd-timeout', flags.etcdTimeout, 1, 600) * 1000;
-    // A kernel backend's record names this node's VTEP MACs (vxlan), known before its device exists.
-    const backend = (config: NetworkConfig): PublishedBackend | undefined =>
-      config.backend === 'vxlan' ? vxlanRecord(config.vxlan!.vni, publicIp, !!config.ipv4, !!config.ipv6 && !!publicIpv6)
-        : config.backend === 'host-gw' ? { type: 'host-gw', data: null, ...(config.ipv6 ? { v6Data: null } : {}) }
-          : undefined;
+    const backend = (config: NetworkConfig): PublishedBackend | undefined => publishedBackend(config, publicIp, !!publicIpv6);
     return () => EtcdControlPlane.open({ endpoints, prefix: flags.etcdPrefix, publicIp, subnetFile: flags.subnetFile, leaseTtlSeconds, connectTimeoutMs, publicKey, security, publicIpv6, backend });
   }
   const missing = (['network', 'subnet', 'leases'] as const).filter((f) => flags[f] === undefined);

@@ -7,6 +7,11 @@
 export const PROBE_STAGES = ['tun-in', 'sent', 'from-network', 'tun-out'] as const;
 export type ProbeStage = (typeof PROBE_STAGES)[number];
 
+/** What an engine offers doctor's live probe: a slot for the armed probe. */
+export interface Probeable {
+  probe?: Probe;
+}
+
 /** A live probe armed by `tun-driver doctor`: the stages one ICMP echo (by identifier) reached in a daemon, with times. */
 export class Probe {
   readonly reached = new Map<ProbeStage, number>();

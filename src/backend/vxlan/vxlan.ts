@@ -68,8 +68,8 @@ export class VxlanBackend implements KernelBackend {
    */
   static open(nl: NetlinkSocket, o: VxlanOptions): VxlanBackend {
     if (o.subnet6 && !o.underlay.publicIpv6) throw new TunDriverError('TUN_ERR_USAGE', 'the vxlan backend carries IPv6 pods over an IPv6 underlay, as flannel does: give --public-ipv6 (or drop the IPv6 network)');
-    const name4 = `flannel.${o.vni}`;
-    const name6 = `flannel-v6.${o.vni}`;
+    const name4 = VxlanBackend.deviceName(o.vni, 4);
+    const name6 = VxlanBackend.deviceName(o.vni, 6);
     if ((o.subnet6 ? name6 : name4).length > 15) throw new TunDriverError('TUN_ERR_USAGE', `VNI ${o.vni} makes the device name ${o.subnet6 ? name6 : name4} longer than 15 characters: use a VNI of at most ${o.subnet6 ? 5 : 7} digits`);
     const { underlay } = o;
     // Check both names before creating either.
@@ -87,6 +87,12 @@ export class VxlanBackend implements KernelBackend {
     return new VxlanBackend(nl, o, v4, v6);
   }
 
+  /** flannel's VTEP names: flannel.<VNI> for IPv4 pods, flannel-v6.<VNI> for IPv6 ones. */
+  static deviceName(vni: number, family: 4 | 6): string {
+    return family === 4 ? `flannel.${vni}` : `flannel-v6.${vni}`;
+  }
+
+  /** The IPv4 VTEP's name, or the IPv6 one's on an IPv6-only node. */
   get name(): string {
     return (this.v4 ?? this.v6)!.link.name;
   }
