@@ -56,8 +56,12 @@ export interface KernelBackend {
   readonly podMtu: number;
   /** This node's record (flannel's JSON). */
   publication(): PublishedBackend;
-  /** Brings the kernel to these leases (this node's own is skipped by the caller). Never throws for one bad lease: it is skipped. */
-  setLeases(leases: readonly Lease[]): AppliedLeases;
+  /**
+   * Brings the kernel to these leases (this node's own is skipped by the
+   * caller). `delta`, when given, is exactly how they differ from the last
+   * set: only its leases are planned. Never throws for one bad lease: it is skipped.
+   */
+  setLeases(leases: readonly Lease[], delta?: LeaseDelta): AppliedLeases;
   status(): KernelBackendStatus;
   /** Stops; the kernel state stays (pods keep talking). */
   close(): void;

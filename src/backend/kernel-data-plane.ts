@@ -10,6 +10,7 @@ import { RateMeter } from '../control/rates.js';
 import type { LogLine } from '../log.js';
 import type { NetlinkSocket } from '../netlink/socket.js';
 import type { Lease } from '../subnet/leases.js';
+import type { LeaseDelta } from '../subnet/control-plane.js';
 import type { Backend, BackendStatus, KernelBackend, LeaseChange } from './backend.js';
 
 export interface KernelDataPlaneOptions {
@@ -49,8 +50,8 @@ export class KernelDataPlane implements Backend {
     return this.kernel.status();
   }
 
-  setLeases(leases: readonly Lease[]): LeaseChange {
-    const r = this.kernel.setLeases(leases);
+  setLeases(leases: readonly Lease[], delta?: LeaseDelta): LeaseChange {
+    const r = this.kernel.setLeases(leases, delta);
     this.skipsLogged += r.skipped.length;
     return { ...r, text: `${r.added} peer(s) programmed, ${r.removed} removed; ${this.kernel.status().peers.length} in all` };
   }

@@ -12,6 +12,7 @@ import { Route6Spec, routeDelete, routeReplace, RouteSpec } from '../netlink/rou
 import { NetlinkError, NetlinkSocket } from '../netlink/socket.js';
 import type { AppliedLeases, EntryStatus, KernelPeerStatus } from './backend.js';
 import { subnetName, type Lease } from '../subnet/leases.js';
+import type { LeaseDelta } from '../subnet/control-plane.js';
 
 /** rtm_protocol of every route a kernel backend installs, so a later run finds its own routes (`ip route show proto 75`). */
 export const RTPROT_TUN_DRIVER = 75;
@@ -81,24 +82,37 @@ export class KernelEntries {
   constructor(private readonly nl: NetlinkSocket) {}
 
   /**
-   * Brings the kernel to `plans`: removes the entries of peers that left
-   * or changed (in reverse order), then installs those of new or changed
+   * Brings the kernel to `plans` (every peer): removes the entries of
+   * peers that left or changed, then installs those of new or changed
    * peers. A peer whose install fails is rolled back and reported in
    * `failed` with the kernel's reason; the others go on.
    */
   apply(plans: ReadonlyMap<string, PeerPlan>): { added: number; removed: number; failed: string[] } {
+    const touched = new Map<string, PeerPlan | null>(plans);
+    for (const key of this.installed.keys()) if (!plans.has(key)) touched.set(key, null);
+    return this.change(touched);
+  }
+
+  /**
+   * The same for some peers only: `touched` maps each peer that changed
+   * to its plan, or to null when it is gone; the others stay as they are.
+   * All removals come before any install, so two peers that swap an
+   * address (and with it a VTEP MAC's FDB entry) never take out each
+   * other's new entries.
+   */
+  change(touched: ReadonlyMap<string, PeerPlan | null>): { added: number; removed: number; failed: string[] } {
     let removed = 0;
     let added = 0;
     const failed: string[] = [];
-    for (const [key, old] of this.installed) {
-      const next = plans.get(key);
-      if (next && sameTexts(old.texts, next.entries.map(describeEntry))) continue;
+    for (const [key, next] of touched) {
+      const old = this.installed.get(key);
+      if (!old || (next && sameTexts(old.texts, next.entries.map(describeEntry)))) continue;
       for (const e of [...old.entries].reverse()) removeEntry(this.nl, e);
       this.installed.delete(key);
       removed++;
     }
-    for (const [key, plan] of plans) {
-      if (this.installed.has(key)) continue;
+    for (const [key, plan] of touched) {
+      if (!plan || this.installed.has(key)) continue;
       const done: Entry[] = [];
       try {
         for (const e of plan.entries) {
@@ -168,25 +182,46 @@ export function peerStatus(l: Lease): { subnet: string; subnet6?: string; public
 }
 
 /**
- * Plans every lease, applies the plans, and counts what was skipped by
- * reason (addresses left out, so one reason is one counter).
+ * Plans the leases, applies the plans, and reports the leases newly left
+ * out (`skips` holds every lease left out now, with why; addresses are
+ * left out of the reasons, so one reason is one counter). Without `delta`
+ * every lease is planned and the kernel brought to the whole set; with it
+ * (exactly how `leases` differs from the last set) only the leases it
+ * names are planned, so a change costs the same in a cluster of 3 nodes
+ * or of 1,000 (bench/kernel-replan.ts).
  */
-export function applyPlans(entries: KernelEntries, leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, skips: Map<string, string>): AppliedLeases {
-  const plans = new Map<string, PeerPlan>();
+export function applyPlans(entries: KernelEntries, leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, skips: Map<string, string>, delta?: LeaseDelta): AppliedLeases {
+  const skipKey = (l: Lease): string => `${subnetName(l)} at ${formatIPv4(l.publicIp)}`;
   const now = new Map<string, string>();
-  for (const l of leases) {
-    const p = plan(l);
-    if ('problem' in p) now.set(`${subnetName(l)} at ${formatIPv4(l.publicIp)}`, p.problem);
-    else plans.set(subnetName(l), p);
+  let result: { added: number; removed: number; failed: string[] };
+  if (delta) {
+    const touched = new Map<string, PeerPlan | null>();
+    for (const l of delta.removed) {
+      touched.set(subnetName(l), null);
+      skips.delete(skipKey(l));
+    }
+    for (const l of delta.added) {
+      const p = plan(l);
+      if ('problem' in p) now.set(skipKey(l), p.problem);
+      touched.set(subnetName(l), 'problem' in p ? null : p);
+    }
+    result = entries.change(touched);
+  } else {
+    const plans = new Map<string, PeerPlan>();
+    for (const l of leases) {
+      const p = plan(l);
+      if ('problem' in p) now.set(skipKey(l), p.problem);
+      else plans.set(subnetName(l), p);
+    }
+    result = entries.apply(plans);
   }
-  const { added, removed, failed } = entries.apply(plans);
-  for (const f of failed) now.set(f.slice(0, f.indexOf(': ')), f.slice(f.indexOf(': ') + 2));
+  for (const f of result.failed) now.set(f.slice(0, f.indexOf(': ')), f.slice(f.indexOf(': ') + 2));
   // Only a lease newly left out is reported (a lease change elsewhere re-plans every lease).
   const skipped: string[] = [];
   for (const [lease, why] of now) if (skips.get(lease) !== why) skipped.push(`${lease}: ${why}`);
-  skips.clear();
+  if (!delta) skips.clear();
   for (const [lease, why] of now) skips.set(lease, why);
-  return { added, removed, skipped };
+  return { added: result.added, removed: result.removed, skipped };
 }
 
 /** The leases left out now, counted by reason (addresses kept: each reason names its lease's problem). */
@@ -214,9 +249,10 @@ export class KernelPeers {
     this.entries = new KernelEntries(nl);
   }
 
-  follow(leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, found: () => Entry[], log?: (line: string) => void): AppliedLeases {
+  /** `delta` (how `leases` differs from the last set, when the control plane knows) is used once the first, whole apply is done. */
+  follow(leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, found: () => Entry[], log?: (line: string) => void, delta?: LeaseDelta): AppliedLeases {
     const left = this.started ? [] : found();
-    const result = applyPlans(this.entries, leases, plan, this.skipped);
+    const result = applyPlans(this.entries, leases, plan, this.skipped, this.started ? delta : undefined);
     if (!this.started) {
       this.started = true;
       this.adopted = this.entries.removeStale(left);

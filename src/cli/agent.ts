@@ -12,7 +12,7 @@ import type { DaemonMetrics } from '../metrics/metrics.js';
 import { sysctlRead } from '../netns/sysctl.js';
 import { formatCidr, formatIPv4 } from '../packet/addr.js';
 import { formatCidr6, formatIPv6 } from '../packet/addr6.js';
-import type { ControlPlane } from '../subnet/control-plane.js';
+import type { ControlPlane, LeaseDelta } from '../subnet/control-plane.js';
 import { writeSubnetEnv } from '../subnet/etcd/subnet-env.js';
 import { describeSubnets, sameSubnets, type Lease } from '../subnet/leases.js';
 import { installIpMasq, ip6MasqScript, ipMasqScript, ipMasqTable, removeIpMasq } from '../overlay/ip-masq.js';
@@ -54,7 +54,7 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const own = { subnet, subnet6: ipv6?.subnet6 };
   const ownName = describeSubnets(own);
   // This node's own lease is in the plane's list; a backend follows the others.
-  const others = (leases: readonly Lease[]): Lease[] => leases.filter((l) => l.publicIp !== o.publicIp && !sameSubnets(l, own));
+  const isOther = (l: Lease): boolean => l.publicIp !== o.publicIp && !sameSubnets(l, own);
   let backend: Backend | undefined;
   let leaseEvents = 0;
   const on = (): Backend => backend!;
@@ -67,8 +67,8 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     leaseEvents: () => leaseEvents,
     ioWait: () => on().ioWait?.() ?? { mode: 'libuv' },
   });
-  const apply = (leases: readonly Lease[], why: string, delta?: Parameters<Backend['setLeases']>[1]): LeaseChange => {
-    const change = on().setLeases(others(leases), delta);
+  const apply = (leases: readonly Lease[], why: string, delta?: LeaseDelta): LeaseChange => {
+    const change = on().setLeases(leases.filter(isOther), delta && { added: delta.added.filter(isOther), removed: delta.removed.filter(isOther) });
     leaseEvents++;
     for (const s of change.skipped) log.warn(`skipping the lease of ${s}`, { skipped: s });
     if (why !== 'start' && (change.added || change.removed)) {

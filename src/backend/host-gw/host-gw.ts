@@ -13,6 +13,7 @@ import { NetlinkSocket } from '../../netlink/socket.js';
 import { formatIPv4, Prefix } from '../../packet/addr.js';
 import { formatIPv6, Prefix6 } from '../../packet/addr6.js';
 import type { Lease } from '../../subnet/leases.js';
+import type { LeaseDelta } from '../../subnet/control-plane.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
 import { countSkips, Entry, KernelPeers, PeerPlan, peerStatus, removeEntry, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';
@@ -42,8 +43,8 @@ export class HostGwBackend implements KernelBackend {
     return { type: 'host-gw', data: null, ...(this.o.subnet6 ? { v6Data: null } : {}) };
   }
 
-  setLeases(leases: readonly Lease[]): AppliedLeases {
-    return this.kernel.follow(leases, (l) => this.plan(l), () => this.found(), this.o.log);
+  setLeases(leases: readonly Lease[], delta?: LeaseDelta): AppliedLeases {
+    return this.kernel.follow(leases, (l) => this.plan(l), () => this.found(), this.o.log, delta);
   }
 
   private plan(l: Lease): PeerPlan | { problem: string } {

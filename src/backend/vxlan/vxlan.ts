@@ -22,6 +22,7 @@ import { formatIPv6, Prefix6, sameIPv6 } from '../../packet/addr6.js';
 import { formatMac, macFromIPv4, sameMac } from '../../packet/mac.js';
 import { TunDriverError } from '../../errors.js';
 import type { Lease } from '../../subnet/leases.js';
+import type { LeaseDelta } from '../../subnet/control-plane.js';
 import type { AppliedLeases, KernelBackend, KernelBackendStatus, PublishedBackend } from '../backend.js';
 import { countSkips, Entry, KernelPeers, PeerPlan, peerStatus, RTPROT_TUN_DRIVER } from '../kernel-entries.js';
 import { deviceStatus, onLink, Underlay } from '../underlay.js';
@@ -106,8 +107,8 @@ export class VxlanBackend implements KernelBackend {
     return vxlanRecord(this.o.vni, this.o.underlay.publicIp, !!this.v4, !!this.v6);
   }
 
-  setLeases(leases: readonly Lease[]): AppliedLeases {
-    return this.kernel.follow(leases, (l) => this.plan(l), () => this.found(), this.o.log);
+  setLeases(leases: readonly Lease[], delta?: LeaseDelta): AppliedLeases {
+    return this.kernel.follow(leases, (l) => this.plan(l), () => this.found(), this.o.log, delta);
   }
 
   /** The entries for one remote lease, or why it is left out. */
