@@ -4,6 +4,9 @@
 // control socket's "probe ID" near, "probe ID far" at the destination's
 // node). The first hop not reached is where it stopped; doctor, run on
 // that hop's host, says why and how to fix it.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlRequest, queryStatus } from '../control/control-server.js';
 import type { DaemonStatus } from '../control/daemon-status.js';
@@ -16,6 +19,7 @@ import { parseIPv4 } from '../packet/addr.js';
 import { parseIPv6 } from '../packet/addr6.js';
 import { bareAddress } from './cluster-snapshot.js';
 import { TunDriverError } from '../errors.js';
+import { HopProof, KernelCounter, kernelPlan, kernelProbeScript, kernelProbeTable, KernelProbeBackend, parseProbeCounters, PlannedHop } from './kernel-path.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -40,6 +44,8 @@ export interface PathReport {
   to: string;
   /** overlay: across nodes; relay: through a host's relay; local: two pods of one host; direct: out of the pod network. */
   kind: 'overlay' | 'relay' | 'local' | 'direct';
+  /** Across nodes: the backend that carried it (udp, wireguard: our daemons noted the stages; vxlan, host-gw: each host's netfilter counters did). */
+  backend?: string;
   /** The ping that was sent, as a reader would type it there. */
   command: string;
   delivered: boolean;
@@ -50,29 +56,42 @@ export interface PathReport {
   stoppedBecause?: string;
 }
 
-/** A daemon's probe-result answer. */
+/** A daemon's probe-result answer, or (kernel backends) a host's probe counters. */
 export interface ProbeResult {
   /** Wall clock (ms) when the daemon armed the probe; `reached` counts from there. */
   armedAt?: number;
   reached?: Partial<Record<ProbeStage, number>>;
   stoppedBecause?: string;
+  /** A kernel backend's host: packets each netfilter counter saw (src/watch/kernel-path.ts). */
+  counted?: Partial<Record<KernelCounter, number>>;
 }
 
-type Stage = { side: 'near' | 'far'; stage: ProbeStage } | 'delivered';
-type HopPlan = Omit<Hop, 'status' | 'atMs'> & { proof: Stage };
+type HopPlan = PlannedHop;
 
 /**
- * Marks each planned hop passed while its stage was reached, then the
- * first one not reached failed, the rest not reached. Times count from
- * `pingAt` (wall clock ms), so both daemons' stages share one axis.
+ * Marks each planned hop passed while its proof holds (a daemon's stage
+ * reached, a host's counter above 0, the ping's reply), then the first
+ * one not reached failed, the rest not reached. Times count from
+ * `pingAt` (wall clock ms), so both daemons' stages share one axis;
+ * counters carry no time.
  */
 export function judgeHops(plan: HopPlan[], near: ProbeResult, far: ProbeResult | undefined, delivered: boolean, pingAt?: number): Hop[] {
   let stopped = false;
   return plan.map(({ proof, ...hop }) => {
-    const result = proof === 'delivered' ? undefined : proof.side === 'near' ? near : far;
-    const since = result?.reached?.[(proof as { stage: ProbeStage }).stage];
-    const atMs = since === undefined ? undefined : pingAt !== undefined && result?.armedAt !== undefined ? Math.max(0, result.armedAt + since - pingAt) : since;
-    const reached = proof === 'delivered' ? delivered : since !== undefined;
+    let reached: boolean;
+    let atMs: number | undefined;
+    if (proof === 'delivered') {
+      reached = delivered;
+    } else {
+      const result = proof.side === 'near' ? near : far;
+      if ('counter' in proof) {
+        reached = (result?.counted?.[proof.counter] ?? 0) > 0;
+      } else {
+        const since = result?.reached?.[proof.stage];
+        reached = since !== undefined;
+        if (since !== undefined) atMs = pingAt !== undefined && result?.armedAt !== undefined ? Math.max(0, result.armedAt + since - pingAt) : since;
+      }
+    }
     const status: HopStatus = stopped ? 'not-reached' : reached ? 'passed' : 'failed';
     if (!reached) stopped = true;
     return { ...hop, status, ...(atMs !== undefined ? { atMs } : {}) };
@@ -81,8 +100,8 @@ export function judgeHops(plan: HopPlan[], near: ProbeResult, far: ProbeResult |
 
 /** The overlay's round trip: pod -> cni0 -> TUN -> daemon -> UDP -> daemon -> TUN -> cni0 -> pod, and the reply back. */
 export function overlayPlan(src: { pod: string; host: string; device: string }, dst: { pod: string; host: string; device: string }): HopPlan[] {
-  const near = (stage: ProbeStage): Stage => ({ side: 'near', stage });
-  const far = (stage: ProbeStage): Stage => ({ side: 'far', stage });
+  const near = (stage: ProbeStage): HopProof => ({ side: 'near', stage });
+  const far = (stage: ProbeStage): HopProof => ({ side: 'far', stage });
   return [
     { step: 'pod-to-tun', via: [src.pod, 'cni0', src.device], host: src.host, proof: near('tun-in') },
     { step: 'daemon-to-udp', via: [src.device, `${src.host} daemon`, 'UDP'], host: src.host, proof: near('sent') },
@@ -98,7 +117,7 @@ export function overlayPlan(src: { pod: string; host: string; device: string }, 
 
 /** The relay's round trip (the tutorial's diagram): ping -> TUN -> relay -> network, and back. */
 export function relayPlan(host: string, device: string, target: string): HopPlan[] {
-  const near = (stage: ProbeStage): Stage => ({ side: 'near', stage });
+  const near = (stage: ProbeStage): HopProof => ({ side: 'near', stage });
   return [
     { step: 'ping-to-tun', via: ['ping', device], host, proof: near('tun-in') },
     { step: 'relay-to-network', via: [device, 'relay', 'raw socket'], host, proof: near('sent') },
@@ -108,13 +127,52 @@ export function relayPlan(host: string, device: string, target: string): HopPlan
   ];
 }
 
-/** A host's daemon of `mode` in the lab: its control socket and device, or undefined. */
-async function daemonOf(host: LabNode, mode: 'overlay' | 'relay'): Promise<{ socket: string; device: string } | undefined> {
+/** A host's daemon of `mode` in the lab: its control socket, device and status, or undefined. */
+async function daemonOf(host: LabNode, mode: 'overlay' | 'relay'): Promise<{ socket: string; device: string; status: DaemonStatus } | undefined> {
   for (const s of listControlSocketsIn(host.netns)) {
     const status = (await queryStatus(s.path, 1000).catch(() => undefined)) as DaemonStatus | undefined;
-    if (status?.mode === mode) return { socket: s.path, device: status.device };
+    if (status?.mode === mode) return { socket: s.path, device: status.device, status };
   }
   return undefined;
+}
+
+/** The kernel backend an overlay status names (with vxlan's port and its VTEP for the family), if it is one. */
+function kernelBackendOf(status: DaemonStatus | undefined, ipv6: boolean): { backend: KernelProbeBackend; port: number; vtep?: string } | undefined {
+  if (status?.mode !== 'overlay' || !status.kernel) return undefined;
+  const vtep = status.kernel.type === 'vxlan' ? status.kernel.devices.find((d) => d.name.startsWith(ipv6 ? 'flannel-v6.' : 'flannel.'))?.name : undefined;
+  return { backend: status.kernel.type, port: status.kernel.port ?? 0, ...(vtep ? { vtep } : {}) };
+}
+
+/** Runs nft in a lab host; throws with its message when it fails. */
+async function nft(lab: Lab, host: string, args: string[]): Promise<string> {
+  const r = await lab.run(host, 'nft', args, 10_000);
+  if (r.code !== 0) throw new TunDriverError('TUN_ERR_USAGE', `nft ${args.join(' ')} in ${host}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return r.stdout;
+}
+
+/**
+ * The probe through a kernel backend: a counting table in both hosts
+ * (kernel-path.ts), one ping, the counters read, the tables removed.
+ */
+async function probeKernel(lab: Lab, ping1: () => Promise<{ delivered: boolean }>, id: number, ipv6: boolean, kernel: { backend: KernelProbeBackend; port: number }, src: { pod: string; host: string; device: string }, dst: { pod: string; host: string; device: string }): Promise<{ delivered: boolean; hops: Hop[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tdlab-probe-'));
+  const file = join(dir, 'probe.nft');
+  writeFileSync(file, kernelProbeScript({ backend: kernel.backend, id, ipv6, port: kernel.port }));
+  const table = kernelProbeTable(id);
+  const installed: string[] = [];
+  try {
+    for (const host of [src.host, dst.host]) {
+      await nft(lab, host, ['-f', file]);
+      installed.push(host);
+    }
+    const { delivered } = await ping1();
+    const counts = async (host: string): Promise<ProbeResult> => ({ counted: parseProbeCounters(await nft(lab, host, ['-j', 'list', 'counters', 'table', 'inet', table])) });
+    const hops = judgeHops(kernelPlan(kernel.backend, kernel.port, src, dst), await counts(src.host), await counts(dst.host), delivered);
+    return { delivered, hops };
+  } finally {
+    for (const host of installed) await lab.run(host, 'nft', ['delete', 'table', 'inet', table], 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The node that has address `to` (a pod or a host), if the lab has one. */
@@ -181,6 +239,14 @@ export async function probePath(labName: string, from: string, to: string): Prom
   }
   const near = await daemonOf(srcHost, 'overlay');
   const far = await daemonOf(dstHost, 'overlay');
+  const ipv6 = parseIPv6(to) !== undefined;
+  // A kernel backend carries without its agent: either host's status says which backend the cluster runs.
+  const kernel = kernelBackendOf(near?.status, ipv6) ?? kernelBackendOf(far?.status, ipv6);
+  if (kernel) {
+    const vtep = (h: { status: DaemonStatus } | undefined): string => kernelBackendOf(h?.status, ipv6)?.vtep ?? kernel.vtep ?? (ipv6 ? 'flannel-v6.1' : 'flannel.1');
+    const { delivered, hops } = await probeKernel(lab, () => ping(lab, from, args), id, ipv6, kernel, { pod: from, host: srcHost.name, device: vtep(near) }, { pod: target.name, host: dstHost.name, device: vtep(far) });
+    return finish(lab, { from, to, kind: 'overlay', backend: kernel.backend, command, delivered, hops });
+  }
   const nearDevice = near?.device ?? 'flannel0';
   const farDevice = far?.device ?? 'flannel0';
   if (near) await controlRequest(near.socket, `probe ${id}`);
@@ -190,7 +256,8 @@ export async function probePath(labName: string, from: string, to: string): Prom
   const farResult = far ? ((await controlRequest(far.socket, 'probe-result')) as ProbeResult) : {};
   const hops = judgeHops(overlayPlan({ pod: from, host: srcHost.name, device: nearDevice }, { pod: target.name, host: dstHost.name, device: farDevice }), nearResult, farResult, delivered, at);
   const notRunning = !near ? `${srcHost.name} runs no overlay daemon` : !far ? `${dstHost.name} runs no overlay daemon` : undefined;
-  return finish(lab, { from, to, kind: 'overlay', command, delivered, hops, stoppedBecause: notRunning ?? nearResult.stoppedBecause ?? farResult.stoppedBecause });
+  const backend = near?.status.mode === 'overlay' ? near.status.backend : undefined;
+  return finish(lab, { from, to, kind: 'overlay', ...(backend ? { backend } : {}), command, delivered, hops, stoppedBecause: notRunning ?? nearResult.stoppedBecause ?? farResult.stoppedBecause });
 }
 
 /** Adds doctor's findings from the host of the first failed hop. */

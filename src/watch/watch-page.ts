@@ -18,6 +18,10 @@ export const PAGE_LABELS = {
     'hop.reply-udp-to-daemon': 'the reply arrives at the first daemon', 'hop.reply-daemon-to-tun': 'daemon writes the reply into its TUN', 'hop.reply-tun-to-pod': 'TUN → cni0 → pod: ping gets its reply',
     'hop.ping-to-tun': 'ping → TUN', 'hop.relay-to-network': 'relay reads it, sends it on a raw socket', 'hop.network-to-relay': 'the answer comes back to the relay',
     'hop.relay-to-tun': 'relay writes the answer into the TUN', 'hop.tun-to-ping': 'TUN → ping', 'hop.bridge': 'pod → cni0 → pod (same host)', 'hop.host-routes': 'pod → host → out of the pod network',
+    'hop.pod-to-vtep': 'pod → cni0 → the VTEP (routed by the kernel)', 'hop.vtep-to-wire': 'the VTEP sends it as VXLAN in UDP', 'hop.wire-to-host': 'it arrives at the other host',
+    'hop.vtep-decapsulates': "that host's VTEP takes it out of VXLAN", 'hop.host-to-pod': 'routed → cni0 → pod', 'hop.pod-replies': 'the pod replies into cni0',
+    'hop.reply-to-wire': 'the reply leaves for the first host', 'hop.reply-wire-to-host': 'the reply arrives (and is decapsulated)', 'hop.reply-to-pod': '→ cni0 → pod: ping gets its reply',
+    'hop.pod-to-wire': 'pod → cni0 → routed onto the underlay (no encapsulation)',
   },
   zh: {
     title: 'tun-driver 实验网络', map: '集群拓扑', charts: '最近 10 分钟的速率', probe: '一个包的路径', from: '从', to: '到', run: '探测',
@@ -30,6 +34,10 @@ export const PAGE_LABELS = {
     'hop.reply-udp-to-daemon': '回复到达发起端守护进程', 'hop.reply-daemon-to-tun': '守护进程把回复写入 TUN', 'hop.reply-tun-to-pod': 'TUN → cni0 → Pod：ping 收到回复',
     'hop.ping-to-tun': 'ping → TUN', 'hop.relay-to-network': 'relay 读出，经原始套接字发出', 'hop.network-to-relay': '应答回到 relay',
     'hop.relay-to-tun': 'relay 把应答写入 TUN', 'hop.tun-to-ping': 'TUN → ping', 'hop.bridge': 'Pod → cni0 → Pod（同一主机）', 'hop.host-routes': 'Pod → 主机 → Pod 网络之外',
+    'hop.pod-to-vtep': 'Pod → cni0 → VTEP（内核路由）', 'hop.vtep-to-wire': 'VTEP 把它封装进 UDP 中的 VXLAN 发出', 'hop.wire-to-host': '到达对端主机',
+    'hop.vtep-decapsulates': '对端 VTEP 解开 VXLAN', 'hop.host-to-pod': '路由 → cni0 → Pod', 'hop.pod-replies': 'Pod 把回复发进 cni0',
+    'hop.reply-to-wire': '回复发往发起端主机', 'hop.reply-wire-to-host': '回复到达（并被解封装）', 'hop.reply-to-pod': '→ cni0 → Pod：ping 收到回复',
+    'hop.pod-to-wire': 'Pod → cni0 → 路由到底层网络（不封装）',
   },
 } as const;
 

@@ -14,6 +14,7 @@ import { OverlayCluster } from '../../harness/overlay-cluster.js';
 import { ping, startDaemon } from '../../harness/daemon-harness.js';
 import { startCapture } from '../../harness/capture.js';
 import { addPod } from '../../src/lab/lab-pods.js';
+import { probePath } from '../../src/watch/path-probe.js';
 import { labSubnetFile } from '../../src/lab/lab-etcd.js';
 import { writeSubnetEnv } from '../../src/subnet/etcd/subnet-env.js';
 import { parseCidr } from '../../src/packet/addr.js';
@@ -181,9 +182,19 @@ describe('the vxlan backend against etcd, beside a node configured by hand as fl
     assert.equal(missing?.fix, 'bridge fdb replace 0e:4c:c6:33:64:02 dev flannel.1 dst 198.51.100.2 self permanent');
     const stale = sick.find((f) => f.check === 'flannel.1 stale entry');
     assert.equal(stale?.fix, 'ip neigh del 10.244.250.0 lladdr 0e:00:00:00:00:fa dev flannel.1');
+    // lab watch's probe: the ping entered flannel.1 and never left as VXLAN; doctor, run there, gives the fix.
+    const stuck = await probePath(c.lab.name, 'host-1-pod1', c.podIp(2, 1));
+    assert.equal(stuck.backend, 'vxlan');
+    assert.deepEqual(stuck.hops.slice(0, 3).map((h) => [h.step, h.host, h.status]), [['pod-to-vtep', 'host-1', 'passed'], ['vtep-to-wire', 'host-1', 'failed'], ['wire-to-host', 'host-2', 'not-reached']]);
+    assert.equal(stuck.doctor?.host, 'host-1');
+    assert.ok(stuck.doctor!.findings.some((f) => f.fix === missing!.fix), JSON.stringify(stuck.doctor));
     // The fixes as doctor gave them.
     for (const fix of [missing!.fix!, stale!.fix!]) await sh(c, 'host-1', 'sh', '-c', fix);
     assert.equal(await pings(c, 'host-1-pod1', c.podIp(2, 1), 2), 2);
+    const through = await probePath(c.lab.name, 'host-1-pod1', c.podIp(2, 1));
+    assert.equal(through.delivered, true);
+    assert.deepEqual(through.hops.map((h) => h.status), Array(9).fill('passed'), JSON.stringify(through.hops));
+    assert.equal((await sh(c, 'host-1', 'nft', 'list', 'tables')).includes('tdlab-probe'), false, 'the probe removes its counting table');
     assert.deepEqual((await doctor(c, 'host-1')).filter((f) => f.status !== 'ok'), []);
   });
 });
@@ -221,6 +232,10 @@ describe('the host-gw backend against etcd', { skip: ROOT_SKIP }, () => {
     await pings(c, 'host-1-pod1', c.podIp(2, 1), 2);
     assert.deepEqual(await encapsulated.stop(), []);
     assert.equal((await c.status(1)).kernel!.devices[0].mtu, 1500);
+    const probe = await probePath(c.lab.name, 'host-1-pod1', c.podIp(3, 1));
+    assert.deepEqual([probe.backend, probe.delivered, probe.hops.map((h) => `${h.step} ${h.host} ${h.status}`)], ['host-gw', true, [
+      'pod-to-wire host-1 passed', 'wire-to-host host-3 passed', 'host-to-pod host-3 passed', 'pod-replies host-3 passed', 'reply-to-wire host-3 passed', 'reply-wire-to-host host-1 passed', 'reply-to-pod host-1 passed',
+    ]]);
   });
 
   test("doctor: strict reverse-path filtering passes while each peer's route leaves by the device its pods' packets arrive on, and is named when another route wins", async () => {
@@ -378,6 +393,11 @@ describe('dual-stack over etcd: vxlan and host-gw on three nodes, IPv4 and IPv6 
             assert.equal((await ping(c.lab, `host-${a}-pod1`, ['-6', '-c', '2', '-i', '0.1', '-W', '2', c.podIp6(b, 1)])).received, 2, `IPv6 pod on host-${a} -> host-${b}`);
           }
         }
+        // lab watch's probe over IPv6 (ICMPv6 counted inside VXLAN over the IPv6 underlay, or routed bare).
+        const probe = await probePath(c.lab.name, 'host-2-pod1', c.podIp6(3, 1));
+        assert.equal(probe.delivered, true);
+        assert.deepEqual(probe.hops.map((h) => h.status), Array(backend === 'vxlan' ? 9 : 7).fill('passed'), JSON.stringify(probe.hops));
+        if (backend === 'vxlan') assert.deepEqual(probe.hops[0].via, ['host-2-pod1', 'cni0', 'flannel-v6.1']);
       } finally {
         await c.down();
       }
