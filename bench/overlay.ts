@@ -15,6 +15,7 @@
 //   ours6           the same daemons, pod to pod over IPv6 (dual-stack pods, the IPv4 underlay)
 //   ours-vxlan      tun-driver overlay --backend vxlan: our agent programs the kernel's VXLAN (flannel.1, FDB, neighbours)
 //   ours-host-gw    tun-driver overlay --backend host-gw: our agent installs a route per node, no encapsulation
+//   ours-vxlan+counters, ours-host-gw+counters: the same with --peer-counters (a set lookup per packet in two hooks)
 //   routed          pods routed host to host by hand (ip route ... via the other host), no encapsulation: host-gw's ceiling
 // Figures: iperf3 TCP, one stream and four (BENCH_TCP_SECONDS each, default
 // 10 s), with the retransmits iperf3 counts; for the user-space tunnels the
@@ -57,10 +58,10 @@ interface Impl { name: string; up: (c: OverlayCluster) => Promise<Running>; clie
 const kernelOnly = (down: () => Promise<void>): Running => ({ down, pids: () => [] });
 
 /** Our agent with a kernel backend: it programs the kernel and the kernel carries (no data-plane CPU of ours to count). */
-function oursKernel(backend: 'vxlan' | 'host-gw'): Impl['up'] {
+function oursKernel(backend: 'vxlan' | 'host-gw', peerCounters = false): Impl['up'] {
   return async (c) => {
     c.backend = backend;
-    c.commonArgs = ['--remove-on-exit'];
+    c.commonArgs = ['--remove-on-exit', ...(peerCounters ? ['--peer-counters'] : [])];
     // IPv4 pods only, as the hand-made kernel rows: the lab's underlay is IPv4, and flannel's vxlan carries IPv6 pods only over an IPv6 one.
     for (const h of [1, 2]) c.ipv4Only.add(h);
     for (const h of [1, 2]) await c.start(h);
@@ -248,6 +249,8 @@ const IMPLS: Impl[] = [
   },
   { name: 'ours-vxlan', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursKernel('vxlan') },
   { name: 'ours-host-gw', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursKernel('host-gw') },
+  { name: 'ours-vxlan+counters', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursKernel('vxlan', true) },
+  { name: 'ours-host-gw+counters', client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2', up: oursKernel('host-gw', true) },
   {
     name: 'routed',
     client: 'host-1-pod1', server: 'host-2-pod1', target: '10.244.2.2',

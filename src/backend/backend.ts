@@ -16,6 +16,12 @@
 //   kernel moves the packets (./kernel-data-plane.ts makes it a Backend).
 //   Their data plane outlives the agent: close() leaves it in place, a new
 //   agent adopts it, teardown() removes it.
+//
+// Doctor's checks are not methods here: `tun-driver doctor` is its own
+// process and reads a running agent's status over the control socket, so
+// its checks go by the status's `backend` (src/doctor/kernel-backend.ts
+// for vxlan and host-gw, the TUN checks of src/doctor/doctor.ts for udp
+// and wireguard).
 import type { PublishedBackend } from '../subnet/etcd/subnet-keys.js';
 import type { BackendName } from '../subnet/etcd/network-config.js';
 import type { Lease } from '../subnet/leases.js';

@@ -75,3 +75,38 @@ test('kernel data plane: close leaves the kernel state; with remove-on-exit it t
   assert.deepEqual(gone.calls, ['teardown', 'nl close']);
   assert.match(lines.join('\n'), /--remove-on-exit: removed vxlan's devices/);
 });
+
+test('kernel data plane with peer counters: they follow the programmed peers on a change, are read once a second, a dual-stack peer sums both families, and go at close', () => {
+  const k = recordedBackend();
+  const followed: string[][] = [];
+  let reads = 0;
+  let txV4 = 10;
+  const counters = {
+    follow: (peers: ReadonlyArray<{ subnet?: string; subnet6?: string }>) => void followed.push(peers.flatMap((p) => [p.subnet, p.subnet6].filter((x): x is string => !!x))),
+    read: () => {
+      reads++;
+      return new Map([
+        ['10.244.2.0/24', { txPackets: txV4, txBytes: txV4 * 100, rxPackets: 4, rxBytes: 400 }],
+        ['fd00:10:244:2::/64', { txPackets: 1, txBytes: 120, rxPackets: 2, rxBytes: 240 }],
+      ]);
+    },
+    close: () => void k.calls.push('counters close'),
+  };
+  const status = k.status;
+  k.status = () => ({ ...status(), peers: [{ subnet: '10.244.2.0/24', subnet6: 'fd00:10:244:2::/64', publicIp: '198.51.100.2', via: 'vxlan', entries: [] }] });
+  const plane = new KernelDataPlane(k, { removeOnExit: false, ownSubnets: '', log: () => {}, nl: nl(k.calls), peerCounters: counters });
+  plane.setLeases([{} as Lease]);
+  assert.deepEqual(followed, [['10.244.2.0/24', 'fd00:10:244:2::/64']]);
+  plane.sample(1_000);
+  txV4 += 50;
+  plane.sample(2_000);
+  assert.equal(reads, 2);
+  const s = plane.status();
+  assert.equal(s.kernel!.peerCounters, true);
+  const p = s.peers[0];
+  assert.deepEqual([p.txPackets, p.txBytes, p.rxPackets, p.rxBytes], [61, 6120, 6, 640]);
+  assert.deepEqual([p.txPacketsPerSecond, p.rxPacketsPerSecond], [50, 0]);
+  assert.deepEqual(plane.peers()[0], { subnet: '10.244.2.0/24', txPackets: 61, txBytes: 6120, rxPackets: 6, rxBytes: 640 });
+  plane.close();
+  assert.deepEqual(k.calls.slice(-3), ['counters close', 'close', 'nl close']);
+});

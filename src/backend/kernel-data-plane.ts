@@ -2,8 +2,11 @@
 // the packets, so this only turns the backend's entries and its devices'
 // counters into the status, metrics and log lines every backend gives.
 // The kernel counts per device, not per peer: the node's counters and
-// rates are its devices' (sent = transmitted, delivered = received), each
-// peer's are 0, and `kernel` lists every entry that carries traffic to it.
+// rates are its devices' (sent = transmitted, delivered = received), and
+// `kernel` lists every entry that carries traffic to each peer. A peer's
+// own counters are 0 unless the agent keeps peer counters
+// (--peer-counters, ./peer-counters.ts: an nftables set element per peer
+// subnet, read once a second).
 import type { Probeable } from '../control/probe.js';
 import type { KernelBackendStatus } from '../control/daemon-status.js';
 import { RateMeter } from '../control/rates.js';
@@ -12,6 +15,7 @@ import type { NetlinkSocket } from '../netlink/socket.js';
 import type { Lease } from '../subnet/leases.js';
 import type { LeaseDelta } from '../subnet/control-plane.js';
 import type { Backend, BackendStatus, KernelBackend, LeaseChange } from './backend.js';
+import type { PeerCounters, PeerTraffic } from './peer-counters.js';
 
 export interface KernelDataPlaneOptions {
   /** close() removes every entry and device instead of leaving them to the next agent (--remove-on-exit). */
@@ -23,13 +27,19 @@ export interface KernelDataPlaneOptions {
   log: (line: string) => void;
   /** The backend's netlink socket: closed with it. */
   nl: NetlinkSocket;
+  /** Counts each peer's traffic (--peer-counters); closed with it. */
+  peerCounters?: Pick<PeerCounters, 'follow' | 'read' | 'close'>;
 }
+
+const NO_TRAFFIC: PeerTraffic = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
 
 export class KernelDataPlane implements Backend {
   readonly probeTarget: Probeable = {};
   private readonly rates = new RateMeter();
   /** Every lease skip logged since start (status counts only the leases left out now). */
   private skipsLogged = 0;
+  /** The peer counters as last read, by subnet text. */
+  private peerTraffic = new Map<string, PeerTraffic>();
 
   constructor(private readonly kernel: KernelBackend, private readonly o: KernelDataPlaneOptions) {}
 
@@ -53,6 +63,10 @@ export class KernelDataPlane implements Backend {
   setLeases(leases: readonly Lease[], delta?: LeaseDelta): LeaseChange {
     const r = this.kernel.setLeases(leases, delta);
     this.skipsLogged += r.skipped.length;
+    if (this.o.peerCounters && (r.added || r.removed)) {
+      const failed = this.o.peerCounters.follow(this.kernel.status().peers);
+      if (failed) this.o.log(`${failed}; peer counters may miss a peer until the next lease change`);
+    }
     return { ...r, text: `${r.added} peer(s) programmed, ${r.removed} removed; ${this.kernel.status().peers.length} in all` };
   }
 
@@ -62,6 +76,9 @@ export class KernelDataPlane implements Backend {
   /** `now`: wall-clock ms (tests pass their own). */
   sample(now = Date.now()): void {
     for (const d of this.kernel.status().devices) this.rates.sample(d.name, [d.txPackets, d.txBytes, d.rxPackets, d.rxBytes], now);
+    if (!this.o.peerCounters) return;
+    this.peerTraffic = this.o.peerCounters.read();
+    for (const [subnet, t] of this.peerTraffic) this.rates.sample(`peer ${subnet}`, [t.txPackets, t.txBytes, t.rxPackets, t.rxBytes], now);
   }
 
   status(): BackendStatus {
@@ -81,14 +98,29 @@ export class KernelDataPlane implements Backend {
     const port = k.port ?? 0;
     return {
       backend: this.type,
-      kernel: k,
+      kernel: { ...k, peerCounters: this.o.peerCounters !== undefined },
       port,
       counters: { sent, delivered, errorsGenerated: 0, fragmented: 0, dropped: { ...(rxDropped ? { 'device-rx-dropped': rxDropped } : {}), ...(txDropped ? { 'device-tx-dropped': txDropped } : {}) } },
-      peers: k.peers.map((p) => ({
-        subnet: p.subnet, ...(p.subnet6 ? { subnet6: p.subnet6 } : {}), publicIp: p.publicIp, port,
-        txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, txPacketsPerSecond: 0, txBytesPerSecond: 0, rxPacketsPerSecond: 0, rxBytesPerSecond: 0,
-      })),
+      peers: k.peers.map((p) => {
+        const t = this.trafficOf(p);
+        return { subnet: p.subnet, ...(p.subnet6 ? { subnet6: p.subnet6 } : {}), publicIp: p.publicIp, port, ...t.counts, ...t.rates };
+      }),
     };
+  }
+
+  /** A peer's counters and rates: its subnets' (both families of a dual-stack peer) summed; zeros without peer counters. */
+  private trafficOf(p: { subnet: string; subnet6?: string }): { counts: PeerTraffic; rates: { txPacketsPerSecond: number; txBytesPerSecond: number; rxPacketsPerSecond: number; rxBytesPerSecond: number } } {
+    const counts = { ...NO_TRAFFIC };
+    const r = [0, 0, 0, 0];
+    for (const subnet of new Set([p.subnet, p.subnet6 ?? p.subnet])) {
+      const t = this.peerTraffic.get(subnet) ?? NO_TRAFFIC;
+      counts.txPackets += t.txPackets;
+      counts.txBytes += t.txBytes;
+      counts.rxPackets += t.rxPackets;
+      counts.rxBytes += t.rxBytes;
+      (this.rates.rates.get(`peer ${subnet}`) ?? []).forEach((v, i) => (r[i] += v));
+    }
+    return { counts, rates: { txPacketsPerSecond: r[0], txBytesPerSecond: r[1], rxPacketsPerSecond: r[2], rxBytesPerSecond: r[3] } };
   }
 
   traffic(): ReturnType<Backend['traffic']> {
@@ -105,7 +137,7 @@ export class KernelDataPlane implements Backend {
   }
 
   peers(): ReturnType<Backend['peers']> {
-    return this.kernel.status().peers.map((p) => ({ subnet: p.subnet, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 }));
+    return this.kernel.status().peers.map((p) => ({ subnet: p.subnet, ...this.trafficOf(p).counts }));
   }
 
   report(): LogLine {
@@ -126,6 +158,11 @@ export class KernelDataPlane implements Backend {
   }
 
   close(): void {
+    try {
+      this.o.peerCounters?.close();
+    } catch (err) {
+      this.o.log((err as Error).message);
+    }
     if (!this.o.removeOnExit) {
       this.kernel.close();
     } else {

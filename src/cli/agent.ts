@@ -58,15 +58,9 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   let backend: Backend | undefined;
   let leaseEvents = 0;
   const on = (): Backend => backend!;
-  const metrics = daemonMetrics(o.metricsAt, {
-    daemon: 'overlay',
-    traffic: () => on().traffic(),
-    drops: () => on().drops(),
-    active: () => on().active(),
-    peers: () => on().peers(),
-    leaseEvents: () => leaseEvents,
-    ioWait: () => on().ioWait?.() ?? { mode: 'libuv' },
-  });
+  // Made once the backend is open (only a user-space one has an io-wait loop to report); the engine reports batches through this from the start.
+  let metrics: DaemonMetrics | undefined;
+  const observeBatch: DaemonMetrics['observeBatch'] | undefined = o.metricsAt ? (side, size) => metrics?.observeBatch(side, size) : undefined;
   const apply = (leases: readonly Lease[], why: string, delta?: LeaseDelta): LeaseChange => {
     const change = on().setLeases(leases.filter(isOther), delta && { added: delta.added.filter(isOther), removed: delta.removed.filter(isOther) });
     leaseEvents++;
@@ -81,8 +75,17 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const ip6Masq = o.ip6Masq && ipv6 ? { table: ipMasqTable(masqTable) } : undefined;
   const host = new DaemonHost(o.name, log, o.metricsAt);
   await host.run(async ({ undo }) => {
-    const b = await o.open({ undo, observeBatch: metrics?.observeBatch });
+    const b = await o.open({ undo, observeBatch });
     backend = b;
+    metrics = daemonMetrics(o.metricsAt, {
+      daemon: 'overlay',
+      traffic: () => b.traffic(),
+      drops: () => b.drops(),
+      active: () => b.active(),
+      peers: () => b.peers(),
+      leaseEvents: () => leaseEvents,
+      ...(b.ioWait ? { ioWait: () => b.ioWait!() } : {}),
+    });
     undo.push(() => b.close());
     if (o.ipMasq || o.ip6Masq) {
       const v6 = o.ip6Masq ? ipv6 : undefined;

@@ -173,19 +173,22 @@ function watchCommand(): Command {
     });
 }
 
+/** A kernel backend's nodes count per peer in a lab, so lab watch draws their tunnels' rates. */
+const kernelWatch = (backend: string | undefined): string => (backend === 'vxlan' || backend === 'host-gw' ? ' --peer-counters' : '');
+
 /** For a lab with etcd: where it listens, and how to start a node against it. */
 function describeEtcd(lab: Lab): string {
   const backend = lab.state.topology.backend;
   if (!lab.state.topology.etcd) {
     const host = lab.state.topology.hosts.find((h) => h.pods);
     if (!backend || !host) return '';
-    return `\nnode: tun-driver lab exec ${host.name} -- tun-driver overlay --backend ${backend} --network 10.244.0.0/16 --subnet ${host.pods!.subnet} --public-ip ${lab.address(host.name)} --leases LEASES.json --subnet-file ${labSubnetFile(lab, host.name)}${backend === 'wireguard' ? ' --private-key KEY' : ''}\n`;
+    return `\nnode: tun-driver lab exec ${host.name} -- tun-driver overlay --backend ${backend} --network 10.244.0.0/16 --subnet ${host.pods!.subnet} --public-ip ${lab.address(host.name)} --leases LEASES.json --subnet-file ${labSubnetFile(lab, host.name)}${backend === 'wireguard' ? ' --private-key KEY' : ''}${kernelWatch(backend)}\n`;
   }
   const endpoints = labEtcdEndpoints(lab).join(',');
   const host = lab.state.topology.etcd.members[0];
   const tls = labEtcdClientFlags(lab);
   return `\netcd: ${endpoints} (network config at ${DEFAULT_ETCD_PREFIX}/config, backend ${backend ?? 'udp'}${tls.length ? '; TLS, client certificates and RBAC' : ''})\n` +
-    `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints}${tls.length ? ` ${tls.join(' ')}` : ''} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}\n` +
+    `node: tun-driver lab exec ${host} -- tun-driver overlay --etcd-endpoints ${endpoints}${tls.length ? ` ${tls.join(' ')}` : ''} --public-ip ${lab.address(host)} --subnet-file ${labSubnetFile(lab, host)}${kernelWatch(backend)}\n` +
     `pods: tun-driver lab pod add ${host}   (once the node's daemon has written its subnet.env)\n`;
 }
 

@@ -8,6 +8,7 @@ import { describeSubnets } from '../subnet/leases.js';
 import type { VxlanConfig } from '../subnet/etcd/network-config.js';
 import type { Backend, KernelBackend, KernelBackendType } from '../backend/backend.js';
 import { KernelDataPlane } from '../backend/kernel-data-plane.js';
+import { PeerCounters } from '../backend/peer-counters.js';
 import { findUnderlay } from '../backend/underlay.js';
 import { VxlanBackend } from '../backend/vxlan/vxlan.js';
 import { HostGwBackend } from '../backend/host-gw/host-gw.js';
@@ -29,6 +30,8 @@ export interface KernelOpenOptions {
   /** The vxlan backend's fields (etcd's Backend, or the flags in leases-file mode). */
   vxlan: VxlanConfig;
   removeOnExit: boolean;
+  /** Count each peer's traffic in nftables (--peer-counters). */
+  peerCounters: boolean;
   log: Logger;
 }
 
@@ -36,9 +39,12 @@ export interface KernelOpenOptions {
 export function kernelOpener(o: KernelOpenOptions): BackendOpener {
   const { subnet, ipv6 } = o.plane;
   const log = (line: string): void => o.log.info(line);
+  const name = o.type === 'vxlan' ? VxlanBackend.deviceName(o.vxlan.vni, subnet ? 4 : 6) : 'host-gw';
   return {
-    name: o.type === 'vxlan' ? VxlanBackend.deviceName(o.vxlan.vni, subnet ? 4 : 6) : 'host-gw',
+    name,
     open: () => {
+      // First: without nft this fails before anything else is made.
+      const peerCounters = o.peerCounters ? PeerCounters.open(name) : undefined;
       const nl = NetlinkSocket.open();
       let kernel: KernelBackend;
       try {
@@ -48,10 +54,11 @@ export function kernelOpener(o: KernelOpenOptions): BackendOpener {
           : new HostGwBackend(nl, { underlay, subnet, subnet6: ipv6?.subnet6, log });
       } catch (err) {
         nl.close();
+        peerCounters?.close();
         throw err;
       }
       const note = o.type === 'vxlan' && o.vxlan.directRouting ? ' direct-routing' : '';
-      return new KernelDataPlane(kernel, { removeOnExit: o.removeOnExit, note, ownSubnets: describeSubnets({ subnet, subnet6: ipv6?.subnet6 }), log, nl });
+      return new KernelDataPlane(kernel, { removeOnExit: o.removeOnExit, note, ownSubnets: describeSubnets({ subnet, subnet6: ipv6?.subnet6 }), log, nl, peerCounters });
     },
   };
 }

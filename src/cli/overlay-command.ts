@@ -72,6 +72,7 @@ interface OverlayFlags extends CaptureFlags {
   directRouting?: boolean;
   gbp?: boolean;
   removeOnExit?: boolean;
+  peerCounters?: boolean;
 }
 
 export function overlayCommand(): Command {
@@ -107,6 +108,7 @@ export function overlayCommand(): Command {
     .option('--direct-routing', 'leases file mode, vxlan: peers on this node\'s link get a plain route via their public IP, no encapsulation (flannel\'s DirectRouting)')
     .option('--gbp', 'leases file mode, vxlan: the VXLAN Group Based Policy extension (flannel\'s GBP)')
     .option('--remove-on-exit', 'vxlan, host-gw: remove the devices, neighbours, FDB entries and routes on exit (by default they stay, so pods keep talking while the agent restarts)')
+    .option('--peer-counters', 'vxlan, host-gw: count each peer\'s traffic (status, --metrics, lab watch\'s tunnels) in an nftables table of per-subnet counters, at the cost of a set lookup per packet (docs/backends.md)')
     .option('--trace', 'print one line per packet on stdout')
     .option('--json-log', 'log JSON lines instead of text')
     .addHelpText('after', `
@@ -245,9 +247,11 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
       await plane.abandon();
       throw usageError(`the ${backend} backend has the kernel carry the packets: --private-key, --allow-plaintext-peers, --mtu, --pcap and --trace are for the udp and wireguard backends`);
     }
-  } else if (flags.removeOnExit) {
+  } else if (flags.removeOnExit || flags.peerCounters) {
     await plane.abandon();
-    throw usageError(`--remove-on-exit is for the kernel backends (vxlan, host-gw): the ${backend} backend's TUN always goes with the daemon`);
+    throw usageError(flags.removeOnExit
+      ? `--remove-on-exit is for the kernel backends (vxlan, host-gw): the ${backend} backend's TUN always goes with the daemon`
+      : `--peer-counters is for the kernel backends (vxlan, host-gw): the ${backend} backend counts each peer's traffic itself`);
   } else if (ipv6 && pathMtu < IPV6.MIN_MTU) {
     await plane.abandon();
     throw usageError(`the underlay's MTU ${underlayMtu} leaves ${pathMtu} bytes inside the tunnel: IPv6 needs ${IPV6.MIN_MTU} (raise the underlay MTU, or drop the IPv6 --network)`);
@@ -256,7 +260,7 @@ async function runOverlay(flags: OverlayFlags): Promise<void> {
   const opener = isKernelBackend(backend)
     ? kernelOpener({
       type: backend, plane, publicIp, publicIpv6, vxlan: plane instanceof EtcdControlPlane && plane.vxlan ? plane.vxlan : kernelFlags.vxlan,
-      removeOnExit: flags.removeOnExit ?? false, log,
+      removeOnExit: flags.removeOnExit ?? false, peerCounters: flags.peerCounters ?? false, log,
     })
     : userSpaceOpener(
       {

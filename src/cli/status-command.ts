@@ -5,7 +5,7 @@ import { TunDriverError } from '../errors.js';
 import { queryStatus } from '../control/control-server.js';
 import { listControlSockets } from '../control/paths.js';
 import { printJson } from './output.js';
-import { DaemonStatus, IoWaitStatus, isEtcdLeases, KernelBackendStatus } from '../control/daemon-status.js';
+import { DaemonStatus, IoWaitStatus, isEtcdLeases, KernelBackendStatus, PeerStatus } from '../control/daemon-status.js';
 
 type Status = DaemonStatus;
 
@@ -38,19 +38,25 @@ function describe(s: Status): string {
     lines.push(`  offloads: tun ${o.tun}, udp${o.udpGso ? ' gso' : ''}${o.udpGro ? ' gro' : ''}${!o.udpGso && !o.udpGro ? ' off' : ''}; split ${o.superPacketsRead} super-packets into ${o.segmentsSplit}, merged ${o.segmentsMerged} into ${o.runsWritten}; edge drops: ${edgeDrops}; ${s.device} transmit queue dropped ${o.tunTxDropped}`);
   }
   lines.push(...describeIoWait(s.ioWait));
-  if (s.kernel) return [...lines, ...describeKernel(s.kernel)].join('\n');
-  for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`);
+  if (s.kernel) return [...lines, ...describeKernel(s.kernel, s.peers)].join('\n');
+  for (const p of s.peers) lines.push(`  peer ${p.subnet} at ${p.publicIp}:${p.port}: ${describeTraffic(p)}`);
   return lines.join('\n');
 }
 
-/** A kernel backend: its devices with their counters, and each peer with the entries that carry traffic to it. */
-function describeKernel(k: KernelBackendStatus): string[] {
+/** A peer's counters and rates. */
+function describeTraffic(p: PeerStatus): string {
+  return `tx ${p.txPackets} pkts (${rate(p.txPacketsPerSecond)}/s, ${rate(p.txBytesPerSecond * 8)}bit/s), rx ${p.rxPackets} pkts (${rate(p.rxPacketsPerSecond)}/s, ${rate(p.rxBytesPerSecond * 8)}bit/s)`;
+}
+
+/** A kernel backend: its devices with their counters, and each peer with the entries that carry traffic to it (and, with --peer-counters, its traffic). */
+function describeKernel(k: KernelBackendStatus, peers: PeerStatus[]): string[] {
   const lines = [`  backend ${k.type}${k.vni !== undefined ? ` vni ${k.vni} port ${k.port} vtep ${k.vtepMac}` : ''}; adopted at start: ${k.adopted.kept} entries kept, ${k.adopted.removed} stale removed`];
   for (const d of k.devices) lines.push(`  device ${d.name}${d.mac ? ` ${d.mac}` : ''} mtu ${d.mtu}${d.up ? '' : ' DOWN'}: rx ${d.rxPackets} pkts ${d.rxBytes} bytes, tx ${d.txPackets} pkts ${d.txBytes} bytes, dropped rx ${d.rxDropped} tx ${d.txDropped}`);
-  for (const p of k.peers) {
-    lines.push(`  peer ${p.subnet}${p.subnet6 ? ` and ${p.subnet6}` : ''} at ${p.publicIp}${p.publicIpv6 ? ` [${p.publicIpv6}]` : ''} (${p.via}):`);
+  k.peers.forEach((p, i) => {
+    const traffic = k.peerCounters && peers[i] ? ` ${describeTraffic(peers[i])}` : '';
+    lines.push(`  peer ${p.subnet}${p.subnet6 ? ` and ${p.subnet6}` : ''} at ${p.publicIp}${p.publicIpv6 ? ` [${p.publicIpv6}]` : ''} (${p.via}):${traffic}`);
     for (const e of p.entries) lines.push(`    ${e.kind === 'fdb' ? 'bridge fdb' : e.kind === 'neigh' ? 'ip neigh' : 'ip route'} ${e.text}`);
-  }
+  });
   const skipped = Object.entries(k.skipped);
   if (skipped.length) lines.push(`  leases skipped: ${skipped.map(([why, n]) => `${n}x ${why}`).join('; ')}`);
   return lines;

@@ -8,10 +8,21 @@ import { NetlinkSocket } from '../netlink/socket.js';
 import { RTPROT_TUN_DRIVER } from '../backend/kernel-entries.js';
 import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../subnet/etcd/network-config.js';
 import { intOption, usageError } from './output.js';
+import { peerCountersTable } from '../backend/peer-counters.js';
+import { nft } from '../netns/nft.js';
+
+/** Deletes daemon `name`'s peer counters table if it is there (without nft there is none to delete). */
+function removePeerCounters(name: string): boolean {
+  try {
+    return nft(['delete', 'table', 'inet', peerCountersTable(name)], 'overlay-teardown').ok;
+  } catch {
+    return false;
+  }
+}
 
 export function teardownCommand(): Command {
   return new Command('overlay-teardown')
-    .description("remove a stopped kernel backend's data plane: vxlan's flannel.<vni> and flannel-v6.<vni> devices (their neighbours, FDB entries and routes go with them) and the routes tun-driver tagged as its own (proto 75: host-gw, DirectRouting)")
+    .description("remove a stopped kernel backend's data plane: vxlan's flannel.<vni> and flannel-v6.<vni> devices (their neighbours, FDB entries and routes go with them) and the routes tun-driver tagged as its own (proto 75: host-gw, DirectRouting), and a crashed agent's --peer-counters table")
     .requiredOption('--backend <type>', 'vxlan or host-gw')
     .option('--vni <n>', `vxlan: the VNI (default ${VXLAN_DEFAULT_VNI})`)
     .addHelpText('after', '\nExamples:\n  tun-driver overlay-teardown --backend vxlan\n  tun-driver overlay-teardown --backend host-gw\n  tun-driver lab exec host-1 -- tun-driver overlay-teardown --backend vxlan --vni 7\n')
@@ -38,6 +49,10 @@ export function teardownCommand(): Command {
         }
       } finally {
         nl.close();
+      }
+      // A crashed agent's --peer-counters table (a stopped agent removes its own).
+      for (const name of opts.backend === 'vxlan' ? [`flannel.${vni}`, `flannel-v6.${vni}`] : ['host-gw']) {
+        if (removePeerCounters(name)) removed.push(peerCountersTable(name));
       }
       const routes = removed.filter((r) => r === 'a route').length;
       const devices = removed.filter((r) => r !== 'a route');

@@ -153,6 +153,8 @@ export interface KernelBackendStatus {
   skipped: Record<string, number>;
   /** What start found and did with the kernel state of a previous run. */
   adopted: { kept: number; removed: number };
+  /** Whether the agent counts each peer's traffic (--peer-counters); without, the peers' counters are 0. */
+  peerCounters?: boolean;
 }
 
 /** The offload edges: what was negotiated, and what the TUN edge has done (its counters). */

@@ -5,7 +5,7 @@
 // the nft tool rather than nf_tables netlink: the rules are few, written
 // once, and `nft` is what an operator reads them back with. --ip6-masq does
 // the same for the pods' IPv6 traffic, in an ip6 table of the same name.
-import { spawnSync } from 'node:child_process';
+import { isNoSuchTable, nft } from '../netns/nft.js';
 import { TunDriverError } from '../errors.js';
 import { formatCidr, Prefix } from '../packet/addr.js';
 import { formatCidr6, Prefix6 } from '../packet/addr6.js';
@@ -62,30 +62,21 @@ export function ip6MasqScript(tun: string, ipv6: { network6: Prefix6; subnet6: P
   return [...tableScript('ip6', tun, `pods of ${formatCidr6(ipv6.subnet6, false)} leaving ${formatCidr6(ipv6.network6, false)}`, ip6MasqRules(ipv6.network6, ipv6.subnet6)), ''].join('\n');
 }
 
-function nft(args: string[], input?: string): { ok: boolean; stdout: string; stderr: string } {
-  const r = spawnSync('nft', args, { input, encoding: 'utf8', timeout: 10_000 });
-  if (r.error) {
-    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new TunDriverError(missing ? 'TUN_ERR_USAGE' : 'TUN_ERR_NETLINK', missing ? '--ip-masq needs the nft tool: apt-get install nftables' : `nft: ${r.error.message}`);
-  }
-  return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr.trim() };
-}
-
 /** Installs (or replaces) the tables a script holds, in the current network namespace. */
 export function installIpMasq(script: string): void {
-  const r = nft(['-f', '-'], script);
+  const r = nft(['-f', '-'], '--ip-masq', script);
   if (!r.ok) throw new TunDriverError('TUN_ERR_NETLINK', `cannot install the masquerading rules (nft -f): ${r.stderr}`);
 }
 
 /** Deletes the table of a family (ip: --ip-masq, ip6: --ip6-masq); a table that is already gone is fine. */
 export function removeIpMasq(tun: string, family: 'ip' | 'ip6' = 'ip'): void {
-  const r = nft(['delete', 'table', family, ipMasqTable(tun)]);
-  if (!r.ok && !/No such file or directory/.test(r.stderr)) throw new TunDriverError('TUN_ERR_NETLINK', `cannot remove the --${family}-masq rules: ${r.stderr}`);
+  const r = nft(['delete', 'table', family, ipMasqTable(tun)], '--ip-masq');
+  if (!r.ok && !isNoSuchTable(r)) throw new TunDriverError('TUN_ERR_NETLINK', `cannot remove the --${family}-masq rules: ${r.stderr}`);
 }
 
 /** The rule lines of the table of a family (ip: --ip-masq, ip6: --ip6-masq) as nft prints them, or undefined when it is not there. */
 export function listIpMasq(tun: string, family: 'ip' | 'ip6' = 'ip'): string[] | undefined {
-  const r = nft(['list', 'table', family, ipMasqTable(tun)]);
+  const r = nft(['list', 'table', family, ipMasqTable(tun)], '--ip-masq');
   if (!r.ok) return undefined;
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(`${family} `));
 }

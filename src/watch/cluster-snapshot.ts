@@ -117,10 +117,11 @@ function daemonView(status: DaemonStatus, dropsPerSecond: Record<string, number>
   const base = { device: status.device, pid: status.pid, uptimeSeconds: status.uptimeSeconds, dropped: status.counters.dropped, dropsPerSecond };
   if (status.mode === 'overlay') {
     const sum = (key: keyof PeerStatus): number => status.peers.reduce((n, p) => n + ((p[key] as number) || 0), 0);
-    // A kernel backend counts per device, not per peer: the node's rates are its VTEPs' (host-gw has no device of its own to count: 0).
+    // A kernel backend without peer counters (--peer-counters) has the kernel's per-device counts only: the node's rates are
+    // its VTEPs' (host-gw has no device of its own to count: 0). With them, the sum of its peers', as for the user-space backends.
     const vteps = status.kernel?.type === 'vxlan' ? status.kernel.devices : [];
     const dev = (key: 'txPacketsPerSecond' | 'txBytesPerSecond' | 'rxPacketsPerSecond' | 'rxBytesPerSecond'): number => vteps.reduce((n, d) => n + (d.rates?.[key] ?? 0), 0);
-    const kernel = status.kernel !== undefined;
+    const kernel = status.kernel !== undefined && !status.kernel.peerCounters;
     return {
       ...base,
       mode: 'overlay',

@@ -173,3 +173,13 @@ test("a kernel backend's node: its backend on the map, its rates from its VTEPs 
   // host-gw's device is the underlay, which carries everything of the node: not counted as the backend's traffic.
   assert.deepEqual(buildSnapshot(labState(2), new Map([['host-1', up(hostGw)]]), undefined, 1).nodes[0].daemons[0].tx, { pps: 0, bps: 0 });
 });
+
+test("a kernel backend's node with peer counters: its rates and its tunnels' are its peers', as a user-space node's", () => {
+  const withCounters = (i: number, bytesPerSecond: number): DaemonStatus => {
+    const s = overlay(i, [peer(3 - i, bytesPerSecond)]) as OverlayStatus;
+    return { ...s, device: 'host-gw', backend: 'host-gw', kernel: { type: 'host-gw', devices: [], peers: [], skipped: {}, adopted: { kept: 0, removed: 0 }, peerCounters: true } } as unknown as DaemonStatus;
+  };
+  const s = buildSnapshot(labState(2), new Map([['host-1', up(withCounters(1, 1000))], ['host-2', up(withCounters(2, 250))]]), undefined, 1);
+  assert.deepEqual(s.nodes[0].daemons[0].tx, { pps: 1, bps: 8000 });
+  assert.deepEqual([s.tunnels[0].aToB, s.tunnels[0].bToA], [{ pps: 1, bps: 8000 }, { pps: 0.25, bps: 2000 }]);
+});

@@ -293,8 +293,10 @@ describe('kernel backends from a leases file: IPv6 pods over vxlan, DirectRoutin
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  test('dual-stack vxlan: flannel.1 and flannel-v6.1, pods ping over IPv4 and IPv6, the IPv6 underlay carries IPv6 pods', async () => {
+  test('dual-stack vxlan: flannel.1 and flannel-v6.1, pods ping over IPv4 and IPv6, the IPv6 underlay carries IPv6 pods; --peer-counters counts both', async () => {
+    c.commonArgs = ['--peer-counters'];
     await c.startAll();
+    c.commonArgs = [];
     const s = await c.status(1);
     assert.deepEqual(s.kernel!.devices.map((d) => [d.name, d.mtu]), [['flannel.1', 1450], ['flannel-v6.1', 1430]]);
     assert.equal(await pings(c, 'host-1-pod1', c.podIp(2, 1)), 3);
@@ -304,7 +306,16 @@ describe('kernel backends from a leases file: IPv6 pods over vxlan, DirectRoutin
     assert.ok(lines.some((l) => /2001:db8:100::1\.\d+ > 2001:db8:100::2\.8472: /.test(l)), lines.join('\n'));
     const k6 = (await sh(c, 'host-1', 'ip', '-6', 'route', 'show', 'proto', '75')).trim();
     assert.equal(k6, 'fd00:10:244:2::/64 via fd00:10:244:2:: dev flannel-v6.1 metric 1024 onlink pref medium');
+    // --peer-counters: the six requests out and six replies in, counted on host-2's peer entry over both families (read once a second).
+    const counted = await until(() => c.status(1), (st) => st.peers[0]?.rxPackets === 6, 4000);
+    assert.equal(counted.kernel!.peerCounters, true);
+    assert.deepEqual([counted.peers[0].subnet, counted.peers[0].subnet6, counted.peers[0].txPackets, counted.peers[0].rxPackets], ['10.244.2.0/24', 'fd00:10:244:2::/64', 6, 6]);
+    assert.ok(counted.peers[0].txBytes >= 3 * 84 + 3 * 104, `inner bytes: ${counted.peers[0].txBytes}`);
+    const text = await c.lab.run('host-1', process.execPath, [CLI, 'status']);
+    assert.match(text.stdout, /peer 10\.244\.2\.0\/24 and fd00:10:244:2::\/64 at 198\.51\.100\.2 \[2001:db8:100::2\] \(vxlan\): tx 6 pkts/);
+    assert.match(await sh(c, 'host-1', 'nft', 'list', 'tables'), /table inet tun-driver-flannel\.1-peers/);
     await c.stop(1);
+    assert.doesNotMatch(await sh(c, 'host-1', 'nft', 'list', 'tables'), /-peers/, 'the agent removes its counters on exit');
     await c.stop(2);
   });
 

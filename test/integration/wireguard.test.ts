@@ -346,22 +346,22 @@ describe('tun-driver overlay --private-key: WireGuard', { skip: ROOT_SKIP }, () 
     assert.equal((await ping(cluster.lab, 'host-1-pod1', ['-c', '2', '-i', '0.1', '-W', '2', cluster.podIp(2, 1)])).received, 2, 'real traffic unharmed');
   });
 
-  test('a flood of 10,000 forged initiations per second for 10 s: cookie replies, honest pings lose at most 1 %, bounded memory', async () => {
+  test('a flood of 10,000 forged initiations per second for 6 s: cookie replies, honest pings lose at most 1 %, bounded memory', async () => {
     const pid = cluster.daemons.get(1)!.child.pid!;
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
     const before = await drops(1);
     const rssBefore = rss();
     const pod = await capture('host-1-pod1', 'eth0', 'icmp and src net 10.244.4.0/24');
-    const count = 1000;
+    const count = 600;
     const pinger = ping(cluster.lab, 'host-2-pod1', ['-c', String(count), '-i', '0.01', '-W', '1', cluster.podIp(1, 1)]);
-    const sent = await forge('host-4', { src: '198.51.100.4', srcPort: PORT, dst: '198.51.100.1', dstPort: PORT, kinds: ['initiation'], perKind: 100_000, rate: 10_000, peerPublicKey: keys.get(1)!.publicKey }, 60_000);
+    const sent = await forge('host-4', { src: '198.51.100.4', srcPort: PORT, dst: '198.51.100.1', dstPort: PORT, kinds: ['initiation'], perKind: 60_000, rate: 10_000, peerPublicKey: keys.get(1)!.publicKey }, 60_000);
     const honest = await pinger;
     assert.deepEqual(await pod.stop(), []);
     const after = await drops(1);
     const d = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
     const rssAfter = rss();
     console.log(`flood: ${sent} forged initiations with a valid mac1 at 10,000/s; cookie-sent +${d('cookie-sent')}, unauthenticated +${d('unauthenticated')}, rate-limited +${d('handshake-rate-limited')}; honest pings ${honest.received}/${count}; RSS ${(rssBefore / 1e6).toFixed(0)} -> ${(rssAfter / 1e6).toFixed(0)} MB`);
-    assert.equal(sent, 100_000);
+    assert.equal(sent, 60_000);
     assert.ok(honest.received >= count * 0.99, `honest pings ${honest.received}/${count}`);
     assert.ok(d('cookie-sent') >= sent * 0.9, 'answered with cookie replies, not handshakes');
     assert.ok(rssAfter - rssBefore < 64e6, `RSS grew ${rssAfter - rssBefore} bytes`);
