@@ -355,6 +355,7 @@ describe('kernel backends from a leases file: IPv6 pods over vxlan, DirectRoutin
       [['--vni', '3'], /--vni, --direct-routing and --gbp are for --backend vxlan/],
       [['--backend', 'host-gw', '--trace'], /the host-gw backend has the kernel carry the packets/],
       [['--backend', 'vxlan', '--vni', '12345678'], /VNI 12345678 makes the device name flannel\.12345678 longer than 15 characters/],
+      [['--peer-counters'], /--peer-counters is for the kernel backends \(vxlan, host-gw\): the udp backend counts each peer's traffic itself/],
     ];
     for (const [extra, message] of cases) {
       const r = await c.lab.run('host-1', process.execPath, [CLI, ...base, ...extra]);
@@ -372,9 +373,10 @@ describe('kernel backends from a leases file: IPv6 pods over vxlan, DirectRoutin
     await sh(c, 'host-1', 'ip', 'link', 'del', 'flannel.1');
     // A VXLAN of that name with another VNI: named, left alone.
     await sh(c, 'host-1', 'ip', 'link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '9', 'local', '198.51.100.1', 'dstport', '8472', 'nolearning');
-    const other = await c.lab.run('host-1', process.execPath, [CLI, ...base, '--backend', 'vxlan']);
+    const other = await c.lab.run('host-1', process.execPath, [CLI, ...base, '--backend', 'vxlan', '--peer-counters']);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /device flannel\.1 exists with VNI 9, port 8472, local 198\.51\.100\.1, not this node's VNI 1/);
+    assert.doesNotMatch(await sh(c, 'host-1', 'nft', 'list', 'tables'), /-peers/, 'the peer counters made first are gone with the failed start');
     await sh(c, 'host-1', 'ip', 'link', 'del', 'flannel.1');
   });
 });
