@@ -8,7 +8,6 @@
 // (--peer-counters, ./peer-counters.ts: an nftables set element per peer
 // subnet, read once a second).
 import type { Probeable } from '../control/probe.js';
-import type { KernelBackendStatus } from '../control/daemon-status.js';
 import { RateMeter } from '../control/rates.js';
 import type { LogLine } from '../log.js';
 import type { NetlinkSocket } from '../netlink/socket.js';
@@ -55,19 +54,15 @@ export class KernelDataPlane implements Backend {
     return this.kernel.podMtu;
   }
 
-  /** The kernel's own view, for callers that want the entries themselves. */
-  kernelStatus(): KernelBackendStatus {
-    return this.kernel.status();
-  }
-
   setLeases(leases: readonly Lease[], delta?: LeaseDelta): LeaseChange {
     const r = this.kernel.setLeases(leases, delta);
     this.skipsLogged += r.skipped.length;
+    const { peers } = this.kernel.status();
     if (this.o.peerCounters && (r.added || r.removed)) {
-      const failed = this.o.peerCounters.follow(this.kernel.status().peers);
+      const failed = this.o.peerCounters.follow(peers);
       if (failed) this.o.log(`${failed}; peer counters may miss a peer until the next lease change`);
     }
-    return { ...r, text: `${r.added} peer(s) programmed, ${r.removed} removed; ${this.kernel.status().peers.length} in all` };
+    return { ...r, text: `${r.added} peer(s) programmed, ${r.removed} removed; ${peers.length} in all` };
   }
 
   /** The kernel already carries: nothing to start. */

@@ -75,6 +75,13 @@ interface Installed {
 
 const sameTexts = (a: string[], b: string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
 
+/** What one apply did: peers whose entries went in, came out, and (by key) failed with the kernel's reason. */
+interface Changed {
+  added: number;
+  removed: number;
+  failed: Map<string, string>;
+}
+
 /** The entries installed per peer (keyed by the peer's subnets), brought from one plan to the next. */
 export class KernelEntries {
   private installed = new Map<string, Installed>();
@@ -85,9 +92,9 @@ export class KernelEntries {
    * Brings the kernel to `plans` (every peer): removes the entries of
    * peers that left or changed, then installs those of new or changed
    * peers. A peer whose install fails is rolled back and reported in
-   * `failed` with the kernel's reason; the others go on.
+   * `failed` (its key to the kernel's reason); the others go on.
    */
-  apply(plans: ReadonlyMap<string, PeerPlan>): { added: number; removed: number; failed: string[] } {
+  apply(plans: ReadonlyMap<string, PeerPlan>): Changed {
     const touched = new Map<string, PeerPlan | null>(plans);
     for (const key of this.installed.keys()) if (!plans.has(key)) touched.set(key, null);
     return this.change(touched);
@@ -100,10 +107,10 @@ export class KernelEntries {
    * address (and with it a VTEP MAC's FDB entry) never take out each
    * other's new entries.
    */
-  change(touched: ReadonlyMap<string, PeerPlan | null>): { added: number; removed: number; failed: string[] } {
+  change(touched: ReadonlyMap<string, PeerPlan | null>): Changed {
     let removed = 0;
     let added = 0;
-    const failed: string[] = [];
+    const failed = new Map<string, string>();
     for (const [key, next] of touched) {
       const old = this.installed.get(key);
       if (!old || (next && sameTexts(old.texts, next.entries.map(describeEntry)))) continue;
@@ -121,7 +128,7 @@ export class KernelEntries {
         }
       } catch (err) {
         for (const e of done.reverse()) removeEntry(this.nl, e);
-        failed.push(`${key}: ${(err as Error).message}`);
+        failed.set(key, (err as Error).message);
         continue;
       }
       const texts = plan.entries.map(describeEntry);
@@ -191,31 +198,37 @@ export function peerStatus(l: Lease): { subnet: string; subnet6?: string; public
  * or of 1,000 (bench/kernel-replan.ts).
  */
 export function applyPlans(entries: KernelEntries, leases: readonly Lease[], plan: (l: Lease) => PeerPlan | { problem: string }, skips: Map<string, string>, delta?: LeaseDelta): AppliedLeases {
-  const skipKey = (l: Lease): string => `${subnetName(l)} at ${formatIPv4(l.publicIp)}`;
   const now = new Map<string, string>();
-  let result: { added: number; removed: number; failed: string[] };
+  // A lease left out is named by its subnets and public IP, whether its plan or its install failed.
+  const leaseName = new Map<string, string>();
+  const planOf = (l: Lease): PeerPlan | { problem: string } => {
+    const name = `${subnetName(l)} at ${formatIPv4(l.publicIp)}`;
+    leaseName.set(subnetName(l), name);
+    const p = plan(l);
+    if ('problem' in p) now.set(name, p.problem);
+    return p;
+  };
+  let result: Changed;
   if (delta) {
     const touched = new Map<string, PeerPlan | null>();
     for (const l of delta.removed) {
       touched.set(subnetName(l), null);
-      skips.delete(skipKey(l));
+      skips.delete(`${subnetName(l)} at ${formatIPv4(l.publicIp)}`);
     }
     for (const l of delta.added) {
-      const p = plan(l);
-      if ('problem' in p) now.set(skipKey(l), p.problem);
+      const p = planOf(l);
       touched.set(subnetName(l), 'problem' in p ? null : p);
     }
     result = entries.change(touched);
   } else {
     const plans = new Map<string, PeerPlan>();
     for (const l of leases) {
-      const p = plan(l);
-      if ('problem' in p) now.set(skipKey(l), p.problem);
-      else plans.set(subnetName(l), p);
+      const p = planOf(l);
+      if (!('problem' in p)) plans.set(subnetName(l), p);
     }
     result = entries.apply(plans);
   }
-  for (const f of result.failed) now.set(f.slice(0, f.indexOf(': ')), f.slice(f.indexOf(': ') + 2));
+  for (const [key, why] of result.failed) now.set(leaseName.get(key) ?? key, why);
   // Only a lease newly left out is reported (a lease change elsewhere re-plans every lease).
   const skipped: string[] = [];
   for (const [lease, why] of now) if (skips.get(lease) !== why) skipped.push(`${lease}: ${why}`);

@@ -58,6 +58,8 @@ export interface TunEngineOptions {
 /** The TUN and sockets of one node, made (and closed again if a later step fails). */
 export interface Made {
   tun: LinuxTun;
+  /** The TUN's addresses, as `ip addr` shows them ("10.244.1.0/16 fd00:10:244:1::/48"). */
+  addressText: string;
   socket: DatagramSocket;
   udp: UdpNetwork;
   underlay6?: Underlay6Endpoints;
@@ -67,11 +69,10 @@ export interface Made {
 export function makeDevices(o: TunEngineOptions): Made {
   const { network, subnet, ipv6 } = o;
   // Like flannel's flannel0: the kernel routes the whole network into the TUN, while the node's own subnet stays on its bridge.
-  const addresses = [
-    ...(subnet && network ? [{ address: subnet.network, network: network.network, length: network.length }] : []),
-    ...(ipv6 ? [{ address: ipv6.subnet6.network, network: ipv6.network6.network, length: ipv6.network6.length }] : []),
-  ];
-  const tun = LinuxTun.create({ name: o.tun, addresses, mtu: o.tunMtu, replace: 'if-stale', offload: o.offload });
+  const v4 = subnet && network ? { address: subnet.network, network: network.network, length: network.length } : undefined;
+  const v6 = ipv6 ? { address: ipv6.subnet6.network, network: ipv6.network6.network, length: ipv6.network6.length } : undefined;
+  const tun = LinuxTun.create({ name: o.tun, addresses: [...(v4 ? [v4] : []), ...(v6 ? [v6] : [])], mtu: o.tunMtu, replace: 'if-stale', offload: o.offload });
+  const addressText = [v4 && formatCidr(v4), v6 && formatCidr6(v6)].filter(Boolean).join(' ');
   if (tun.offload.note) o.log.info(`${o.tun} offloads: ${tun.offload.note}`);
   let socket: DatagramSocket | undefined;
   try {
@@ -80,13 +81,13 @@ export function makeDevices(o: TunEngineOptions): Made {
       address: o.publicIp, port: o.port, via: o.via, offload: gso,
       onGsoOff: (errno) => o.log.warn(`UDP GSO refused by the kernel (${errno}): sending one datagram per syscall from now on`, { errno }),
     });
-    if (!o.publicIpv6) return { tun, socket, udp: socket };
+    if (!o.publicIpv6) return { tun, addressText, socket, udp: socket };
     const underlay6 = new Underlay6Endpoints();
     const udp = new DualUnderlay(socket, underlay6, {
       address: o.publicIpv6, port: o.port, via: o.via, offload: gso,
       onGsoOff: (errno) => o.log.warn(`UDP GSO refused by the kernel on the IPv6 underlay (${errno}): sending one datagram per message there from now on`, { errno }),
     });
-    return { tun, socket, udp, underlay6 };
+    return { tun, addressText, socket, udp, underlay6 };
   } catch (err) {
     socket?.close();
     tun.close();
@@ -97,7 +98,7 @@ export function makeDevices(o: TunEngineOptions): Made {
 /** The udp backend, and the engine every user-space backend runs on. */
 export class TunEngineBackend implements Backend {
   readonly type: 'udp' | 'wireguard' = 'udp';
-  readonly engine: Overlay;
+  private readonly engine: Overlay;
   private readonly rates = new RateMeter();
 
   /** Makes the TUN and sockets and builds the engine with `transport` (the udp backend's by default). */
@@ -199,13 +200,9 @@ export class TunEngineBackend implements Backend {
 
   describe(extras: string): LogLine {
     const { o, made } = this;
-    const tunAddresses = [
-      o.subnet && o.network && formatCidr({ address: o.subnet.network, network: o.network.network, length: o.network.length }),
-      o.ipv6 && formatCidr6({ address: o.ipv6.subnet6.network, network: o.ipv6.network6.network, length: o.ipv6.network6.length }),
-    ].filter(Boolean).join(' ');
     const udp = `UDP${made.socket.gsoEnabled ? ' gso' : ''}${made.socket.groEnabled ? ' gro' : ''} ${formatIPv4(o.publicIp)}:${o.port}${o.publicIpv6 ? ` and [${formatIPv6(o.publicIpv6)}]:${o.port}` : ''}`;
     return {
-      text: `${o.tun} ${tunAddresses} mtu ${o.tunMtu}${extras}${this.describeSecurity()} offloads ${made.tun.offload.summary}, ${udp}, io-wait ${o.ioWaitMode}, ${describePeerChanges(this.engine.peers, [], [])}`,
+      text: `${o.tun} ${made.addressText} mtu ${o.tunMtu}${extras}${this.describeSecurity()} offloads ${made.tun.offload.summary}, ${udp}, io-wait ${o.ioWaitMode}, ${describePeerChanges(this.engine.peers, [], [])}`,
       fields: { tun: o.tun, mtu: o.tunMtu, peers: this.engine.peers.length },
     };
   }

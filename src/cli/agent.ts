@@ -57,12 +57,11 @@ export async function runAgent(o: AgentOptions): Promise<void> {
   const isOther = (l: Lease): boolean => l.publicIp !== o.publicIp && !sameSubnets(l, own);
   let backend: Backend | undefined;
   let leaseEvents = 0;
-  const on = (): Backend => backend!;
   // Made once the backend is open (only a user-space one has an io-wait loop to report); the engine reports batches through this from the start.
   let metrics: DaemonMetrics | undefined;
   const observeBatch: DaemonMetrics['observeBatch'] | undefined = o.metricsAt ? (side, size) => metrics?.observeBatch(side, size) : undefined;
   const apply = (leases: readonly Lease[], why: string, delta?: LeaseDelta): LeaseChange => {
-    const change = on().setLeases(leases.filter(isOther), delta && { added: delta.added.filter(isOther), removed: delta.removed.filter(isOther) });
+    const change = backend!.setLeases(leases.filter(isOther), delta && { added: delta.added.filter(isOther), removed: delta.removed.filter(isOther) });
     leaseEvents++;
     for (const s of change.skipped) log.warn(`skipping the lease of ${s}`, { skipped: s });
     if (why !== 'start' && (change.added || change.removed)) {

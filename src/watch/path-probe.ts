@@ -66,8 +66,6 @@ export interface ProbeResult {
   counted?: Partial<Record<KernelCounter, number>>;
 }
 
-type HopPlan = PlannedHop;
-
 /**
  * Marks each planned hop passed while its proof holds (a daemon's stage
  * reached, a host's counter above 0, the ping's reply), then the first
@@ -75,7 +73,7 @@ type HopPlan = PlannedHop;
  * `pingAt` (wall clock ms), so both daemons' stages share one axis;
  * counters carry no time.
  */
-export function judgeHops(plan: HopPlan[], near: ProbeResult, far: ProbeResult | undefined, delivered: boolean, pingAt?: number): Hop[] {
+export function judgeHops(plan: PlannedHop[], near: ProbeResult, far: ProbeResult | undefined, delivered: boolean, pingAt?: number): Hop[] {
   let stopped = false;
   return plan.map(({ proof, ...hop }) => {
     let reached: boolean;
@@ -99,7 +97,7 @@ export function judgeHops(plan: HopPlan[], near: ProbeResult, far: ProbeResult |
 }
 
 /** The overlay's round trip: pod -> cni0 -> TUN -> daemon -> UDP -> daemon -> TUN -> cni0 -> pod, and the reply back. */
-export function overlayPlan(src: { pod: string; host: string; device: string }, dst: { pod: string; host: string; device: string }): HopPlan[] {
+export function overlayPlan(src: { pod: string; host: string; device: string }, dst: { pod: string; host: string; device: string }): PlannedHop[] {
   const near = (stage: ProbeStage): HopProof => ({ side: 'near', stage });
   const far = (stage: ProbeStage): HopProof => ({ side: 'far', stage });
   return [
@@ -116,7 +114,7 @@ export function overlayPlan(src: { pod: string; host: string; device: string }, 
 }
 
 /** The relay's round trip (the tutorial's diagram): ping -> TUN -> relay -> network, and back. */
-export function relayPlan(host: string, device: string, target: string): HopPlan[] {
+export function relayPlan(host: string, device: string, target: string): PlannedHop[] {
   const near = (stage: ProbeStage): HopProof => ({ side: 'near', stage });
   return [
     { step: 'ping-to-tun', via: ['ping', device], host, proof: near('tun-in') },
